@@ -1,0 +1,381 @@
+# Makefile - build, test and install libcrawllog (GNU make, no autotools).
+#
+#   make                 static + shared library, crawllog CLI, examples
+#   make test            unit tests (installs libcmocka-dev if missing) and
+#                        the docs/CONFIGURATION.md freshness check
+#   make test-asan       the same tests under ASan + UBSan (build/asan)
+#   make test-tsan       the same tests under TSan (build/tsan)
+#   make check-clang     build everything, tests included, with clang
+#   make check-symbols   exported-symbol, failpoint and NEEDED checks
+#   make install         PREFIX=/usr/local DESTDIR= LIBDIR= INCLUDEDIR= BINDIR=
+#   make docs            regenerate docs/CONFIGURATION.md
+#   make bench           benchmarks (build/bench/*)
+#   make format          clang-format -i over the sources
+#   make clean
+#
+# Every libcrawllog/*.c except crawllog_cli.c is a library module, every
+# tests/test_*.c a test program, every examples/*.c an example and every
+# bench/*.c a benchmark: adding a file needs no edit here.
+#
+# Variants: the same rules serve every build directory.  BUILDDIR (default
+# build) holds the release objects and programs, TESTDIR (default
+# $(BUILDDIR)/test) the -DCRAWLLOG_TESTING objects, library and test programs.
+# The sanitizer and clang variants are recursive makes with another TESTDIR /
+# BUILDDIR, CC, CFLAGS and EXTRA_CFLAGS.
+
+.SUFFIXES:
+.DELETE_ON_ERROR:
+# Keep objects made through pattern chains (make would delete them as
+# intermediates, forcing rebuilds and confusing the stale-program check).
+.SECONDARY:
+.PHONY: FORCE
+FORCE:
+
+# ---------------------------------------------------------------------------
+# Configuration
+# ---------------------------------------------------------------------------
+
+CC ?= cc
+AR ?= ar
+PREFIX = /usr/local
+DESTDIR =
+LIBDIR = $(PREFIX)/lib
+INCLUDEDIR = $(PREFIX)/include
+BINDIR = $(PREFIX)/bin
+PKGCONFIGDIR = $(LIBDIR)/pkgconfig
+
+BUILDDIR = build
+TESTDIR = $(BUILDDIR)/test
+
+# One version source: include/crawllog.h.
+HEADER := include/crawllog.h
+version_field = $(shell sed -n 's/^.define CRAWLLOG_VERSION_$(1)[ \t]*\([0-9][0-9]*\).*/\1/p' $(HEADER))
+MAJOR := $(call version_field,MAJOR)
+MINOR := $(call version_field,MINOR)
+PATCH := $(call version_field,PATCH)
+ifeq ($(strip $(MAJOR)),)
+$(error cannot read CRAWLLOG_VERSION_MAJOR from $(HEADER))
+endif
+ifeq ($(strip $(MINOR)),)
+$(error cannot read CRAWLLOG_VERSION_MINOR from $(HEADER))
+endif
+ifeq ($(strip $(PATCH)),)
+$(error cannot read CRAWLLOG_VERSION_PATCH from $(HEADER))
+endif
+VERSION := $(MAJOR).$(MINOR).$(PATCH)
+
+WARN = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic -Wshadow -Werror
+CFLAGS = -O2 -g
+# Added to every compile and link (sanitizers, coverage, ...).
+EXTRA_CFLAGS =
+CPPFLAGS =
+LDFLAGS =
+DEPFLAGS = -MMD -MP
+
+LIB_CFLAGS = $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) $(CPPFLAGS) -fPIC \
+             -fvisibility=hidden -Iinclude -Ilibcrawllog
+TESTLIB_CFLAGS = $(LIB_CFLAGS) -DCRAWLLOG_TESTING
+TEST_CFLAGS = $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) $(CPPFLAGS) -Iinclude \
+              -Ilibcrawllog -Itests -DCRAWLLOG_TESTING \
+              -DVECTORS_DIR=\"tests/vectors\"
+APP_CFLAGS = $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) $(CPPFLAGS) -Iinclude
+LINK = $(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS)
+SO_LDFLAGS = -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined
+
+ASAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all
+ASAN_CFLAGS = -O1 -g -fno-omit-frame-pointer
+ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+           UBSAN_OPTIONS=print_stacktrace=1
+TSAN_FLAGS = -fsanitize=thread
+TSAN_CFLAGS = -O1 -g
+# Newer kernels map memory where gcc 12's TSan runtime does not expect it
+# ("unexpected memory mapping"); running with ASLR off avoids that.
+TSAN_WRAPPER := $(shell setarch $$(uname -m) -R true >/dev/null 2>&1 && echo "setarch $$(uname -m) -R")
+TSAN_ENV = TSAN_OPTIONS=halt_on_error=1 TEST_WRAPPER='$(TSAN_WRAPPER)'
+
+# ---------------------------------------------------------------------------
+# Sources and outputs
+# ---------------------------------------------------------------------------
+
+CLI_SRC := $(wildcard libcrawllog/crawllog_cli.c)
+LIB_SRCS := $(filter-out libcrawllog/crawllog_cli.c,$(sort $(wildcard libcrawllog/*.c)))
+TEST_SRCS := $(sort $(wildcard tests/test_*.c))
+TEST_NAMES := $(patsubst tests/%.c,%,$(TEST_SRCS))
+EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
+BENCH_SRCS := $(sort $(wildcard bench/*.c))
+
+LIB_OBJS = $(patsubst libcrawllog/%.c,$(BUILDDIR)/obj/%.o,$(LIB_SRCS))
+STATIC_LIB = $(BUILDDIR)/libcrawllog.a
+SONAME = libcrawllog.so.$(MAJOR)
+SHARED_REAL = $(BUILDDIR)/libcrawllog.so.$(VERSION)
+SHARED_LIBS = $(SHARED_REAL) $(BUILDDIR)/$(SONAME) $(BUILDDIR)/libcrawllog.so
+CLI = $(if $(CLI_SRC),$(BUILDDIR)/crawllog)
+EXAMPLES = $(patsubst examples/%.c,$(BUILDDIR)/examples/%,$(EXAMPLE_SRCS))
+BENCHES = $(patsubst bench/%.c,$(BUILDDIR)/bench/%,$(BENCH_SRCS))
+GEN_CONFDOC = $(BUILDDIR)/tools/gen_confdoc
+
+TEST_LIB_OBJS = $(patsubst libcrawllog/%.c,$(TESTDIR)/obj/%.o,$(LIB_SRCS))
+TEST_LIB = $(TESTDIR)/libcrawllog_test.a
+TEST_HELPERS = $(TESTDIR)/tobj/helpers.o
+TEST_PROGS = $(addprefix $(TESTDIR)/,$(TEST_NAMES))
+
+FORMAT_FILES = $(wildcard libcrawllog/*.[ch] include/*.h tests/*.[ch] \
+                 examples/*.c bench/*.c)
+
+# ---------------------------------------------------------------------------
+# Release build
+# ---------------------------------------------------------------------------
+
+.PHONY: all lib static shared cli examples bench
+all: static shared cli examples
+lib: static shared
+static: $(STATIC_LIB)
+shared: $(SHARED_LIBS)
+cli: $(CLI)
+examples: $(EXAMPLES)
+bench: $(BENCHES)
+
+$(BUILDDIR)/obj/%.o: libcrawllog/%.c
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+# A list file rewritten only when the set of objects changes, so that the
+# libraries are relinked when a module is added or removed.
+$(BUILDDIR)/obj/.objects: FORCE
+	@mkdir -p $(@D)
+	@echo '$(LIB_OBJS)' | cmp -s - $@ 2>/dev/null || echo '$(LIB_OBJS)' > $@
+
+$(STATIC_LIB): $(LIB_OBJS) $(BUILDDIR)/obj/.objects
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $(LIB_OBJS)
+
+$(SHARED_REAL): $(LIB_OBJS) $(BUILDDIR)/obj/.objects
+	@mkdir -p $(@D)
+	$(LINK) $(SO_LDFLAGS) -o $@ $(LIB_OBJS) -pthread
+
+$(BUILDDIR)/$(SONAME): $(SHARED_REAL)
+	ln -sf $(notdir $<) $@
+
+$(BUILDDIR)/libcrawllog.so: $(BUILDDIR)/$(SONAME)
+	ln -sf $(notdir $<) $@
+
+$(BUILDDIR)/crawllog: $(BUILDDIR)/obj/crawllog_cli.o $(STATIC_LIB)
+	$(LINK) -o $@ $^ -pthread
+
+$(BUILDDIR)/examples/%: examples/%.c $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(APP_CFLAGS) $(LDFLAGS) $(DEPFLAGS) -MF $@.d -MT $@ -o $@ $< \
+	    $(STATIC_LIB) -pthread
+
+$(BUILDDIR)/bench/%: bench/%.c $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(APP_CFLAGS) -O2 -Ilibcrawllog $(LDFLAGS) $(DEPFLAGS) -MF $@.d \
+	    -MT $@ -o $@ $< $(STATIC_LIB) -pthread
+
+$(GEN_CONFDOC): tests/tools/gen_confdoc.c $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(APP_CFLAGS) -Ilibcrawllog $(LDFLAGS) $(DEPFLAGS) -MF $@.d \
+	    -MT $@ -o $@ $< $(STATIC_LIB) -pthread
+
+# ---------------------------------------------------------------------------
+# Test build (-DCRAWLLOG_TESTING), parameterised by TESTDIR
+# ---------------------------------------------------------------------------
+
+.PHONY: test-programs
+test-programs: $(TEST_PROGS)
+
+$(TESTDIR)/obj/%.o: libcrawllog/%.c
+	@mkdir -p $(@D)
+	$(CC) $(TESTLIB_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(TESTDIR)/obj/.objects: FORCE
+	@mkdir -p $(@D)
+	@echo '$(TEST_LIB_OBJS)' | cmp -s - $@ 2>/dev/null || echo '$(TEST_LIB_OBJS)' > $@
+
+$(TEST_LIB): $(TEST_LIB_OBJS) $(TESTDIR)/obj/.objects
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $(TEST_LIB_OBJS)
+
+$(TESTDIR)/tobj/%.o: tests/%.c
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(TESTDIR)/test_%: $(TESTDIR)/tobj/test_%.o $(TEST_HELPERS) $(TEST_LIB)
+	$(LINK) -o $@ $^ -lcmocka -pthread
+
+# $(call run_suite,TESTDIR,FLAGS-VARIABLE,CFLAGS,ENV): build every test
+# program (-k: as many as compile).  If some failed, try each program alone
+# and delete the ones that still cannot be built, so that no stale binary
+# runs (tests/run_tests.sh counts a missing program as failed, "not built").
+# Then run them all; fail if the build or any test failed.
+define run_suite
+	@st=0; \
+	$(MAKE) --no-print-directory -k TESTDIR='$(1)' CFLAGS='$(3)' \
+	    EXTRA_CFLAGS='$($(2))' test-programs || st=1; \
+	if [ $$st -ne 0 ]; then \
+	    echo "make: some test programs failed to build"; \
+	    for p in $(TEST_NAMES); do \
+	        $(MAKE) --no-print-directory TESTDIR='$(1)' CFLAGS='$(3)' \
+	            EXTRA_CFLAGS='$($(2))' '$(1)/'$$p >/dev/null 2>&1 \
+	            || rm -f '$(1)/'$$p; \
+	    done; \
+	fi; \
+	env $(4) tests/run_tests.sh '$(1)' $(TEST_NAMES) || st=1; \
+	exit $$st
+endef
+
+# ---------------------------------------------------------------------------
+# Test targets
+# ---------------------------------------------------------------------------
+
+.PHONY: deps test test-asan test-tsan check-docs check-clang check-symbols
+
+# libcmocka-dev is not on a fresh Debian 12 machine.
+deps:
+	@if [ ! -f /usr/include/cmocka.h ]; then \
+	    echo "deps: /usr/include/cmocka.h missing: installing libcmocka-dev"; \
+	    if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	    elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+	    else echo "deps: not root and no sudo: install libcmocka-dev" >&2; \
+	         exit 1; fi; \
+	    $$SUDO apt-get update && \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive \
+	        apt-get install -y libcmocka-dev || exit 1; \
+	fi
+
+test: deps
+	@docs=0; st=0; \
+	$(MAKE) --no-print-directory check-docs || docs=1; \
+	$(MAKE) --no-print-directory run-test-suite || st=1; \
+	if [ $$docs -ne 0 ]; then \
+	    echo "make test: check-docs FAILED (docs/CONFIGURATION.md: run make docs)"; \
+	    st=1; \
+	fi; \
+	exit $$st
+
+.PHONY: run-test-suite
+run-test-suite:
+	$(call run_suite,$(TESTDIR),EXTRA_CFLAGS,$(CFLAGS),)
+
+test-asan: deps
+	$(call run_suite,build/asan,ASAN_FLAGS,$(ASAN_CFLAGS),$(ASAN_ENV))
+
+test-tsan: deps
+	$(call run_suite,build/tsan,TSAN_FLAGS,$(TSAN_CFLAGS),$(TSAN_ENV))
+
+# Builds everything (library, CLI, examples, benchmarks, tool, tests) with
+# clang and -Werror into build/clang without running anything.
+check-clang: deps
+	$(MAKE) --no-print-directory CC=clang BUILDDIR=build/clang \
+	    TESTDIR=build/clang/test all bench \
+	    $(if $(wildcard libcrawllog/conf.h),build/clang/tools/gen_confdoc) \
+	    test-programs
+	@echo "check-clang: OK (clang $$(clang -dumpversion))"
+
+# The shared library exports only crawllog_* names, the release static
+# library has no failpoint code, and the library needs only libc.
+LINKER_SYMS = _init _fini __bss_start __bss_start__ _bss_end__ __bss_end__ \
+              _edata _end __end__
+check-symbols: $(STATIC_LIB) $(SHARED_LIBS)
+	@set -e; so=$(BUILDDIR)/libcrawllog.so; fail=0; \
+	syms=$$(nm -D --defined-only "$$so" | awk 'NF >= 3 { sub(/@.*/, "", $$3); print $$3 }'); \
+	bad=$$(printf '%s\n' "$$syms" | grep -v '^crawllog_' | grep -v -x -F \
+	    $(foreach s,$(LINKER_SYMS),-e $(s)) | grep . || true); \
+	n=$$(printf '%s\n' "$$syms" | grep -c '^crawllog_' || true); \
+	if [ -n "$$bad" ]; then \
+	    echo "check-symbols: $$so exports non-crawllog_ symbols:"; \
+	    printf '  %s\n' $$bad; fail=1; \
+	fi; \
+	if [ "$$n" -eq 0 ]; then \
+	    echo "check-symbols: $$so exports no crawllog_ symbol"; fail=1; \
+	fi; \
+	fp=$$(nm $(STATIC_LIB) 2>/dev/null | awk '{ print $$NF }' | grep '^cl_fp_' | sort -u || true); \
+	if [ -n "$$fp" ]; then \
+	    echo "check-symbols: release $(STATIC_LIB) has failpoint symbols:"; \
+	    printf '  %s\n' $$fp; fail=1; \
+	fi; \
+	needed=$$(readelf -d "$$so" | sed -n 's/.*(NEEDED).*\[\(.*\)\].*/\1/p'); \
+	badneed=$$(printf '%s\n' "$$needed" | grep -v -E '^(libc|libpthread)\.so\.[0-9]+$$' | grep . || true); \
+	if [ -n "$$badneed" ]; then \
+	    echo "check-symbols: $$so needs more than libc:"; \
+	    printf '  %s\n' $$badneed; fail=1; \
+	fi; \
+	if [ $$fail -ne 0 ]; then exit 1; fi; \
+	echo "check-symbols: OK ($$n crawllog_* exports; NEEDED:" $$needed")"
+
+# ---------------------------------------------------------------------------
+# Documentation
+# ---------------------------------------------------------------------------
+
+.PHONY: docs
+docs: $(GEN_CONFDOC)
+	@mkdir -p docs
+	$(GEN_CONFDOC) > docs/CONFIGURATION.md.tmp
+	mv docs/CONFIGURATION.md.tmp docs/CONFIGURATION.md
+
+check-docs: $(GEN_CONFDOC)
+	@new=$(BUILDDIR)/CONFIGURATION.md.new; \
+	$(GEN_CONFDOC) > "$$new" || { echo "check-docs: $(GEN_CONFDOC) failed"; exit 1; }; \
+	if [ ! -f docs/CONFIGURATION.md ]; then \
+	    echo "check-docs: docs/CONFIGURATION.md is missing: run make docs"; exit 1; \
+	fi; \
+	if ! cmp -s docs/CONFIGURATION.md "$$new"; then \
+	    diff -u docs/CONFIGURATION.md "$$new" | head -n 40; \
+	    echo "check-docs: docs/CONFIGURATION.md is out of date: run make docs"; exit 1; \
+	fi; \
+	rm -f "$$new"; \
+	echo "check-docs: docs/CONFIGURATION.md is up to date"
+
+# ---------------------------------------------------------------------------
+# Install
+# ---------------------------------------------------------------------------
+
+.PHONY: install uninstall
+install: static shared cli
+	install -d "$(DESTDIR)$(INCLUDEDIR)" "$(DESTDIR)$(LIBDIR)" \
+	    "$(DESTDIR)$(PKGCONFIGDIR)"
+	install -m 644 $(HEADER) "$(DESTDIR)$(INCLUDEDIR)/crawllog.h"
+	install -m 644 $(STATIC_LIB) "$(DESTDIR)$(LIBDIR)/libcrawllog.a"
+	install -m 755 $(SHARED_REAL) "$(DESTDIR)$(LIBDIR)/libcrawllog.so.$(VERSION)"
+	ln -sf libcrawllog.so.$(VERSION) "$(DESTDIR)$(LIBDIR)/$(SONAME)"
+	ln -sf $(SONAME) "$(DESTDIR)$(LIBDIR)/libcrawllog.so"
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    crawllog.pc.in > "$(DESTDIR)$(PKGCONFIGDIR)/crawllog.pc"
+	chmod 644 "$(DESTDIR)$(PKGCONFIGDIR)/crawllog.pc"
+ifneq ($(CLI_SRC),)
+	install -d "$(DESTDIR)$(BINDIR)"
+	install -m 755 $(CLI) "$(DESTDIR)$(BINDIR)/crawllog"
+endif
+
+uninstall:
+	rm -f "$(DESTDIR)$(INCLUDEDIR)/crawllog.h" \
+	    "$(DESTDIR)$(LIBDIR)/libcrawllog.a" \
+	    "$(DESTDIR)$(LIBDIR)/libcrawllog.so.$(VERSION)" \
+	    "$(DESTDIR)$(LIBDIR)/$(SONAME)" \
+	    "$(DESTDIR)$(LIBDIR)/libcrawllog.so" \
+	    "$(DESTDIR)$(PKGCONFIGDIR)/crawllog.pc" \
+	    "$(DESTDIR)$(BINDIR)/crawllog"
+
+# ---------------------------------------------------------------------------
+# Developer tools
+# ---------------------------------------------------------------------------
+
+.PHONY: format clean demo help
+format:
+	clang-format -i $(FORMAT_FILES)
+
+clean:
+	rm -rf build
+
+demo:
+	@echo "demo: not yet implemented" && exit 1
+
+help:
+	@sed -n '2,13s/^# \{0,1\}//p' Makefile
+
+-include $(wildcard $(BUILDDIR)/obj/*.d $(TESTDIR)/obj/*.d \
+    $(TESTDIR)/tobj/*.d $(BUILDDIR)/examples/*.d $(BUILDDIR)/bench/*.d \
+    $(BUILDDIR)/tools/*.d)

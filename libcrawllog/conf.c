@@ -1,0 +1,598 @@
+/*
+ * conf.c - configuration properties (layer 0).
+ *
+ * Purpose: one property table (name, type, default, bounds, scope, doc)
+ * drives everything about configuration: crawllog_conf_set() parsing and
+ * range checks, crawllog_conf_get() and crawllog_conf_dump() formatting,
+ * the internal numeric view (cl_conf_int), merging topic overrides over the
+ * log's conf, the "name=value" text stored in topic metadata, and the
+ * generated docs/CONFIGURATION.md.  Adding a property means adding one
+ * table row and one enum cl_conf_key value, nothing else.
+ *
+ * On disk: nothing itself.  cl_conf_topic_serialize() produces, and
+ * cl_conf_topic_parse() reads back, the text that topic.c stores:
+ *
+ *   segment.bytes=1073741824\n
+ *   segment.ms=604800000\n
+ *   ...                         (every TOPIC-scope property, table order)
+ *
+ * Invariants: a conf only ever holds values that passed their property's
+ * checks; a failed set or parse leaves the conf unchanged.  Values are kept
+ * as numbers (a conf has no strings), so a conf is a flat struct and
+ * dup/merge are plain copies.
+ *
+ * Locks: none.  A conf is not modified concurrently (crawllog.h); reading
+ * one from several threads is fine.  Allocation goes through io.h.
+ */
+#include <assert.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conf.h"
+#include "errors.h"
+#include "io.h"
+
+/* ---------------------------------------------------------------------- */
+/* The property table                                                      */
+/* ---------------------------------------------------------------------- */
+
+enum prop_type { PROP_BOOL, PROP_INT64, PROP_MODE };
+enum prop_scope { SCOPE_LOG, SCOPE_TOPIC };
+
+struct prop {
+    const char *name;
+    enum prop_type type;
+    int64_t def, min, max;
+    int64_t forbid; /* PROP_MODE: bits that must not be set */
+    enum prop_scope scope;
+    const char *doc;
+};
+
+/* 2 GiB - 1: segment positions and index entries are 32-bit. */
+#define I32MAX ((int64_t)INT32_MAX)
+#define WORLD_WRITABLE 02
+
+/* Modes: a minimum of 0700 (0600) with a maximum of 0777 means every
+ * accepted value has the owner bits 0700 (0600) set. */
+static const struct prop props[CL_CONF__COUNT] = {
+    [CL_CONF_LOG_DIR_CREATE] = {"log.dir.create", PROP_BOOL, 1, 0, 1, 0,
+        SCOPE_LOG, "Create the data directory if it is missing."},
+    [CL_CONF_LOG_DIR_MODE] = {"log.dir.mode", PROP_MODE, 0700, 0700, 0777,
+        WORLD_WRITABLE, SCOPE_LOG,
+        "Permission bits of directories the library creates; never "
+        "world-writable."},
+    [CL_CONF_LOG_FILE_MODE] = {"log.file.mode", PROP_MODE, 0600, 0600, 0777,
+        WORLD_WRITABLE, SCOPE_LOG,
+        "Permission bits of files the library creates: must include owner "
+        "read and write (0600), never world-writable."},
+    [CL_CONF_LOG_BUFFER_BYTES] = {"log.buffer.bytes", PROP_INT64, 1048576, 0,
+        1073741824, 0, SCOPE_LOG,
+        "Bytes of CRAWLLOG_SYNC_NONE appends buffered per partition before "
+        "they are written."},
+    [CL_CONF_SEGMENT_BYTES] = {"segment.bytes", PROP_INT64, 1073741824, 4096,
+        I32MAX, 0, SCOPE_TOPIC,
+        "Largest size of a segment file; the next segment is rolled before "
+        "an append would pass it."},
+    [CL_CONF_SEGMENT_MS] = {"segment.ms", PROP_INT64, 604800000, 1,
+        INT64_MAX, 0, SCOPE_TOPIC,
+        "Roll a new segment when the active one is older than this many "
+        "milliseconds (checked by crawllog_maintain())."},
+    [CL_CONF_RETENTION_MS] = {"retention.ms", PROP_INT64, 604800000, -1,
+        INT64_MAX, 0, SCOPE_TOPIC,
+        "Delete whole segments whose newest record is older than this many "
+        "milliseconds; -1 means no time limit."},
+    [CL_CONF_RETENTION_BYTES] = {"retention.bytes", PROP_INT64, -1, -1,
+        INT64_MAX, 0, SCOPE_TOPIC,
+        "Delete the oldest whole segments while a partition is larger than "
+        "this; -1 means no size limit."},
+    [CL_CONF_INDEX_INTERVAL_BYTES] = {"index.interval.bytes", PROP_INT64,
+        4096, 0, I32MAX, 0, SCOPE_TOPIC,
+        "Bytes of log between two entries of the sparse offset index; 0 "
+        "indexes every batch."},
+    [CL_CONF_SEGMENT_INDEX_BYTES] = {"segment.index.bytes", PROP_INT64,
+        10485760, 4096, I32MAX, 0, SCOPE_TOPIC,
+        "Size of a segment's index files, used rounded down to a multiple of "
+        "12 bytes (one entry)."},
+    [CL_CONF_MAX_MESSAGE_BYTES] = {"max.message.bytes", PROP_INT64, 1048588,
+        64, I32MAX, 0, SCOPE_TOPIC,
+        "Largest record batch accepted, including its 12-byte log overhead; "
+        "a larger append fails with CRAWLLOG_ETOOBIG."},
+};
+
+struct crawllog_conf_s {
+    int64_t val[CL_CONF__COUNT];        /* valid where set[k] */
+    unsigned char set[CL_CONF__COUNT];  /* 1: explicitly set */
+};
+
+static int find_prop(const char *name)
+{
+    for (int k = 0; k < CL_CONF__COUNT; k++) {
+        if (strcmp(props[k].name, name) == 0) {
+            return k;
+        }
+    }
+    return -1;
+}
+
+/* Stored value: set or default; never rounded. */
+static int64_t raw_value(const crawllog_conf_t *conf, int k)
+{
+    if (conf != NULL && conf->set[k]) {
+        return conf->val[k];
+    }
+    return props[k].def;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Parsing and formatting one value                                        */
+/* ---------------------------------------------------------------------- */
+
+/* Decimal with an optional '-': 0, -1 malformed, -2 out of int64 range. */
+static int parse_int64(const char *s, int64_t *out)
+{
+    int neg = (*s == '-');
+    const char *p = s + neg;
+    uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    uint64_t v = 0;
+    if (*p == '\0') {
+        return -1;
+    }
+    for (; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9') {
+            return -1;
+        }
+        uint64_t d = (uint64_t)(*p - '0');
+        if (v > (limit - d) / 10) {
+            return -2;
+        }
+        v = v * 10 + d;
+    }
+    /* -(v - 1) - 1 reaches INT64_MIN without overflowing. */
+    *out = neg && v > 0 ? -(int64_t)(v - 1) - 1 : (int64_t)v;
+    return 0;
+}
+
+/* Octal digits ("0640" or "640"): 0, -1 malformed; huge values saturate. */
+static int parse_mode(const char *s, int64_t *out)
+{
+    int64_t v = 0;
+    if (*s == '\0') {
+        return -1;
+    }
+    for (const char *p = s; *p != '\0'; p++) {
+        if (*p < '0' || *p > '7') {
+            return -1;
+        }
+        if (v <= 07777777) {
+            v = v * 8 + (*p - '0');
+        }
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_bool(const char *s, int64_t *out)
+{
+    int yes = strcmp(s, "true") == 0 || strcmp(s, "1") == 0;
+    int no = strcmp(s, "false") == 0 || strcmp(s, "0") == 0;
+    *out = yes;
+    return yes || no ? 0 : -1;
+}
+
+static void format_value(const struct prop *pr, int64_t v, char *buf,
+                         size_t size)
+{
+    switch (pr->type) {
+    case PROP_BOOL:
+        snprintf(buf, size, "%s", v ? "true" : "false");
+        break;
+    case PROP_MODE:
+        snprintf(buf, size, "0%03" PRIo64, (uint64_t)v);
+        break;
+    default:
+        snprintf(buf, size, "%" PRId64, v);
+        break;
+    }
+}
+
+/* Bounds and mode bits of an already parsed value. */
+static int check_value(const struct prop *pr, int64_t v, struct cl_err *err)
+{
+    char vs[32], bs[32];
+    format_value(pr, v, vs, sizeof(vs));
+    if (v < pr->min) {
+        format_value(pr, pr->min, bs, sizeof(bs));
+        return cl_errf(err, CRAWLLOG_EINVAL, "%s: %s is below the minimum %s",
+                       pr->name, vs, bs);
+    }
+    if (v > pr->max) {
+        format_value(pr, pr->max, bs, sizeof(bs));
+        return cl_errf(err, CRAWLLOG_EINVAL, "%s: %s is above the maximum %s",
+                       pr->name, vs, bs);
+    }
+    if ((v & pr->forbid) != 0) {
+        return cl_errf(err, CRAWLLOG_EINVAL,
+                       "%s: %s is world-writable (bit 0002)", pr->name, vs);
+    }
+    return 0;
+}
+
+/* Parse and check value for property k; *out untouched on failure. */
+static int parse_value(int k, const char *value, int64_t *out,
+                       struct cl_err *err)
+{
+    const struct prop *pr = &props[k];
+    int64_t v = 0;
+    int prc;
+    const char *what;
+    switch (pr->type) {
+    case PROP_BOOL:
+        prc = parse_bool(value, &v);
+        what = "is not a boolean (true, false, 1 or 0)";
+        break;
+    case PROP_MODE:
+        prc = parse_mode(value, &v);
+        what = "is not an octal mode such as 0640";
+        break;
+    default:
+        prc = parse_int64(value, &v);
+        what = prc == -2 ? "is out of the 64-bit integer range"
+                         : "is not a decimal integer";
+        break;
+    }
+    if (prc != 0) {
+        return cl_errf(err, CRAWLLOG_EINVAL, "%s: \"%.64s\"%s %s", pr->name,
+                       value, strlen(value) > 64 ? "..." : "", what);
+    }
+    int rc = check_value(pr, v, err);
+    if (rc == 0) {
+        *out = v;
+    }
+    return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Text buffer for dumps                                                   */
+/* ---------------------------------------------------------------------- */
+
+/* Callers size the buffer for their worst case up front, so appending never
+ * reallocates; should a guess ever be short, the text is cut, not overrun. */
+struct sbuf {
+    char *p;
+    size_t len, cap;
+};
+
+static void sb_printf(struct sbuf *sb, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(sb->p + sb->len, sb->cap - sb->len, fmt, ap);
+    va_end(ap);
+    assert(n >= 0 && (size_t)n < sb->cap - sb->len);
+    if (n >= 0) {
+        sb->len += (size_t)n < sb->cap - sb->len ? (size_t)n
+                                                  : sb->cap - sb->len - 1;
+    }
+}
+
+/* Start a buffer of cap bytes and hand it to *textp (NULL on failure). */
+static int sb_init(struct sbuf *sb, size_t cap, char **textp)
+{
+    sb->p = cl_io_malloc(cap);
+    sb->len = 0;
+    sb->cap = cap;
+    *textp = sb->p;
+    if (sb->p == NULL) {
+        return CRAWLLOG_ENOMEM;
+    }
+    sb->p[0] = '\0';
+    return 0;
+}
+
+/* "name=value\n" for every property of the given scope (or all: -1). */
+static int dump_lines(const crawllog_conf_t *conf, int scope, char **textp)
+{
+    struct sbuf sb;
+    /* A line is a name (< 32 bytes), '=', at most 20 digits and '\n'. */
+    if (sb_init(&sb, CL_CONF__COUNT * 64 + 1, textp) != 0) {
+        return CRAWLLOG_ENOMEM;
+    }
+    for (int k = 0; k < CL_CONF__COUNT; k++) {
+        if (scope >= 0 && (int)props[k].scope != scope) {
+            continue;
+        }
+        char vs[32];
+        format_value(&props[k], raw_value(conf, k), vs, sizeof(vs));
+        sb_printf(&sb, "%s=%s\n", props[k].name, vs);
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Public API                                                              */
+/* ---------------------------------------------------------------------- */
+
+CRAWLLOG_API int crawllog_conf_new(crawllog_conf_t **confp)
+{
+    if (confp == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    *confp = cl_io_calloc(1, sizeof(**confp));
+    return *confp != NULL ? CRAWLLOG_OK : CRAWLLOG_ENOMEM;
+}
+
+CRAWLLOG_API void crawllog_conf_destroy(crawllog_conf_t *conf)
+{
+    cl_io_free(conf);
+}
+
+CRAWLLOG_API int crawllog_conf_dup(crawllog_conf_t **dstp,
+                                   const crawllog_conf_t *src)
+{
+    if (dstp != NULL) {
+        *dstp = NULL;
+    }
+    if (dstp == NULL || src == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    crawllog_conf_t *dst = cl_io_malloc(sizeof(*dst));
+    if (dst == NULL) {
+        return CRAWLLOG_ENOMEM;
+    }
+    memcpy(dst, src, sizeof(*dst));
+    *dstp = dst;
+    return CRAWLLOG_OK;
+}
+
+CRAWLLOG_API int crawllog_conf_set(crawllog_conf_t *conf, const char *name,
+                                   const char *value, char *errstr,
+                                   size_t errstr_size)
+{
+    struct cl_err err;
+    int rc;
+    int k = name != NULL ? find_prop(name) : -1;
+    int64_t v = 0;
+    if (conf == NULL || name == NULL || value == NULL) {
+        rc = cl_errf(&err, CRAWLLOG_EINVAL, "%s is NULL",
+                     conf == NULL ? "conf" : name == NULL ? "name" : "value");
+    } else if (k < 0) {
+        rc = cl_errf(&err, CRAWLLOG_EINVAL, "no such property \"%.64s\"%s",
+                     name, strlen(name) > 64 ? "..." : "");
+    } else {
+        rc = parse_value(k, value, &v, &err);
+    }
+    if (rc != 0) {
+        cl_err_copy(errstr, errstr_size, err.msg);
+        return rc;
+    }
+    conf->val[k] = v;
+    conf->set[k] = 1;
+    cl_err_copy(errstr, errstr_size, "");
+    return CRAWLLOG_OK;
+}
+
+CRAWLLOG_API int crawllog_conf_get(const crawllog_conf_t *conf,
+                                   const char *name, char *buf,
+                                   size_t *sizep)
+{
+    if (conf == NULL || name == NULL || sizep == NULL ||
+        (buf == NULL && *sizep > 0)) {
+        return CRAWLLOG_EINVAL;
+    }
+    int k = find_prop(name);
+    if (k < 0) {
+        return CRAWLLOG_EINVAL;
+    }
+    char vs[32];
+    format_value(&props[k], raw_value(conf, k), vs, sizeof(vs));
+    size_t need = strlen(vs) + 1;
+    size_t have = *sizep;
+    *sizep = need;
+    if (have < need) {
+        return CRAWLLOG_ETOOBIG;
+    }
+    memcpy(buf, vs, need);
+    return CRAWLLOG_OK;
+}
+
+CRAWLLOG_API int crawllog_conf_dump(const crawllog_conf_t *conf,
+                                    char **textp)
+{
+    if (textp != NULL) {
+        *textp = NULL;
+    }
+    if (textp == NULL || conf == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    return dump_lines(conf, -1, textp);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Internal API                                                            */
+/* ---------------------------------------------------------------------- */
+
+int64_t cl_conf_int(const crawllog_conf_t *conf, enum cl_conf_key k)
+{
+    assert(k >= 0 && k < CL_CONF__COUNT);
+    int64_t v = raw_value(conf, (int)k);
+    if (k == CL_CONF_SEGMENT_INDEX_BYTES) {
+        v -= v % CL_CONF_INDEX_ENTRY_BYTES;
+    }
+    return v;
+}
+
+int cl_conf_is_set(const crawllog_conf_t *conf, enum cl_conf_key k)
+{
+    assert(k >= 0 && k < CL_CONF__COUNT);
+    return conf != NULL && conf->set[k];
+}
+
+int cl_conf_is_topic(enum cl_conf_key k)
+{
+    assert(k >= 0 && k < CL_CONF__COUNT);
+    return props[k].scope == SCOPE_TOPIC;
+}
+
+const char *cl_conf_name(enum cl_conf_key k)
+{
+    assert(k >= 0 && k < CL_CONF__COUNT);
+    return props[k].name;
+}
+
+int cl_conf_merge_topic(crawllog_conf_t **outp,
+                        const crawllog_conf_t *log_conf,
+                        const crawllog_conf_t *topic_conf)
+{
+    crawllog_conf_t *out = cl_io_calloc(1, sizeof(*out));
+    *outp = out;
+    if (out == NULL) {
+        return CRAWLLOG_ENOMEM;
+    }
+    if (log_conf != NULL) {
+        memcpy(out, log_conf, sizeof(*out));
+    }
+    for (int k = 0; k < CL_CONF__COUNT; k++) {
+        if (props[k].scope == SCOPE_TOPIC && topic_conf != NULL &&
+            topic_conf->set[k]) {
+            out->val[k] = topic_conf->val[k];
+            out->set[k] = 1;
+        }
+    }
+    return 0;
+}
+
+int cl_conf_topic_serialize(const crawllog_conf_t *conf, char **textp)
+{
+    return dump_lines(conf, SCOPE_TOPIC, textp);
+}
+
+/* One "name=value" line (not NUL-terminated) into tmp. */
+static int parse_line(crawllog_conf_t *tmp, unsigned char *seen,
+                      const char *line, size_t len, struct cl_err *err)
+{
+    char buf[128];
+    const char *eq = memchr(line, '=', len);
+    if (eq == NULL) {
+        return cl_errf(err, CRAWLLOG_ECORRUPT, "no '=' in \"%.*s\"",
+                       (int)(len < 64 ? len : 64), line);
+    }
+    size_t nlen = (size_t)(eq - line);
+    if (len >= sizeof(buf) || memchr(line, '\0', len) != NULL) {
+        return cl_errf(err, CRAWLLOG_ECORRUPT, "malformed line");
+    }
+    memcpy(buf, line, len);
+    buf[nlen] = '\0';
+    buf[len] = '\0';
+    int k = find_prop(buf);
+    if (k < 0 || props[k].scope != SCOPE_TOPIC) {
+        return cl_errf(err, CRAWLLOG_ECORRUPT, "%s \"%s\"",
+                       k < 0 ? "no such property" : "not a topic property",
+                       buf);
+    }
+    if (seen[k]) {
+        return cl_errf(err, CRAWLLOG_ECORRUPT, "\"%s\" repeated", buf);
+    }
+    int64_t v;
+    if (parse_value(k, buf + nlen + 1, &v, err) != 0) {
+        return CRAWLLOG_ECORRUPT;
+    }
+    seen[k] = 1;
+    tmp->val[k] = v;
+    tmp->set[k] = 1;
+    return 0;
+}
+
+int cl_conf_topic_parse(crawllog_conf_t *conf, const char *text, size_t len,
+                        char *errstr, size_t errstr_size)
+{
+    assert(conf != NULL && (text != NULL || len == 0));
+    crawllog_conf_t tmp = *conf;
+    unsigned char seen[CL_CONF__COUNT] = {0};
+    size_t pos = 0;
+    int lineno = 0;
+    while (pos < len) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t llen = nl != NULL ? (size_t)(nl - (text + pos)) : len - pos;
+        struct cl_err err;
+        lineno++;
+        if (llen > 0 &&
+            parse_line(&tmp, seen, text + pos, llen, &err) != 0) {
+            char msg[CL_ERRMSG_SIZE + 32];
+            snprintf(msg, sizeof(msg), "line %d: %s", lineno, err.msg);
+            cl_err_copy(errstr, errstr_size, msg);
+            return CRAWLLOG_ECORRUPT;
+        }
+        pos += llen + 1;
+    }
+    *conf = tmp;
+    cl_err_copy(errstr, errstr_size, "");
+    return 0;
+}
+
+int cl_conf_check_topic_only(const crawllog_conf_t *conf, char *errstr,
+                             size_t errstr_size)
+{
+    for (int k = 0; conf != NULL && k < CL_CONF__COUNT; k++) {
+        if (conf->set[k] && props[k].scope != SCOPE_TOPIC) {
+            char msg[128];
+            snprintf(msg, sizeof(msg),
+                     "%s: not a topic property (set it on the log's conf)",
+                     props[k].name);
+            cl_err_copy(errstr, errstr_size, msg);
+            return CRAWLLOG_EINVAL;
+        }
+    }
+    cl_err_copy(errstr, errstr_size, "");
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* docs/CONFIGURATION.md                                                   */
+/* ---------------------------------------------------------------------- */
+
+static void md_range(const struct prop *pr, char *buf, size_t size)
+{
+    char lo[32], hi[32];
+    format_value(pr, pr->min, lo, sizeof(lo));
+    format_value(pr, pr->max, hi, sizeof(hi));
+    snprintf(buf, size, "%s .. %s%s", lo, hi,
+             pr->type == PROP_MODE ? ", without 0002" : "");
+}
+
+int cl_conf_markdown(char **textp)
+{
+    static const char *const type_names[] = {"bool", "int64", "mode"};
+    struct sbuf sb;
+    size_t cap = 1024; /* the intro and header */
+    for (int k = 0; k < CL_CONF__COUNT; k++) {
+        cap += 256 + strlen(props[k].doc); /* a row without its doc < 256 */
+    }
+    if (sb_init(&sb, cap, textp) != 0) {
+        return CRAWLLOG_ENOMEM;
+    }
+    sb_printf(&sb,
+              "# libcrawllog configuration\n\n"
+              "This file is generated by `make docs` from the property table "
+              "in\n`libcrawllog/conf.c`; edit that table, not this file.\n\n"
+              "Properties are set with `crawllog_conf_set(conf, name, value, "
+              "errstr,\nerrstr_size)`.  Log-scope properties apply to a data "
+              "directory\n(`crawllog_open`).  Topic-scope properties can also "
+              "be overridden per topic\n(`crawllog_topic_create`); a topic's "
+              "unset ones follow the log's conf.\nIntegers are decimal, modes "
+              "octal (`0640` or `640`), booleans `true`,\n`false`, `1` or "
+              "`0`.\n\n"
+              "| Property | Type | Default | Range | Scope | Description |\n"
+              "|---|---|---|---|---|---|\n");
+    for (int k = 0; k < CL_CONF__COUNT; k++) {
+        const struct prop *pr = &props[k];
+        char def[32], range[96];
+        format_value(pr, pr->def, def, sizeof(def));
+        md_range(pr, range, sizeof(range));
+        sb_printf(&sb, "| `%s` | %s | `%s` | %s | %s | %s |\n", pr->name,
+                  type_names[pr->type], def, range,
+                  pr->scope == SCOPE_TOPIC ? "topic" : "log", pr->doc);
+    }
+    return 0;
+}

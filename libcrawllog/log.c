@@ -1,0 +1,813 @@
+/*
+ * log.c - crawllog_t: open/close a data directory, the topic registry, and
+ * the public topic, append, flush and offsets calls.
+ *
+ * On disk, the data directory holds:
+ *   crawllog.meta      "crawllog 1" metafile: format version, creation
+ *                      time; written once, atomically, at creation
+ *   crawllog.lock      flock'd exclusively around topic create, delete and
+ *                      add-partitions and the clean-up of staging/ and
+ *                      trash/ at open (short critical sections only)
+ *   topics/            one directory per topic (topic.c), each holding one
+ *                      directory per partition (partition.c)
+ *   staging/, trash/   topics being created or deleted (topic.c)
+ *
+ * Invariants: every path below the root is reached with openat() and
+ * O_NOFOLLOW from a held directory fd, so no symbolic link below the root
+ * is followed (the root itself may be one).  Directories are created with
+ * log.dir.mode and files with log.file.mode (default 0700 / 0600); a root
+ * that is world-writable, or whose parent is world-writable without the
+ * sticky bit, is refused.
+ *
+ * Locks: log->lock (mutex) guards the topic list and the error message.
+ * Lock order: log->lock, then a partition's lock; appends take only the
+ * partition's, so partitions proceed in parallel.  Topic and partition
+ * objects are freed only at crawllog_close, so pointers handed out under
+ * log->lock stay valid.  No callback runs under any lock.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "conf.h"
+#include "io.h"
+#include "log.h"
+#include "metafile.h"
+#include "names.h"
+#include "record.h"
+#include "topic.h"
+
+#define META_NAME "crawllog.meta"
+#define META_KIND "crawllog"
+#define LOCK_NAME "crawllog.lock"
+
+int cl_log_fail(crawllog_t *log, int rc, const struct cl_err *err)
+{
+    pthread_mutex_lock(&log->lock);
+    cl_err_copy(log->errmsg, sizeof(log->errmsg),
+                err->msg[0] ? err->msg : crawllog_strerror(rc));
+    pthread_mutex_unlock(&log->lock);
+    return rc;
+}
+
+const char *crawllog_errmsg(const crawllog_t *log)
+{
+    return log ? log->errmsg : "";
+}
+
+/* ---- the topic registry ------------------------------------------------ */
+
+static void topic_free(struct cl_topic_rt *t)
+{
+    for (int32_t i = 0; t->parts && i < t->nparts; i++) {
+        cl_partition_close(t->parts[i]);
+    }
+    cl_io_free(t->parts);
+    crawllog_conf_destroy(t->conf);
+    if (t->dirfd >= 0) {
+        cl_io_close(t->dirfd);
+    }
+    cl_io_free(t->name);
+    cl_io_free(t);
+}
+
+static void part_conf(crawllog_t *log, struct cl_topic_rt *t)
+{
+    struct cl_part_conf *c = &t->pconf;
+    c->segment_bytes = cl_conf_int(t->conf, CL_CONF_SEGMENT_BYTES);
+    c->segment_ms = cl_conf_int(t->conf, CL_CONF_SEGMENT_MS);
+    c->retention_ms = cl_conf_int(t->conf, CL_CONF_RETENTION_MS);
+    c->retention_bytes = cl_conf_int(t->conf, CL_CONF_RETENTION_BYTES);
+    c->index_interval = cl_conf_int(t->conf, CL_CONF_INDEX_INTERVAL_BYTES);
+    c->segment_index_bytes =
+        cl_conf_int(t->conf, CL_CONF_SEGMENT_INDEX_BYTES);
+    c->max_message_bytes = cl_conf_int(t->conf, CL_CONF_MAX_MESSAGE_BYTES);
+    c->buffer_bytes = cl_conf_int(log->conf, CL_CONF_LOG_BUFFER_BYTES);
+    c->fmode = log->fmode;
+}
+
+/* Load a topic's metadata (log->lock held). */
+static int topic_load(crawllog_t *log, const char *name,
+                      struct cl_topic_rt **tp, struct cl_err *err)
+{
+    struct cl_topic_meta meta = {0};
+    struct cl_topic_rt *t = cl_io_calloc(1, sizeof(*t));
+    if (t == NULL) {
+        return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
+    }
+    t->dirfd = -1;
+    int rc = CRAWLLOG_ENOMEM;
+    if ((t->name = cl_io_strdup(name)) == NULL ||
+        (rc = cl_topic_open_dir(log->rootfd, name, &t->dirfd, err)) != 0 ||
+        (rc = cl_topic_meta_read(log->rootfd, name, &meta, err)) != 0) {
+        if (rc == CRAWLLOG_ENOMEM) {
+            cl_errf(err, rc, "out of memory");
+        }
+        topic_free(t);
+        return rc;
+    }
+    t->nparts = meta.partitions;
+    t->conf = meta.conf;
+    t->parts = cl_io_calloc((size_t)meta.partitions, sizeof(*t->parts));
+    if (t->parts == NULL) {
+        topic_free(t);
+        return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
+    }
+    part_conf(log, t);
+    *tp = t;
+    return 0;
+}
+
+static struct cl_topic_rt *topic_find(crawllog_t *log, const char *name)
+{
+    for (struct cl_topic_rt *t = log->topics; t; t = t->next) {
+        if (strcmp(t->name, name) == 0) {
+            return t;
+        }
+    }
+    return NULL;
+}
+
+/* Unlink t from the list into the dead list (log->lock held). */
+static void topic_forget_locked(crawllog_t *log, struct cl_topic_rt *t)
+{
+    for (struct cl_topic_rt **pp = &log->topics; *pp; pp = &(*pp)->next) {
+        if (*pp == t) {
+            *pp = t->next;
+            t->next = log->dead;
+            log->dead = t;
+            return;
+        }
+    }
+}
+
+void cl_log_forget(crawllog_t *log, const char *topic)
+{
+    pthread_mutex_lock(&log->lock);
+    struct cl_topic_rt *t = topic_find(log, topic);
+    if (t) {
+        topic_forget_locked(log, t);
+    }
+    pthread_mutex_unlock(&log->lock);
+}
+
+/* Re-read topic.meta after partitions were added (log->lock held). */
+static int topic_grow(crawllog_t *log, struct cl_topic_rt *t,
+                      struct cl_err *err)
+{
+    struct cl_topic_meta meta = {0};
+    int rc = cl_topic_meta_read(log->rootfd, t->name, &meta, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (meta.partitions > t->nparts) {
+        void *p = cl_io_realloc(t->parts,
+                                (size_t)meta.partitions * sizeof(*t->parts));
+        if (p == NULL) {
+            cl_topic_meta_free(&meta);
+            return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
+        }
+        t->parts = p;
+        memset(t->parts + t->nparts, 0,
+               (size_t)(meta.partitions - t->nparts) * sizeof(*t->parts));
+        t->nparts = meta.partitions;
+    }
+    cl_topic_meta_free(&meta);
+    return 0;
+}
+
+static int get_topic_locked(crawllog_t *log, const char *name,
+                            struct cl_topic_rt **tp, struct cl_err *err)
+{
+    if (!cl_names_topic_valid(name)) {
+        return cl_errf(err, CRAWLLOG_EINVAL, "invalid topic name");
+    }
+    struct cl_topic_rt *t = topic_find(log, name);
+    if (t == NULL) {
+        int rc = topic_load(log, name, &t, err);
+        if (rc != 0) {
+            return rc;
+        }
+        t->next = log->topics;
+        log->topics = t;
+    }
+    *tp = t;
+    return 0;
+}
+
+static int open_partition_locked(crawllog_t *log, struct cl_topic_rt *t,
+                                 int32_t p, struct cl_err *err)
+{
+    if (p >= t->nparts) {
+        int rc = topic_grow(log, t, err);
+        if (rc != 0) {
+            return rc;
+        }
+        if (p >= t->nparts) {
+            return cl_errf(err, CRAWLLOG_ENOTOPIC,
+                           "topic \"%s\" has %d partitions, not %d", t->name,
+                           (int)t->nparts, (int)p + 1);
+        }
+    }
+    if (t->parts[p] == NULL) {
+        return cl_partition_open(&t->parts[p], t->dirfd, t->name, p,
+                                 &t->pconf, err);
+    }
+    return 0;
+}
+
+int cl_log_partition(crawllog_t *log, const char *topic, int32_t partition,
+                     struct cl_partition **partp, struct cl_err *err)
+{
+    struct cl_topic_rt *t;
+    *partp = NULL;
+    if (partition < 0) {
+        return cl_errf(err, CRAWLLOG_EINVAL, "negative partition %d",
+                       (int)partition);
+    }
+    pthread_mutex_lock(&log->lock);
+    int rc = get_topic_locked(log, topic, &t, err);
+    if (rc == 0) {
+        rc = open_partition_locked(log, t, partition, err);
+    }
+    if (rc == 0) {
+        *partp = t->parts[partition];
+    }
+    pthread_mutex_unlock(&log->lock);
+    if (rc == CRAWLLOG_ENOTOPIC && err->msg[0] == '\0') {
+        cl_errf(err, rc, "no such topic \"%s\"", topic);
+    }
+    return rc;
+}
+
+/* ---- open / close ------------------------------------------------------ */
+
+/* Refuse a world-writable directory, or a parent that is world-writable
+ * without the sticky bit (another user could swap our directory). */
+static int check_dir_perms(int fd, const char *path, int parent,
+                           struct cl_err *err)
+{
+    struct stat st;
+    int rc = cl_io_fstat("log.stat", fd, &st);
+    if (rc < 0) {
+        return cl_err_sys(err, -rc, path, "fstat");
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        return cl_errf(err, CRAWLLOG_EINVAL, "%s: not a directory", path);
+    }
+    if ((st.st_mode & S_IWOTH) && (!parent || !(st.st_mode & 01000 /* S_ISVTX, an XSI name */))) {
+        return cl_errf(err, CRAWLLOG_EPERM,
+                       parent ? "%s: parent directory is world-writable "
+                                "without the sticky bit"
+                              : "%s: data directory is world-writable",
+                       path);
+    }
+    return 0;
+}
+
+static void split_path(const char *dir, char *parent, size_t psize,
+                       const char **basep)
+{
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/') {
+        len--;
+    }
+    size_t slash = len;
+    while (slash > 0 && dir[slash - 1] != '/') {
+        slash--;
+    }
+    if (slash == 0) {
+        snprintf(parent, psize, ".");
+    } else {
+        snprintf(parent, psize, "%.*s", (int)(slash > 1 ? slash - 1 : 1),
+                 dir);
+    }
+    *basep = dir + slash;
+}
+
+static int open_root(crawllog_t *log, const char *dir, struct cl_err *err)
+{
+    char parent[4096], base[256];
+    const char *b;
+    split_path(dir, parent, sizeof(parent), &b);
+    snprintf(base, sizeof(base), "%.*s", (int)strcspn(b, "/"), b);
+    int pfd = cl_io_open("log.open", parent, O_RDONLY | O_DIRECTORY, 0);
+    if (pfd < 0) {
+        return cl_err_sys(err, -pfd, parent, "open parent directory");
+    }
+    int rc = check_dir_perms(pfd, parent, 1, err);
+    if (rc == 0 && cl_conf_int(log->conf, CL_CONF_LOG_DIR_CREATE) &&
+        base[0] != '\0') {
+        rc = cl_io_mkdirat("log.mkdir", pfd, base, (mode_t)log->dmode);
+        if (rc == 0) {
+            rc = cl_io_fsync("log.mkdir.dirsync", pfd);
+            rc = rc < 0 ? cl_err_sys(err, -rc, parent, "fsync") : 0;
+        } else if (rc == -EEXIST) {
+            rc = 0;
+        } else {
+            rc = cl_err_sys(err, -rc, dir, "mkdir");
+        }
+    }
+    cl_io_close(pfd);
+    if (rc != 0) {
+        return rc;
+    }
+    log->rootfd = cl_io_open("log.open", dir, O_RDONLY | O_DIRECTORY, 0);
+    if (log->rootfd < 0) {
+        rc = log->rootfd;
+        log->rootfd = -1;
+        return cl_err_sys(err, -rc, dir, "open");
+    }
+    return check_dir_perms(log->rootfd, dir, 0, err);
+}
+
+static int meta_lock(crawllog_t *log, struct cl_err *err)
+{
+    int rc = cl_io_lock("log.lock", log->lockfd, 1, 1);
+    return rc < 0 ? cl_err_sys(err, -rc, LOCK_NAME, "flock") : 0;
+}
+
+static void meta_unlock(crawllog_t *log)
+{
+    cl_io_unlock(log->lockfd);
+}
+
+/* Create or check crawllog.meta, and clean up after crashed processes. */
+static int init_root(crawllog_t *log, struct cl_err *err)
+{
+    char *body = NULL, text[96];
+    log->lockfd = cl_io_openat("log.lock.open", log->rootfd, LOCK_NAME,
+                               O_RDWR | O_CREAT, (mode_t)log->fmode);
+    if (log->lockfd < 0) {
+        int e = -log->lockfd;
+        log->lockfd = -1;
+        return cl_err_sys(err, e, LOCK_NAME, "open");
+    }
+    int rc = meta_lock(log, err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = cl_metafile_read(log->rootfd, META_NAME, META_NAME, META_KIND, &body,
+                          err);
+    if (rc == CRAWLLOG_ENOENT) {
+        snprintf(text, sizeof(text), "created.ms=%" PRId64 "\n",
+                 cl_io_now_ms());
+        err->msg[0] = '\0';
+        rc = cl_metafile_write(log->rootfd, META_NAME, META_NAME, META_KIND,
+                               text, log->fmode, err);
+    }
+    cl_io_free(body);
+    if (rc == 0) {
+        rc = cl_metafile_cleanup_tmp(log->rootfd, err);
+    }
+    if (rc == 0) {
+        rc = cl_topic_cleanup(log->rootfd, err);
+    }
+    meta_unlock(log);
+    return rc;
+}
+
+/* Open and recover every partition of every topic. */
+static int recover_all(crawllog_t *log, struct cl_err *err)
+{
+    char **names;
+    size_t count;
+    int rc = cl_topic_list(log->rootfd, &names, &count, err);
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        struct cl_topic_rt *t;
+        pthread_mutex_lock(&log->lock);
+        rc = get_topic_locked(log, names[i], &t, err);
+        for (int32_t p = 0; rc == 0 && p < t->nparts; p++) {
+            rc = open_partition_locked(log, t, p, err);
+        }
+        pthread_mutex_unlock(&log->lock);
+        if (rc == CRAWLLOG_ENOTOPIC) {
+            rc = 0; /* deleted meanwhile by another process */
+        }
+    }
+    if (rc == 0) {
+        cl_io_listdir_free(names, count);
+    }
+    return rc;
+}
+
+int crawllog_open(crawllog_t **logp, const char *dir,
+                  const crawllog_conf_t *conf, char *errstr,
+                  size_t errstr_size)
+{
+    struct cl_err err = {{0}};
+    int rc;
+    if (logp) {
+        *logp = NULL;
+    }
+    if (logp == NULL || dir == NULL || dir[0] == '\0') {
+        cl_err_copy(errstr, errstr_size, "crawllog_open: logp and dir needed");
+        return CRAWLLOG_EINVAL;
+    }
+    crawllog_t *log = cl_io_calloc(1, sizeof(*log));
+    if (log == NULL) {
+        cl_err_copy(errstr, errstr_size, "out of memory");
+        return CRAWLLOG_ENOMEM;
+    }
+    pthread_mutex_init(&log->lock, NULL);
+    log->rootfd = -1;
+    log->lockfd = -1;
+    if (conf) {
+        rc = crawllog_conf_dup(&log->conf, conf);
+    } else {
+        rc = crawllog_conf_new(&log->conf);
+    }
+    if (rc != 0 || (log->dir = cl_io_strdup(dir)) == NULL) {
+        cl_errf(&err, rc = CRAWLLOG_ENOMEM, "out of memory");
+        goto fail;
+    }
+    log->dmode = (unsigned)cl_conf_int(log->conf, CL_CONF_LOG_DIR_MODE);
+    log->fmode = (unsigned)cl_conf_int(log->conf, CL_CONF_LOG_FILE_MODE);
+    if ((rc = open_root(log, dir, &err)) != 0 ||
+        (rc = init_root(log, &err)) != 0 ||
+        (rc = recover_all(log, &err)) != 0) {
+        goto fail;
+    }
+    *logp = log;
+    return 0;
+fail:
+    cl_err_copy(errstr, errstr_size, err.msg[0] ? err.msg
+                                                : crawllog_strerror(rc));
+    crawllog_close(log);
+    return rc;
+}
+
+int crawllog_close(crawllog_t *log)
+{
+    if (log == NULL) {
+        return 0;
+    }
+    int rc = log->rootfd >= 0 ? crawllog_flush(log, CRAWLLOG_SYNC_WRITTEN) : 0;
+    while (log->topics) {
+        struct cl_topic_rt *t = log->topics;
+        log->topics = t->next;
+        topic_free(t);
+    }
+    while (log->dead) {
+        struct cl_topic_rt *t = log->dead;
+        log->dead = t->next;
+        topic_free(t);
+    }
+    if (log->lockfd >= 0) {
+        cl_io_close(log->lockfd);
+    }
+    if (log->rootfd >= 0) {
+        cl_io_close(log->rootfd);
+    }
+    crawllog_conf_destroy(log->conf);
+    cl_io_free(log->dir);
+    pthread_mutex_destroy(&log->lock);
+    cl_io_free(log);
+    return rc;
+}
+
+/* ---- topics ------------------------------------------------------------ */
+
+int crawllog_topic_create(crawllog_t *log, const char *topic,
+                          int32_t partitions,
+                          const crawllog_conf_t *topic_conf)
+{
+    struct cl_err err = {{0}};
+    crawllog_conf_t *eff = NULL;
+    if (log == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    if (topic == NULL || !cl_names_topic_valid(topic)) {
+        cl_errf(&err, CRAWLLOG_EINVAL,
+                "invalid topic name: [A-Za-z0-9._-]{1,249}, not . or ..");
+        return cl_log_fail(log, CRAWLLOG_EINVAL, &err);
+    }
+    if (partitions < 1 || partitions > CRAWLLOG_PARTITIONS_MAX) {
+        cl_errf(&err, CRAWLLOG_EINVAL, "partitions: %d is not in 1..%d",
+                (int)partitions, CRAWLLOG_PARTITIONS_MAX);
+        return cl_log_fail(log, CRAWLLOG_EINVAL, &err);
+    }
+    int rc = topic_conf ? cl_conf_check_topic_only(topic_conf, err.msg,
+                                                   sizeof(err.msg))
+                        : 0;
+    if (rc == 0) {
+        rc = cl_conf_merge_topic(&eff, log->conf, topic_conf);
+        if (rc != 0) {
+            cl_errf(&err, rc, "out of memory");
+        }
+    }
+    if (rc == 0 && (rc = meta_lock(log, &err)) == 0) {
+        rc = cl_topic_create(log->rootfd, topic, partitions, eff, log->dmode,
+                             log->fmode, &err);
+        meta_unlock(log);
+    }
+    crawllog_conf_destroy(eff);
+    if (rc == 0) {
+        cl_log_forget(log, topic); /* a stale entry of an older topic */
+    }
+    return rc ? cl_log_fail(log, rc, &err) : 0;
+}
+
+int crawllog_topic_delete(crawllog_t *log, const char *topic)
+{
+    struct cl_err err = {{0}};
+    if (log == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    if (topic == NULL || !cl_names_topic_valid(topic)) {
+        cl_errf(&err, CRAWLLOG_EINVAL, "invalid topic name");
+        return cl_log_fail(log, CRAWLLOG_EINVAL, &err);
+    }
+    int rc = meta_lock(log, &err);
+    if (rc == 0) {
+        rc = cl_topic_delete(log->rootfd, topic, &err);
+        meta_unlock(log);
+    }
+    cl_log_forget(log, topic);
+    return rc ? cl_log_fail(log, rc, &err) : 0;
+}
+
+int crawllog_topic_add_partitions(crawllog_t *log, const char *topic,
+                                  int32_t total)
+{
+    struct cl_err err = {{0}};
+    if (log == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    if (topic == NULL || !cl_names_topic_valid(topic) || total < 1 ||
+        total > CRAWLLOG_PARTITIONS_MAX) {
+        cl_errf(&err, CRAWLLOG_EINVAL, "invalid topic name or count");
+        return cl_log_fail(log, CRAWLLOG_EINVAL, &err);
+    }
+    int rc = meta_lock(log, &err);
+    if (rc == 0) {
+        rc = cl_topic_add_partitions(log->rootfd, topic, total, log->dmode,
+                                     log->fmode, &err);
+        meta_unlock(log);
+    }
+    return rc ? cl_log_fail(log, rc, &err) : 0;
+}
+
+int crawllog_topic_list(crawllog_t *log, char ***namesp, size_t *countp)
+{
+    struct cl_err err = {{0}};
+    if (namesp) {
+        *namesp = NULL;
+    }
+    if (countp) {
+        *countp = 0;
+    }
+    if (log == NULL || namesp == NULL || countp == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    int rc = cl_topic_list(log->rootfd, namesp, countp, &err);
+    return rc ? cl_log_fail(log, rc, &err) : 0;
+}
+
+void crawllog_topic_list_free(char **names, size_t count)
+{
+    cl_io_listdir_free(names, count);
+}
+
+int crawllog_topic_describe(crawllog_t *log, const char *topic,
+                            int32_t *partitionsp, crawllog_conf_t **confp)
+{
+    struct cl_err err = {{0}};
+    struct cl_topic_meta meta = {0};
+    if (partitionsp) {
+        *partitionsp = -1;
+    }
+    if (confp) {
+        *confp = NULL;
+    }
+    if (log == NULL || topic == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    if (!cl_names_topic_valid(topic)) {
+        cl_errf(&err, CRAWLLOG_EINVAL, "invalid topic name");
+        return cl_log_fail(log, CRAWLLOG_EINVAL, &err);
+    }
+    int rc = cl_topic_meta_read(log->rootfd, topic, &meta, &err);
+    if (rc != 0) {
+        return cl_log_fail(log, rc, &err);
+    }
+    if (partitionsp) {
+        *partitionsp = meta.partitions;
+    }
+    if (confp) {
+        *confp = meta.conf;
+        meta.conf = NULL;
+    }
+    cl_topic_meta_free(&meta);
+    return 0;
+}
+
+/* ---- append, flush, offsets ------------------------------------------- */
+
+/* Run op on a partition; if the topic turns out to have been deleted (and
+ * maybe re-created) by another process, forget it and try once more. */
+#define WITH_PARTITION(log, topic, p, part, err, rc, op)                     \
+    for (int try_ = 0; try_ < 2; try_++) {                                   \
+        (rc) = cl_log_partition((log), (topic), (p), &(part), (err));        \
+        if ((rc) == 0) {                                                     \
+            (rc) = (op);                                                     \
+        }                                                                    \
+        if ((rc) != CRAWLLOG_ENOTOPIC || (part) == NULL) {                   \
+            break;                                                           \
+        }                                                                    \
+        cl_log_forget((log), (topic));                                       \
+        (err)->msg[0] = '\0';                                                \
+    }
+
+static int check_records(const crawllog_record_t *records, size_t count,
+                         struct cl_err *err)
+{
+    if (records == NULL || count == 0 || count > INT32_MAX) {
+        return cl_errf(err, CRAWLLOG_EINVAL, "need 1..2^31-1 records");
+    }
+    for (size_t i = 0; i < count; i++) {
+        const crawllog_record_t *r = &records[i];
+        if (r->header_count > 0 && r->headers == NULL) {
+            return cl_errf(err, CRAWLLOG_EINVAL,
+                           "record %zu: headers is NULL", i);
+        }
+        for (size_t h = 0; h < r->header_count; h++) {
+            if (r->headers[h].name == NULL) {
+                return cl_errf(err, CRAWLLOG_EINVAL,
+                               "record %zu: header %zu has no name", i, h);
+            }
+        }
+    }
+    return 0;
+}
+
+static int append_one(struct cl_partition *part,
+                      const crawllog_record_t *records, size_t count,
+                      int sync, int64_t *basep, struct cl_err *err)
+{
+    size_t size = cl_record_batch_size(records, count);
+    if (size == 0 || size > (size_t)part->conf.max_message_bytes) {
+        return cl_errf(err, CRAWLLOG_ETOOBIG,
+                       "%s: batch of %zu bytes exceeds max.message.bytes "
+                       "%" PRId64,
+                       part->reldir, size, part->conf.max_message_bytes);
+    }
+    uint8_t *buf = cl_io_malloc(size);
+    if (buf == NULL) {
+        return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
+    }
+    int rc = CRAWLLOG_EINVAL;
+    if (cl_record_batch_encode(buf, size, records, count, cl_io_now_ms(),
+                               NULL) != size) {
+        cl_errf(err, rc, "records could not be encoded");
+    } else {
+        rc = cl_partition_append(part, buf, size, 1, sync, basep, err);
+    }
+    cl_io_free(buf);
+    return rc;
+}
+
+int crawllog_append(crawllog_t *log, const char *topic, int32_t partition,
+                    const crawllog_record_t *records, size_t count, int sync,
+                    int64_t *base_offsetp)
+{
+    struct cl_err err = {{0}};
+    struct cl_partition *part = NULL;
+    int64_t base = -1;
+    int rc;
+    if (base_offsetp) {
+        *base_offsetp = -1;
+    }
+    if (log == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    if (topic == NULL || sync < CRAWLLOG_SYNC_NONE ||
+        sync > CRAWLLOG_SYNC_DURABLE) {
+        cl_errf(&err, CRAWLLOG_EINVAL, "topic and a valid sync mode needed");
+        return cl_log_fail(log, CRAWLLOG_EINVAL, &err);
+    }
+    if ((rc = check_records(records, count, &err)) != 0) {
+        return cl_log_fail(log, rc, &err);
+    }
+    WITH_PARTITION(log, topic, partition, part, &err, rc,
+                   append_one(part, records, count, sync, &base, &err));
+    if (rc != 0) {
+        return cl_log_fail(log, rc, &err);
+    }
+    if (base_offsetp) {
+        *base_offsetp = base;
+    }
+    return 0;
+}
+
+int crawllog_flush(crawllog_t *log, int sync)
+{
+    struct cl_err err = {{0}};
+    int first = 0;
+    if (log == NULL || sync < CRAWLLOG_SYNC_NONE ||
+        sync > CRAWLLOG_SYNC_DURABLE) {
+        return CRAWLLOG_EINVAL;
+    }
+    /* Topic and partition objects live until close, so the list can be
+     * walked with the lock taken only to read the links. */
+    pthread_mutex_lock(&log->lock);
+    struct cl_topic_rt *t = log->topics;
+    pthread_mutex_unlock(&log->lock);
+    for (; t; t = t->next) {
+        for (int32_t p = 0; p < t->nparts; p++) {
+            pthread_mutex_lock(&log->lock);
+            struct cl_partition *part = t->parts[p];
+            pthread_mutex_unlock(&log->lock);
+            if (part == NULL) {
+                continue;
+            }
+            struct cl_err e2 = {{0}};
+            int rc = cl_partition_flush(part, sync, &e2);
+            if (rc != 0 && first == 0) {
+                first = rc;
+                err = e2;
+            }
+        }
+    }
+    return first ? cl_log_fail(log, first, &err) : 0;
+}
+
+int crawllog_partition_offsets(crawllog_t *log, const char *topic,
+                               int32_t partition, int64_t *startp,
+                               int64_t *endp)
+{
+    struct cl_err err = {{0}};
+    struct cl_partition *part = NULL;
+    int rc;
+    if (startp) {
+        *startp = -1;
+    }
+    if (endp) {
+        *endp = -1;
+    }
+    if (log == NULL || topic == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    WITH_PARTITION(log, topic, partition, part, &err, rc,
+                   cl_partition_offsets(part, startp, endp, &err));
+    return rc ? cl_log_fail(log, rc, &err) : 0;
+}
+
+/* ---- maintenance -------------------------------------------------------- */
+
+static int maintain_partition(struct cl_partition *part, int64_t now,
+                              int64_t *deletedp, struct cl_err *err)
+{
+    int64_t n = 0;
+    int rc = cl_partition_roll_if_old(part, now, err);
+    if (rc == 0) {
+        rc = cl_partition_retention(part, now, &n, err);
+    }
+    *deletedp += n;
+    return rc;
+}
+
+int crawllog_maintain(crawllog_t *log, int64_t *deletedp)
+{
+    struct cl_err err = {{0}};
+    char **names;
+    size_t count;
+    int64_t deleted = 0, now = cl_io_now_ms();
+    if (deletedp) {
+        *deletedp = 0;
+    }
+    if (log == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    int rc = cl_topic_list(log->rootfd, &names, &count, &err);
+    if (rc != 0) {
+        return cl_log_fail(log, rc, &err);
+    }
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        int32_t nparts = 0;
+        pthread_mutex_lock(&log->lock);
+        struct cl_topic_rt *t;
+        if (get_topic_locked(log, names[i], &t, &err) == 0) {
+            nparts = t->nparts;
+        }
+        pthread_mutex_unlock(&log->lock);
+        err.msg[0] = '\0';
+        for (int32_t p = 0; rc == 0 && p < nparts; p++) {
+            struct cl_partition *part = NULL;
+            WITH_PARTITION(log, names[i], p, part, &err, rc,
+                           maintain_partition(part, now, &deleted, &err));
+            if (rc == CRAWLLOG_ENOTOPIC) {
+                rc = 0; /* deleted meanwhile */
+                break;
+            }
+        }
+    }
+    cl_io_listdir_free(names, count);
+    if (deletedp) {
+        *deletedp = deleted;
+    }
+    return rc ? cl_log_fail(log, rc, &err) : 0;
+}

@@ -1,0 +1,877 @@
+/*
+ * partition.c - one partition: ordered segments, offsets, appends from many
+ * threads and processes, rolls and recovery.
+ *
+ * On disk, <data dir>/topics/<topic>/<id>/ holds:
+ *   <base>.log, <base>.index, <base>.timeindex   segments (segment.c,
+ *                                                index.c); bases ascend and
+ *                                                each segment's base is the
+ *                                                previous one's end offset
+ *   partition.state                              lock + shared cache
+ *                                                (pstate.c)
+ *   log-start-offset                             checkpoint written by
+ *                                                retention before it deletes
+ *                                                segments (metafile.c)
+ *
+ * Invariants:
+ *  - Offsets are contiguous from the log start offset to the log end offset
+ *    across segments.  Only the last segment (the active one) is appended
+ *    to, and it is never deleted.
+ *  - A sealed segment was fdatasync'd with its indexes before the next one
+ *    was created, and the directory was fsync'd after the creation and
+ *    before anything in the new segment was acknowledged (reliability.md
+ *    section 2, rules 1-2; LevelDB #193, Badger #153, etcd #6368).
+ *  - The log end offset is published (pstate) only after the batch bytes are
+ *    in the file; a failed write is truncated away before the lock is
+ *    released, so no other process ever sees a partial batch below it.
+ *  - After a failed fdatasync the partition refuses appends with
+ *    CRAWLLOG_ECLOSED until the log is reopened: the kernel may have dropped
+ *    the dirty pages, so a retried fsync proves nothing (fsyncgate).
+ *
+ * Locks: part->lock (a mutex: threads of this process) is taken first, then
+ * the flock of partition.state (other processes).  Both are held for every
+ * append, roll, retention and segment-list refresh.  Readers take them only
+ * to locate a position; they follow the log end through the shared state's
+ * atomics.  No callback runs under either lock.
+ *
+ * Recovery: on open, under the lock, the active segment's tail is scanned
+ * from its last index entry (segment.c); if the shared state comes from
+ * another boot - a power loss may have torn any unsynced page - the whole
+ * active segment is scanned.  A lock holder that finds the active file
+ * larger than the published size recovers the tail a dead writer left.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "bytes.h"
+#include "io.h"
+#include "metafile.h"
+#include "names.h"
+#include "partition.h"
+
+/* ---- locking and the segment list ------------------------------------- */
+
+int cl_partition_lock(struct cl_partition *part, struct cl_err *err)
+{
+    pthread_mutex_lock(&part->lock);
+    int rc = cl_pstate_lock(&part->ps, part->reldir, err);
+    if (rc != 0) {
+        pthread_mutex_unlock(&part->lock);
+    }
+    return rc;
+}
+
+void cl_partition_unlock(struct cl_partition *part)
+{
+    cl_pstate_unlock(&part->ps);
+    pthread_mutex_unlock(&part->lock);
+}
+
+static struct cl_segment *active(struct cl_partition *part)
+{
+    return &part->segs[part->nseg - 1];
+}
+
+static void close_segments(struct cl_partition *part)
+{
+    for (size_t i = 0; i < part->nseg; i++) {
+        cl_segment_close(&part->segs[i]);
+    }
+    part->nseg = 0;
+}
+
+static int read_log_start(struct cl_partition *part, int64_t *startp,
+                          struct cl_err *err)
+{
+    char rel[400], *body = NULL;
+    snprintf(rel, sizeof(rel), "%s/%s", part->reldir, CL_LOGSTART_NAME);
+    *startp = -1;
+    int rc = cl_metafile_read(part->dirfd, CL_LOGSTART_NAME, rel,
+                              CL_LOGSTART_KIND, &body, err);
+    if (rc == CRAWLLOG_ENOENT) {
+        err->msg[0] = '\0';
+        return 0;
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    rc = cl_metafile_get_int(body, "log.start.offset", startp);
+    cl_io_free(body);
+    if (rc != 0 || *startp < 0) {
+        return cl_errf(err, CRAWLLOG_ECORRUPT, "%s: bad log.start.offset",
+                       rel);
+    }
+    return 0;
+}
+
+int cl_partition_write_log_start(struct cl_partition *part, int64_t start,
+                                 struct cl_err *err)
+{
+    char rel[400], body[64];
+    snprintf(rel, sizeof(rel), "%s/%s", part->reldir, CL_LOGSTART_NAME);
+    snprintf(body, sizeof(body), "log.start.offset=%" PRId64 "\n", start);
+    return cl_metafile_write(part->dirfd, CL_LOGSTART_NAME, rel,
+                             CL_LOGSTART_KIND, body, part->conf.fmode, err);
+}
+
+int cl_partition_unlink_segment(struct cl_partition *part, int64_t base,
+                                struct cl_err *err)
+{
+    static const char *const sfx[] = {".index", ".timeindex", ".log"};
+    for (size_t i = 0; i < 3; i++) {
+        char name[64];
+        cl_names_segment(name, sizeof(name), base, sfx[i]);
+        int rc = cl_io_unlinkat("seg.delete", part->dirfd, name, 0);
+        if (rc < 0 && rc != -ENOENT) {
+            char path[512];
+            snprintf(path, sizeof(path), "%s/%s", part->reldir, name);
+            return cl_err_sys(err, -rc, path, "unlink");
+        }
+    }
+    return 0;
+}
+
+/* Base offsets of the .log files, ascending (names sort numerically). */
+static int list_bases(struct cl_partition *part, int64_t **basesp,
+                      size_t *np, struct cl_err *err)
+{
+    char **names;
+    size_t count, n = 0;
+    int rc = cl_io_listdir("part.list", part->dirfd, &names, &count);
+    if (rc < 0) {
+        return cl_err_sys(err, -rc, part->reldir, "list");
+    }
+    int64_t *bases = cl_io_malloc((count + 1) * sizeof(*bases));
+    if (bases == NULL) {
+        cl_io_listdir_free(names, count);
+        return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < count; i++) {
+        int64_t base;
+        const char *sfx;
+        if (cl_names_parse_segment(names[i], &base, &sfx) == 0 &&
+            strcmp(sfx, ".log") == 0) {
+            bases[n++] = base;
+        }
+    }
+    cl_io_listdir_free(names, count);
+    *basesp = bases;
+    *np = n;
+    return 0;
+}
+
+static int push_segment(struct cl_partition *part, struct cl_segment **segp,
+                        struct cl_err *err)
+{
+    if (part->nseg == part->segcap) {
+        size_t ncap = part->segcap ? part->segcap * 2 : 8;
+        void *p = cl_io_realloc(part->segs, ncap * sizeof(*part->segs));
+        if (p == NULL) {
+            return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
+        }
+        part->segs = p;
+        part->segcap = ncap;
+    }
+    *segp = &part->segs[part->nseg];
+    return 0;
+}
+
+/* Open the segments at or above the log start.  With recover, finish an
+ * interrupted retention (delete segments wholly below the checkpoint) and
+ * repair a last segment whose creation was cut short. */
+static int build_segments(struct cl_partition *part, int recover,
+                          int64_t *log_startp, struct cl_err *err)
+{
+    int64_t *bases, ck;
+    size_t n;
+    int rc = read_log_start(part, &ck, err);
+    if (rc == 0) {
+        rc = list_bases(part, &bases, &n, err);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    close_segments(part);
+    size_t first = 0;
+    while (ck >= 0 && first + 1 < n && bases[first + 1] <= ck) {
+        if (recover) {
+            rc = cl_partition_unlink_segment(part, bases[first], err);
+        }
+        if (rc != 0) {
+            goto out;
+        }
+        first++;
+    }
+    for (size_t i = first; i < n; i++) {
+        struct cl_segment *seg;
+        int empty;
+        if ((rc = push_segment(part, &seg, err)) != 0 ||
+            (rc = cl_segment_open(seg, part->dirfd, part->reldir, bases[i],
+                                  &empty, err)) != 0) {
+            goto out;
+        }
+        part->nseg++;
+        if (empty && (i + 1 < n || !recover)) {
+            rc = cl_errf(err, CRAWLLOG_ECORRUPT,
+                         "%s: segment %020" PRId64 " has no header",
+                         part->reldir, bases[i]);
+            goto out;
+        }
+        if (empty) {
+            rc = cl_segment_rewrite_header(seg, part->reldir, cl_io_now_ms(),
+                                           err);
+            if (rc != 0) {
+                goto out;
+            }
+        }
+        if (i > first) {
+            part->segs[part->nseg - 2].next_offset = bases[i];
+        }
+    }
+    if (part->nseg == 0) {
+        struct cl_segment *seg;
+        int64_t base = ck > 0 ? ck : 0;
+        if ((rc = push_segment(part, &seg, err)) != 0 ||
+            (rc = cl_segment_create(seg, part->dirfd, part->reldir, base,
+                                    cl_io_now_ms(), part->conf.fmode,
+                                    err)) != 0) {
+            goto out;
+        }
+        part->nseg++;
+        rc = cl_io_fsync("seg.roll.dirsync", part->dirfd);
+        if (rc < 0) {
+            rc = cl_err_sys(err, -rc, part->reldir, "fsync directory");
+            goto out;
+        }
+    }
+    *log_startp = part->segs[0].base > ck ? part->segs[0].base : ck;
+out:
+    cl_io_free(bases);
+    return rc;
+}
+
+/* Publish the active segment's state to the other processes. */
+void cl_partition_publish(struct cl_partition *part, int64_t log_start,
+                          int bump)
+{
+    struct cl_pstate_shm *s = part->ps.shm;
+    struct cl_segment *a = active(part);
+    s->active_base = a->base;
+    s->active_size = a->size;
+    s->max_ts = a->max_ts;
+    s->max_ts_rel = a->max_ts_rel;
+    s->idx_n = a->idx.n;
+    s->tidx_n = a->idx.tn;
+    if (log_start >= 0) {
+        atomic_store_explicit(&s->log_start, log_start, memory_order_release);
+    }
+    if (bump) {
+        atomic_fetch_add_explicit(&s->change_seq, 1, memory_order_acq_rel);
+        part->seen_seq = atomic_load(&s->change_seq);
+    }
+    atomic_store_explicit(&s->next_offset, a->next_offset,
+                          memory_order_release);
+}
+
+/* Full recovery under the lock: rebuild the segment list and recover the
+ * active segment's tail, then rebuild the shared state. */
+static int recover_locked(struct cl_partition *part, struct cl_err *err)
+{
+    int64_t log_start;
+    int valid = cl_pstate_valid(&part->ps);
+    int rc = build_segments(part, 1, &log_start, err);
+    if (rc != 0) {
+        return rc;
+    }
+    struct cl_segment *a = active(part);
+    int full = !valid || part->ps.shm->active_base != a->base;
+    uint64_t keep = cl_pstate_synced(&part->ps, a->base);
+    rc = cl_segment_recover(a, part->dirfd, part->reldir, full, keep,
+                            part->conf.index_interval, part->conf.fmode,
+                            NULL, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (full) {
+        /* What was read may still be only in the page cache. */
+        rc = cl_io_fdatasync("seg.recover.fsync", a->fd);
+        if (rc < 0) {
+            return cl_err_sys(err, -rc, part->reldir, "fdatasync");
+        }
+        cl_pstate_set_synced(&part->ps, a->base, a->size);
+    }
+    cl_pstate_stamp(&part->ps);
+    cl_partition_publish(part, log_start, 1);
+    return 0;
+}
+
+/* Recover the tail a writer that died under the lock left behind. */
+static int recover_tail_locked(struct cl_partition *part, struct cl_err *err)
+{
+    struct cl_segment *a = active(part);
+    uint64_t keep = cl_pstate_synced(&part->ps, a->base);
+    int rc = cl_segment_recover(a, part->dirfd, part->reldir, 0, keep,
+                                part->conf.index_interval, part->conf.fmode,
+                                NULL, err);
+    if (rc == 0) {
+        cl_partition_publish(part, -1, 1);
+    }
+    return rc;
+}
+
+int cl_partition_sync_locked(struct cl_partition *part, struct cl_err *err)
+{
+    struct cl_pstate_shm *s = part->ps.shm;
+    struct stat st;
+    if (cl_pstate_unlinked(&part->ps)) {
+        return cl_errf(err, CRAWLLOG_ENOTOPIC, "%s: partition was deleted",
+                       part->reldir);
+    }
+    if (!cl_pstate_valid(&part->ps)) {
+        return recover_locked(part, err);
+    }
+    uint64_t seq = atomic_load_explicit(&s->change_seq, memory_order_acquire);
+    if (part->nseg == 0 || seq != part->seen_seq ||
+        s->active_base != active(part)->base) {
+        int64_t log_start;
+        int rc = build_segments(part, 0, &log_start, err);
+        if (rc != 0) {
+            return rc;
+        }
+        part->seen_seq = seq;
+    }
+    struct cl_segment *a = active(part);
+    if (a->base != s->active_base) {
+        return recover_locked(part, err);
+    }
+    int rc = cl_io_fstat("seg.stat", a->fd, &st);
+    if (rc < 0) {
+        return cl_err_sys(err, -rc, part->reldir, "fstat");
+    }
+    a->size = s->active_size;
+    a->next_offset = atomic_load(&s->next_offset);
+    a->max_ts = s->max_ts;
+    a->max_ts_rel = s->max_ts_rel;
+    if (!a->idx_loaded || a->idx.n > s->idx_n || a->idx.tn > s->tidx_n) {
+        a->idx_loaded = 0;
+        rc = cl_segment_load_index(a, part->dirfd, part->reldir,
+                                   part->conf.fmode, err);
+    } else if (a->idx.n < s->idx_n || a->idx.tn < s->tidx_n) {
+        rc = cl_index_refresh(&a->idx, a->size, part->reldir, a->base, err);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if ((uint64_t)st.st_size != a->size) {
+        return recover_tail_locked(part, err);
+    }
+    return 0;
+}
+
+/* ---- open / close ----------------------------------------------------- */
+
+int cl_partition_open(struct cl_partition **partp, int topic_dirfd,
+                      const char *topic, int32_t id,
+                      const struct cl_part_conf *conf, struct cl_err *err)
+{
+    char name[16];
+    *partp = NULL;
+    struct cl_partition *part = cl_io_calloc(1, sizeof(*part));
+    if (part == NULL) {
+        return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
+    }
+    pthread_mutex_init(&part->lock, NULL);
+    part->conf = *conf;
+    part->id = id;
+    part->ps.fd = -1;
+    snprintf(part->reldir, sizeof(part->reldir), "topics/%s/%d", topic,
+             (int)id);
+    cl_names_partition(name, sizeof(name), id);
+    int rc = cl_io_openat("part.open", topic_dirfd, name,
+                          O_RDONLY | O_DIRECTORY, 0);
+    if (rc < 0) {
+        part->dirfd = -1;
+        rc = rc == -ENOENT
+                 ? cl_errf(err, CRAWLLOG_ENOTOPIC, "%s: no such partition",
+                           part->reldir)
+                 : cl_err_sys(err, -rc, part->reldir, "open");
+        goto fail;
+    }
+    part->dirfd = rc;
+    rc = cl_pstate_open(&part->ps, part->dirfd, part->reldir, conf->fmode,
+                        err);
+    if (rc == 0) {
+        rc = cl_partition_lock(part, err);
+    }
+    if (rc != 0) {
+        goto fail;
+    }
+    rc = recover_locked(part, err);
+    cl_partition_unlock(part);
+    if (rc != 0) {
+        goto fail;
+    }
+    *partp = part;
+    return 0;
+fail:
+    cl_partition_close(part);
+    return rc;
+}
+
+void cl_partition_close(struct cl_partition *part)
+{
+    if (part == NULL) {
+        return;
+    }
+    close_segments(part);
+    cl_io_free(part->segs);
+    cl_io_free(part->pend);
+    cl_pstate_close(&part->ps);
+    if (part->dirfd >= 0) {
+        cl_io_close(part->dirfd);
+    }
+    pthread_mutex_destroy(&part->lock);
+    cl_io_free(part);
+}
+
+/* ---- append, roll, sync ----------------------------------------------- */
+
+static int roll_locked(struct cl_partition *part, int64_t now_ms,
+                       struct cl_err *err)
+{
+    struct cl_segment *a = active(part), *seg;
+    int rc = cl_segment_seal(a, part->reldir, err);
+    if (rc != 0) {
+        part->failed = 1;
+        return rc;
+    }
+    int64_t base = a->next_offset;
+    if ((rc = push_segment(part, &seg, err)) != 0) {
+        return rc;
+    }
+    rc = cl_segment_create(seg, part->dirfd, part->reldir, base, now_ms,
+                           part->conf.fmode, err);
+    if (rc == CRAWLLOG_EEXIST) {
+        /* Left by a roll that crashed before it was published: reuse it
+         * if it holds no batches. */
+        int empty;
+        rc = cl_segment_open(seg, part->dirfd, part->reldir, base, &empty,
+                             err);
+        if (rc == 0 && (empty || seg->size <= CL_SEG_HEADER_SIZE)) {
+            rc = cl_segment_rewrite_header(seg, part->reldir, now_ms, err);
+            if (rc == 0) {
+                rc = cl_segment_load_index(seg, part->dirfd, part->reldir,
+                                           part->conf.fmode, err);
+            }
+            if (rc == 0) {
+                rc = cl_index_reset(&seg->idx, part->reldir, base, err);
+            }
+        } else if (rc == 0) {
+            rc = cl_errf(err, CRAWLLOG_ECORRUPT,
+                         "%s: segment %020" PRId64 " exists and is not empty",
+                         part->reldir, base);
+        }
+        if (rc != 0) {
+            cl_segment_close(seg);
+            return rc;
+        }
+    } else if (rc != 0) {
+        return rc;
+    }
+    part->nseg++;
+    rc = cl_io_fsync("seg.roll.dirsync", part->dirfd);
+    if (rc < 0) {
+        part->failed = 1;
+        return cl_err_sys(err, -rc, part->reldir, "fsync directory");
+    }
+    cl_pstate_set_synced(&part->ps, base, CL_SEG_HEADER_SIZE);
+    cl_partition_publish(part, -1, 1);
+    return 0;
+}
+
+static int need_roll(const struct cl_partition *part,
+                     const struct cl_segment *a, size_t total, int32_t count,
+                     int64_t now_ms)
+{
+    const struct cl_part_conf *c = &part->conf;
+    if (a->size <= CL_SEG_HEADER_SIZE) {
+        return 0; /* an empty segment takes any batch */
+    }
+    int64_t max_entries = c->segment_index_bytes / CL_TIMEINDEX_ENTRY_SIZE;
+    return a->size + total > (uint64_t)c->segment_bytes ||
+           now_ms - a->created_ms >= c->segment_ms ||
+           (int64_t)a->idx.n >= max_entries ||
+           (int64_t)a->idx.tn >= max_entries ||
+           a->next_offset + count - 1 - a->base > INT32_MAX;
+}
+
+/* Write buf[0, len) (whole batches, offsets patched) at the active end. */
+static int write_run(struct cl_partition *part, uint8_t *buf, size_t len,
+                     struct cl_err *err)
+{
+    struct cl_segment *a = active(part);
+    struct cl_err ierr;
+    int rc = cl_io_pwrite_all("seg.append.write", a->fd, buf, len, a->size);
+    if (rc < 0) {
+        int rc2 = cl_io_ftruncate("seg.append.undo", a->fd, a->size);
+        if (rc2 < 0) {
+            part->failed = 1; /* a partial batch may remain: reopen */
+        }
+        return cl_err_sys(err, -rc, part->reldir, "write");
+    }
+    part->unsynced = 1;
+    for (size_t p = 0; p < len;) {
+        struct cl_batch_hdr h;
+        cl_record_batch_header(buf + p, len - p, &h);
+        size_t total = cl_record_batch_total(&h);
+        int64_t last = h.base_offset + h.last_offset_delta;
+        if (rc == 0) {
+            /* An index that failed to grow only makes lookups scan
+             * further; recovery re-adds the missing entries. */
+            rc = cl_segment_index_batch(a, part->reldir, a->size, total,
+                                        h.base_offset, last, h.max_timestamp,
+                                        part->conf.index_interval, &ierr);
+        } else if (h.max_timestamp > a->max_ts) {
+            a->max_ts = h.max_timestamp;
+            a->max_ts_rel = (uint32_t)(last - a->base);
+        }
+        a->size += total;
+        a->next_offset = last + 1;
+        p += total;
+    }
+    cl_partition_publish(part, -1, 0);
+    return 0;
+}
+
+static int write_batches_locked(struct cl_partition *part, uint8_t *buf,
+                                size_t len, int64_t *basep,
+                                struct cl_err *err)
+{
+    int64_t now = cl_io_now_ms();
+    size_t run = 0, p = 0;
+    int64_t next = active(part)->next_offset;
+    *basep = next;
+    while (p < len) {
+        size_t total = (size_t)cl_get_i32(buf + p + 8) + CL_LOG_OVERHEAD;
+        int32_t count = cl_get_i32(buf + p + 57);
+        struct cl_segment *a = active(part);
+        struct cl_segment probe = *a;
+        probe.size += p - run;
+        probe.next_offset = next;
+        if (need_roll(part, &probe, total, count, now)) {
+            int rc = p > run ? write_run(part, buf + run, p - run, err) : 0;
+            if (rc == 0) {
+                rc = roll_locked(part, now, err);
+            }
+            if (rc != 0) {
+                return rc;
+            }
+            run = p;
+        }
+        cl_record_batch_set_base_offset(buf + p, next);
+        next += count;
+        p += total;
+    }
+    return p > run ? write_run(part, buf + run, p - run, err) : 0;
+}
+
+static int datasync_locked(struct cl_partition *part, struct cl_err *err)
+{
+    struct cl_segment *a = active(part);
+    if (!part->unsynced) {
+        return 0;
+    }
+    int rc = cl_io_fdatasync("seg.append.fdatasync", a->fd);
+    if (rc < 0) {
+        part->failed = 1;
+        return cl_err_sys(err, -rc, part->reldir, "fdatasync");
+    }
+    part->unsynced = 0;
+    cl_pstate_set_synced(&part->ps, a->base, a->size);
+    return 0;
+}
+
+static int write_pending_locked(struct cl_partition *part,
+                                struct cl_err *err)
+{
+    int64_t base;
+    if (part->pend_len == 0) {
+        return 0;
+    }
+    int rc = write_batches_locked(part, part->pend, part->pend_len, &base,
+                                  err);
+    part->pend_len = 0;
+    part->pend_n = 0;
+    return rc;
+}
+
+static int check_failed(struct cl_partition *part, struct cl_err *err)
+{
+    if (part->failed) {
+        return cl_errf(err, CRAWLLOG_ECLOSED,
+                       "%s: an earlier write or fsync failed; reopen the log",
+                       part->reldir);
+    }
+    return 0;
+}
+
+static int buffer_batches(struct cl_partition *part, const uint8_t *buf,
+                          size_t len, size_t nbatches, struct cl_err *err)
+{
+    if (part->pend_len + len > part->pend_cap) {
+        size_t ncap = part->pend_cap ? part->pend_cap : 64 * 1024;
+        while (ncap < part->pend_len + len) {
+            ncap *= 2;
+        }
+        uint8_t *p = cl_io_realloc(part->pend, ncap);
+        if (p == NULL) {
+            return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
+        }
+        part->pend = p;
+        part->pend_cap = ncap;
+    }
+    memcpy(part->pend + part->pend_len, buf, len);
+    part->pend_len += len;
+    part->pend_n += nbatches;
+    return 0;
+}
+
+int cl_partition_append(struct cl_partition *part, uint8_t *buf, size_t len,
+                        size_t nbatches, int sync, int64_t *basep,
+                        struct cl_err *err)
+{
+    int rc;
+    *basep = -1;
+    if (sync == CRAWLLOG_SYNC_NONE) {
+        pthread_mutex_lock(&part->lock);
+        rc = check_failed(part, err);
+        if (rc == 0) {
+            rc = buffer_batches(part, buf, len, nbatches, err);
+        }
+        int full = part->pend_len >= (size_t)part->conf.buffer_bytes;
+        pthread_mutex_unlock(&part->lock);
+        return rc == 0 && full ? cl_partition_flush(part, sync, err) : rc;
+    }
+    rc = cl_partition_lock(part, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if ((rc = check_failed(part, err)) == 0 &&
+        (rc = cl_partition_sync_locked(part, err)) == 0 &&
+        (rc = write_pending_locked(part, err)) == 0 &&
+        (rc = write_batches_locked(part, buf, len, basep, err)) == 0 &&
+        sync == CRAWLLOG_SYNC_DURABLE) {
+        rc = datasync_locked(part, err);
+    }
+    cl_partition_unlock(part);
+    if (rc != 0) {
+        *basep = -1;
+    }
+    return rc;
+}
+
+int cl_partition_flush(struct cl_partition *part, int sync,
+                       struct cl_err *err)
+{
+    int rc = cl_partition_lock(part, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if ((rc = check_failed(part, err)) == 0 &&
+        (rc = cl_partition_sync_locked(part, err)) == 0 &&
+        (rc = write_pending_locked(part, err)) == 0 &&
+        sync == CRAWLLOG_SYNC_DURABLE) {
+        rc = datasync_locked(part, err);
+    }
+    cl_partition_unlock(part);
+    return rc;
+}
+
+int cl_partition_roll_if_old(struct cl_partition *part, int64_t now_ms,
+                             struct cl_err *err)
+{
+    int rc = cl_partition_lock(part, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if ((rc = check_failed(part, err)) == 0 &&
+        (rc = cl_partition_sync_locked(part, err)) == 0) {
+        struct cl_segment *a = active(part);
+        if (a->size > CL_SEG_HEADER_SIZE &&
+            now_ms - a->created_ms >= part->conf.segment_ms) {
+            rc = roll_locked(part, now_ms, err);
+        }
+    }
+    cl_partition_unlock(part);
+    return rc;
+}
+
+/* ---- offsets and positions -------------------------------------------- */
+
+int cl_partition_offsets(struct cl_partition *part, int64_t *startp,
+                         int64_t *endp, struct cl_err *err)
+{
+    (void)err;
+    struct cl_pstate_shm *s = part->ps.shm;
+    if (endp) {
+        *endp = atomic_load_explicit(&s->next_offset, memory_order_acquire);
+    }
+    if (startp) {
+        *startp = atomic_load_explicit(&s->log_start, memory_order_acquire);
+    }
+    return 0;
+}
+
+static size_t find_segment(const struct cl_partition *part, int64_t offset)
+{
+    size_t lo = 0, hi = part->nseg; /* first segment with base > offset */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (part->segs[mid].base <= offset) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo == 0 ? 0 : lo - 1;
+}
+
+static int locate_locked(struct cl_partition *part, int64_t offset,
+                         int64_t *seg_basep, uint64_t *posp,
+                         struct cl_err *err)
+{
+    struct cl_pstate_shm *s = part->ps.shm;
+    int64_t start = atomic_load(&s->log_start);
+    int64_t end = atomic_load(&s->next_offset);
+    if (offset < start || offset > end) {
+        return cl_errf(err, CRAWLLOG_EOFFSET,
+                       "%s: offset %" PRId64 " is outside [%" PRId64
+                       ", %" PRId64 "]",
+                       part->reldir, offset, start, end);
+    }
+    struct cl_segment *seg = &part->segs[find_segment(part, offset)];
+    int rc = cl_segment_load_index(seg, part->dirfd, part->reldir,
+                                   part->conf.fmode, err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = cl_segment_find(seg, part->reldir, offset, posp, err);
+    if (rc < 0) {
+        return rc;
+    }
+    *seg_basep = seg->base;
+    return 0;
+}
+
+int cl_partition_locate(struct cl_partition *part, int64_t offset,
+                        int64_t *seg_basep, uint64_t *posp,
+                        struct cl_err *err)
+{
+    int rc = cl_partition_lock(part, err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = cl_partition_sync_locked(part, err);
+    if (rc == 0) {
+        rc = locate_locked(part, offset, seg_basep, posp, err);
+    }
+    cl_partition_unlock(part);
+    return rc;
+}
+
+/* Largest timestamp of a segment (sealed ones carry it in the last time
+ * index entry; without one, scan). */
+int cl_partition_segment_max_ts(struct cl_partition *part,
+                                struct cl_segment *seg, int64_t *tsp,
+                                struct cl_err *err)
+{
+    if (seg == active(part)) {
+        *tsp = seg->max_ts;
+        return 0;
+    }
+    int rc = cl_segment_load_index(seg, part->dirfd, part->reldir,
+                                   part->conf.fmode, err);
+    if (rc == 0 && seg->idx.tn > 0) {
+        *tsp = seg->idx.tent[seg->idx.tn - 1].ts;
+        return 0;
+    }
+    struct cl_scan res;
+    memset(&res, 0, sizeof(res));
+    res.max_ts = -1;
+    if (rc == 0) {
+        rc = cl_segment_scan(seg, part->reldir, CL_SEG_HEADER_SIZE, seg->base,
+                             0, NULL, NULL, &res, err);
+    }
+    *tsp = res.max_ts;
+    return rc;
+}
+
+struct time_find {
+    int64_t target;
+    int64_t found;
+};
+
+static int time_find_fn(void *opaque, const uint8_t *batch,
+                        const struct cl_batch_hdr *h, uint64_t pos)
+{
+    struct time_find *tf = opaque;
+    struct cl_record_iter it;
+    struct cl_record_view rv;
+    (void)pos;
+    if (h->max_timestamp < tf->target) {
+        return 0;
+    }
+    int rc = cl_record_iter_init(&it, batch, cl_record_batch_total(h));
+    while (rc == 0 && (rc = cl_record_iter_next(&it, &rv)) == 0) {
+        if (rv.timestamp >= tf->target) {
+            tf->found = rv.offset;
+            return 1; /* stop the scan */
+        }
+    }
+    return rc < 0 ? rc : 0;
+}
+
+int cl_partition_offset_for_time(struct cl_partition *part, int64_t ts,
+                                 int64_t *offsetp, struct cl_err *err)
+{
+    int rc = cl_partition_lock(part, err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = cl_partition_sync_locked(part, err);
+    *offsetp = active(part)->next_offset;
+    for (size_t i = 0; rc == 0 && i < part->nseg; i++) {
+        struct cl_segment *seg = &part->segs[i];
+        int64_t max_ts;
+        struct cl_time_entry te;
+        if ((rc = cl_partition_segment_max_ts(part, seg, &max_ts, err)) != 0 ||
+            max_ts < ts) {
+            continue;
+        }
+        int64_t from = seg->base;
+        uint64_t pos = CL_SEG_HEADER_SIZE;
+        if (cl_index_time_lookup(&seg->idx, ts, &te) == 0) {
+            from = seg->base + te.rel + 1;
+            rc = cl_segment_find(seg, part->reldir, from, &pos, err);
+            if (rc < 0) {
+                break;
+            }
+        }
+        struct time_find tf = {ts, -1};
+        struct cl_scan res;
+        memset(&res, 0, sizeof(res));
+        rc = cl_segment_scan(seg, part->reldir, pos, -1, 0, time_find_fn,
+                             &tf, &res, err);
+        if (rc == 1 || tf.found >= 0) {
+            *offsetp = tf.found;
+            rc = 0;
+            break;
+        }
+    }
+    cl_partition_unlock(part);
+    return rc;
+}

@@ -1,0 +1,104 @@
+/*
+ * partition.h - one partition: its ordered segments, offsets, append lock,
+ * roll and recovery (layer 2).  See partition.c.
+ */
+#ifndef CL_PARTITION_H
+#define CL_PARTITION_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errors.h"
+#include "pstate.h"
+#include "segment.h"
+
+#define CL_LOGSTART_NAME "log-start-offset"
+#define CL_LOGSTART_KIND "crawllog-logstart"
+
+/* The effective settings of a partition (from its topic's conf). */
+struct cl_part_conf {
+    int64_t segment_bytes;
+    int64_t segment_ms;
+    int64_t retention_ms;
+    int64_t retention_bytes;
+    int64_t index_interval;
+    int64_t segment_index_bytes;
+    int64_t max_message_bytes;
+    int64_t buffer_bytes;       /* log.buffer.bytes for SYNC_NONE appends */
+    unsigned fmode;             /* new files */
+};
+
+struct cl_partition {
+    pthread_mutex_t lock;       /* guards every field below */
+    struct cl_part_conf conf;
+    int32_t id;
+    int dirfd;                  /* the partition directory */
+    char reldir[320];           /* "topics/<topic>/<id>", for messages */
+    struct cl_pstate ps;        /* shared state + cross-process lock */
+    struct cl_segment *segs;    /* ascending base offsets; last = active */
+    size_t nseg, segcap;
+    uint64_t seen_seq;          /* ps.shm->change_seq when segs was built */
+    int failed;                 /* an fsync failed: appends refused */
+    int unsynced;               /* written since the last fdatasync */
+    uint8_t *pend;              /* SYNC_NONE batches not yet written */
+    size_t pend_len, pend_cap, pend_n;
+};
+
+/* Open partition id below the topic directory and recover it. */
+int cl_partition_open(struct cl_partition **partp, int topic_dirfd,
+                      const char *topic, int32_t id,
+                      const struct cl_part_conf *conf, struct cl_err *err);
+
+/* Close without flushing (the caller flushes first). */
+void cl_partition_close(struct cl_partition *part);
+
+/* Append nbatches encoded batches (back to back in buf, len bytes; their
+ * base offsets are patched).  sync: CRAWLLOG_SYNC_*.  With SYNC_NONE they
+ * are buffered in memory; *basep gets the first offset, or -1 then. */
+int cl_partition_append(struct cl_partition *part, uint8_t *buf, size_t len,
+                        size_t nbatches, int sync, int64_t *basep,
+                        struct cl_err *err);
+
+/* Write buffered batches; with sync == SYNC_DURABLE also fdatasync. */
+int cl_partition_flush(struct cl_partition *part, int sync,
+                       struct cl_err *err);
+
+/* Log start and end offsets as all processes see them now. */
+int cl_partition_offsets(struct cl_partition *part, int64_t *startp,
+                         int64_t *endp, struct cl_err *err);
+
+/* Where a reader starting at offset must begin: the segment's base and the
+ * byte position of the batch holding offset.  CRAWLLOG_EOFFSET if offset is
+ * below the log start or above the log end. */
+int cl_partition_locate(struct cl_partition *part, int64_t offset,
+                        int64_t *seg_basep, uint64_t *posp,
+                        struct cl_err *err);
+
+/* First offset whose record timestamp is >= ts (the log end if none). */
+int cl_partition_offset_for_time(struct cl_partition *part, int64_t ts,
+                                 int64_t *offsetp, struct cl_err *err);
+
+/* Roll the active segment if it is older than segment.ms and not empty. */
+int cl_partition_roll_if_old(struct cl_partition *part, int64_t now_ms,
+                             struct cl_err *err);
+
+/* Delete segments beyond retention.ms / retention.bytes (retention.c). */
+int cl_partition_retention(struct cl_partition *part, int64_t now_ms,
+                           int64_t *deletedp, struct cl_err *err);
+
+/* Internal, for retention.c: with the lock held, bring segs up to date. */
+int cl_partition_sync_locked(struct cl_partition *part, struct cl_err *err);
+int cl_partition_lock(struct cl_partition *part, struct cl_err *err);
+void cl_partition_unlock(struct cl_partition *part);
+int cl_partition_write_log_start(struct cl_partition *part, int64_t start,
+                                 struct cl_err *err);
+int cl_partition_unlink_segment(struct cl_partition *part, int64_t base,
+                                struct cl_err *err);
+void cl_partition_publish(struct cl_partition *part, int64_t log_start,
+                          int bump);
+int cl_partition_segment_max_ts(struct cl_partition *part,
+                                struct cl_segment *seg, int64_t *tsp,
+                                struct cl_err *err);
+
+#endif /* CL_PARTITION_H */
