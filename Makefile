@@ -233,9 +233,10 @@ endef
 .PHONY: deps test test-asan test-tsan check-docs check-clang check-symbols
 
 # libcmocka-dev is not on a fresh Debian 12 machine.
+CMOCKA_H = /usr/include/cmocka.h
 deps:
-	@if [ ! -f /usr/include/cmocka.h ]; then \
-	    echo "deps: /usr/include/cmocka.h missing: installing libcmocka-dev"; \
+	@if [ ! -f $(CMOCKA_H) ]; then \
+	    echo "deps: $(CMOCKA_H) missing: installing libcmocka-dev"; \
 	    if [ "$$(id -u)" = 0 ]; then SUDO=; \
 	    elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
 	    else echo "deps: not root and no sudo: install libcmocka-dev" >&2; \
@@ -268,7 +269,7 @@ test-tsan: deps
 # Builds everything (library, CLI, examples, benchmarks, tool, tests) with
 # clang and -Werror into build/clang without running anything.
 check-clang: deps
-	$(MAKE) --no-print-directory CC=clang BUILDDIR=build/clang \
+	$(MAKE) --no-print-directory -k CC=clang BUILDDIR=build/clang \
 	    TESTDIR=build/clang/test all bench \
 	    $(if $(wildcard libcrawllog/conf.h),build/clang/tools/gen_confdoc) \
 	    test-programs
@@ -374,7 +375,7 @@ demo:
 	@echo "demo: not yet implemented" && exit 1
 
 help:
-	@sed -n '2,13s/^# \{0,1\}//p' Makefile
+	@sed -n 's/^#   make/make/p' Makefile
 
 -include $(wildcard $(BUILDDIR)/obj/*.d $(TESTDIR)/obj/*.d \
     $(TESTDIR)/tobj/*.d $(BUILDDIR)/examples/*.d $(BUILDDIR)/bench/*.d \

@@ -951,3 +951,38 @@ int64_t cl_io_mono_ns(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
+
+int cl_io_boot_id(char *out, size_t size)
+{
+    if (size == 0) {
+        return -EINVAL;
+    }
+    out[0] = '\0';
+    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -errno;
+    }
+    ssize_t n;
+    do {
+        n = read(fd, out, size - 1);
+    } while (n < 0 && errno == EINTR);
+    int e = errno;
+    close(fd);
+    if (n <= 0) {
+        out[0] = '\0';
+        return n < 0 ? -e : -EIO;
+    }
+    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' ')) {
+        n--;
+    }
+    out[n] = '\0';
+    return 0;
+}
+
+int cl_io_pid_alive(long pid)
+{
+    if (pid <= 0 || pid > INT_MAX) {
+        return 0;
+    }
+    return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}

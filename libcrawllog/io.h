@@ -17,8 +17,7 @@
  *   spec    := entry { ';' entry }            (empty entries are ignored)
  *   entry   := SITE '=' ACTION [ '@' K ] [ ':persist' ]
  *   SITE    := an exact site name | a prefix ending in '*' ("seg.*") | '*'
- *   ACTION  := ERRNO | 'FAIL(' ERRNO ')' | 'SHORT(' n ')' | 'SKIP'
- *            | 'CRASH' | 'CRASH(' n ')'
+ *   ACTION  := ERRNO | 'SHORT(' n ')' | 'SKIP' | 'CRASH' | 'CRASH(' n ')'
  *   ERRNO   := EIO ENOSPC EDQUOT EINTR EMFILE ENFILE EACCES EAGAIN ENOMEM
  *              EROFS EPERM ENOENT EEXIST ELOOP EFBIG EBUSY
  *
@@ -148,6 +147,14 @@ void cl_io_free(void *p);
 
 /* CLOCK_REALTIME in milliseconds since the epoch. */
 int64_t cl_io_now_ms(void);
+
+/* The kernel's boot id (Linux: /proc/sys/kernel/random/boot_id) as a
+ * NUL-terminated string in out (size bytes).  Returns 0, or a negative
+ * errno if it cannot be read (then out is ""). */
+int cl_io_boot_id(char *out, size_t size);
+
+/* 1 if a process with this pid exists (kill(pid, 0)), 0 if not. */
+int cl_io_pid_alive(long pid);
 
 /* CLOCK_MONOTONIC in nanoseconds (arbitrary origin). */
 int64_t cl_io_mono_ns(void);

@@ -94,10 +94,20 @@ static int no_topic(const char *name, struct cl_err *err)
                    name);
 }
 
-/* Open a directory entry of dirfd (never through a symlink). */
+/* Open a directory entry of dirfd, never through a symlink.  With
+ * O_DIRECTORY, Linux reports a symlink as ENOTDIR rather than ELOOP; this
+ * returns -ELOOP for a symlink either way. */
 static int open_dir(int dirfd, const char *name)
 {
-    return cl_io_openat("topic.open", dirfd, name, DIR_FLAGS, 0);
+    int fd = cl_io_openat("topic.open", dirfd, name, DIR_FLAGS, 0);
+    struct stat st;
+
+    if (fd == -ENOTDIR &&
+        cl_io_fstatat("topic.stat", dirfd, name, &st) == 0 &&
+        S_ISLNK(st.st_mode)) {
+        return -ELOOP;
+    }
+    return fd;
 }
 
 /* mkdir <root>/<name> if missing (fsync root if made, or always with
@@ -740,7 +750,7 @@ int cl_topic_list(int rootfd, char ***namesp, size_t *countp,
         rc = filter_topics(fd, *namesp, countp, err);
     }
     cl_io_close(fd);
-    if (rc != 0) {
+    if (rc != 0 || *countp == 0) {
         cl_io_listdir_free(*namesp, *countp);
         *namesp = NULL;
         *countp = 0;

@@ -1,0 +1,482 @@
+/*
+ * reader.c - crawllog_reader_t: follow one partition from an offset.
+ *
+ * Owns nothing on disk; it opens segment files read-only by name.
+ *
+ * A reader reads whole batches with one pread per batch set into its own
+ * buffer and hands out records as views into that buffer (no per-record
+ * copy).  Every batch's CRC is checked before any record of it is returned.
+ *
+ * Invariants:
+ *  - Only batches whose base offset is below the log end offset published
+ *    in the partition's shared state (loaded with acquire order) are used:
+ *    the writer stores it after the bytes are in the file, so those batches
+ *    are complete, and a batch being written is never seen half-done.
+ *  - Offsets are contiguous: each batch must start where the last one
+ *    ended, or the read fails with CRAWLLOG_ECORRUPT.
+ *  - When a segment ends below the log end, the next segment is the file
+ *    named by the next offset (rolls keep bases contiguous).  If it is gone
+ *    (retention), the position is looked up again and may be out of range.
+ *
+ * Locks: a reader is used by one thread at a time.  It takes the partition
+ * lock only to locate a position (seek, and after retention).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "io.h"
+#include "log.h"
+#include "names.h"
+#include "record.h"
+
+#define READ_CHUNK (256 * 1024)
+
+struct crawllog_msg_s {
+    struct cl_record_view rv;
+};
+
+struct crawllog_reader_s {
+    crawllog_t *log;
+    struct cl_partition *part;
+    char *topic;
+    int32_t partition;
+    int fd;                   /* current segment, -1: locate first */
+    int64_t seg_base;
+    uint64_t pos;             /* file position after the buffered batches */
+    int64_t next;             /* offset of the next record to return */
+    int64_t expect;           /* base offset the next batch must have */
+    uint8_t *buf;
+    size_t cap, len, off;     /* buffered batches are buf[off, len) */
+    size_t batch_start;       /* buf offset of the batch being iterated */
+    int in_batch;
+    struct cl_record_iter it;
+    struct crawllog_msg_s msg;
+    char errmsg[CL_ERRMSG_SIZE];
+};
+
+static int rd_fail(crawllog_reader_t *rd, int rc, const struct cl_err *err)
+{
+    cl_err_copy(rd->errmsg, sizeof(rd->errmsg),
+                err->msg[0] ? err->msg : crawllog_strerror(rc));
+    return rc;
+}
+
+const char *crawllog_reader_errmsg(const crawllog_reader_t *rd)
+{
+    return rd ? rd->errmsg : "";
+}
+
+static void reset(crawllog_reader_t *rd, int64_t offset)
+{
+    if (rd->fd >= 0) {
+        cl_io_close(rd->fd);
+    }
+    rd->fd = -1;
+    rd->next = offset;
+    rd->expect = -1;
+    rd->len = rd->off = 0;
+    rd->in_batch = 0;
+}
+
+int crawllog_reader_new(crawllog_reader_t **rdp, crawllog_t *log,
+                        const char *topic, int32_t partition)
+{
+    struct cl_err err = {{0}};
+    struct cl_partition *part;
+    int64_t start;
+    if (rdp) {
+        *rdp = NULL;
+    }
+    if (rdp == NULL || log == NULL || topic == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    int rc = cl_log_partition(log, topic, partition, &part, &err);
+    if (rc != 0) {
+        return cl_log_fail(log, rc, &err);
+    }
+    crawllog_reader_t *rd = cl_io_calloc(1, sizeof(*rd));
+    if (rd == NULL || (rd->topic = cl_io_strdup(topic)) == NULL) {
+        cl_io_free(rd);
+        cl_errf(&err, CRAWLLOG_ENOMEM, "out of memory");
+        return cl_log_fail(log, CRAWLLOG_ENOMEM, &err);
+    }
+    rd->log = log;
+    rd->part = part;
+    rd->partition = partition;
+    rd->fd = -1;
+    cl_partition_offsets(part, &start, NULL, &err);
+    reset(rd, start);
+    *rdp = rd;
+    return 0;
+}
+
+void crawllog_reader_destroy(crawllog_reader_t *rd)
+{
+    if (rd == NULL) {
+        return;
+    }
+    reset(rd, 0);
+    cl_io_free(rd->buf);
+    cl_io_free(rd->topic);
+    cl_io_free(rd);
+}
+
+int crawllog_reader_seek(crawllog_reader_t *rd, int64_t offset)
+{
+    struct cl_err err = {{0}};
+    int64_t start, end;
+    if (rd == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    cl_partition_offsets(rd->part, &start, &end, &err);
+    if (offset < start || offset > end) {
+        cl_errf(&err, CRAWLLOG_EOFFSET,
+                "%s: offset %" PRId64 " is outside [%" PRId64 ", %" PRId64
+                "]",
+                rd->part->reldir, offset, start, end);
+        return rd_fail(rd, CRAWLLOG_EOFFSET, &err);
+    }
+    reset(rd, offset);
+    return 0;
+}
+
+int crawllog_reader_seek_time(crawllog_reader_t *rd, int64_t timestamp_ms,
+                              int64_t *offsetp)
+{
+    struct cl_err err = {{0}};
+    int64_t off;
+    if (offsetp) {
+        *offsetp = -1;
+    }
+    if (rd == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    int rc = cl_partition_offset_for_time(rd->part, timestamp_ms, &off, &err);
+    if (rc != 0) {
+        return rd_fail(rd, rc, &err);
+    }
+    reset(rd, off);
+    if (offsetp) {
+        *offsetp = off;
+    }
+    return 0;
+}
+
+int64_t crawllog_reader_position(const crawllog_reader_t *rd)
+{
+    return rd ? rd->next : -1;
+}
+
+/* Open the segment that holds rd->next. */
+static int locate(crawllog_reader_t *rd, struct cl_err *err)
+{
+    char name[64];
+    int64_t base;
+    uint64_t pos;
+    int rc = cl_partition_locate(rd->part, rd->next, &base, &pos, err);
+    if (rc != 0) {
+        return rc;
+    }
+    cl_names_segment(name, sizeof(name), base, ".log");
+    int fd = cl_io_openat("reader.open", rd->part->dirfd, name, O_RDONLY, 0);
+    if (fd < 0) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", rd->part->reldir, name);
+        return cl_err_sys(err, -fd, path, "open");
+    }
+    if (rd->fd >= 0) {
+        cl_io_close(rd->fd);
+    }
+    rd->fd = fd;
+    rd->seg_base = base;
+    rd->pos = pos;
+    rd->expect = -1;
+    return 0;
+}
+
+/* The current segment is used up below the log end: go to the next. */
+static int next_segment(crawllog_reader_t *rd, struct cl_err *err)
+{
+    char name[64];
+    cl_names_segment(name, sizeof(name), rd->expect, ".log");
+    int fd = cl_io_openat("reader.open", rd->part->dirfd, name, O_RDONLY, 0);
+    if (fd == -ENOENT) {
+        return locate(rd, err); /* deleted by retention, or a gap */
+    }
+    if (fd < 0) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", rd->part->reldir, name);
+        return cl_err_sys(err, -fd, path, "open");
+    }
+    cl_io_close(rd->fd);
+    rd->fd = fd;
+    rd->seg_base = rd->expect;
+    rd->pos = 64; /* CL_SEG_HEADER_SIZE; the header was checked at open */
+    return 0;
+}
+
+static int corrupt(crawllog_reader_t *rd, uint64_t pos, const char *why,
+                   struct cl_err *err)
+{
+    char name[64];
+    cl_names_segment(name, sizeof(name), rd->seg_base, ".log");
+    return cl_errf(err, CRAWLLOG_ECORRUPT, "%s/%s: byte %" PRIu64 ": %s",
+                   rd->part->reldir, name, pos, why);
+}
+
+/* Keep the complete, published, CRC-checked batches of buf[0, got). */
+static int take_batches(crawllog_reader_t *rd, size_t got, int64_t end,
+                        size_t *usedp, size_t *needp, struct cl_err *err)
+{
+    size_t p = 0;
+    *needp = 0;
+    while (p + CL_BATCH_HEADER_SIZE <= got) {
+        struct cl_batch_hdr h;
+        if (cl_record_batch_header(rd->buf + p, got - p, &h) != 0) {
+            return corrupt(rd, rd->pos + p, "bad batch header", err);
+        }
+        if (h.base_offset >= end) {
+            break; /* not published yet */
+        }
+        if (rd->expect >= 0 && h.base_offset != rd->expect) {
+            return corrupt(rd, rd->pos + p, "offsets are not contiguous",
+                           err);
+        }
+        size_t total = cl_record_batch_total(&h);
+        if (total > got - p) {
+            *needp = total;
+            break;
+        }
+        if (cl_record_batch_check_crc(rd->buf + p, total) != 0) {
+            return corrupt(rd, rd->pos + p, "batch CRC mismatch", err);
+        }
+        rd->expect = h.base_offset + h.last_offset_delta + 1;
+        p += total;
+    }
+    if (p == 0 && *needp == 0 && got > 0 && got < CL_BATCH_HEADER_SIZE) {
+        *needp = CL_BATCH_HEADER_SIZE;
+    }
+    *usedp = p;
+    return 0;
+}
+
+static int grow_buf(crawllog_reader_t *rd, size_t need, struct cl_err *err)
+{
+    if (need <= rd->cap) {
+        return 0;
+    }
+    uint8_t *b = cl_io_realloc(rd->buf, need);
+    if (b == NULL) {
+        return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
+    }
+    rd->buf = b;
+    rd->cap = need;
+    return 0;
+}
+
+/* Read buffered batches from the current segment; *usedp = 0 when it has
+ * no more below the log end. */
+static int read_segment(crawllog_reader_t *rd, size_t want, int64_t end,
+                        size_t *usedp, struct cl_err *err)
+{
+    size_t need = want, more;
+    for (;;) {
+        int rc = grow_buf(rd, need, err);
+        if (rc != 0) {
+            return rc;
+        }
+        ssize_t got = cl_io_pread_all("reader.read", rd->fd, rd->buf, need,
+                                      rd->pos);
+        if (got < 0) {
+            return cl_err_sys(err, (int)-got, rd->part->reldir, "read");
+        }
+        rc = take_batches(rd, (size_t)got, end, usedp, &more, err);
+        if (rc != 0 || *usedp > 0 || more == 0) {
+            return rc;
+        }
+        if ((size_t)got < need || more <= need) {
+            /* Published, yet the file ends inside the batch. */
+            return corrupt(rd, rd->pos, "batch cut short", err);
+        }
+        need = more; /* one batch larger than the buffer */
+    }
+}
+
+/* Read more whole batches.  *eofp = 1 when the log end is reached. */
+static int fill(crawllog_reader_t *rd, size_t want, int *eofp,
+                struct cl_err *err)
+{
+    int64_t end;
+    *eofp = 0;
+    rd->len = rd->off = 0;
+    for (int hops = 0; hops < 1000; hops++) {
+        size_t used = 0;
+        cl_partition_offsets(rd->part, NULL, &end, err);
+        if (rd->next >= end) {
+            *eofp = 1;
+            return 0;
+        }
+        int rc = rd->fd < 0 ? locate(rd, err) : 0;
+        if (rc == 0) {
+            rc = read_segment(rd, want, end, &used, err);
+        }
+        if (rc != 0) {
+            return rc;
+        }
+        if (used > 0) {
+            rd->len = used;
+            rd->pos += used;
+            return 0;
+        }
+        if (rd->expect < 0) {
+            rd->expect = rd->next;
+        }
+        rc = next_segment(rd, err); /* this one has nothing more */
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return cl_errf(err, CRAWLLOG_ECORRUPT,
+                   "%s: no segment holds offset %" PRId64, rd->part->reldir,
+                   rd->next);
+}
+
+int crawllog_reader_next(crawllog_reader_t *rd, const crawllog_msg_t **msgp)
+{
+    struct cl_err err = {{0}};
+    if (msgp) {
+        *msgp = NULL;
+    }
+    if (rd == NULL || msgp == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    for (;;) {
+        if (rd->in_batch) {
+            int rc = cl_record_iter_next(&rd->it, &rd->msg.rv);
+            if (rc == 0) {
+                if (rd->msg.rv.offset < rd->next) {
+                    continue; /* before the position asked for */
+                }
+                rd->next = rd->msg.rv.offset + 1;
+                *msgp = &rd->msg;
+                return 0;
+            }
+            rd->in_batch = 0;
+            if (rc < 0) {
+                return rd_fail(rd, corrupt(rd, rd->pos, "bad record", &err),
+                               &err);
+            }
+        }
+        if (rd->off < rd->len) {
+            struct cl_batch_hdr h;
+            cl_record_batch_header(rd->buf + rd->off, rd->len - rd->off, &h);
+            size_t total = cl_record_batch_total(&h);
+            int rc = cl_record_iter_init(&rd->it, rd->buf + rd->off, total);
+            if (rc != 0) {
+                return rd_fail(rd, corrupt(rd, rd->pos, "bad batch", &err),
+                               &err);
+            }
+            rd->batch_start = rd->off;
+            rd->off += total;
+            rd->in_batch = 1;
+            continue;
+        }
+        int eof, rc = fill(rd, READ_CHUNK, &eof, &err);
+        if (rc != 0) {
+            return rd_fail(rd, rc, &err);
+        }
+        if (eof) {
+            return 0;
+        }
+    }
+}
+
+int crawllog_reader_fetch(crawllog_reader_t *rd, size_t max_bytes,
+                          const void **bufp, size_t *lenp)
+{
+    struct cl_err err = {{0}};
+    if (bufp) {
+        *bufp = NULL;
+    }
+    if (lenp) {
+        *lenp = 0;
+    }
+    if (rd == NULL || bufp == NULL || lenp == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    size_t from = rd->in_batch ? rd->batch_start : rd->off;
+    if (from >= rd->len) {
+        int eof, rc = fill(rd, max_bytes > READ_CHUNK ? max_bytes : READ_CHUNK,
+                           &eof, &err);
+        if (rc != 0) {
+            return rd_fail(rd, rc, &err);
+        }
+        if (eof) {
+            return 0;
+        }
+        from = 0;
+    }
+    size_t p = from;
+    int64_t last = rd->next - 1;
+    while (p < rd->len) {
+        struct cl_batch_hdr h;
+        cl_record_batch_header(rd->buf + p, rd->len - p, &h);
+        size_t total = cl_record_batch_total(&h);
+        if (p > from && p - from + total > max_bytes) {
+            break;
+        }
+        last = h.base_offset + h.last_offset_delta;
+        p += total;
+    }
+    *bufp = rd->buf + from;
+    *lenp = p - from;
+    rd->off = p;
+    rd->in_batch = 0;
+    rd->next = last + 1;
+    return 0;
+}
+
+/* ---- message accessors -------------------------------------------------- */
+
+int64_t crawllog_msg_offset(const crawllog_msg_t *msg)
+{
+    return msg ? msg->rv.offset : -1;
+}
+
+int64_t crawllog_msg_timestamp(const crawllog_msg_t *msg)
+{
+    return msg ? msg->rv.timestamp : -1;
+}
+
+const void *crawllog_msg_key(const crawllog_msg_t *msg, size_t *lenp)
+{
+    if (lenp) {
+        *lenp = msg && msg->rv.key ? (size_t)msg->rv.key_len : 0;
+    }
+    return msg ? msg->rv.key : NULL;
+}
+
+const void *crawllog_msg_value(const crawllog_msg_t *msg, size_t *lenp)
+{
+    if (lenp) {
+        *lenp = msg && msg->rv.value ? (size_t)msg->rv.value_len : 0;
+    }
+    return msg ? msg->rv.value : NULL;
+}
+
+size_t crawllog_msg_header_count(const crawllog_msg_t *msg)
+{
+    return msg ? (size_t)msg->rv.header_count : 0;
+}
+
+int crawllog_msg_header(const crawllog_msg_t *msg, size_t i,
+                        crawllog_header_t *hdr)
+{
+    if (msg == NULL || hdr == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    return cl_record_header_at(&msg->rv, i, hdr);
+}
