@@ -1,8 +1,7 @@
 # Makefile - build, test and install libcrawllog (GNU make, no autotools).
 #
 #   make                 static + shared library, crawllog CLI, examples
-#   make test            unit tests (installs libcmocka-dev if missing) and
-#                        the docs/CONFIGURATION.md freshness check
+#   make test            unit tests + docs check (installs libcmocka-dev)
 #   make test-asan       the same tests under ASan + UBSan (build/asan)
 #   make test-tsan       the same tests under TSan (build/tsan)
 #   make check-clang     build everything, tests included, with clang
@@ -23,6 +22,7 @@
 # The sanitizer and clang variants are recursive makes with another TESTDIR /
 # BUILDDIR, CC, CFLAGS and EXTRA_CFLAGS.
 
+.DEFAULT_GOAL := all
 .SUFFIXES:
 .DELETE_ON_ERROR:
 # Keep objects made through pattern chains (make would delete them as
@@ -90,7 +90,7 @@ TSAN_FLAGS = -fsanitize=thread
 TSAN_CFLAGS = -O1 -g
 # Newer kernels map memory where gcc 12's TSan runtime does not expect it
 # ("unexpected memory mapping"); running with ASLR off avoids that.
-TSAN_WRAPPER := $(shell setarch $$(uname -m) -R true >/dev/null 2>&1 && echo "setarch $$(uname -m) -R")
+TSAN_WRAPPER = $(shell setarch $$(uname -m) -R true >/dev/null 2>&1 && echo "setarch $$(uname -m) -R")
 TSAN_ENV = TSAN_OPTIONS=halt_on_error=1 TEST_WRAPPER='$(TSAN_WRAPPER)'
 
 # ---------------------------------------------------------------------------

@@ -78,8 +78,8 @@ static atomic_ulong tmp_counter;
 static char *build_content(const char *kind, const char *body, size_t *lenp)
 {
     char head[128];
-    int hlen = snprintf(head, sizeof head, "%s %d\n", kind,
-                        CRAWLLOG_FORMAT_VERSION);
+    int hlen =
+        snprintf(head, sizeof head, "%s %d\n", kind, CRAWLLOG_FORMAT_VERSION);
     size_t blen = strlen(body), len;
     char *buf;
 
@@ -111,8 +111,8 @@ static int open_tmp(int dirfd, const char *name, unsigned fmode, char *tmp)
         if (len < 0 || len >= TMP_NAME_SIZE) {
             return -ENAMETOOLONG;
         }
-        fd = cl_io_openat("meta.open", dirfd, tmp,
-                          O_CREAT | O_EXCL | O_WRONLY, (mode_t)fmode);
+        fd = cl_io_openat("meta.open", dirfd, tmp, O_CREAT | O_EXCL | O_WRONLY,
+                          (mode_t)fmode);
     }
     return fd;
 }
@@ -180,8 +180,7 @@ static int check_crc(const char *buf, size_t len, const char *relpath,
     uint32_t calc;
 
     if (memchr(buf, '\0', len) != NULL) {
-        return cl_errf(err, CRAWLLOG_ECORRUPT, "%s: NUL byte in file",
-                       relpath);
+        return cl_errf(err, CRAWLLOG_ECORRUPT, "%s: NUL byte in file", relpath);
     }
     start = len >= CRC_LINE_LEN ? len - CRC_LINE_LEN : 0;
     if (len < CRC_LINE_LEN || (start > 0 && buf[start - 1] != '\n') ||
@@ -193,7 +192,8 @@ static int check_crc(const char *buf, size_t len, const char *relpath,
     stored = 0;
     for (size_t i = len - 9; i < len - 1; i++) {
         int c = buf[i];
-        stored = stored * 16 + (unsigned long)(c <= '9' ? c - '0' : c - 'a' + 10);
+        stored =
+            stored * 16 + (unsigned long)(c <= '9' ? c - '0' : c - 'a' + 10);
     }
     calc = cl_crc32c(0, buf, start);
     if ((uint32_t)stored != calc) {
@@ -216,8 +216,7 @@ static int check_header(const char *buf, size_t len, const char *relpath,
     if (nl == NULL || (size_t)(nl - buf) <= klen ||
         memcmp(buf, kind, klen) != 0 || buf[klen] != ' ') {
         return cl_errf(err, CRAWLLOG_ECORRUPT,
-                       "%s: not a \"%s\" file (bad first line)", relpath,
-                       kind);
+                       "%s: not a \"%s\" file (bad first line)", relpath, kind);
     }
     for (i = klen + 1; buf + i < nl; i++) {
         if (buf[i] < '0' || buf[i] > '9' || i - klen > 9) {
@@ -227,21 +226,21 @@ static int check_header(const char *buf, size_t len, const char *relpath,
         version = version * 10 + (buf[i] - '0');
     }
     if (i == klen + 1) {
-        return cl_errf(err, CRAWLLOG_ECORRUPT,
-                       "%s: malformed format version", relpath);
+        return cl_errf(err, CRAWLLOG_ECORRUPT, "%s: malformed format version",
+                       relpath);
     }
     if (version != CRAWLLOG_FORMAT_VERSION) {
         return cl_errf(err, CRAWLLOG_EVERSION,
-                       "%s: format version %ld, this library reads %d",
-                       relpath, version, CRAWLLOG_FORMAT_VERSION);
+                       "%s: format version %ld, this library reads %d", relpath,
+                       version, CRAWLLOG_FORMAT_VERSION);
     }
     *hlenp = (size_t)(nl - buf) + 1;
     return 0;
 }
 
 /* Open name and read it whole into a malloc'd buffer (NUL added). */
-static int slurp(int dirfd, const char *name, const char *relpath,
-                 char **bufp, size_t *lenp, struct cl_err *err)
+static int slurp(int dirfd, const char *name, const char *relpath, char **bufp,
+                 size_t *lenp, struct cl_err *err)
 {
     struct stat st;
     ssize_t got;

@@ -186,8 +186,8 @@ static int push_segment(struct cl_partition *part, struct cl_segment **segp,
 static int build_segments(struct cl_partition *part, int recover,
                           int64_t *log_startp, struct cl_err *err)
 {
-    int64_t *bases, ck;
-    size_t n;
+    int64_t *bases = NULL, ck;
+    size_t n = 0;
     int rc = read_log_start(part, &ck, err);
     if (rc == 0) {
         rc = list_bases(part, &bases, &n, err);

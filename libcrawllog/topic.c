@@ -82,16 +82,15 @@ static atomic_ulong topic_counter;
 static int check_name(const char *name, struct cl_err *err)
 {
     if (!cl_names_topic_valid(name)) {
-        return cl_errf(err, CRAWLLOG_EINVAL, "invalid topic name \"%.*s\"",
-                       64, name != NULL ? name : "(null)");
+        return cl_errf(err, CRAWLLOG_EINVAL, "invalid topic name \"%.*s\"", 64,
+                       name != NULL ? name : "(null)");
     }
     return 0;
 }
 
 static int no_topic(const char *name, struct cl_err *err)
 {
-    return cl_errf(err, CRAWLLOG_ENOTOPIC, "topic \"%s\" does not exist",
-                   name);
+    return cl_errf(err, CRAWLLOG_ENOTOPIC, "topic \"%s\" does not exist", name);
 }
 
 /* Open a directory entry of dirfd, never through a symlink.  With
@@ -102,8 +101,7 @@ static int open_dir(int dirfd, const char *name)
     int fd = cl_io_openat("topic.open", dirfd, name, DIR_FLAGS, 0);
     struct stat st;
 
-    if (fd == -ENOTDIR &&
-        cl_io_fstatat("topic.stat", dirfd, name, &st) == 0 &&
+    if (fd == -ENOTDIR && cl_io_fstatat("topic.stat", dirfd, name, &st) == 0 &&
         S_ISLNK(st.st_mode)) {
         return -ELOOP;
     }
@@ -172,8 +170,8 @@ static int unique_name(char *out, const char *prefix, int with_rand)
                        (unsigned long)(r & 0xffffffffu));
     } else {
         /* Keep "<prefix>.<pid>.<counter>" within NAME_MAX (255). */
-        len = snprintf(out, ENT_SIZE, "%.200s.%ld.%lu", prefix,
-                       (long)getpid(), n);
+        len = snprintf(out, ENT_SIZE, "%.200s.%ld.%lu", prefix, (long)getpid(),
+                       n);
     }
     return len > 0 && len < ENT_SIZE ? 0 : -ENAMETOOLONG;
 }
@@ -198,9 +196,9 @@ static int rm_tree(int parentfd, const char *name, int depth)
     if (fd < 0) {
         return fd == -ENOENT ? 0 : fd;
     }
-    rc = depth >= RM_DEPTH_MAX ? -ELOOP
-                               : cl_io_listdir("topic.list", fd, &names,
-                                               &count);
+    rc = depth >= RM_DEPTH_MAX
+             ? -ELOOP
+             : cl_io_listdir("topic.list", fd, &names, &count);
     for (size_t i = 0; rc == 0 && i < count; i++) {
         rc = rm_tree(fd, names[i], depth + 1);
     }
@@ -243,48 +241,54 @@ static int build_body(int32_t partitions, const crawllog_conf_t *conf,
     return 0;
 }
 
-/* Parse a verified topic.meta body into meta. */
-static int parse_body(char *body, const char *rel, struct cl_topic_meta *meta,
-                      struct cl_err *err)
+/* Parse a verified topic.meta body ("partitions=N\n" first, then conf
+ * lines) into meta. */
+static int parse_body(const char *body, const char *rel,
+                      struct cl_topic_meta *meta, struct cl_err *err)
 {
     char errstr[CRAWLLOG_ERRSTR_SIZE] = "";
+    const char *rest = strchr(body, '\n');
     int64_t n = 0;
-    size_t w = 0;
-    char *p = body;
-    int rc = cl_metafile_get_int(body, "partitions", &n);
+    int rc;
 
-    if (rc != 0 || n < 1 || n > CRAWLLOG_PARTITIONS_MAX) {
+    if (rest == NULL || strncmp(body, "partitions=", 11) != 0 ||
+        cl_metafile_get_int(body, "partitions", &n) != 0 || n < 1 ||
+        n > CRAWLLOG_PARTITIONS_MAX) {
         return cl_errf(err, CRAWLLOG_ECORRUPT,
                        "%s: missing or bad partitions count", rel);
     }
-    /* Drop the partitions= line in place; the rest is conf text. */
-    while (*p != '\0') {
-        char *nl = strchr(p, '\n');
-        size_t len = nl != NULL ? (size_t)(nl - p) + 1 : strlen(p);
-        if (strncmp(p, "partitions=", 11) != 0) {
-            memmove(body + w, p, len);
-            w += len;
-        }
-        p += len;
-    }
-    body[w] = '\0';
+    rest++;
     rc = crawllog_conf_new(&meta->conf);
-    if (rc != 0) {
-        return cl_errf(err, rc, "%s: %s", rel, crawllog_strerror(rc));
+    if (rc == 0) {
+        rc = cl_conf_topic_parse(meta->conf, rest, strlen(rest), errstr,
+                                 sizeof errstr);
     }
-    rc = cl_conf_topic_parse(meta->conf, body, w, errstr, sizeof errstr);
     if (rc != 0) {
         crawllog_conf_destroy(meta->conf);
         meta->conf = NULL;
-        return cl_errf(err, rc, "%s: %s", rel, errstr);
+        return cl_errf(err, rc, "%s: %s", rel,
+                       errstr[0] != '\0' ? errstr : crawllog_strerror(rc));
     }
     meta->partitions = (int32_t)n;
     return 0;
 }
 
-/* Read topic.meta of the open topic dir tfd. */
-static int read_meta_at(int tfd, const char *name, struct cl_topic_meta *meta,
-                        struct cl_err *err)
+/* After topic.meta went missing: 1 if tfd is no longer topics/<name> (a
+ * delete raced with us), else 0. */
+static int topic_gone(int topicsfd, int tfd, const char *name)
+{
+    struct stat a, b;
+
+    if (cl_io_fstat("topic.stat", tfd, &a) != 0 ||
+        cl_io_fstatat("topic.stat", topicsfd, name, &b) != 0) {
+        return 1;
+    }
+    return a.st_dev != b.st_dev || a.st_ino != b.st_ino;
+}
+
+/* Read topic.meta of the open topic dir tfd (topics/<name>). */
+static int read_meta_at(int topicsfd, int tfd, const char *name,
+                        struct cl_topic_meta *meta, struct cl_err *err)
 {
     char rel[REL_SIZE];
     char *body = NULL;
@@ -295,6 +299,10 @@ static int read_meta_at(int tfd, const char *name, struct cl_topic_meta *meta,
                           &body, err);
     if (rc == 0) {
         rc = parse_body(body, rel, meta, err);
+    } else if (rc == CRAWLLOG_ENOENT) {
+        rc = topic_gone(topicsfd, tfd, name)
+                 ? no_topic(name, err)
+                 : cl_errf(err, CRAWLLOG_ECORRUPT, "%s: missing", rel);
     }
     cl_io_free(body);
     return rc;
@@ -342,21 +350,8 @@ int cl_topic_open_dir(int rootfd, const char *name, int *fdp,
     return rc;
 }
 
-/* After topic.meta went missing: 1 if tfd is no longer topics/<name> (a
- * delete raced with us), else 0. */
-static int topic_gone(int topicsfd, int tfd, const char *name)
-{
-    struct stat a, b;
-
-    if (cl_io_fstat("topic.stat", tfd, &a) != 0 ||
-        cl_io_fstatat("topic.stat", topicsfd, name, &b) != 0) {
-        return 1;
-    }
-    return a.st_dev != b.st_dev || a.st_ino != b.st_ino;
-}
-
-int cl_topic_meta_read(int rootfd, const char *name,
-                       struct cl_topic_meta *meta, struct cl_err *err)
+int cl_topic_meta_read(int rootfd, const char *name, struct cl_topic_meta *meta,
+                       struct cl_err *err)
 {
     int topicsfd = -1, tfd = -1, rc;
 
@@ -366,13 +361,7 @@ int cl_topic_meta_read(int rootfd, const char *name,
         rc = open_topic(rootfd, name, &topicsfd, &tfd, err);
     }
     if (rc == 0) {
-        rc = read_meta_at(tfd, name, meta, err);
-    }
-    if (rc == CRAWLLOG_ENOENT) {
-        rc = topic_gone(topicsfd, tfd, name)
-                 ? no_topic(name, err)
-                 : cl_errf(err, CRAWLLOG_ECORRUPT,
-                           "topics/%s/" CL_TOPIC_META_NAME ": missing", name);
+        rc = read_meta_at(topicsfd, tfd, name, meta, err);
     }
     close_fd(tfd);
     close_fd(topicsfd);
@@ -419,17 +408,16 @@ static int reuse_partition(int dirfd, const char *pname, const char *prel,
 
 /* mkdir dirfd/<p> for p in [from, to) and fsync each; with reuse, an
  * existing empty directory is accepted.  rel is the dir's relative path. */
-static int make_partitions(int dirfd, const char *rel, int32_t from,
-                           int32_t to, unsigned dmode, int reuse,
-                           struct cl_err *err)
+static int make_partitions(int dirfd, const char *rel, int32_t from, int32_t to,
+                           unsigned dmode, int reuse, struct cl_err *err)
 {
     char pname[16], prel[REL_SIZE + 16];
 
     for (int32_t p = from; p < to; p++) {
         int rc;
         if (cl_names_partition(pname, sizeof pname, p) != 0) {
-            return cl_errf(err, CRAWLLOG_EINVAL, "%s: bad partition %ld",
-                           rel, (long)p);
+            return cl_errf(err, CRAWLLOG_EINVAL, "%s: bad partition %ld", rel,
+                           (long)p);
         }
         snprintf(prel, sizeof prel, "%s/%s", rel, pname);
         rc = cl_io_mkdirat("topic.mkdir", dirfd, pname, (mode_t)dmode);
@@ -493,9 +481,8 @@ static int make_staging(int stagefd, char *sname, unsigned dmode,
 }
 
 /* Move the finished staging dir into topics/<name> and fsync topics/. */
-static int publish(int rootfd, int stagefd, const char *sname,
-                   const char *name, unsigned dmode, int *renamedp,
-                   struct cl_err *err)
+static int publish(int rootfd, int stagefd, const char *sname, const char *name,
+                   unsigned dmode, int *renamedp, struct cl_err *err)
 {
     char rel[REL_SIZE];
     int topicsfd, rc = ensure_dir(rootfd, "topics", dmode, 1, &topicsfd, err);
@@ -506,8 +493,7 @@ static int publish(int rootfd, int stagefd, const char *sname,
     snprintf(rel, sizeof rel, "topics/%s", name);
     rc = cl_io_renameat("topic.rename", stagefd, sname, topicsfd, name);
     if (rc == -EEXIST || rc == -ENOTEMPTY || rc == -ENOTDIR) {
-        rc = cl_errf(err, CRAWLLOG_EEXIST, "topic \"%s\" already exists",
-                     name);
+        rc = cl_errf(err, CRAWLLOG_EEXIST, "topic \"%s\" already exists", name);
     } else if (rc != 0) {
         rc = cl_err_sys(err, -rc, rel, "rename");
     } else {
@@ -522,8 +508,8 @@ static int publish(int rootfd, int stagefd, const char *sname,
 }
 
 int cl_topic_create(int rootfd, const char *name, int32_t partitions,
-                    const crawllog_conf_t *conf, unsigned dmode,
-                    unsigned fmode, struct cl_err *err)
+                    const crawllog_conf_t *conf, unsigned dmode, unsigned fmode,
+                    struct cl_err *err)
 {
     char sname[ENT_SIZE] = "";
     char *body = NULL;
@@ -548,8 +534,8 @@ int cl_topic_create(int rootfd, const char *name, int32_t partitions,
             rc = fill_staging(stagefd, sname, partitions, body, dmode, fmode,
                               err);
             if (rc == 0) {
-                rc = publish(rootfd, stagefd, sname, name, dmode, &renamed,
-                             err);
+                rc =
+                    publish(rootfd, stagefd, sname, name, dmode, &renamed, err);
             }
             if (!renamed) {
                 /* Best effort; cl_topic_cleanup retries after a crash. */
@@ -578,13 +564,13 @@ static int check_victim(int topicsfd, const char *name, unsigned *modep,
     }
     *modep = (unsigned)(st.st_mode & 07777);
     rc = cl_io_fstatat("topic.stat", topicsfd, name, &st);
-    if (rc == -ENOENT || (rc == 0 && !S_ISDIR(st.st_mode) &&
-                          !S_ISLNK(st.st_mode))) {
+    if (rc == -ENOENT ||
+        (rc == 0 && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))) {
         return no_topic(name, err);
     }
     if (rc == 0 && S_ISLNK(st.st_mode)) {
-        return cl_errf(err, CRAWLLOG_ELOOP,
-                       "topics/%s: symbolic link refused", name);
+        return cl_errf(err, CRAWLLOG_ELOOP, "topics/%s: symbolic link refused",
+                       name);
     }
     return rc != 0 ? cl_err_sys(err, -rc, "topics", "fstatat") : 0;
 }
@@ -599,8 +585,7 @@ static int move_to_trash(int topicsfd, int trashfd, const char *name,
          i++) {
         rc = unique_name(tname, name, 0);
         if (rc == 0) {
-            rc = cl_io_renameat("topic.rename", topicsfd, name, trashfd,
-                                tname);
+            rc = cl_io_renameat("topic.rename", topicsfd, name, trashfd, tname);
         }
     }
     if (rc == -ENOENT) {
@@ -628,9 +613,9 @@ int cl_topic_delete(int rootfd, const char *name, struct cl_err *err)
     }
     topicsfd = open_dir(rootfd, "topics");
     if (topicsfd < 0) {
-        return topicsfd == -ENOENT ? no_topic(name, err)
-                                   : cl_err_sys(err, -topicsfd, "topics",
-                                                "open");
+        return topicsfd == -ENOENT
+                   ? no_topic(name, err)
+                   : cl_err_sys(err, -topicsfd, "topics", "open");
     }
     rc = check_victim(topicsfd, name, &mode, err);
     if (rc == 0) {
@@ -653,8 +638,7 @@ int cl_topic_delete(int rootfd, const char *name, struct cl_err *err)
 /* ---------------------------------------------------------------------- */
 
 int cl_topic_add_partitions(int rootfd, const char *name, int32_t total,
-                            unsigned dmode, unsigned fmode,
-                            struct cl_err *err)
+                            unsigned dmode, unsigned fmode, struct cl_err *err)
 {
     struct cl_topic_meta meta = {0, NULL};
     char rel[REL_SIZE], mrel[REL_SIZE + 16];
@@ -670,7 +654,7 @@ int cl_topic_add_partitions(int rootfd, const char *name, int32_t total,
         rc = open_topic(rootfd, name, &topicsfd, &tfd, err);
     }
     if (rc == 0) {
-        rc = read_meta_at(tfd, name, &meta, err);
+        rc = read_meta_at(topicsfd, tfd, name, &meta, err);
     }
     if (rc == 0 && total <= meta.partitions) {
         rc = cl_errf(err, CRAWLLOG_EINVAL,

@@ -37,8 +37,8 @@ struct cl_topic_meta {
  * (bad name), CRAWLLOG_ENOTOPIC, CRAWLLOG_ELOOP, CRAWLLOG_ECORRUPT,
  * CRAWLLOG_EVERSION, CRAWLLOG_ENOMEM, CRAWLLOG_EIO.  On failure meta is
  * zeroed (conf NULL). */
-int cl_topic_meta_read(int rootfd, const char *name,
-                       struct cl_topic_meta *meta, struct cl_err *err);
+int cl_topic_meta_read(int rootfd, const char *name, struct cl_topic_meta *meta,
+                       struct cl_err *err);
 
 /* Release meta->conf (meta may be zeroed or NULL). */
 void cl_topic_meta_free(struct cl_topic_meta *meta);
@@ -50,8 +50,8 @@ void cl_topic_meta_free(struct cl_topic_meta *meta);
  * count; nothing written), CRAWLLOG_EEXIST (the existing topic is
  * untouched), CRAWLLOG_EIO, CRAWLLOG_ENOSPC, CRAWLLOG_ENOMEM, ... */
 int cl_topic_create(int rootfd, const char *name, int32_t partitions,
-                    const crawllog_conf_t *conf, unsigned dmode,
-                    unsigned fmode, struct cl_err *err);
+                    const crawllog_conf_t *conf, unsigned dmode, unsigned fmode,
+                    struct cl_err *err);
 
 /* Delete a topic: rename it into trash/ (durably), then remove the tree.
  * A failure while removing the tree is not reported: the remains stay in
@@ -66,8 +66,7 @@ int cl_topic_delete(int rootfd, const char *name, struct cl_err *err);
  * current or > CRAWLLOG_PARTITIONS_MAX), CRAWLLOG_ENOTOPIC,
  * CRAWLLOG_ECORRUPT (a leftover partition dir is not empty), ... */
 int cl_topic_add_partitions(int rootfd, const char *name, int32_t total,
-                            unsigned dmode, unsigned fmode,
-                            struct cl_err *err);
+                            unsigned dmode, unsigned fmode, struct cl_err *err);
 
 /* Sorted names of the topic directories under topics/ (entries that are
  * not valid topic names or not directories are skipped; a missing topics/

@@ -60,7 +60,9 @@ if [ $# -gt 0 ]; then
     progs=("$@")
 else
     for f in "$bdir"/test_*; do
-        [ -f "$f" ] && [ -x "$f" ] || continue
+        if [ ! -f "$f" ] || [ ! -x "$f" ]; then
+            continue
+        fi
         name=${f##*/}
         case "$name" in *.*) continue ;; esac
         progs+=("$name")

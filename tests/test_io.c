@@ -710,7 +710,7 @@ static void test_io_fp_hits_counts(void **state)
  * process so its site table stays small).  Exit code = failed check. */
 static int many_sites_child(int fd)
 {
-    static char names[300][16];
+    static char names[300][24];
     int i;
 
     for (i = 0; i < 300; i++) {

@@ -57,8 +57,7 @@ static char *file_path(void **state, char *buf, size_t size)
 }
 
 /* "<kind> <version>\n<body>crc32c=<crc>\n", built independently. */
-static size_t build(char *out, size_t size, const char *head,
-                    const char *body)
+static size_t build(char *out, size_t size, const char *head, const char *body)
 {
     int n = snprintf(out, size, "%s\n%s", head, body);
     assert_true(n > 0 && (size_t)n + 17 < size);
@@ -129,8 +128,8 @@ static void test_metafile_round_trip(void **state)
     mode_t mask = umask(0);
 
     umask(mask);
-    assert_crawllog_ok(cl_metafile_write(fd, NAME, REL, KIND, "a=1\nb=-5\n",
-                                         0640, &err));
+    assert_crawllog_ok(
+        cl_metafile_write(fd, NAME, REL, KIND, "a=1\nb=-5\n", 0640, &err));
     /* The exact bytes, built by hand. */
     wlen = build(want, sizeof want, KIND " 1", "a=1\nb=-5\n");
     bytes = cl_test_read_file(file_path(state, path, sizeof path), &len);
@@ -143,8 +142,8 @@ static void test_metafile_round_trip(void **state)
     assert_int_equal(entry_count(state), 1);
 
     /* Replace, then an empty body. */
-    assert_crawllog_ok(cl_metafile_write(fd, NAME, REL, KIND, "c=3\n", 0600,
-                                         &err));
+    assert_crawllog_ok(
+        cl_metafile_write(fd, NAME, REL, KIND, "c=3\n", 0600, &err));
     expect_read(fd, 0, "c=3\n");
     assert_crawllog_ok(cl_metafile_write(fd, NAME, REL, KIND, "", 0600, &err));
     expect_read(fd, 0, "");
@@ -179,20 +178,27 @@ static void test_metafile_get_int_strict(void **state)
     assert_int_equal(v, -5);
     assert_crawllog_ok(cl_metafile_get_int("k=9223372036854775807", "k", &v));
     assert_true(v == INT64_MAX);
-    assert_crawllog_ok(cl_metafile_get_int("k=-9223372036854775808\n", "k",
-                                           &v));
+    assert_crawllog_ok(
+        cl_metafile_get_int("k=-9223372036854775808\n", "k", &v));
     assert_true(v == INT64_MIN);
     v = 7;
-    assert_crawllog_rc(cl_metafile_get_int("ab=1\n", "a", &v),
-                       CRAWLLOG_ENOENT);
+    assert_crawllog_rc(cl_metafile_get_int("ab=1\n", "a", &v), CRAWLLOG_ENOENT);
     assert_crawllog_rc(cl_metafile_get_int("", "a", &v), CRAWLLOG_ENOENT);
-    assert_crawllog_rc(cl_metafile_get_int("xa=1\n", "a", &v),
-                       CRAWLLOG_ENOENT);
+    assert_crawllog_rc(cl_metafile_get_int("xa=1\n", "a", &v), CRAWLLOG_ENOENT);
     assert_int_equal(v, 7);
     static const char *const bad[] = {
-        "a=\n",   "a=1x\n",   "a= 1\n", "a=+1\n", "a=-\n", "a=1\na=1\n",
-        "a\n",    "a=0x10\n", "a=1.5\n", "a=9223372036854775808\n",
-        "a=-9223372036854775809\n", "a=99999999999999999999\n",
+        "a=\n",
+        "a=1x\n",
+        "a= 1\n",
+        "a=+1\n",
+        "a=-\n",
+        "a=1\na=1\n",
+        "a\n",
+        "a=0x10\n",
+        "a=1.5\n",
+        "a=9223372036854775808\n",
+        "a=-9223372036854775809\n",
+        "a=99999999999999999999\n",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_crawllog_rc(cl_metafile_get_int(bad[i], "a", &v),
@@ -212,9 +218,8 @@ static void test_metafile_every_byte_flip_is_corrupt(void **state)
     size_t len = 0;
     char *orig;
 
-    assert_crawllog_ok(cl_metafile_write(fd, NAME, REL, KIND,
-                                         "partitions=3\nsegment.bytes=1024\n",
-                                         0600, &err));
+    assert_crawllog_ok(cl_metafile_write(
+        fd, NAME, REL, KIND, "partitions=3\nsegment.bytes=1024\n", 0600, &err));
     orig = cl_test_read_file(file_path(state, path, sizeof path), &len);
     for (size_t i = 0; i < len; i++) {
         for (size_t m = 0; m < sizeof masks; m++) {
@@ -237,8 +242,8 @@ static void test_metafile_every_truncation_is_corrupt(void **state)
     size_t len = 0;
     char *orig;
 
-    assert_crawllog_ok(cl_metafile_write(fd, NAME, REL, KIND, "a=1\nbb=22\n",
-                                         0600, &err));
+    assert_crawllog_ok(
+        cl_metafile_write(fd, NAME, REL, KIND, "a=1\nbb=22\n", 0600, &err));
     orig = cl_test_read_file(file_path(state, path, sizeof path), &len);
     for (size_t cut = 0; cut < len; cut++) {
         cl_test_write_file(path, orig, len);
@@ -358,9 +363,8 @@ static void test_metafile_not_a_regular_file(void **state)
 /* One failpoint at each write site: error, message, old file, no tmp. */
 static void test_metafile_failpoint_each_site(void **state)
 {
-    static const char *const sites[] = {"meta.open", "meta.write",
-                                        "meta.fsync", "meta.rename",
-                                        "meta.dirsync"};
+    static const char *const sites[] = {"meta.open", "meta.write", "meta.fsync",
+                                        "meta.rename", "meta.dirsync"};
     static const struct {
         const char *err;
         int rc;
@@ -373,14 +377,14 @@ static void test_metafile_failpoint_each_site(void **state)
             char spec[64];
             int dirsync = strcmp(sites[s], "meta.dirsync") == 0;
 
-            assert_crawllog_ok(cl_metafile_write(fd, NAME, REL, KIND,
-                                                 "v=old\n", 0600, &err));
+            assert_crawllog_ok(
+                cl_metafile_write(fd, NAME, REL, KIND, "v=old\n", 0600, &err));
             snprintf(spec, sizeof spec, "%s=%s", sites[s], kinds[k].err);
             cl_fp_clear();
             assert_int_equal(cl_fp_set(spec), 0);
-            assert_crawllog_rc(cl_metafile_write(fd, NAME, REL, KIND,
-                                                 "v=new\n", 0600, &err),
-                               kinds[k].rc);
+            assert_crawllog_rc(
+                cl_metafile_write(fd, NAME, REL, KIND, "v=new\n", 0600, &err),
+                kinds[k].rc);
             assert_int_equal(cl_fp_hits(sites[s]), 1);
             cl_fp_clear();
             assert_non_null(strstr(err.msg, REL));
@@ -398,8 +402,8 @@ static void test_metafile_failpoint_read_and_tmp_collision(void **state)
     int fd = open_dir(state);
     char *body = NULL;
 
-    assert_crawllog_ok(cl_metafile_write(fd, NAME, REL, KIND, "a=1\n", 0600,
-                                         &err));
+    assert_crawllog_ok(
+        cl_metafile_write(fd, NAME, REL, KIND, "a=1\n", 0600, &err));
     for (int k = 1; k <= 3; k++) {
         char spec[64];
         snprintf(spec, sizeof spec, "meta.read=EIO@%d", k);
@@ -411,16 +415,16 @@ static void test_metafile_failpoint_read_and_tmp_collision(void **state)
     }
     /* A taken tmp name (EEXIST) is retried with the next counter ... */
     assert_int_equal(cl_fp_set("meta.open=EEXIST@1"), 0);
-    assert_crawllog_ok(cl_metafile_write(fd, NAME, REL, KIND, "a=2\n", 0600,
-                                         &err));
+    assert_crawllog_ok(
+        cl_metafile_write(fd, NAME, REL, KIND, "a=2\n", 0600, &err));
     assert_int_equal(cl_fp_hits("meta.open"), 2);
     cl_fp_clear();
     expect_read(fd, 0, "a=2\n");
     /* ... but not forever. */
     assert_int_equal(cl_fp_set("meta.open=EEXIST:persist"), 0);
-    assert_crawllog_rc(cl_metafile_write(fd, NAME, REL, KIND, "a=3\n", 0600,
-                                         &err),
-                       CRAWLLOG_EEXIST);
+    assert_crawllog_rc(
+        cl_metafile_write(fd, NAME, REL, KIND, "a=3\n", 0600, &err),
+        CRAWLLOG_EEXIST);
     cl_fp_clear();
     expect_read(fd, 0, "a=2\n");
     assert_int_equal(entry_count(state), 1);
@@ -439,15 +443,14 @@ static void test_metafile_symlink_refused(void **state)
 
     cl_test_path(target, sizeof target, CL_TEST_DIR(state), "target");
     cl_test_write_file(target, buf, n);
-    assert_int_equal(symlink("target", file_path(state, path, sizeof path)),
-                     0);
+    assert_int_equal(symlink("target", file_path(state, path, sizeof path)), 0);
     assert_crawllog_rc(cl_metafile_read(fd, NAME, REL, KIND, &body, &err),
                        CRAWLLOG_ELOOP);
     assert_null(body);
     assert_non_null(strstr(err.msg, REL));
     /* Writing replaces the link itself; the target stays as it was. */
-    assert_crawllog_ok(cl_metafile_write(fd, NAME, REL, KIND, "t=2\n", 0600,
-                                         &err));
+    assert_crawllog_ok(
+        cl_metafile_write(fd, NAME, REL, KIND, "t=2\n", 0600, &err));
     assert_int_equal(lstat(path, &st), 0);
     assert_true(S_ISREG(st.st_mode));
     after = cl_test_read_file(target, &len);
@@ -471,12 +474,12 @@ static void test_metafile_cleanup_removes_dead_tmp_only(void **state)
     } ents[8];
     size_t n = 0;
 
-#define ENT(rm, isdir, ...)                                                  \
-    do {                                                                     \
-        snprintf(ents[n].name, sizeof ents[n].name, __VA_ARGS__);            \
-        ents[n].removed = (rm);                                              \
-        ents[n].dir = (isdir);                                               \
-        n++;                                                                 \
+#define ENT(rm, isdir, ...)                                                    \
+    do {                                                                       \
+        snprintf(ents[n].name, sizeof ents[n].name, __VA_ARGS__);              \
+        ents[n].removed = (rm);                                                \
+        ents[n].dir = (isdir);                                                 \
+        n++;                                                                   \
     } while (0)
     ENT(1, 0, "topic.meta.tmp.%ld.3", dead);
     ENT(1, 0, "crawllog.meta.tmp.%ld.0", dead);

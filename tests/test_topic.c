@@ -256,8 +256,8 @@ static void test_topic_partition_bounds_and_long_name(void **state)
     assert_crawllog_ok(
         cl_topic_create(rootfd, name, 2, conf, DMODE, FMODE, &err));
     assert_complete(rootfd, root, name, 2);
-    assert_crawllog_ok(cl_topic_add_partitions(rootfd, name, 3, DMODE, FMODE,
-                                               &err));
+    assert_crawllog_ok(
+        cl_topic_add_partitions(rootfd, name, 3, DMODE, FMODE, &err));
     assert_complete(rootfd, root, name, 3);
     assert_crawllog_ok(cl_topic_delete(rootfd, name, &err));
     assert_absent(rootfd, root, name);
@@ -304,15 +304,15 @@ static void test_topic_add_partitions(void **state)
     assert_complete(rootfd, root, "t", 5);
 
     /* An empty leftover dir (crash before the metadata rewrite) is fine. */
-    assert_int_equal(mkdir(cl_test_path(path, sizeof path, root,
-                                        "topics/t/5"), 0700), 0);
+    assert_int_equal(
+        mkdir(cl_test_path(path, sizeof path, root, "topics/t/5"), 0700), 0);
     assert_crawllog_ok(
         cl_topic_add_partitions(rootfd, "t", 7, DMODE, FMODE, &err));
     assert_complete(rootfd, root, "t", 7);
 
     /* A leftover that holds data is not silently adopted. */
-    assert_int_equal(mkdir(cl_test_path(path, sizeof path, root,
-                                        "topics/t/7"), 0700), 0);
+    assert_int_equal(
+        mkdir(cl_test_path(path, sizeof path, root, "topics/t/7"), 0700), 0);
     cl_test_write_file(cl_test_path(path, sizeof path, root,
                                     "topics/t/7/00000000000000000000.log"),
                        "x", 1);
@@ -343,8 +343,7 @@ static void test_topic_create_existing_is_untouched(void **state)
     cl_test_write_file(cl_test_path(path, sizeof path, root,
                                     "topics/t/0/00000000000000000000.log"),
                        "data", 4);
-    before = cl_test_snap_take(cl_test_path(path, sizeof path, root,
-                                            "topics"));
+    before = cl_test_snap_take(cl_test_path(path, sizeof path, root, "topics"));
     assert_crawllog_rc(
         cl_topic_create(rootfd, "t", 5, conf, DMODE, FMODE, &err),
         CRAWLLOG_EEXIST);
@@ -355,8 +354,8 @@ static void test_topic_create_existing_is_untouched(void **state)
     assert_int_equal(count_entries(root, "staging"), 0);
 
     /* Something else already under the name counts as existing too. */
-    cl_test_write_file(cl_test_path(path, sizeof path, root, "topics/f"),
-                       "x", 1);
+    cl_test_write_file(cl_test_path(path, sizeof path, root, "topics/f"), "x",
+                       1);
     assert_crawllog_rc(
         cl_topic_create(rootfd, "f", 1, conf, DMODE, FMODE, &err),
         CRAWLLOG_EEXIST);
@@ -370,8 +369,9 @@ static void test_topic_create_existing_is_untouched(void **state)
 static void test_topic_bad_names_change_nothing(void **state)
 {
     static const char *const bad[] = {
-        "", ".", "..", "../x", "a/b", "/abs", "x\n", "a b", "%2e%2e", "\xc3\xa9",
-        "tab\t", "a\\b", "*", "name:1", "..\\..", "-\x01", "x/..", "./x",
+        "",    ".",      "..",     "../x",     "a/b",   "/abs",
+        "x\n", "a b",    "%2e%2e", "\xc3\xa9", "tab\t", "a\\b",
+        "*",   "name:1", "..\\..", "-\x01",    "x/..",  "./x",
     };
     crawllog_conf_t *conf = make_conf();
     struct cl_err err = {""};
@@ -389,7 +389,7 @@ static void test_topic_bad_names_change_nothing(void **state)
     longname[sizeof longname - 1] = '\0';
     before = cl_test_snap_take(root);
     for (size_t i = 0; i <= sizeof bad / sizeof bad[0] + 1; i++) {
-        const char *name = i < sizeof bad / sizeof bad[0] ? bad[i]
+        const char *name = i < sizeof bad / sizeof bad[0]    ? bad[i]
                            : i == sizeof bad / sizeof bad[0] ? longname
                                                              : NULL;
         assert_crawllog_rc(
@@ -413,8 +413,8 @@ static void test_topic_bad_names_change_nothing(void **state)
         cl_topic_create(rootfd, "fresh", -1, conf, DMODE, FMODE, &err),
         CRAWLLOG_EINVAL);
     assert_crawllog_rc(cl_topic_create(rootfd, "fresh",
-                                       CRAWLLOG_PARTITIONS_MAX + 1, conf,
-                                       DMODE, FMODE, &err),
+                                       CRAWLLOG_PARTITIONS_MAX + 1, conf, DMODE,
+                                       FMODE, &err),
                        CRAWLLOG_EINVAL);
     assert_crawllog_rc(
         cl_topic_create(rootfd, "fresh", 1, NULL, DMODE, FMODE, &err),
@@ -452,10 +452,12 @@ static void test_topic_list_skips_junk(void **state)
         cl_topic_create(rootfd, "...", 1, conf, DMODE, FMODE, &err));
     cl_test_write_file(cl_test_path(path, sizeof path, root, "topics/afile"),
                        "x", 1);
-    assert_int_equal(mkdir(cl_test_path(path, sizeof path, root,
-                                        "topics/bad name"), 0700), 0);
-    assert_int_equal(symlink("good", cl_test_path(path, sizeof path, root,
-                                                  "topics/link")), 0);
+    assert_int_equal(
+        mkdir(cl_test_path(path, sizeof path, root, "topics/bad name"), 0700),
+        0);
+    assert_int_equal(
+        symlink("good", cl_test_path(path, sizeof path, root, "topics/link")),
+        0);
     assert_list(rootfd, want, 2);
     crawllog_conf_destroy(conf);
     close(rootfd);
@@ -471,8 +473,7 @@ static int check_after_create(int rootfd, const char *root)
 {
     char path[4096];
 
-    if (cl_test_exists(cl_test_path(path, sizeof path, root,
-                                    "topics/swept"))) {
+    if (cl_test_exists(cl_test_path(path, sizeof path, root, "topics/swept"))) {
         assert_complete(rootfd, root, "swept", 3);
         return 1;
     }
@@ -514,9 +515,9 @@ static void sweep_create(void **state, int persist)
             assert_int_equal(count_entries(root, "trash"), 0);
             /* Nothing left blocks a retry. */
             int exists = is_dir(root, "topics/swept");
-            assert_crawllog_rc(cl_topic_create(rootfd, "swept", 3, conf,
-                                               DMODE, FMODE, &err),
-                               exists ? CRAWLLOG_EEXIST : 0);
+            assert_crawllog_rc(
+                cl_topic_create(rootfd, "swept", 3, conf, DMODE, FMODE, &err),
+                exists ? CRAWLLOG_EEXIST : 0);
             check_after_create(rootfd, root);
         }
         close(rootfd);
@@ -652,10 +653,11 @@ static void test_topic_symlinks_refused(void **state)
     before = cl_test_snap_take(out);
 
     /* topics/evil -> outside/topics/real */
-    assert_int_equal(mkdir(cl_test_path(path, sizeof path, root, "topics"),
-                           0700), 0);
-    assert_int_equal(symlink(target, cl_test_path(path, sizeof path, root,
-                                                  "topics/evil")), 0);
+    assert_int_equal(
+        mkdir(cl_test_path(path, sizeof path, root, "topics"), 0700), 0);
+    assert_int_equal(
+        symlink(target, cl_test_path(path, sizeof path, root, "topics/evil")),
+        0);
     assert_crawllog_rc(cl_topic_meta_read(rootfd, "evil", &meta, &err),
                        CRAWLLOG_ELOOP);
     assert_crawllog_rc(cl_topic_open_dir(rootfd, "evil", &fd, &err),
@@ -674,15 +676,16 @@ static void test_topic_symlinks_refused(void **state)
     /* trash/ itself a link: delete refuses before moving anything. */
     assert_crawllog_ok(
         cl_topic_create(rootfd, "t", 1, conf, DMODE, FMODE, &err));
-    assert_int_equal(symlink(target, cl_test_path(path, sizeof path, root,
-                                                  "trash")), 0);
+    assert_int_equal(
+        symlink(target, cl_test_path(path, sizeof path, root, "trash")), 0);
     assert_crawllog_rc(cl_topic_delete(rootfd, "t", &err), CRAWLLOG_ELOOP);
     assert_complete(rootfd, root, "t", 1);
     assert_int_equal(unlink(path), 0);
 
     /* Links inside a deleted topic and in trash/ are removed, not followed. */
     assert_int_equal(symlink(target, cl_test_path(path, sizeof path, root,
-                                                  "topics/t/0/dirlink")), 0);
+                                                  "topics/t/0/dirlink")),
+                     0);
     {
         char file[4096];
         cl_test_path(file, sizeof file, target, CL_TOPIC_META_NAME);
@@ -692,8 +695,9 @@ static void test_topic_symlinks_refused(void **state)
     }
     assert_crawllog_ok(cl_topic_delete(rootfd, "t", &err));
     assert_absent(rootfd, root, "t");
-    assert_int_equal(symlink(target, cl_test_path(path, sizeof path, root,
-                                                  "trash/junk")), 0);
+    assert_int_equal(
+        symlink(target, cl_test_path(path, sizeof path, root, "trash/junk")),
+        0);
     assert_crawllog_ok(cl_topic_cleanup(rootfd, &err));
     assert_int_equal(count_entries(root, "trash"), 0);
     close(rootfd);
@@ -701,8 +705,8 @@ static void test_topic_symlinks_refused(void **state)
     /* topics/ itself a link. */
     rootfd = open_root(state, "r2", root, sizeof root);
     cl_test_path(target, sizeof target, out, "topics");
-    assert_int_equal(symlink(target, cl_test_path(path, sizeof path, root,
-                                                  "topics")), 0);
+    assert_int_equal(
+        symlink(target, cl_test_path(path, sizeof path, root, "topics")), 0);
     assert_crawllog_rc(cl_topic_meta_read(rootfd, "real", &meta, &err),
                        CRAWLLOG_ELOOP);
     assert_crawllog_rc(cl_topic_delete(rootfd, "real", &err), CRAWLLOG_ELOOP);
@@ -734,8 +738,7 @@ static void write_meta(int rootfd, const char *body)
 
     assert_crawllog_ok(cl_topic_open_dir(rootfd, "t", &fd, &err));
     assert_crawllog_ok(cl_metafile_write(fd, CL_TOPIC_META_NAME, "m",
-                                         CL_TOPIC_META_KIND, body, 0600,
-                                         &err));
+                                         CL_TOPIC_META_KIND, body, 0600, &err));
     close(fd);
 }
 
@@ -797,8 +800,7 @@ static void test_topic_cleanup_leftovers(void **state)
 {
     crawllog_conf_t *conf = make_conf();
     struct cl_err err = {""};
-    char root[4096], path[4096], rel[256], mine[64], deadtmp[256],
-        mytmp[256];
+    char root[4096], path[4096], rel[256], mine[64], deadtmp[256], mytmp[256];
     long dead = dead_pid(), self = (long)getpid();
     int rootfd = open_root(state, "r", root, sizeof root);
 
@@ -817,17 +819,18 @@ static void test_topic_cleanup_leftovers(void **state)
     snprintf(rel, sizeof rel, "staging/%s", mine);
     assert_int_equal(mkdir(cl_test_path(path, sizeof path, root, rel), 0700),
                      0);
-    assert_int_equal(mkdir(cl_test_path(path, sizeof path, root,
-                                        "staging/notapid"), 0700), 0);
+    assert_int_equal(
+        mkdir(cl_test_path(path, sizeof path, root, "staging/notapid"), 0700),
+        0);
     /* trash: a partly removed topic and a stray file. */
-    assert_int_equal(mkdir(cl_test_path(path, sizeof path, root, "trash"),
-                           0700), 0);
-    assert_int_equal(mkdir(cl_test_path(path, sizeof path, root,
-                                        "trash/x.1.2"), 0700), 0);
-    assert_int_equal(mkdir(cl_test_path(path, sizeof path, root,
-                                        "trash/x.1.2/0"), 0700), 0);
-    cl_test_write_file(cl_test_path(path, sizeof path, root,
-                                    "trash/x.1.2/0/seg.log"), "x", 1);
+    assert_int_equal(
+        mkdir(cl_test_path(path, sizeof path, root, "trash"), 0700), 0);
+    assert_int_equal(
+        mkdir(cl_test_path(path, sizeof path, root, "trash/x.1.2"), 0700), 0);
+    assert_int_equal(
+        mkdir(cl_test_path(path, sizeof path, root, "trash/x.1.2/0"), 0700), 0);
+    cl_test_write_file(
+        cl_test_path(path, sizeof path, root, "trash/x.1.2/0/seg.log"), "x", 1);
     cl_test_write_file(cl_test_path(path, sizeof path, root, "trash/stray"),
                        "x", 1);
     /* Stale metadata tmp files in a topic dir. */
@@ -842,8 +845,8 @@ static void test_topic_cleanup_leftovers(void **state)
     assert_true(is_dir(root, rel));
     assert_true(is_dir(root, "staging/notapid"));
     assert_int_equal(count_entries(root, "trash"), 0);
-    assert_false(cl_test_exists(cl_test_path(path, sizeof path, root,
-                                             deadtmp)));
+    assert_false(
+        cl_test_exists(cl_test_path(path, sizeof path, root, deadtmp)));
     assert_true(cl_test_exists(cl_test_path(path, sizeof path, root, mytmp)));
     assert_int_equal(unlink(path), 0);
     assert_complete(rootfd, root, "t", 2);

@@ -1,0 +1,594 @@
+/*
+ * test_cli.c - tests of the crawllog command-line tool.
+ *
+ * Runs the built binary (environment variable CRAWLLOG_CLI, default
+ * "build/crawllog", relative to the repository root where
+ * tests/run_tests.sh runs) with posix_spawn, feeding stdin and collecting
+ * stdout and stderr through pipes, and checks outputs and exit statuses.
+ * Each test gets its own temporary directory; the data directory is
+ * "<tmp>/data".  Expected outputs are computed here from the inputs, never
+ * taken from the tool.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crawllog.h"
+#include "helpers.h"
+
+extern char **environ;
+
+#define MAX_ARGS 32
+
+/* The result of one run of the tool. */
+struct run {
+    int status; /* exit status (the test fails if it did not exit) */
+    char *out;  /* NUL-terminated stdout */
+    size_t out_len;
+    char *err; /* NUL-terminated stderr */
+};
+
+static const char *cli_path(void)
+{
+    const char *p = getenv("CRAWLLOG_CLI");
+
+    return p != NULL && p[0] != '\0' ? p : "build/crawllog";
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void run_free(struct run *r)
+{
+    free(r->out);
+    free(r->err);
+    r->out = r->err = NULL;
+}
+
+/* Append what fd has to *bufp; returns 0 at EOF, 1 if more may come. */
+static int drain(int fd, char **bufp, size_t *lenp)
+{
+    char chunk[4096];
+    ssize_t n = read(fd, chunk, sizeof(chunk));
+
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+        return 1;
+    }
+    if (n <= 0) {
+        return 0;
+    }
+    *bufp = realloc(*bufp, *lenp + (size_t)n + 1);
+    cl_test_check(*bufp != NULL);
+    memcpy(*bufp + *lenp, chunk, (size_t)n);
+    *lenp += (size_t)n;
+    (*bufp)[*lenp] = '\0';
+    return 1;
+}
+
+/* Feed in (may be NULL) to the child's stdin and collect stdout/stderr
+ * until both are closed. */
+static void pump(int in_fd, const char *in, int out_fd, int err_fd,
+                 struct run *r)
+{
+    size_t in_len = in != NULL ? strlen(in) : 0, in_off = 0, err_len = 0;
+    int out_open = 1, err_open = 1;
+
+    while (out_open || err_open) {
+        struct pollfd p[3] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0},
+                              {in_fd, POLLOUT, 0}};
+        int np = in_fd >= 0 ? 3 : 2, rc = poll(p, (nfds_t)np, 60000);
+
+        cl_test_check(rc > 0 || (rc < 0 && errno == EINTR));
+        if (np == 3 && p[2].revents != 0) {
+            ssize_t w = write(in_fd, in + in_off, in_len - in_off);
+
+            in_off += w > 0 ? (size_t)w : 0;
+            if ((w < 0 && errno != EAGAIN && errno != EINTR) ||
+                in_off == in_len) {
+                close(in_fd);
+                in_fd = -1;
+            }
+        }
+        if (out_open && p[0].revents != 0) {
+            out_open = drain(out_fd, &r->out, &r->out_len);
+        }
+        if (err_open && p[1].revents != 0) {
+            err_open = drain(err_fd, &r->err, &err_len);
+        }
+    }
+    if (in_fd >= 0) {
+        close(in_fd);
+    }
+}
+
+static void make_pipe(int fds[2])
+{
+    cl_test_check(pipe(fds) == 0);
+    cl_test_check(fcntl(fds[0], F_SETFD, FD_CLOEXEC) == 0);
+    cl_test_check(fcntl(fds[1], F_SETFD, FD_CLOEXEC) == 0);
+}
+
+/* Run the tool with args (NULL-terminated), stdin from in (NULL: empty),
+ * CRAWLLOG_DIR=envdir in its environment (NULL: unset). */
+static void cli_run(struct run *r, const char *in, const char *envdir,
+                    const char *const *args)
+{
+    const char *argv[MAX_ARGS + 2];
+    char *envp[256];
+    char envbuf[4200];
+    int pin[2], pout[2], perr[2], n = 0, e = 0, i, status;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t def;
+    pid_t pid;
+
+    argv[n++] = cli_path();
+    for (i = 0; args[i] != NULL && n < MAX_ARGS + 1; i++) {
+        argv[n++] = args[i];
+    }
+    argv[n] = NULL;
+    for (i = 0; environ[i] != NULL && e < 254; i++) {
+        if (strncmp(environ[i], "CRAWLLOG_DIR=", 13) != 0) {
+            envp[e++] = environ[i];
+        }
+    }
+    if (envdir != NULL) {
+        snprintf(envbuf, sizeof(envbuf), "CRAWLLOG_DIR=%s", envdir);
+        envp[e++] = envbuf;
+    }
+    envp[e] = NULL;
+    make_pipe(pin);
+    make_pipe(pout);
+    make_pipe(perr);
+    cl_test_check(fcntl(pin[1], F_SETFL, O_NONBLOCK) == 0);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, pin[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, pout[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, perr[1], 2);
+    posix_spawnattr_init(&attr);
+    sigemptyset(&def);
+    sigaddset(&def, SIGPIPE);
+    posix_spawnattr_setsigdefault(&attr, &def);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+    i = posix_spawn(&pid, argv[0], &fa, &attr, (char *const *)argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    if (i != 0) {
+        cl_test_failf_at(__FILE__, __LINE__, "posix_spawn %s: %s (run make cli)",
+                         argv[0], strerror(i));
+    }
+    close(pin[0]);
+    close(pout[1]);
+    close(perr[1]);
+    memset(r, 0, sizeof(*r));
+    r->out = calloc(1, 1);
+    r->err = calloc(1, 1);
+    pump(in != NULL ? pin[1] : (close(pin[1]), -1), in, pout[0], perr[0], r);
+    close(pout[0]);
+    close(perr[0]);
+    while (waitpid(pid, &status, 0) < 0) {
+        cl_test_check(errno == EINTR);
+    }
+    if (!WIFEXITED(status)) {
+        cl_test_failf_at(__FILE__, __LINE__, "crawllog died: status %d\n%s",
+                         status, r->err);
+    }
+    r->status = WEXITSTATUS(status);
+}
+
+/* Run "crawllog -d <tmp>/data ARGS..." with stdin IN. */
+#define CLI(state, r, in, ...)                                                 \
+    cli_run((r), (in), NULL,                                                   \
+            (const char *const[]){"-d", data_dir(state), __VA_ARGS__, NULL})
+
+/* The run must have exited with code want; prints its stderr if not. */
+#define assert_exit(r, want)                                                   \
+    do {                                                                       \
+        if ((r)->status != (want)) {                                           \
+            cl_test_failf_at(__FILE__, __LINE__,                               \
+                             "exit %d, expected %d; stdout:\n%s\nstderr:\n%s", \
+                             (r)->status, (want), (r)->out, (r)->err);         \
+        }                                                                      \
+    } while (0)
+
+#define assert_contains(hay, needle)                                           \
+    do {                                                                       \
+        if (strstr((hay), (needle)) == NULL) {                                 \
+            cl_test_failf_at(__FILE__, __LINE__, "\"%s\" not found in:\n%s",   \
+                             (needle), (hay));                                 \
+        }                                                                      \
+    } while (0)
+
+static char data_path[4200];
+
+static const char *data_dir(void **state)
+{
+    return cl_test_path(data_path, sizeof(data_path), CL_TEST_DIR(state),
+                        "data");
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    signal(SIGPIPE, SIG_IGN);
+    if (access(cli_path(), X_OK) != 0) {
+        fprintf(stderr, "test_cli: %s: %s (build it with make cli)\n",
+                cli_path(), strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Create topic with the given partition count; must succeed. */
+static void create_topic(void **state, const char *topic, const char *parts)
+{
+    struct run r;
+
+    CLI(state, &r, NULL, "topic", "create", topic, parts);
+    assert_exit(&r, 0);
+    run_free(&r);
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void test_cli_version(void **state)
+{
+    struct run r;
+
+    CLI(state, &r, NULL, "version");
+    assert_exit(&r, 0);
+    assert_string_equal(r.out, CRAWLLOG_VERSION_STRING "\n");
+    assert_string_equal(r.err, "");
+    run_free(&r);
+    CLI(state, &r, NULL, "help");
+    assert_exit(&r, 0);
+    assert_contains(r.out, "usage: crawllog");
+    run_free(&r);
+    cli_run(&r, NULL, NULL, (const char *const[]){"-h", NULL});
+    assert_exit(&r, 0);
+    assert_contains(r.out, "add-partitions");
+    run_free(&r);
+    /* Neither opened nor created the data directory. */
+    assert_false(cl_test_exists(data_dir(state)));
+}
+
+static void test_cli_topic_commands(void **state)
+{
+    struct run r;
+
+    create_topic(state, "beta", "1");
+    create_topic(state, "alpha", "2");
+    CLI(state, &r, NULL, "topic", "list");
+    assert_exit(&r, 0);
+    assert_string_equal(r.out, "alpha\nbeta\n");
+    run_free(&r);
+    CLI(state, &r, NULL, "topic", "describe", "alpha");
+    assert_exit(&r, 0);
+    assert_contains(r.out, "partitions: 2\n");
+    assert_contains(r.out, "segment.bytes=");
+    assert_contains(r.out, "partition 0: start 0 end 0 records 0\n");
+    assert_contains(r.out, "partition 1: start 0 end 0 records 0\n");
+    assert_null(strstr(r.out, "partition 2:"));
+    run_free(&r);
+    CLI(state, &r, NULL, "topic", "add-partitions", "alpha", "4");
+    assert_exit(&r, 0);
+    run_free(&r);
+    CLI(state, &r, NULL, "topic", "describe", "alpha");
+    assert_exit(&r, 0);
+    assert_contains(r.out, "partitions: 4\n");
+    assert_contains(r.out, "partition 3: start 0 end 0 records 0\n");
+    run_free(&r);
+    CLI(state, &r, NULL, "topic", "add-partitions", "alpha", "3");
+    assert_exit(&r, 1);
+    assert_contains(r.err, "CRAWLLOG_EINVAL");
+    run_free(&r);
+    CLI(state, &r, NULL, "topic", "create", "alpha", "1");
+    assert_exit(&r, 1);
+    assert_contains(r.err, "CRAWLLOG_EEXIST");
+    run_free(&r);
+    CLI(state, &r, NULL, "topic", "delete", "beta");
+    assert_exit(&r, 0);
+    run_free(&r);
+    CLI(state, &r, NULL, "topic", "list");
+    assert_string_equal(r.out, "alpha\n");
+    run_free(&r);
+    CLI(state, &r, NULL, "topic", "delete", "beta");
+    assert_exit(&r, 1);
+    assert_contains(r.err, "CRAWLLOG_ENOTOPIC");
+    run_free(&r);
+    CLI(state, &r, NULL, "topic", "describe", "beta");
+    assert_exit(&r, 1);
+    assert_contains(r.err, "CRAWLLOG_ENOTOPIC");
+    run_free(&r);
+}
+
+static void test_cli_topic_overrides(void **state)
+{
+    struct run r;
+
+    CLI(state, &r, NULL, "topic", "create", "t", "1", "-c",
+        "segment.bytes=65536", "-c", "retention.ms=12345");
+    assert_exit(&r, 0);
+    run_free(&r);
+    CLI(state, &r, NULL, "topic", "describe", "t");
+    assert_exit(&r, 0);
+    assert_contains(r.out, "segment.bytes=65536\n");
+    assert_contains(r.out, "retention.ms=12345\n");
+    run_free(&r);
+    CLI(state, &r, NULL, "topic", "create", "u", "1", "-c", "segment.bytes=x");
+    assert_exit(&r, 1);
+    assert_contains(r.err, "segment.bytes");
+    run_free(&r);
+    CLI(state, &r, NULL, "topic", "list");
+    assert_string_equal(r.out, "t\n");
+    run_free(&r);
+}
+
+/* The five input lines and what consuming them must show. */
+static const char *const lines5[5] = {"k0|v0", "plain value", "k2|",
+                                      "|empty key", "k4|tab\there\\x"};
+static const char *const keys5[5] = {"k0", "(null)", "k2", "", "k4"};
+static const char *const vals5[5] = {"v0", "plain value", "", "empty key",
+                                     "tab\\x09here\\x5cx"};
+
+static char *join_lines(const char *const *l, size_t n, char *buf, size_t sz)
+{
+    size_t i;
+
+    buf[0] = '\0';
+    for (i = 0; i < n; i++) {
+        cl_test_check(strlen(buf) + strlen(l[i]) + 2 < sz);
+        strcat(buf, l[i]);
+        strcat(buf, "\n");
+    }
+    return buf;
+}
+
+static void test_cli_produce_consume(void **state)
+{
+    struct run r;
+    char in[512], want[512];
+    char *line, *save = NULL;
+    int64_t t0, t1;
+    int i = 0;
+
+    create_topic(state, "t", "1");
+    t0 = now_ms();
+    CLI(state, &r, join_lines(lines5, 5, in, sizeof(in)), "produce", "t", "0",
+        "--key-sep", "|", "--batch", "2");
+    t1 = now_ms();
+    assert_exit(&r, 0);
+    assert_contains(r.err, "produced 5 records, offsets 0..4");
+    run_free(&r);
+    CLI(state, &r, NULL, "consume", "t", "0");
+    assert_exit(&r, 0);
+    for (line = strtok_r(r.out, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save), i++) {
+        char *ts_end = NULL;
+        long long ts;
+        char *tab1 = strchr(line, '\t');
+
+        assert_true(i < 5);
+        assert_non_null(tab1);
+        ts = strtoll(tab1 + 1, &ts_end, 10);
+        assert_true(ts >= t0 - 1 && ts <= t1 + 1);
+        assert_int_equal(*ts_end, '\t');
+        snprintf(want, sizeof(want), "%d", i);
+        assert_memory_equal(line, want, strlen(want));
+        snprintf(want, sizeof(want), "\t%s\t%s", keys5[i], vals5[i]);
+        assert_string_equal(ts_end, want);
+    }
+    assert_int_equal(i, 5);
+    run_free(&r);
+    /* Without --key-sep the whole line is the value and the key is null. */
+    CLI(state, &r, "a|b\n", "produce", "t", "0", "--sync", "durable");
+    assert_exit(&r, 0);
+    assert_contains(r.err, "produced 1 records, offsets 5..5");
+    run_free(&r);
+    CLI(state, &r, NULL, "consume", "t", "0", "--from", "5", "--format", "raw");
+    assert_exit(&r, 0);
+    assert_string_equal(r.out, "a|b\n");
+    run_free(&r);
+}
+
+static void test_cli_consume_from_max(void **state)
+{
+    static const char *const vals[6] = {"r0", "r1", "r2", "r3", "r4", "r5"};
+    struct run r;
+    char in[128];
+
+    create_topic(state, "t", "1");
+    CLI(state, &r, join_lines(vals, 6, in, sizeof(in)), "produce", "t", "0",
+        "--sync", "none");
+    assert_exit(&r, 0);
+    run_free(&r);
+    CLI(state, &r, NULL, "consume", "t", "0", "--from", "2", "--max", "3",
+        "--format", "raw");
+    assert_exit(&r, 0);
+    assert_string_equal(r.out, "r2\nr3\nr4\n");
+    run_free(&r);
+    CLI(state, &r, NULL, "consume", "t", "0", "--max", "0");
+    assert_exit(&r, 0);
+    assert_string_equal(r.out, "");
+    run_free(&r);
+    CLI(state, &r, NULL, "consume", "t", "0", "--from", "6");
+    assert_exit(&r, 0);
+    assert_string_equal(r.out, "");
+    run_free(&r);
+    CLI(state, &r, NULL, "consume", "t", "0", "--from", "7");
+    assert_exit(&r, 1);
+    assert_contains(r.err, "CRAWLLOG_EOFFSET");
+    run_free(&r);
+    CLI(state, &r, NULL, "consume", "t", "0", "--from-time", "0", "--max",
+        "1", "--format", "raw");
+    assert_exit(&r, 0);
+    assert_string_equal(r.out, "r0\n");
+    run_free(&r);
+    CLI(state, &r, NULL, "consume", "t", "0", "--from-time",
+        "4102444800000"); /* 2100-01-01: after every record */
+    assert_exit(&r, 0);
+    assert_string_equal(r.out, "");
+    run_free(&r);
+}
+
+static void test_cli_offsets(void **state)
+{
+    struct run r;
+
+    create_topic(state, "t", "3");
+    CLI(state, &r, "a\nb\n", "produce", "t", "0");
+    assert_exit(&r, 0);
+    run_free(&r);
+    CLI(state, &r, "c\nd\ne", "produce", "t", "2"); /* no final newline */
+    assert_exit(&r, 0);
+    assert_contains(r.err, "produced 3 records, offsets 0..2");
+    run_free(&r);
+    CLI(state, &r, NULL, "offsets", "t");
+    assert_exit(&r, 0);
+    assert_string_equal(r.out, "0 0 2\n1 0 0\n2 0 3\n");
+    run_free(&r);
+    CLI(state, &r, NULL, "topic", "describe", "t");
+    assert_contains(r.out, "partition 2: start 0 end 3 records 3\n");
+    run_free(&r);
+    CLI(state, &r, NULL, "offsets", "nope");
+    assert_exit(&r, 1);
+    assert_contains(r.err, "CRAWLLOG_ENOTOPIC");
+    run_free(&r);
+}
+
+static void test_cli_verify(void **state)
+{
+    struct cl_test_snap *before, *after;
+    char seg[4300];
+    unsigned char *bytes;
+    size_t len, batch, pos;
+    struct run r;
+
+    create_topic(state, "t", "1");
+    CLI(state, &r, "first record\nsecond record\nthird\nfourth\nfifth\n",
+        "produce", "t", "0");
+    assert_exit(&r, 0);
+    run_free(&r);
+    CLI(state, &r, NULL, "verify");
+    assert_exit(&r, 0);
+    assert_string_equal(r.out, "verify: ok\n");
+    run_free(&r);
+    snprintf(seg, sizeof(seg), "%s/topics/t/0/00000000000000000000.log",
+             data_dir(state));
+    bytes = cl_test_read_file(seg, &len);
+    assert_true(len > 64 + 61);
+    batch = 12 + ((size_t)bytes[72] << 24 | (size_t)bytes[73] << 16 |
+                  (size_t)bytes[74] << 8 | bytes[75]);
+    free(bytes);
+    assert_true(batch > 61 && 64 + batch <= len);
+    pos = 64 + 61 + (batch - 61) / 2;
+    cl_test_flip_byte(seg, (off_t)pos, 0x5a);
+    before = cl_test_snap_take(data_dir(state));
+    CLI(state, &r, NULL, "verify");
+    assert_exit(&r, 1);
+    assert_contains(r.out, "00000000000000000000.log");
+    assert_contains(r.out, "verify: ");
+    assert_contains(r.out, " problem");
+    assert_null(strstr(r.out, "verify: ok"));
+    run_free(&r);
+    after = cl_test_snap_take(data_dir(state));
+    assert_snap_equal(before, after); /* verify changed nothing */
+    cl_test_snap_free(before);
+    cl_test_snap_free(after);
+    CLI(state, &r, NULL, "consume", "t", "0");
+    assert_exit(&r, 1);
+    assert_contains(r.err, "CRAWLLOG_ECORRUPT");
+    run_free(&r);
+}
+
+static void test_cli_errors(void **state)
+{
+    struct run r;
+    char missing[4300];
+
+    CLI(state, &r, NULL, "topic", "create", "bad/name", "1");
+    assert_exit(&r, 1);
+    assert_contains(r.err, "crawllog: topic create bad/name: CRAWLLOG_EINVAL");
+    run_free(&r);
+    CLI(state, &r, "x\n", "produce", "nope", "0");
+    assert_exit(&r, 1);
+    assert_contains(r.err, "CRAWLLOG_ENOTOPIC");
+    run_free(&r);
+    snprintf(missing, sizeof(missing), "%s/missing", CL_TEST_DIR(state));
+    cli_run(&r, NULL, NULL,
+            (const char *const[]){"-d", missing, "-X", "log.dir.create=false",
+                                  "topic", "list", NULL});
+    assert_exit(&r, 1);
+    assert_contains(r.err, "CRAWLLOG_ENOENT");
+    assert_false(cl_test_exists(missing));
+    run_free(&r);
+    cli_run(&r, NULL, NULL, (const char *const[]){"-d", missing, "verify", NULL});
+    assert_exit(&r, 1);
+    assert_contains(r.err, "CRAWLLOG_ENOENT");
+    assert_false(cl_test_exists(missing));
+    run_free(&r);
+}
+
+static void test_cli_usage_errors(void **state)
+{
+    static const char *const bad[][7] = {
+        {"frobnicate", NULL},
+        {"topic", "create", "t", "abc", NULL},
+        {"topic", "create", "t", "12x", NULL},
+        {"topic", "create", "t", "", NULL},
+        {"topic", "create", "t", "99999999999", NULL},
+        {"topic", "add-partitions", "t", "2.5", NULL},
+        {"consume", "t", "zero", NULL},
+        {"consume", "t", "0", "--max", "-1", NULL},
+        {"consume", "t", "0", "--from", "1", "--from-time", "2", NULL},
+        {"consume", "t", "0", "--format", "json", NULL},
+        {"produce", "t", "0", "--batch", "0", NULL},
+        {"produce", "t", "0", "--sync", "maybe", NULL},
+        {"produce", "t", "0", "--key-sep", "ab", NULL},
+        {"offsets", NULL},
+        {"topic", NULL},
+        {"-X", "segment.bytes", "conf", NULL},
+        {"-q", "version", NULL},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *args[9] = {"-d", data_dir(state)};
+        struct run r;
+        size_t j;
+
+        for (j = 0; bad[i][j] != NULL; j++) {
+            args[2 + j] = bad[i][j];
+        }
+        args[2 + j] = NULL;
+        cli_run(&r, NULL, NULL, args);
+        if (r.status != 2) {
+            cl_test_failf_at(__FILE__, __LINE__, "case %zu (%s %s): exit %d",
+                             i, bad[i][0], bad[i][1] ? bad[i][1] : "",
+                             r.status);
+        }
+        assert_contains(r.err, "usage: crawllog");
+        assert_string_equal(r.out, "");
+        run_free(&r);
+    }
+    cli_run(&r_unused_guard, NULL, NULL, (const char *const[]){NULL});
+}
