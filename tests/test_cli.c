@@ -550,7 +550,7 @@ static void test_cli_errors(void **state)
 
 static void test_cli_usage_errors(void **state)
 {
-    static const char *const bad[][7] = {
+    static const char *const bad[][8] = {
         {"frobnicate", NULL},
         {"topic", "create", "t", "abc", NULL},
         {"topic", "create", "t", "12x", NULL},
@@ -569,11 +569,11 @@ static void test_cli_usage_errors(void **state)
         {"-X", "segment.bytes", "conf", NULL},
         {"-q", "version", NULL},
     };
+    struct run r;
     size_t i;
 
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        const char *args[9] = {"-d", data_dir(state)};
-        struct run r;
+        const char *args[10] = {"-d", data_dir(state)};
         size_t j;
 
         for (j = 0; bad[i][j] != NULL; j++) {
@@ -590,5 +590,122 @@ static void test_cli_usage_errors(void **state)
         assert_string_equal(r.out, "");
         run_free(&r);
     }
-    cli_run(&r_unused_guard, NULL, NULL, (const char *const[]){NULL});
+    CLI(state, &r, NULL, NULL); /* no command at all */
+    assert_exit(&r, 2);
+    assert_contains(r.err, "no command");
+    run_free(&r);
+}
+
+static void test_cli_conf(void **state)
+{
+    struct run r;
+
+    CLI(state, &r, NULL, "conf");
+    assert_exit(&r, 0);
+    assert_true(strncmp(r.out, "log.dir.create=", 15) == 0);
+    assert_contains(r.out, "\nsegment.bytes=");
+    run_free(&r);
+    CLI(state, &r, NULL, "-X", "segment.bytes=65536", "-X",
+        "log.dir.create=false", "conf");
+    assert_exit(&r, 0);
+    assert_contains(r.out, "\nsegment.bytes=65536\n");
+    assert_contains(r.out, "log.dir.create=false\n");
+    run_free(&r);
+    CLI(state, &r, NULL, "-X", "no.such.prop=1", "conf");
+    assert_exit(&r, 1);
+    assert_contains(r.err, "no.such.prop");
+    assert_contains(r.err, "CRAWLLOG_EINVAL");
+    assert_string_equal(r.out, "");
+    run_free(&r);
+    CLI(state, &r, NULL, "-X", "segment.bytes=lots", "topic", "list");
+    assert_exit(&r, 1);
+    assert_contains(r.err, "segment.bytes");
+    run_free(&r);
+    assert_false(cl_test_exists(data_dir(state)));
+}
+
+static void test_cli_env_dir(void **state)
+{
+    struct run r;
+    char dir[4300];
+
+    snprintf(dir, sizeof(dir), "%s/envdata", CL_TEST_DIR(state));
+    cli_run(&r, NULL, dir,
+            (const char *const[]){"topic", "create", "e", "2", NULL});
+    assert_exit(&r, 0);
+    run_free(&r);
+    snprintf(dir, sizeof(dir), "%s/envdata/topics/e", CL_TEST_DIR(state));
+    assert_true(cl_test_exists(dir));
+    /* -d wins over the environment. */
+    snprintf(dir, sizeof(dir), "%s/envdata", CL_TEST_DIR(state));
+    create_topic(state, "d", "1");
+    cli_run(&r, NULL, dir, (const char *const[]){"topic", "list", NULL});
+    assert_string_equal(r.out, "e\n");
+    run_free(&r);
+}
+
+static void test_cli_maintain(void **state)
+{
+    char in[16384], line[128];
+    struct run r;
+    long long start = -1, end = -1, deleted = -1;
+    int i;
+
+    CLI(state, &r, NULL, "topic", "create", "t", "1", "-c",
+        "segment.bytes=4096", "-c", "retention.ms=1");
+    assert_exit(&r, 0);
+    run_free(&r);
+    CLI(state, &r, NULL, "maintain");
+    assert_exit(&r, 0);
+    assert_string_equal(r.out, "maintain: deleted 0 segments\n");
+    run_free(&r);
+    in[0] = '\0';
+    for (i = 0; i < 120; i++) {
+        snprintf(line, sizeof(line), "record %03d %s\n", i,
+                 "padding padding padding padding padding padding padding");
+        strcat(in, line);
+    }
+    CLI(state, &r, in, "produce", "t", "0", "--batch", "10");
+    assert_exit(&r, 0);
+    assert_contains(r.err, "produced 120 records, offsets 0..119");
+    run_free(&r);
+    nanosleep(&(struct timespec){0, 20000000}, NULL); /* older than 1 ms */
+    CLI(state, &r, NULL, "maintain");
+    assert_exit(&r, 0);
+    assert_int_equal(sscanf(r.out, "maintain: deleted %lld segments",
+                            &deleted), 1);
+    assert_true(deleted >= 1);
+    run_free(&r);
+    CLI(state, &r, NULL, "offsets", "t");
+    assert_exit(&r, 0);
+    assert_int_equal(sscanf(r.out, "0 %lld %lld", &start, &end), 2);
+    assert_int_equal(end, 120);
+    assert_true(start > 0 && start < 120);
+    run_free(&r);
+    CLI(state, &r, NULL, "consume", "t", "0", "--max", "1", "--format",
+        "raw");
+    assert_exit(&r, 0);
+    snprintf(line, sizeof(line), "record %03lld ", start);
+    assert_memory_equal(r.out, line, strlen(line));
+    run_free(&r);
+    CLI(state, &r, NULL, "verify");
+    assert_exit(&r, 0);
+    run_free(&r);
+}
+
+int main(void)
+{
+#define T(name)                                                                \
+    cmocka_unit_test_setup_teardown(name, cl_test_tmpdir_setup,                \
+                                    cl_test_tmpdir_teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_cli_version),         T(test_cli_topic_commands),
+        T(test_cli_topic_overrides), T(test_cli_produce_consume),
+        T(test_cli_consume_from_max), T(test_cli_offsets),
+        T(test_cli_verify),          T(test_cli_errors),
+        T(test_cli_usage_errors),    T(test_cli_conf),
+        T(test_cli_env_dir),         T(test_cli_maintain),
+    };
+#undef T
+    return cmocka_run_group_tests_name("cli", tests, group_setup, NULL);
 }
