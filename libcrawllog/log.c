@@ -607,20 +607,29 @@ int crawllog_topic_describe(crawllog_t *log, const char *topic,
 
 /* ---- append, flush, offsets ------------------------------------------- */
 
-/* Run op on a partition; if the topic turns out to have been deleted (and
+/* Run fn on a partition; if the topic turns out to have been deleted (and
  * maybe re-created) by another process, forget it and try once more. */
-#define WITH_PARTITION(log, topic, p, part, err, rc, op)                     \
-    for (int try_ = 0; try_ < 2; try_++) {                                   \
-        (rc) = cl_log_partition((log), (topic), (p), &(part), (err));        \
-        if ((rc) == 0) {                                                     \
-            (rc) = (op);                                                     \
-        }                                                                    \
-        if ((rc) != CRAWLLOG_ENOTOPIC || (part) == NULL) {                   \
-            break;                                                           \
-        }                                                                    \
-        cl_log_forget((log), (topic));                                       \
-        (err)->msg[0] = '\0';                                                \
+typedef int part_op_fn(struct cl_partition *part, void *arg,
+                       struct cl_err *err);
+
+static int with_partition(crawllog_t *log, const char *topic, int32_t p,
+                          part_op_fn *fn, void *arg, struct cl_err *err)
+{
+    int rc = 0;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        struct cl_partition *part = NULL;
+        rc = cl_log_partition(log, topic, p, &part, err);
+        if (rc == 0) {
+            rc = fn(part, arg, err);
+        }
+        if (rc != CRAWLLOG_ENOTOPIC || part == NULL) {
+            break;
+        }
+        cl_log_forget(log, topic);
+        err->msg[0] = '\0';
     }
+    return rc;
+}
 
 static int check_records(const crawllog_record_t *records, size_t count,
                          struct cl_err *err)
@@ -644,11 +653,18 @@ static int check_records(const crawllog_record_t *records, size_t count,
     return 0;
 }
 
-static int append_one(struct cl_partition *part,
-                      const crawllog_record_t *records, size_t count,
-                      int sync, int64_t *basep, struct cl_err *err)
+struct append_args {
+    const crawllog_record_t *records;
+    size_t count;
+    int sync;
+    int64_t base;
+};
+
+static int append_one(struct cl_partition *part, void *arg,
+                      struct cl_err *err)
 {
-    size_t size = cl_record_batch_size(records, count);
+    struct append_args *a = arg;
+    size_t size = cl_record_batch_size(a->records, a->count);
     if (size == 0 || size > (size_t)part->conf.max_message_bytes) {
         return cl_errf(err, CRAWLLOG_ETOOBIG,
                        "%s: batch of %zu bytes exceeds max.message.bytes "
@@ -660,11 +676,11 @@ static int append_one(struct cl_partition *part,
         return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
     }
     int rc = CRAWLLOG_EINVAL;
-    if (cl_record_batch_encode(buf, size, records, count, cl_io_now_ms(),
-                               NULL) != size) {
+    if (cl_record_batch_encode(buf, size, a->records, a->count,
+                               cl_io_now_ms(), NULL) != size) {
         cl_errf(err, rc, "records could not be encoded");
     } else {
-        rc = cl_partition_append(part, buf, size, 1, sync, basep, err);
+        rc = cl_partition_append(part, buf, size, 1, a->sync, &a->base, err);
     }
     cl_io_free(buf);
     return rc;
@@ -675,8 +691,7 @@ int crawllog_append(crawllog_t *log, const char *topic, int32_t partition,
                     int64_t *base_offsetp)
 {
     struct cl_err err = {{0}};
-    struct cl_partition *part = NULL;
-    int64_t base = -1;
+    struct append_args args = {records, count, sync, -1};
     int rc;
     if (base_offsetp) {
         *base_offsetp = -1;
@@ -692,47 +707,79 @@ int crawllog_append(crawllog_t *log, const char *topic, int32_t partition,
     if ((rc = check_records(records, count, &err)) != 0) {
         return cl_log_fail(log, rc, &err);
     }
-    WITH_PARTITION(log, topic, partition, part, &err, rc,
-                   append_one(part, records, count, sync, &base, &err));
+    rc = with_partition(log, topic, partition, append_one, &args, &err);
     if (rc != 0) {
         return cl_log_fail(log, rc, &err);
     }
     if (base_offsetp) {
-        *base_offsetp = base;
+        *base_offsetp = args.base;
     }
+    return 0;
+}
+
+/* The open partitions of every known topic (log->lock held). */
+static int open_partitions_locked(crawllog_t *log, struct cl_partition ***pp,
+                                  size_t *np)
+{
+    size_t n = 0, k = 0;
+    for (struct cl_topic_rt *t = log->topics; t; t = t->next) {
+        n += (size_t)t->nparts;
+    }
+    struct cl_partition **parts = cl_io_calloc(n ? n : 1, sizeof(*parts));
+    if (parts == NULL) {
+        return CRAWLLOG_ENOMEM;
+    }
+    for (struct cl_topic_rt *t = log->topics; t; t = t->next) {
+        for (int32_t p = 0; p < t->nparts; p++) {
+            if (t->parts[p]) {
+                parts[k++] = t->parts[p];
+            }
+        }
+    }
+    *pp = parts;
+    *np = k;
     return 0;
 }
 
 int crawllog_flush(crawllog_t *log, int sync)
 {
     struct cl_err err = {{0}};
+    struct cl_partition **parts;
+    size_t n;
     int first = 0;
     if (log == NULL || sync < CRAWLLOG_SYNC_NONE ||
         sync > CRAWLLOG_SYNC_DURABLE) {
         return CRAWLLOG_EINVAL;
     }
-    /* Topic and partition objects live until close, so the list can be
-     * walked with the lock taken only to read the links. */
     pthread_mutex_lock(&log->lock);
-    struct cl_topic_rt *t = log->topics;
+    int rc = open_partitions_locked(log, &parts, &n);
     pthread_mutex_unlock(&log->lock);
-    for (; t; t = t->next) {
-        for (int32_t p = 0; p < t->nparts; p++) {
-            pthread_mutex_lock(&log->lock);
-            struct cl_partition *part = t->parts[p];
-            pthread_mutex_unlock(&log->lock);
-            if (part == NULL) {
-                continue;
-            }
-            struct cl_err e2 = {{0}};
-            int rc = cl_partition_flush(part, sync, &e2);
-            if (rc != 0 && first == 0) {
-                first = rc;
-                err = e2;
-            }
+    if (rc != 0) {
+        cl_errf(&err, rc, "out of memory");
+        return cl_log_fail(log, rc, &err);
+    }
+    /* Partition objects live until close, so no lock is needed now. */
+    for (size_t i = 0; i < n; i++) {
+        struct cl_err e2 = {{0}};
+        rc = cl_partition_flush(parts[i], sync, &e2);
+        if (rc != 0 && first == 0) {
+            first = rc;
+            err = e2;
         }
     }
+    cl_io_free(parts);
     return first ? cl_log_fail(log, first, &err) : 0;
+}
+
+struct offsets_args {
+    int64_t start, end;
+};
+
+static int offsets_one(struct cl_partition *part, void *arg,
+                       struct cl_err *err)
+{
+    struct offsets_args *a = arg;
+    return cl_partition_offsets(part, &a->start, &a->end, err);
 }
 
 int crawllog_partition_offsets(crawllog_t *log, const char *topic,
@@ -740,8 +787,7 @@ int crawllog_partition_offsets(crawllog_t *log, const char *topic,
                                int64_t *endp)
 {
     struct cl_err err = {{0}};
-    struct cl_partition *part = NULL;
-    int rc;
+    struct offsets_args args = {-1, -1};
     if (startp) {
         *startp = -1;
     }
@@ -751,22 +797,36 @@ int crawllog_partition_offsets(crawllog_t *log, const char *topic,
     if (log == NULL || topic == NULL) {
         return CRAWLLOG_EINVAL;
     }
-    WITH_PARTITION(log, topic, partition, part, &err, rc,
-                   cl_partition_offsets(part, startp, endp, &err));
-    return rc ? cl_log_fail(log, rc, &err) : 0;
+    int rc = with_partition(log, topic, partition, offsets_one, &args, &err);
+    if (rc != 0) {
+        return cl_log_fail(log, rc, &err);
+    }
+    if (startp) {
+        *startp = args.start;
+    }
+    if (endp) {
+        *endp = args.end;
+    }
+    return 0;
 }
 
 /* ---- maintenance -------------------------------------------------------- */
 
-static int maintain_partition(struct cl_partition *part, int64_t now,
-                              int64_t *deletedp, struct cl_err *err)
+struct maintain_args {
+    int64_t now;
+    int64_t deleted;
+};
+
+static int maintain_one(struct cl_partition *part, void *arg,
+                        struct cl_err *err)
 {
+    struct maintain_args *a = arg;
     int64_t n = 0;
-    int rc = cl_partition_roll_if_old(part, now, err);
+    int rc = cl_partition_roll_if_old(part, a->now, err);
     if (rc == 0) {
-        rc = cl_partition_retention(part, now, &n, err);
+        rc = cl_partition_retention(part, a->now, &n, err);
     }
-    *deletedp += n;
+    a->deleted += n;
     return rc;
 }
 
@@ -775,7 +835,7 @@ int crawllog_maintain(crawllog_t *log, int64_t *deletedp)
     struct cl_err err = {{0}};
     char **names;
     size_t count;
-    int64_t deleted = 0, now = cl_io_now_ms();
+    struct maintain_args args = {cl_io_now_ms(), 0};
     if (deletedp) {
         *deletedp = 0;
     }
@@ -796,9 +856,7 @@ int crawllog_maintain(crawllog_t *log, int64_t *deletedp)
         pthread_mutex_unlock(&log->lock);
         err.msg[0] = '\0';
         for (int32_t p = 0; rc == 0 && p < nparts; p++) {
-            struct cl_partition *part = NULL;
-            WITH_PARTITION(log, names[i], p, part, &err, rc,
-                           maintain_partition(part, now, &deleted, &err));
+            rc = with_partition(log, names[i], p, maintain_one, &args, &err);
             if (rc == CRAWLLOG_ENOTOPIC) {
                 rc = 0; /* deleted meanwhile */
                 break;
@@ -807,7 +865,7 @@ int crawllog_maintain(crawllog_t *log, int64_t *deletedp)
     }
     cl_io_listdir_free(names, count);
     if (deletedp) {
-        *deletedp = deleted;
+        *deletedp = args.deleted;
     }
     return rc ? cl_log_fail(log, rc, &err) : 0;
 }

@@ -28,6 +28,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -103,13 +104,23 @@ void cl_pstate_unlock(struct cl_pstate *ps)
     cl_io_unlock(ps->fd);
 }
 
+static char boot_id_cache[CL_BOOT_ID_SIZE];
+static pthread_once_t boot_id_once = PTHREAD_ONCE_INIT;
+
+static void boot_id_load(void)
+{
+    if (cl_io_boot_id(boot_id_cache, sizeof(boot_id_cache)) != 0) {
+        /* No boot id: never trust a state from an earlier run. */
+        memset(boot_id_cache, 0, sizeof(boot_id_cache));
+    }
+}
+
+/* The boot id is read once per process: it cannot change while we run. */
 static void boot_id(char *out)
 {
+    pthread_once(&boot_id_once, boot_id_load);
     memset(out, 0, CL_BOOT_ID_SIZE);
-    if (cl_io_boot_id(out, CL_BOOT_ID_SIZE) != 0) {
-        /* No boot id: never trust a state from an earlier run. */
-        memset(out, 0, CL_BOOT_ID_SIZE);
-    }
+    memcpy(out, boot_id_cache, CL_BOOT_ID_SIZE);
 }
 
 int cl_pstate_valid(const struct cl_pstate *ps)
