@@ -371,8 +371,13 @@ format:
 clean:
 	rm -rf build
 
-demo:
-	@echo "demo: not yet implemented" && exit 1
+# The main job.  Until the crawl pipeline (examples/crawler) lands, the demo
+# exercises the storage layer: append + read back, describe, verify.
+DEMO_DIR ?= ./crawllog-data
+demo: all
+	$(BUILDDIR)/examples/log_basics $(DEMO_DIR)
+	$(BUILDDIR)/crawllog -d $(DEMO_DIR) topic describe urls
+	$(BUILDDIR)/crawllog -d $(DEMO_DIR) verify
 
 help:
 	@sed -n 's/^#   make/make/p' Makefile

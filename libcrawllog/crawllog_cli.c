@@ -118,65 +118,83 @@ static int parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
 static int conf_set_spec(crawllog_conf_t *conf, const char *opt,
                          const char *spec)
 {
-    char errstr[CRAWLLOG_ERRSTR_SIZE] = "";
-    char name[256];
+    char errstr[CRAWLLOG_ERRSTR_SIZE] = "", name[256];
     const char *eq = strchr(spec, '=');
-    size_t n;
     int rc;
 
     if (eq == NULL || eq == spec || (size_t)(eq - spec) >= sizeof(name)) {
         return usage_error("%s needs prop=value", opt);
     }
-    n = (size_t)(eq - spec);
-    memcpy(name, spec, n);
-    name[n] = '\0';
+    memcpy(name, spec, (size_t)(eq - spec));
+    name[eq - spec] = '\0';
     rc = crawllog_conf_set(conf, name, eq + 1, errstr, sizeof(errstr));
-    if (rc != CRAWLLOG_OK) {
-        fprintf(stderr, "crawllog: %s %s: %s: %s\n", opt, spec,
-                crawllog_err_name(rc),
-                errstr[0] ? errstr : crawllog_strerror(rc));
-        return 1;
-    }
-    return 0;
+    return rc == CRAWLLOG_OK ? 0 : fail(opt, spec, rc, errstr);
 }
 
 /* Open the log (once).  Returns 0 or 1 (reported). */
 static int cli_open(struct cli *c)
 {
     char errstr[CRAWLLOG_ERRSTR_SIZE] = "";
-    int rc;
+    int rc = CRAWLLOG_OK;
 
-    if (c->log != NULL) {
-        return 0;
+    if (c->log == NULL) {
+        rc = crawllog_open(&c->log, c->dir, c->conf, errstr, sizeof(errstr));
     }
-    rc = crawllog_open(&c->log, c->dir, c->conf, errstr, sizeof(errstr));
-    if (rc != CRAWLLOG_OK) {
-        return fail("open", c->dir, rc, errstr);
-    }
-    return 0;
+    return rc == CRAWLLOG_OK ? 0 : fail("open", c->dir, rc, errstr);
 }
 
-/* Print a malloc'd conf dump with a prefix on each line.  Returns 0/1. */
+/* Print a conf dump with a prefix on each line.  Returns 0 or 1. */
 static int print_conf(const crawllog_conf_t *conf, const char *prefix)
 {
-    char *text = NULL;
-    char *line;
-    char *nl;
+    char *text = NULL, *line, *nl;
     int rc = crawllog_conf_dump(conf, &text);
 
     if (rc != CRAWLLOG_OK) {
         return fail("conf dump", NULL, rc, NULL);
     }
-    for (line = text; *line != '\0'; line = nl + 1) {
-        nl = strchr(line, '\n');
-        if (nl == NULL) {
-            printf("%s%s\n", prefix, line);
-            break;
-        }
+    for (line = text; *line != '\0' && (nl = strchr(line, '\n')) != NULL;
+         line = nl + 1) {
         printf("%s%.*s\n", prefix, (int)(nl - line), line);
+    }
+    if (*line != '\0') {
+        printf("%s%s\n", prefix, line);
     }
     free(text);
     return 0;
+}
+
+/* Print every partition's offsets, as "describe" or "offsets" shows them. */
+static int print_partitions(struct cli *c, const char *topic, int describe)
+{
+    crawllog_conf_t *tconf = NULL;
+    int32_t parts = 0, p;
+    int64_t start, end;
+    int rc, st = 0;
+
+    rc = crawllog_topic_describe(c->log, topic, &parts,
+                                 describe ? &tconf : NULL);
+    if (rc != CRAWLLOG_OK) {
+        return fail_log(c, describe ? "topic describe" : "offsets", topic, rc);
+    }
+    if (describe) {
+        printf("topic: %s\npartitions: %d\nconfig:\n", topic, (int)parts);
+        st = print_conf(tconf, "  ");
+        crawllog_conf_destroy(tconf);
+    }
+    for (p = 0; p < parts && st == 0; p++) {
+        rc = crawllog_partition_offsets(c->log, topic, p, &start, &end);
+        if (rc != CRAWLLOG_OK) {
+            return fail_log(c, "partition offsets", topic, rc);
+        }
+        if (describe) {
+            printf("partition %d: start %lld end %lld records %lld\n", (int)p,
+                   (long long)start, (long long)end, (long long)(end - start));
+        } else {
+            printf("%d %lld %lld\n", (int)p, (long long)start,
+                   (long long)end);
+        }
+    }
+    return st;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -187,19 +205,15 @@ static int topic_create(struct cli *c, int argc, char **argv)
 {
     crawllog_conf_t *tconf = NULL;
     int64_t parts;
-    int i, rc, st = 0;
+    int i, rc = 0, st = 0;
 
-    if (argc < 2) {
+    if (argc < 2 || parse_int(argv[1], INT32_MIN, INT32_MAX, &parts) != 0) {
         return usage_error("%s", "topic create needs NAME PARTITIONS");
-    }
-    if (parse_int(argv[1], INT32_MIN, INT32_MAX, &parts) != 0) {
-        return usage_error("bad partition count '%s'", argv[1]);
     }
     for (i = 2; i < argc && st == 0; i++) {
         if (strcmp(argv[i], "-c") != 0 || i + 1 >= argc) {
             st = usage_error("unexpected argument '%s'", argv[i]);
-        } else if (tconf == NULL &&
-                   (rc = crawllog_conf_new(&tconf)) != CRAWLLOG_OK) {
+        } else if (tconf == NULL && (rc = crawllog_conf_new(&tconf)) != 0) {
             st = fail("conf", NULL, rc, NULL);
         } else {
             st = conf_set_spec(tconf, "-c", argv[++i]);
@@ -222,12 +236,8 @@ static int topic_list(struct cli *c)
 {
     char **names = NULL;
     size_t n = 0, i;
-    int rc;
+    int rc = crawllog_topic_list(c->log, &names, &n);
 
-    if (cli_open(c) != 0) {
-        return 1;
-    }
-    rc = crawllog_topic_list(c->log, &names, &n);
     if (rc != CRAWLLOG_OK) {
         return fail_log(c, "topic list", NULL, rc);
     }
@@ -238,88 +248,41 @@ static int topic_list(struct cli *c)
     return 0;
 }
 
-static int topic_describe(struct cli *c, const char *topic)
-{
-    crawllog_conf_t *tconf = NULL;
-    int32_t parts = 0, p;
-    int64_t start, end;
-    int rc, st;
-
-    if (cli_open(c) != 0) {
-        return 1;
-    }
-    rc = crawllog_topic_describe(c->log, topic, &parts, &tconf);
-    if (rc != CRAWLLOG_OK) {
-        return fail_log(c, "topic describe", topic, rc);
-    }
-    printf("topic: %s\npartitions: %d\nconfig:\n", topic, (int)parts);
-    st = print_conf(tconf, "  ");
-    crawllog_conf_destroy(tconf);
-    for (p = 0; p < parts && st == 0; p++) {
-        rc = crawllog_partition_offsets(c->log, topic, p, &start, &end);
-        if (rc != CRAWLLOG_OK) {
-            return fail_log(c, "partition offsets", topic, rc);
-        }
-        printf("partition %d: start %lld end %lld records %lld\n", (int)p,
-               (long long)start, (long long)end, (long long)(end - start));
-    }
-    return st;
-}
-
-static int topic_simple(struct cli *c, const char *sub, int argc,
-                        char **argv)
-{
-    int64_t total;
-    int rc;
-
-    if (strcmp(sub, "delete") == 0) {
-        if (argc != 1) {
-            return usage_error("%s", "topic delete needs NAME");
-        }
-        if (cli_open(c) != 0) {
-            return 1;
-        }
-        rc = crawllog_topic_delete(c->log, argv[0]);
-        if (rc != CRAWLLOG_OK) {
-            return fail_log(c, "topic delete", argv[0], rc);
-        }
-        printf("deleted topic %s\n", argv[0]);
-        return 0;
-    }
-    if (argc != 2) {
-        return usage_error("%s", "topic add-partitions needs NAME TOTAL");
-    }
-    if (parse_int(argv[1], INT32_MIN, INT32_MAX, &total) != 0) {
-        return usage_error("bad partition count '%s'", argv[1]);
-    }
-    if (cli_open(c) != 0) {
-        return 1;
-    }
-    rc = crawllog_topic_add_partitions(c->log, argv[0], (int32_t)total);
-    if (rc != CRAWLLOG_OK) {
-        return fail_log(c, "topic add-partitions", argv[0], rc);
-    }
-    printf("topic %s now has %d partitions\n", argv[0], (int)total);
-    return 0;
-}
-
 static int cmd_topic(struct cli *c, int argc, char **argv)
 {
-    const char *sub = argc > 0 ? argv[0] : "";
+    const char *sub = argc > 0 ? argv[0] : "", *name = argv[1];
+    int64_t total = 0;
+    int rc;
 
     if (strcmp(sub, "create") == 0) {
         return topic_create(c, argc - 1, argv + 1);
     }
-    if (strcmp(sub, "list") == 0 && argc == 1) {
-        return topic_list(c);
+    if (!((strcmp(sub, "list") == 0 && argc == 1) ||
+          ((strcmp(sub, "describe") == 0 || strcmp(sub, "delete") == 0) &&
+           argc == 2) ||
+          (strcmp(sub, "add-partitions") == 0 && argc == 3 &&
+           parse_int(argv[2], INT32_MIN, INT32_MAX, &total) == 0))) {
+        return usage_error("bad topic command '%s'", sub);
     }
-    if (strcmp(sub, "describe") == 0 && argc == 2) {
-        return topic_describe(c, argv[1]);
+    if (cli_open(c) != 0) {
+        return 1;
     }
-    if (strcmp(sub, "delete") == 0 || strcmp(sub, "add-partitions") == 0) {
-        return topic_simple(c, sub, argc - 1, argv + 1);
+    if (strcmp(sub, "list") == 0 || strcmp(sub, "describe") == 0) {
+        return sub[0] == 'l' ? topic_list(c) : print_partitions(c, name, 1);
     }
-    return usage_error("bad topic command '%s'", sub);
+    if (strcmp(sub, "delete") == 0) {
+        if ((rc = crawllog_topic_delete(c->log, name)) != CRAWLLOG_OK) {
+            return fail_log(c, "topic delete", name, rc);
+        }
+        printf("deleted topic %s\n", name);
+        return 0;
+    }
+    rc = crawllog_topic_add_partitions(c->log, name, (int32_t)total);
+    if (rc != CRAWLLOG_OK) {
+        return fail_log(c, "topic add-partitions", name, rc);
+    }
+    printf("topic %s now has %d partitions\n", name, (int)total);
+    return 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -332,40 +295,22 @@ struct produce {
     int32_t partition;
     int sync;
     int64_t batch;
-    int key_sep; /* -1: none */
-    char **lines;
-    size_t *lens;
-    crawllog_record_t *recs;
-    size_t n;          /* lines buffered */
-    int64_t total;     /* records appended */
-    int64_t first;     /* offset of the first, -1 if unknown */
-    int64_t last;      /* offset of the last, -1 if unknown */
+    int key_sep;             /* -1: none */
+    char **lines;            /* the buffered lines (malloc'd) */
+    crawllog_record_t *recs; /* views into lines */
+    size_t n;                /* lines buffered */
+    int64_t total;           /* records appended */
+    int64_t first, last;     /* offsets appended, -1 if unknown */
 };
 
 /* Append the buffered lines as one batch.  Returns 0 or 1 (reported). */
 static int produce_flush(struct cli *c, struct produce *pr)
 {
     int64_t base = -1;
-    size_t i;
     int rc;
 
     if (pr->n == 0) {
         return 0;
-    }
-    for (i = 0; i < pr->n; i++) {
-        char *l = pr->lines[i];
-        char *sep = pr->key_sep < 0 ? NULL : memchr(l, pr->key_sep, pr->lens[i]);
-
-        memset(&pr->recs[i], 0, sizeof(pr->recs[i]));
-        pr->recs[i].timestamp = -1;
-        pr->recs[i].value = l;
-        pr->recs[i].value_len = pr->lens[i];
-        if (sep != NULL) {
-            pr->recs[i].key = l;
-            pr->recs[i].key_len = (size_t)(sep - l);
-            pr->recs[i].value = sep + 1;
-            pr->recs[i].value_len = pr->lens[i] - (size_t)(sep - l) - 1;
-        }
     }
     rc = crawllog_append(c->log, pr->topic, pr->partition, pr->recs, pr->n,
                          pr->sync, &base);
@@ -380,10 +325,34 @@ static int produce_flush(struct cli *c, struct produce *pr)
     }
     pr->last = base >= 0 ? base + (int64_t)pr->n - 1 : -1;
     pr->total += (int64_t)pr->n;
-    for (i = 0; i < pr->n; i++) {
-        free(pr->lines[i]);
+    while (pr->n > 0) {
+        free(pr->lines[--pr->n]);
     }
-    pr->n = 0;
+    return 0;
+}
+
+/* Buffer one line (len bytes, no newline) as a record.  Returns 0 or 1. */
+static int produce_add(struct produce *pr, const char *line, size_t len)
+{
+    crawllog_record_t *r = &pr->recs[pr->n];
+    char *l = malloc(len + 1), *sep;
+
+    if (l == NULL) {
+        return fail("produce", pr->topic, CRAWLLOG_ENOMEM, NULL);
+    }
+    memcpy(l, line, len);
+    pr->lines[pr->n++] = l;
+    memset(r, 0, sizeof(*r));
+    r->timestamp = -1;
+    r->value = l;
+    r->value_len = len;
+    sep = pr->key_sep < 0 ? NULL : memchr(l, pr->key_sep, len);
+    if (sep != NULL) {
+        r->key = l;
+        r->key_len = (size_t)(sep - l);
+        r->value = sep + 1;
+        r->value_len = len - r->key_len - 1;
+    }
     return 0;
 }
 
@@ -399,14 +368,8 @@ static int produce_run(struct cli *c, struct produce *pr)
         if (len > 0 && line[len - 1] == '\n') {
             len--;
         }
-        pr->lines[pr->n] = malloc((size_t)len + 1);
-        if (pr->lines[pr->n] == NULL) {
-            st = fail("produce", pr->topic, CRAWLLOG_ENOMEM, NULL);
-            break;
-        }
-        memcpy(pr->lines[pr->n], line, (size_t)len);
-        pr->lens[pr->n++] = (size_t)len;
-        if ((int64_t)pr->n == pr->batch) {
+        st = produce_add(pr, line, (size_t)len);
+        if (st == 0 && (int64_t)pr->n == pr->batch) {
             st = produce_flush(c, pr);
         }
     }
@@ -419,77 +382,69 @@ static int produce_run(struct cli *c, struct produce *pr)
     if (st == 0) {
         st = produce_flush(c, pr);
     }
+    if (st == 0 && pr->sync == CRAWLLOG_SYNC_NONE &&
+        (st = crawllog_flush(c->log, CRAWLLOG_SYNC_WRITTEN)) != 0) {
+        st = fail_log(c, "produce flush", pr->topic, st);
+    }
     while (pr->n > 0) {
         free(pr->lines[--pr->n]);
     }
     return st;
 }
 
-static int parse_sync(const char *s)
+/* Parse produce's options into pr.  Returns 0 or EXIT_USAGE. */
+static int produce_parse(int argc, char **argv, struct produce *pr)
 {
-    if (s == NULL) {
-        return -1;
+    static const char *const syncs[] = {"none", "written", "durable"};
+    int64_t v;
+    int i, j;
+
+    if (argc < 2 || parse_int(argv[1], INT32_MIN, INT32_MAX, &v) != 0) {
+        return usage_error("%s", "produce needs TOPIC PARTITION");
     }
-    if (strcmp(s, "none") == 0) {
-        return CRAWLLOG_SYNC_NONE;
+    pr->topic = argv[0];
+    pr->partition = (int32_t)v;
+    for (i = 2; i < argc; i += 2) {
+        const char *val = i + 1 < argc ? argv[i + 1] : "";
+
+        for (j = 0; j < 3 && strcmp(val, syncs[j]) != 0; j++) {
+            continue;
+        }
+        if (strcmp(argv[i], "--sync") == 0 && j < 3) {
+            pr->sync = j; /* CRAWLLOG_SYNC_NONE, _WRITTEN, _DURABLE */
+        } else if (strcmp(argv[i], "--batch") == 0 &&
+                   parse_int(val, 1, MAX_BATCH, &pr->batch) == 0) {
+            continue;
+        } else if (strcmp(argv[i], "--key-sep") == 0 && strlen(val) == 1) {
+            pr->key_sep = (unsigned char)val[0];
+        } else {
+            return usage_error("bad produce option '%s'", argv[i]);
+        }
     }
-    if (strcmp(s, "written") == 0) {
-        return CRAWLLOG_SYNC_WRITTEN;
-    }
-    return strcmp(s, "durable") == 0 ? CRAWLLOG_SYNC_DURABLE : -1;
+    return 0;
 }
 
 static int cmd_produce(struct cli *c, int argc, char **argv)
 {
     struct produce pr = {0};
-    int64_t v;
-    int i, st, rc;
+    int st;
 
-    if (argc < 2) {
-        return usage_error("%s", "produce needs TOPIC PARTITION");
-    }
-    pr.topic = argv[0];
     pr.sync = CRAWLLOG_SYNC_WRITTEN;
     pr.batch = DEFAULT_BATCH;
     pr.key_sep = -1;
     pr.first = pr.last = -1;
-    if (parse_int(argv[1], INT32_MIN, INT32_MAX, &v) != 0) {
-        return usage_error("bad partition '%s'", argv[1]);
-    }
-    pr.partition = (int32_t)v;
-    for (i = 2; i < argc; i += 2) {
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-
-        if (strcmp(argv[i], "--sync") == 0 && parse_sync(val) >= 0) {
-            pr.sync = parse_sync(val);
-        } else if (strcmp(argv[i], "--batch") == 0 &&
-                   parse_int(val, 1, MAX_BATCH, &pr.batch) == 0) {
-            continue;
-        } else if (strcmp(argv[i], "--key-sep") == 0 && val != NULL &&
-                   strlen(val) == 1) {
-            pr.key_sep = (unsigned char)val[0];
-        } else {
-            return usage_error("bad produce option '%s'", argv[i]);
-        }
-    }
-    if (cli_open(c) != 0) {
-        return 1;
+    if ((st = produce_parse(argc, argv, &pr)) != 0 || cli_open(c) != 0) {
+        return st != 0 ? st : 1;
     }
     pr.lines = calloc((size_t)pr.batch, sizeof(*pr.lines));
-    pr.lens = calloc((size_t)pr.batch, sizeof(*pr.lens));
     pr.recs = calloc((size_t)pr.batch, sizeof(*pr.recs));
-    if (pr.lines == NULL || pr.lens == NULL || pr.recs == NULL) {
+    if (pr.lines == NULL || pr.recs == NULL) {
         st = fail("produce", pr.topic, CRAWLLOG_ENOMEM, NULL);
     } else {
         st = produce_run(c, &pr);
     }
     free(pr.lines);
-    free(pr.lens);
     free(pr.recs);
-    if (st == 0 && pr.sync == CRAWLLOG_SYNC_NONE &&
-        (rc = crawllog_flush(c->log, CRAWLLOG_SYNC_WRITTEN)) != 0) {
-        st = fail_log(c, "produce flush", pr.topic, rc);
-    }
     if (st == 0 && pr.first >= 0) {
         fprintf(stderr, "produced %lld records, offsets %lld..%lld\n",
                 (long long)pr.total, (long long)pr.first, (long long)pr.last);
@@ -545,6 +500,7 @@ static void print_msg(const crawllog_msg_t *m, int raw)
 
 /* Options of one consume run. */
 struct consume {
+    int64_t partition;
     int64_t from;      /* -1: log start */
     int64_t from_time; /* -1: unused */
     int64_t max;       /* -1: no limit */
@@ -556,9 +512,12 @@ static int consume_parse(int argc, char **argv, struct consume *co)
     int i;
 
     co->from = co->from_time = co->max = -1;
-    co->raw = 0;
-    for (i = 0; i < argc; i += 2) {
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+    if (argc < 2 ||
+        parse_int(argv[1], INT32_MIN, INT32_MAX, &co->partition) != 0) {
+        return usage_error("%s", "consume needs TOPIC PARTITION");
+    }
+    for (i = 2; i < argc; i += 2) {
+        const char *val = i + 1 < argc ? argv[i + 1] : "";
 
         if (strcmp(argv[i], "--from") == 0 && co->from_time < 0 &&
             parse_int(val, 0, INT64_MAX, &co->from) == 0) {
@@ -569,9 +528,9 @@ static int consume_parse(int argc, char **argv, struct consume *co)
         } else if (strcmp(argv[i], "--max") == 0 &&
                    parse_int(val, 0, INT64_MAX, &co->max) == 0) {
             continue;
-        } else if (strcmp(argv[i], "--format") == 0 && val != NULL &&
+        } else if (strcmp(argv[i], "--format") == 0 &&
                    (strcmp(val, "text") == 0 || strcmp(val, "raw") == 0)) {
-            co->raw = strcmp(val, "raw") == 0;
+            co->raw = val[0] == 'r';
         } else {
             return usage_error("bad consume option '%s'", argv[i]);
         }
@@ -579,32 +538,28 @@ static int consume_parse(int argc, char **argv, struct consume *co)
     return 0;
 }
 
-static int consume_run(crawllog_reader_t *rd,
-                       const char *topic, const struct consume *co)
+static int consume_run(crawllog_reader_t *rd, const char *topic,
+                       const struct consume *co)
 {
     const crawllog_msg_t *m = NULL;
-    int64_t n = 0;
-    int rc;
+    int64_t n;
+    int rc = CRAWLLOG_OK;
 
-    if (co->from >= 0 && (rc = crawllog_reader_seek(rd, co->from)) != 0) {
-        return fail("consume --from", topic, rc, crawllog_reader_errmsg(rd));
+    if (co->from >= 0) {
+        rc = crawllog_reader_seek(rd, co->from);
+    } else if (co->from_time >= 0) {
+        rc = crawllog_reader_seek_time(rd, co->from_time, NULL);
     }
-    if (co->from_time >= 0 &&
-        (rc = crawllog_reader_seek_time(rd, co->from_time, NULL)) != 0) {
-        return fail("consume --from-time", topic, rc,
-                    crawllog_reader_errmsg(rd));
-    }
-    while (co->max < 0 || n < co->max) {
+    for (n = 0; rc == CRAWLLOG_OK && (co->max < 0 || n < co->max); n++) {
         rc = crawllog_reader_next(rd, &m);
-        if (rc != CRAWLLOG_OK) {
-            fflush(stdout);
-            return fail("consume", topic, rc, crawllog_reader_errmsg(rd));
-        }
-        if (m == NULL) {
+        if (rc != CRAWLLOG_OK || m == NULL) {
             break;
         }
         print_msg(m, co->raw);
-        n++;
+    }
+    if (rc != CRAWLLOG_OK) {
+        fflush(stdout);
+        return fail("consume", topic, rc, crawllog_reader_errmsg(rd));
     }
     return 0;
 }
@@ -612,23 +567,13 @@ static int consume_run(crawllog_reader_t *rd,
 static int cmd_consume(struct cli *c, int argc, char **argv)
 {
     crawllog_reader_t *rd = NULL;
-    struct consume co;
-    int64_t part;
+    struct consume co = {0};
     int rc, st;
 
-    if (argc < 2) {
-        return usage_error("%s", "consume needs TOPIC PARTITION");
+    if ((st = consume_parse(argc, argv, &co)) != 0 || cli_open(c) != 0) {
+        return st != 0 ? st : 1;
     }
-    if (parse_int(argv[1], INT32_MIN, INT32_MAX, &part) != 0) {
-        return usage_error("bad partition '%s'", argv[1]);
-    }
-    if ((st = consume_parse(argc - 2, argv + 2, &co)) != 0) {
-        return st;
-    }
-    if (cli_open(c) != 0) {
-        return 1;
-    }
-    rc = crawllog_reader_new(&rd, c->log, argv[0], (int32_t)part);
+    rc = crawllog_reader_new(&rd, c->log, argv[0], (int32_t)co.partition);
     if (rc != CRAWLLOG_OK) {
         return fail_log(c, "consume", argv[0], rc);
     }
@@ -638,31 +583,8 @@ static int cmd_consume(struct cli *c, int argc, char **argv)
 }
 
 /* ---------------------------------------------------------------------- */
-/* offsets, verify, maintain, main                                         */
+/* verify, maintain, dispatch, main                                        */
 /* ---------------------------------------------------------------------- */
-
-static int cmd_offsets(struct cli *c, const char *topic)
-{
-    int32_t parts = 0, p;
-    int64_t start, end;
-    int rc;
-
-    if (cli_open(c) != 0) {
-        return 1;
-    }
-    rc = crawllog_topic_describe(c->log, topic, &parts, NULL);
-    if (rc != CRAWLLOG_OK) {
-        return fail_log(c, "offsets", topic, rc);
-    }
-    for (p = 0; p < parts; p++) {
-        rc = crawllog_partition_offsets(c->log, topic, p, &start, &end);
-        if (rc != CRAWLLOG_OK) {
-            return fail_log(c, "offsets", topic, rc);
-        }
-        printf("%d %lld %lld\n", (int)p, (long long)start, (long long)end);
-    }
-    return 0;
-}
 
 static void verify_cb(void *opaque, const char *problem)
 {
@@ -697,47 +619,38 @@ static int cmd_maintain(struct cli *c)
     if (cli_open(c) != 0) {
         return 1;
     }
-    rc = crawllog_maintain(c->log, &deleted);
-    if (rc != CRAWLLOG_OK) {
+    if ((rc = crawllog_maintain(c->log, &deleted)) != CRAWLLOG_OK) {
         return fail_log(c, "maintain", NULL, rc);
     }
     printf("maintain: deleted %lld segments\n", (long long)deleted);
     return 0;
 }
 
+/* Run argv[0] with its arguments argv[1..argc-1]. */
 static int run_command(struct cli *c, int argc, char **argv)
 {
     const char *cmd = argv[0];
 
     if (strcmp(cmd, "topic") == 0) {
         return cmd_topic(c, argc - 1, argv + 1);
-    }
-    if (strcmp(cmd, "produce") == 0) {
+    } else if (strcmp(cmd, "produce") == 0) {
         return cmd_produce(c, argc - 1, argv + 1);
-    }
-    if (strcmp(cmd, "consume") == 0) {
+    } else if (strcmp(cmd, "consume") == 0) {
         return cmd_consume(c, argc - 1, argv + 1);
-    }
-    if (strcmp(cmd, "offsets") == 0 && argc == 2) {
-        return cmd_offsets(c, argv[1]);
-    }
-    if (argc != 1) {
+    } else if (strcmp(cmd, "offsets") == 0 && argc == 2) {
+        return cli_open(c) != 0 ? 1 : print_partitions(c, argv[1], 0);
+    } else if (argc != 1) {
         return usage_error("bad arguments for '%s'", cmd);
-    }
-    if (strcmp(cmd, "verify") == 0) {
+    } else if (strcmp(cmd, "verify") == 0) {
         return cmd_verify(c);
-    }
-    if (strcmp(cmd, "maintain") == 0) {
+    } else if (strcmp(cmd, "maintain") == 0) {
         return cmd_maintain(c);
-    }
-    if (strcmp(cmd, "conf") == 0) {
+    } else if (strcmp(cmd, "conf") == 0) {
         return print_conf(c->conf, "");
-    }
-    if (strcmp(cmd, "version") == 0) {
+    } else if (strcmp(cmd, "version") == 0) {
         printf("%s\n", crawllog_version_str());
         return 0;
-    }
-    if (strcmp(cmd, "help") == 0) {
+    } else if (strcmp(cmd, "help") == 0) {
         fputs(usage_text, stdout);
         return 0;
     }

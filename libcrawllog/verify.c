@@ -1,39 +1,35 @@
 /*
  * verify.c - crawllog_verify(): a read-only check of a whole data directory
- * (layer 4: walks what log.c, topic.c, partition.c, segment.c and index.c
- * write; see those files for the layouts).
+ * (layer 4: it walks what log.c, topic.c, partition.c, segment.c and
+ * index.c write; their headers describe the layouts).
  *
  * Owns on disk: nothing.  It never creates, truncates, renames, locks or
- * writes anything: every file and directory is opened O_RDONLY (O_NOFOLLOW
+ * writes: every file and directory is opened O_RDONLY (with O_NOFOLLOW
  * below the root, through cl_io_openat) and only read.
  *
- * What it checks, reporting one problem per finding as
- * "<path relative to dir>: [byte N: ]<what>":
- *  - root: a directory, not world-writable; crawllog.meta valid; only the
- *    expected entries; no metafile temporaries ("*.tmp.*") anywhere; staging/
- *    and trash/ empty.
- *  - topics/: real directories (no symlinks) with valid names, a valid
- *    topic.meta, partition directories 0..N-1 present and nothing else.
+ * Checks, one problem per finding, "<path relative to dir>: [byte N: ]what":
+ *  - root: a directory, not world-writable, crawllog.meta valid, only known
+ *    entries, staging/ and trash/ empty; "*.tmp.*" leftovers anywhere.
+ *  - topics/<t>: real directories with valid names, topic.meta valid,
+ *    partition directories 0..N-1 present and nothing else.
  *  - partitions: only segment files, partition.state and log-start-offset,
- *    all regular files and not world-writable; log-start-offset valid and
- *    within [first segment base, log end]; no segment wholly below it; at
- *    least one segment unless the directory is empty (a partition that was
- *    never opened).
+ *    regular and not world-writable; log-start-offset within [first base,
+ *    log end] with no segment wholly below it; at least one segment unless
+ *    the directory is empty (a partition never opened since its creation).
  *  - segments: header valid and matching the name; every batch from byte 64
- *    to EOF fully validated (a torn tail is a problem); offsets contiguous
- *    within and across segments; .index/.timeindex present, whole entries,
- *    ascending, every offset entry at a batch start with the right base
- *    offset, every time entry equal to the running largest timestamp up to
- *    the batch holding its offset.  Index entries are merged with the batch
- *    scan, so memory is bounded by the index files, not the .log.
+ *    to EOF fully validated (a torn tail is a problem; the scan resumes at
+ *    valid data after damage); offsets contiguous within and across
+ *    segments; both indexes present with whole, ascending entries; each
+ *    offset entry at a batch start with base offset base + rel; each time
+ *    entry equal to the largest batch maxTimestamp up to the batch holding
+ *    base + rel.  Index entries are merged with the scan, so memory is
+ *    bounded by the index files, never by the .log.
  *
- * Invariants: a failure to run (out of memory or file descriptors, root not
- * openable) stops the walk and is returned; anything wrong with a file
- * below the root (including I/O errors reading it) is a problem and the
- * walk goes on.
+ * Invariants: running out of memory or descriptors, or an unopenable root,
+ * stops the walk with an error; anything wrong below the root (I/O errors
+ * included) is a problem and the walk goes on.
  *
- * Locks: none; the callback runs with nothing held.  Results are only
- * stable on a quiet directory.
+ * Locks: none taken; the callback runs with nothing held.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -64,52 +60,68 @@ struct vctx {
     crawllog_verify_cb *cb;
     void *opaque;
     size_t problems;
-    char first[MSG_SIZE];   /* the first problem, for errstr */
-    struct cl_err fatal;    /* why the walk stopped */
+    char first[MSG_SIZE]; /* the first problem, for errstr */
+    struct cl_err fatal;  /* why the walk stopped */
+};
+
+/* A directory being walked; fn is called for each entry. */
+struct walk;
+typedef int walk_fn(struct vctx *v, struct walk *w, const char *name,
+                    const char *rel);
+struct walk {
+    int fd;          /* the directory */
+    const char *rel; /* its path relative to the root, NULL for the root */
+    walk_fn *fn;
+    void *ctx;
 };
 
 /* One segment's files in a partition directory. */
 struct segfiles {
     int64_t base;
-    unsigned have; /* HAVE_* of usable regular files */
-    unsigned bad;  /* HAVE_* present but unusable (already reported) */
+    unsigned have; /* HAVE_* bits of usable regular files */
+    unsigned bad;  /* HAVE_* bits present but unusable (reported) */
 };
 
-/* One accepted index or time-index entry. */
+struct part_ctx {
+    struct segfiles *segs;
+    size_t n;
+    size_t entries;
+    int has_ck; /* log-start-offset present */
+};
+
+struct topic_ctx {
+    int32_t np;    /* partition count, -1 if topic.meta is bad */
+    uint8_t *seen; /* np flags */
+};
+
+/* One accepted index (ts unused) or time-index (pos unused) entry. */
 struct ventry {
-    int64_t ts;   /* time index only */
+    int64_t ts;
     uint32_t rel; /* offset - segment base */
-    uint32_t pos; /* offset index only: byte position in the .log */
+    uint32_t pos; /* byte position of the batch in the .log */
     size_t at;    /* byte position of the entry in its file */
 };
 
-/* State of one segment scan: index entries merged with the batches. */
+/* One segment scan: index entries merged with the batches. */
 struct vscan {
     struct vctx *v;
-    const char *irel, *trel;
+    const char *rel[2]; /* .index, .timeindex */
     int64_t base;
-    struct ventry *ent;
-    size_t n, i;
-    struct ventry *tent;
-    size_t tn, ti;
+    struct ventry *e[2];
+    size_t n[2], i[2];
     int64_t max_ts;
     int ts_exact; /* 0 once a damaged region was skipped */
 };
 
-static void report(struct vctx *v, const char *rel, const char *fmt, ...)
 #if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 3, 4)))
+__attribute__((format(printf, 3, 4)))
 #endif
-    ;
-
 static void report(struct vctx *v, const char *rel, const char *fmt, ...)
 {
     char msg[MSG_SIZE];
     va_list ap;
     int n = rel ? snprintf(msg, sizeof(msg), "%s: ", rel) : 0;
-    if (n < 0 || (size_t)n >= sizeof(msg)) {
-        n = 0;
-    }
+    n = n < 0 || (size_t)n >= sizeof(msg) ? 0 : n;
     va_start(ap, fmt);
     vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
     va_end(ap);
@@ -121,8 +133,8 @@ static void report(struct vctx *v, const char *rel, const char *fmt, ...)
     }
 }
 
-/* A library call failed with rc and message err: out of memory or file
- * descriptors stops the walk, anything else is a problem. */
+/* A library call failed with rc and err: lack of memory or descriptors
+ * stops the walk, anything else is a problem. */
 static int lib_fail(struct vctx *v, int rc, const struct cl_err *err)
 {
     if (rc == CRAWLLOG_ENOMEM || rc == CRAWLLOG_EMFILE) {
@@ -142,8 +154,7 @@ static int sys_fail(struct vctx *v, int neg, const char *rel, const char *op)
 
 static int oom(struct vctx *v, const char *rel)
 {
-    cl_errf(&v->fatal, CRAWLLOG_ENOMEM, "%s: out of memory", rel);
-    return CRAWLLOG_ENOMEM;
+    return cl_errf(&v->fatal, CRAWLLOG_ENOMEM, "%s: out of memory", rel);
 }
 
 static void join(char *out, const char *dir, const char *name)
@@ -151,23 +162,22 @@ static void join(char *out, const char *dir, const char *name)
     snprintf(out, REL_SIZE, "%s/%s", dir, name);
 }
 
-static int is_tmp(const char *name)
+/* Report an entry nobody expects. */
+static int unexpected(struct vctx *v, const char *name, const char *rel)
 {
-    return strstr(name, ".tmp.") != NULL;
+    report(v, rel, strstr(name, ".tmp.") ? "leftover temporary file"
+                                         : "unexpected entry");
+    return 0;
 }
 
-/* Stat dirfd/name without following a symlink.  Returns 1 if it is of type
- * want (S_IFDIR / S_IFREG), 0 if not (a problem was reported), or a fatal
- * error.  A world-writable entry is reported but still usable. */
+/* Stat dirfd/name without following a symlink: 1 if it has type want
+ * (S_IFDIR / S_IFREG), 0 if not (reported), or a fatal error.  A
+ * world-writable entry is reported but usable. */
 static int check_entry(struct vctx *v, int dirfd, const char *name,
                        const char *rel, mode_t want)
 {
     struct stat st;
     int rc = cl_io_fstatat("verify.stat", dirfd, name, &st);
-    if (rc == -ENOENT) {
-        report(v, rel, "missing");
-        return 0;
-    }
     if (rc < 0) {
         return sys_fail(v, rc, rel, "stat");
     }
@@ -187,32 +197,45 @@ static int check_entry(struct vctx *v, int dirfd, const char *name,
     return 1;
 }
 
-/* Open and list a directory entry.  Returns 1 with *fdp and the names, 0
- * (problem reported) or a fatal error. */
-static int open_list(struct vctx *v, int dirfd, const char *name,
-                     const char *rel, int *fdp, char ***namesp, size_t *np)
+/* Call w->fn for every entry of the open directory w->fd. */
+static int walk_fd(struct vctx *v, struct walk *w)
 {
-    *namesp = NULL;
-    *np = 0;
-    *fdp = cl_io_openat("verify.open", dirfd, name, DIR_FLAGS, 0);
-    if (*fdp < 0) {
-        int rc = sys_fail(v, *fdp, rel, "open");
-        *fdp = -1;
-        return rc;
-    }
-    int rc = cl_io_listdir("verify.list", *fdp, namesp, np);
+    char **names, rel[REL_SIZE];
+    size_t count;
+    int rc = cl_io_listdir("verify.list", w->fd, &names, &count);
     if (rc < 0) {
-        cl_io_close(*fdp);
-        *fdp = -1;
-        return sys_fail(v, rc, rel, "list");
+        return sys_fail(v, rc, w->rel ? w->rel : ".", "list");
     }
-    return 1;
+    for (size_t k = 0; rc == 0 && k < count; k++) {
+        snprintf(rel, sizeof(rel), "%s%s%s", w->rel ? w->rel : "",
+                 w->rel ? "/" : "", names[k]);
+        rc = w->fn(v, w, names[k], rel);
+    }
+    cl_io_listdir_free(names, count);
+    return rc;
+}
+
+/* Open the directory parentfd/name, then walk it (fd kept if fdp). */
+static int walk_dir(struct vctx *v, int parentfd, const char *name,
+                    struct walk *w, int *fdp)
+{
+    w->fd = cl_io_openat("verify.open", parentfd, name, DIR_FLAGS, 0);
+    if (w->fd < 0) {
+        return sys_fail(v, w->fd, w->rel, "open");
+    }
+    int rc = walk_fd(v, w);
+    if (fdp && rc == 0) {
+        *fdp = w->fd;
+    } else {
+        cl_io_close(w->fd);
+    }
+    return rc;
 }
 
 /* ---- indexes ---------------------------------------------------------- */
 
-/* Read a whole index file.  Returns 1 with *bufp (cl_io_free it) and
- * *lenp, 0 (problem reported) or a fatal error. */
+/* Read a whole file: 1 with *bufp (cl_io_free it), 0 (reported), or a
+ * fatal error. */
 static int slurp(struct vctx *v, int dirfd, const char *name,
                  const char *rel, uint8_t **bufp, size_t *lenp)
 {
@@ -239,74 +262,43 @@ static int slurp(struct vctx *v, int dirfd, const char *name,
     return 1;
 }
 
-/* Decode the .index into s->ent, keeping entries that strictly ascend. */
+/* Load the .index (t = 0) or .timeindex (t = 1) into s->e[t], keeping the
+ * entries that continue the ascending sequence and reporting the others. */
 static int load_index(struct vctx *v, int dirfd, const char *name,
-                      struct vscan *s)
+                      struct vscan *s, int t)
 {
+    const size_t esz = t ? CL_TIMEINDEX_ENTRY_SIZE : CL_INDEX_ENTRY_SIZE;
     uint8_t *buf;
     size_t len;
-    int rc = slurp(v, dirfd, name, s->irel, &buf, &len);
-    if (rc <= 0) {
-        return rc;
-    }
-    if (len % CL_INDEX_ENTRY_SIZE) {
-        report(v, s->irel, "size %zu is not a multiple of %d (torn entry)",
-               len, CL_INDEX_ENTRY_SIZE);
-    }
-    s->ent = cl_io_malloc(len / CL_INDEX_ENTRY_SIZE * sizeof(*s->ent) + 1);
-    if (s->ent == NULL) {
-        cl_io_free(buf);
-        return oom(v, s->irel);
-    }
-    for (size_t k = 0; k < len / CL_INDEX_ENTRY_SIZE; k++) {
-        const uint8_t *p = buf + k * CL_INDEX_ENTRY_SIZE;
-        struct ventry e = {0, cl_get_u32(p), cl_get_u32(p + 4), k * 8};
-        const struct ventry *l = s->n ? &s->ent[s->n - 1] : NULL;
-        if (e.pos < CL_SEG_HEADER_SIZE) {
-            report(v, s->irel, "byte %zu: entry %zu points at byte %" PRIu32
-                   ", inside the segment header", k * 8, k, e.pos);
-        } else if (l && (e.rel <= l->rel || e.pos <= l->pos)) {
-            report(v, s->irel, "byte %zu: entry %zu (offset +%" PRIu32
-                   ", byte %" PRIu32 ") does not ascend", k * 8, k, e.rel,
-                   e.pos);
-        } else {
-            s->ent[s->n++] = e;
-        }
-    }
-    cl_io_free(buf);
-    return 0;
-}
-
-/* Decode the .timeindex into s->tent, keeping non-decreasing entries. */
-static int load_timeindex(struct vctx *v, int dirfd, const char *name,
-                          struct vscan *s)
-{
-    uint8_t *buf;
-    size_t len;
-    const size_t esz = CL_TIMEINDEX_ENTRY_SIZE;
-    int rc = slurp(v, dirfd, name, s->trel, &buf, &len);
+    int rc = slurp(v, dirfd, name, s->rel[t], &buf, &len);
     if (rc <= 0) {
         return rc;
     }
     if (len % esz) {
-        report(v, s->trel, "size %zu is not a multiple of %zu (torn entry)",
+        report(v, s->rel[t], "size %zu is not a multiple of %zu (torn entry)",
                len, esz);
     }
-    s->tent = cl_io_malloc(len / esz * sizeof(*s->tent) + 1);
-    if (s->tent == NULL) {
+    s->e[t] = cl_io_malloc(len / esz * sizeof(struct ventry) + 1);
+    if (s->e[t] == NULL) {
         cl_io_free(buf);
-        return oom(v, s->trel);
+        return oom(v, s->rel[t]);
     }
     for (size_t k = 0; k < len / esz; k++) {
         const uint8_t *p = buf + k * esz;
-        struct ventry e = {cl_get_i64(p), cl_get_u32(p + 8), 0, k * esz};
-        const struct ventry *l = s->tn ? &s->tent[s->tn - 1] : NULL;
-        if (l && (e.ts < l->ts || e.rel < l->rel)) {
-            report(v, s->trel, "byte %zu: entry %zu (timestamp %" PRId64
-                   ", offset +%" PRIu32 ") goes backwards", k * esz, k,
-                   e.ts, e.rel);
+        struct ventry e = {t ? cl_get_i64(p) : 0, cl_get_u32(p + (t ? 8 : 0)),
+                           t ? 0 : cl_get_u32(p + 4), k * esz};
+        const struct ventry *l = s->n[t] ? &s->e[t][s->n[t] - 1] : NULL;
+        if (!t && e.pos < CL_SEG_HEADER_SIZE) {
+            report(v, s->rel[t], "byte %zu: entry points at byte %" PRIu32
+                   ", inside the segment header", e.at, e.pos);
+        } else if (!t && l && (e.rel <= l->rel || e.pos <= l->pos)) {
+            report(v, s->rel[t], "byte %zu: entry (offset +%" PRIu32
+                   ", byte %" PRIu32 ") does not ascend", e.at, e.rel, e.pos);
+        } else if (t && l && (e.ts < l->ts || e.rel < l->rel)) {
+            report(v, s->rel[t], "byte %zu: entry (timestamp %" PRId64
+                   ", offset +%" PRIu32 ") goes backwards", e.at, e.ts, e.rel);
         } else {
-            s->tent[s->tn++] = e;
+            s->e[t][s->n[t]++] = e;
         }
     }
     cl_io_free(buf);
@@ -320,52 +312,33 @@ static int scan_fn(void *opaque, const uint8_t *batch,
     struct vscan *s = opaque;
     int64_t last = h->base_offset + h->last_offset_delta;
     (void)batch;
-    for (; s->i < s->n && s->ent[s->i].pos <= pos; s->i++) {
-        const struct ventry *e = &s->ent[s->i];
+    for (; s->i[0] < s->n[0] && s->e[0][s->i[0]].pos <= pos; s->i[0]++) {
+        const struct ventry *e = &s->e[0][s->i[0]];
         if (e->pos < pos) {
-            report(s->v, s->irel, "byte %zu: entry points at byte %" PRIu32
+            report(s->v, s->rel[0], "byte %zu: entry points at byte %" PRIu32
                    ", not a batch start", e->at, e->pos);
         } else if (s->base + e->rel != h->base_offset) {
-            report(s->v, s->irel, "byte %zu: entry says offset %" PRId64
+            report(s->v, s->rel[0], "byte %zu: entry says offset %" PRId64
                    " at byte %" PRIu32 ", the batch there starts at %" PRId64,
                    e->at, s->base + e->rel, e->pos, h->base_offset);
         }
     }
-    if (h->max_timestamp > s->max_ts) {
-        s->max_ts = h->max_timestamp;
-    }
-    for (; s->ti < s->tn && s->base + s->tent[s->ti].rel <= last; s->ti++) {
-        const struct ventry *t = &s->tent[s->ti];
-        if (s->ts_exact && t->ts != s->max_ts) {
-            report(s->v, s->trel, "byte %zu: entry says timestamp %" PRId64
+    s->max_ts = h->max_timestamp > s->max_ts ? h->max_timestamp : s->max_ts;
+    for (; s->i[1] < s->n[1] && s->base + s->e[1][s->i[1]].rel <= last;
+         s->i[1]++) {
+        const struct ventry *e = &s->e[1][s->i[1]];
+        if (s->ts_exact && e->ts != s->max_ts) {
+            report(s->v, s->rel[1], "byte %zu: entry says timestamp %" PRId64
                    " up to offset %" PRId64 ", the largest there is %" PRId64,
-                   t->at, t->ts, s->base + t->rel, s->max_ts);
+                   e->at, e->ts, s->base + e->rel, s->max_ts);
         }
     }
     return 0;
 }
 
-/* Index entries no batch matched. */
-static void report_leftover_entries(struct vscan *s, int damaged,
-                                    uint64_t end, int64_t next)
-{
-    if (s->i < s->n) {
-        report(s->v, s->irel, "byte %zu: %zu entr%s at or past byte %" PRIu32
-               ", beyond the last %sbatch (ends at byte %" PRIu64 ")",
-               s->ent[s->i].at, s->n - s->i, s->n - s->i == 1 ? "y" : "ies",
-               s->ent[s->i].pos, damaged ? "valid " : "", end);
-    }
-    if (s->ti < s->tn) {
-        report(s->v, s->trel, "byte %zu: %zu entr%s for offset %" PRId64
-               " or later, beyond the last %sbatch (next offset %" PRId64 ")",
-               s->tent[s->ti].at, s->tn - s->ti, s->tn - s->ti == 1 ? "y" : "ies",
-               s->base + s->tent[s->ti].rel, damaged ? "valid " : "", next);
-    }
-}
-
 /* ---- segments --------------------------------------------------------- */
 
-/* Scan every batch of an open .log from byte 64, resuming after damaged
+/* Scan every batch of the open .log from byte 64, resuming after damaged
  * regions.  *endp: offset after the last batch, -1 if unknown. */
 static int scan_log(struct vctx *v, struct cl_segment *seg, const char *prel,
                     const char *lrel, struct vscan *s, int64_t *endp)
@@ -374,20 +347,17 @@ static int scan_log(struct vctx *v, struct cl_segment *seg, const char *prel,
     struct cl_err err = {{0}};
     uint64_t pos = CL_SEG_HEADER_SIZE;
     int64_t expect = seg->base;
-    int damaged = 0;
     for (;;) {
         memset(&res, 0, sizeof(res));
         res.max_ts = -1;
         int rc = cl_segment_scan(seg, prel, pos, expect, 1, scan_fn, s, &res,
                                  &err);
         if (rc != 0) {
-            *endp = -1;
             return lib_fail(v, rc, &err);
         }
         if (!res.bad) {
             break;
         }
-        damaged = 1;
         s->ts_exact = 0;
         if (!res.valid_after) {
             report(v, lrel, "byte %" PRIu64 ": %s", res.end, res.why);
@@ -399,72 +369,85 @@ static int scan_log(struct vctx *v, struct cl_segment *seg, const char *prel,
         expect = -1;
     }
     *endp = res.bad ? -1 : res.next_offset;
-    report_leftover_entries(s, damaged, res.end, res.next_offset);
+    const char *valid = s->ts_exact ? "" : "valid ";
+    if (s->i[0] < s->n[0]) {
+        report(v, s->rel[0], "byte %zu: %zu entries from here point at or "
+               "past byte %" PRIu32 ", after the last %sbatch", s->e[0][s->i[0]].at,
+               s->n[0] - s->i[0], s->e[0][s->i[0]].pos, valid);
+    }
+    if (s->i[1] < s->n[1]) {
+        report(v, s->rel[1], "byte %zu: %zu entries from here name offset %"
+               PRId64 " or later, after the last %sbatch", s->e[1][s->i[1]].at,
+               s->n[1] - s->i[1], s->base + s->e[1][s->i[1]].rel, valid);
+    }
     return 0;
 }
 
-/* Check one segment (.log present); *endp as for scan_log. */
-static int verify_segment(struct vctx *v, int pdirfd, const char *prel,
-                          const struct segfiles *sf, int64_t *endp)
+/* Open the .log, check its header and scan it. */
+static int check_log(struct vctx *v, int pdirfd, const char *prel,
+                     const char *lrel, struct vscan *s, int64_t *endp)
 {
-    char name[64], lrel[REL_SIZE], irel[REL_SIZE], trel[REL_SIZE], why[160];
+    char name[64], why[160];
     uint8_t hdr[CL_SEG_HEADER_SIZE];
     struct cl_segment seg;
-    struct vscan s = {v, irel, trel, sf->base, NULL, 0, 0, NULL, 0, 0, -1, 1};
+    int rc = 0;
+    cl_segment_init(&seg);
+    seg.base = s->base;
+    cl_names_segment(name, sizeof(name), s->base, CL_NAMES_LOG);
+    seg.fd = cl_io_openat("verify.open", pdirfd, name, RD_FLAGS, 0);
+    if (seg.fd < 0) {
+        return sys_fail(v, seg.fd, lrel, "open");
+    }
+    ssize_t got = cl_io_pread_all("verify.read", seg.fd, hdr, sizeof(hdr), 0);
+    if (got < 0) {
+        rc = sys_fail(v, (int)got, lrel, "read");
+    } else if ((size_t)got < sizeof(hdr)) {
+        report(v, lrel, "byte 0: shorter than the %d-byte segment header",
+               CL_SEG_HEADER_SIZE);
+    } else {
+        if (cl_segment_header_check(hdr, s->base, NULL, why, sizeof(why))) {
+            report(v, lrel, "byte 0: %s", why);
+        }
+        rc = scan_log(v, &seg, prel, lrel, s, endp);
+    }
+    cl_io_close(seg.fd);
+    return rc;
+}
+
+/* Check one segment whose .log is usable; *endp as for scan_log. */
+static int verify_segment(struct vctx *v, int pdirfd, const char *prel,
+                          const struct segfiles *sf, const char *lrel,
+                          int64_t *endp)
+{
+    static const char *const sfx[2] = {CL_NAMES_INDEX, CL_NAMES_TIMEINDEX};
+    static const unsigned bit[2] = {HAVE_IDX, HAVE_TIDX};
+    char name[2][64], rel[2][REL_SIZE];
+    struct vscan s = {v, {rel[0], rel[1]}, sf->base, {NULL, NULL},
+                      {0, 0}, {0, 0}, -1, 1};
     int rc = 0;
     *endp = -1;
-    cl_names_segment(name, sizeof(name), sf->base, CL_NAMES_LOG);
-    join(lrel, prel, name);
-    cl_names_segment(name, sizeof(name), sf->base, CL_NAMES_INDEX);
-    join(irel, prel, name);
-    if (sf->have & HAVE_IDX) {
-        rc = load_index(v, pdirfd, name, &s);
-    } else if (!(sf->bad & HAVE_IDX)) {
-        report(v, irel, "missing");
-    }
-    cl_names_segment(name, sizeof(name), sf->base, CL_NAMES_TIMEINDEX);
-    join(trel, prel, name);
-    if (rc == 0 && (sf->have & HAVE_TIDX)) {
-        rc = load_timeindex(v, pdirfd, name, &s);
-    } else if (rc == 0 && !(sf->bad & HAVE_TIDX)) {
-        report(v, trel, "missing");
-    }
-    cl_segment_init(&seg);
-    seg.base = sf->base;
-    cl_names_segment(name, sizeof(name), sf->base, CL_NAMES_LOG);
-    seg.fd = rc ? -1 : cl_io_openat("verify.open", pdirfd, name, RD_FLAGS, 0);
-    if (rc == 0 && seg.fd < 0) {
-        rc = sys_fail(v, seg.fd, lrel, "open");
-    } else if (rc == 0) {
-        ssize_t got = cl_io_pread_all("verify.read", seg.fd, hdr,
-                                      sizeof(hdr), 0);
-        if (got < 0) {
-            rc = sys_fail(v, (int)got, lrel, "read");
-        } else if ((size_t)got < sizeof(hdr)) {
-            report(v, lrel, "byte 0: shorter than the %d-byte segment header",
-                   CL_SEG_HEADER_SIZE);
-        } else {
-            if (cl_segment_header_check(hdr, sf->base, NULL, why,
-                                        sizeof(why)) != 0) {
-                report(v, lrel, "byte 0: %s", why);
-            }
-            rc = scan_log(v, &seg, prel, lrel, &s, endp);
+    for (int t = 0; t < 2 && rc == 0; t++) {
+        cl_names_segment(name[t], sizeof(name[t]), sf->base, sfx[t]);
+        join(rel[t], prel, name[t]);
+        if (sf->have & bit[t]) {
+            rc = load_index(v, pdirfd, name[t], &s, t);
+        } else if (!(sf->bad & bit[t])) {
+            report(v, rel[t], "missing");
         }
     }
-    if (seg.fd >= 0) {
-        cl_io_close(seg.fd);
+    if (rc == 0) {
+        rc = check_log(v, pdirfd, prel, lrel, &s, endp);
     }
-    cl_io_free(s.ent);
-    cl_io_free(s.tent);
+    cl_io_free(s.e[0]);
+    cl_io_free(s.e[1]);
     return rc;
 }
 
 /* ---- partitions ------------------------------------------------------- */
 
-/* Check log-start-offset against the segments. */
+/* Check log-start-offset against the segments (log_end -1: unknown). */
 static int verify_log_start(struct vctx *v, int pdirfd, const char *prel,
-                            const struct segfiles *segs, size_t n,
-                            int64_t log_end)
+                            const struct part_ctx *pc, int64_t log_end)
 {
     char rel[REL_SIZE], *body = NULL;
     struct cl_err err = {{0}};
@@ -481,248 +464,208 @@ static int verify_log_start(struct vctx *v, int pdirfd, const char *prel,
         report(v, rel, "missing or bad log.start.offset");
         return 0;
     }
-    if (n > 0 && (ck < segs[0].base || (log_end >= 0 && ck > log_end))) {
+    if (pc->n > 0 && (ck < pc->segs[0].base || (log_end >= 0 && ck > log_end))) {
         report(v, rel, "log.start.offset %" PRId64 " is outside [%" PRId64
-               ", %" PRId64 "]", ck, segs[0].base, log_end);
+               ", %" PRId64 "]", ck, pc->segs[0].base, log_end);
     }
-    for (size_t k = 0; k + 1 < n && segs[k + 1].base <= ck; k++) {
+    for (size_t k = 0; k + 1 < pc->n && pc->segs[k + 1].base <= ck; k++) {
         char name[64], lrel[REL_SIZE];
-        cl_names_segment(name, sizeof(name), segs[k].base, CL_NAMES_LOG);
+        cl_names_segment(name, sizeof(name), pc->segs[k].base, CL_NAMES_LOG);
         join(lrel, prel, name);
-        report(v, lrel, "leftover: wholly below log.start.offset %" PRId64,
-               ck);
+        report(v, lrel, "leftover: wholly below log.start.offset %" PRId64, ck);
     }
     return 0;
 }
 
-/* Record a segment file in the ascending list (names sort by base). */
-static int add_segfile(struct segfiles **segs, size_t *n, int64_t base,
-                       unsigned bit, int usable)
+/* Record a segment file (names sort by base, so groups are adjacent). */
+static int add_segfile(struct vctx *v, struct part_ctx *pc, int64_t base,
+                       unsigned bit, int usable, const char *rel)
 {
-    if (*n == 0 || (*segs)[*n - 1].base != base) {
-        void *p = cl_io_realloc(*segs, (*n + 1) * sizeof(**segs));
+    if (pc->n == 0 || pc->segs[pc->n - 1].base != base) {
+        void *p = cl_io_realloc(pc->segs, (pc->n + 1) * sizeof(*pc->segs));
         if (p == NULL) {
-            return CRAWLLOG_ENOMEM;
+            return oom(v, rel);
         }
-        *segs = p;
-        (*segs)[(*n)++] = (struct segfiles){base, 0, 0};
+        pc->segs = p;
+        pc->segs[pc->n++] = (struct segfiles){base, 0, 0};
     }
     if (usable) {
-        (*segs)[*n - 1].have |= bit;
+        pc->segs[pc->n - 1].have |= bit;
     } else {
-        (*segs)[*n - 1].bad |= bit;
+        pc->segs[pc->n - 1].bad |= bit;
     }
     return 0;
 }
 
-/* Classify one partition entry.  *has_ckp is set for log-start-offset. */
-static int partition_entry(struct vctx *v, int pdirfd, const char *prel,
-                           const char *name, struct segfiles **segs,
-                           size_t *n, int *has_ckp)
+static int partition_entry(struct vctx *v, struct walk *w, const char *name,
+                           const char *rel)
 {
-    char rel[REL_SIZE];
+    struct part_ctx *pc = w->ctx;
     int64_t base;
     const char *sfx;
-    join(rel, prel, name);
+    pc->entries++;
     if (cl_names_parse_segment(name, &base, &sfx) == 0) {
-        int ok = check_entry(v, pdirfd, name, rel, S_IFREG);
+        int ok = check_entry(v, w->fd, name, rel, S_IFREG);
         unsigned bit = !strcmp(sfx, CL_NAMES_LOG)     ? HAVE_LOG
                        : !strcmp(sfx, CL_NAMES_INDEX) ? HAVE_IDX
                                                       : HAVE_TIDX;
-        if (ok < 0) {
-            return ok;
-        }
-        return add_segfile(segs, n, base, bit, ok) ? oom(v, rel) : 0;
+        return ok < 0 ? ok : add_segfile(v, pc, base, bit, ok, rel);
     }
     if (!strcmp(name, CL_PSTATE_NAME) || !strcmp(name, CL_LOGSTART_NAME)) {
-        int ok = check_entry(v, pdirfd, name, rel, S_IFREG);
-        if (ok > 0 && !strcmp(name, CL_LOGSTART_NAME)) {
-            *has_ckp = 1;
-        }
+        int ok = check_entry(v, w->fd, name, rel, S_IFREG);
+        pc->has_ck |= ok > 0 && !strcmp(name, CL_LOGSTART_NAME);
         return ok < 0 ? ok : 0;
     }
-    report(v, rel, is_tmp(name) ? "leftover temporary file"
-                                : "unexpected entry");
-    return 0;
+    return unexpected(v, name, rel);
 }
 
-/* Check one partition directory (already known to be a directory). */
+/* Check the segments of a listed partition, in base order. */
+static int verify_segments(struct vctx *v, int pdirfd, const char *prel,
+                           struct part_ctx *pc, int64_t *endp)
+{
+    char name[64], lrel[REL_SIZE];
+    int64_t expect = -1;
+    int rc = 0;
+    for (size_t k = 0; rc == 0 && k < pc->n; k++) {
+        const struct segfiles *sf = &pc->segs[k];
+        cl_names_segment(name, sizeof(name), sf->base, CL_NAMES_LOG);
+        join(lrel, prel, name);
+        if (!(sf->have & HAVE_LOG)) {
+            if (!(sf->bad & HAVE_LOG)) {
+                report(v, lrel, "missing, but its index files exist");
+            }
+            expect = *endp = -1;
+            continue;
+        }
+        if (expect >= 0 && sf->base != expect) {
+            report(v, lrel, "base offset %" PRId64 ", but the previous "
+                   "segment ends at offset %" PRId64 " (%s)", sf->base,
+                   expect, sf->base > expect ? "gap" : "overlap");
+        }
+        rc = verify_segment(v, pdirfd, prel, sf, lrel, endp);
+        expect = *endp;
+    }
+    return rc;
+}
+
 static int verify_partition(struct vctx *v, int tdirfd, const char *name,
                             const char *prel)
 {
-    int pdirfd, has_ck = 0, rc;
-    char **names, lrel[REL_SIZE], sname[64];
-    size_t count, n = 0, nlog = 0;
-    struct segfiles *segs = NULL;
-    int64_t end = -1, expect = -1;
-    if ((rc = open_list(v, tdirfd, name, prel, &pdirfd, &names, &count)) <=
-        0) {
-        return rc;
-    }
-    rc = 0;
-    for (size_t k = 0; rc == 0 && k < count; k++) {
-        rc = partition_entry(v, pdirfd, prel, names[k], &segs, &n, &has_ck);
-    }
-    for (size_t k = 0; rc == 0 && k < n; k++) {
-        cl_names_segment(sname, sizeof(sname), segs[k].base, CL_NAMES_LOG);
-        join(lrel, prel, sname);
-        if (!(segs[k].have & HAVE_LOG)) {
-            if (!(segs[k].bad & HAVE_LOG)) {
-                report(v, lrel, "missing (its index files exist)");
-            }
-            expect = end = -1;
-            continue;
+    struct part_ctx pc = {NULL, 0, 0, 0};
+    struct walk w = {-1, prel, partition_entry, &pc};
+    int pdirfd = -1;
+    int64_t end = -1;
+    int rc = walk_dir(v, tdirfd, name, &w, &pdirfd);
+    if (rc == 0 && pdirfd >= 0) {
+        rc = verify_segments(v, pdirfd, prel, &pc, &end);
+        if (rc == 0 && pc.entries > 0 && pc.n == 0) {
+            report(v, prel, "no segment");
         }
-        nlog++;
-        if (expect >= 0 && segs[k].base != expect) {
-            report(v, lrel, "base offset %" PRId64 ", but the previous "
-                   "segment ends at offset %" PRId64 " (%s)", segs[k].base,
-                   expect, segs[k].base > expect ? "gap" : "overlap");
+        if (rc == 0 && pc.has_ck) {
+            rc = verify_log_start(v, pdirfd, prel, &pc, end);
         }
-        rc = verify_segment(v, pdirfd, prel, &segs[k], &end);
-        expect = end;
+        cl_io_close(pdirfd);
     }
-    if (rc == 0 && count > 0 && nlog == 0 && n == 0) {
-        report(v, prel, "no segment");
-    }
-    if (rc == 0 && has_ck) {
-        rc = verify_log_start(v, pdirfd, prel, segs, n, end);
-    }
-    cl_io_free(segs);
-    cl_io_listdir_free(names, count);
-    cl_io_close(pdirfd);
+    cl_io_free(pc.segs);
     return rc;
 }
 
 /* ---- topics and the root ---------------------------------------------- */
 
-/* Read topic.meta: the partition count, or -1 (problem reported). */
-static int topic_meta(struct vctx *v, int rootfd, const char *topic,
-                      int32_t *nparts)
+static int topic_entry(struct vctx *v, struct walk *w, const char *name,
+                       const char *rel)
 {
-    struct cl_topic_meta meta;
-    struct cl_err err = {{0}};
-    int rc = cl_topic_meta_read(rootfd, topic, &meta, &err);
-    *nparts = rc == 0 ? meta.partitions : -1;
-    cl_topic_meta_free(&meta);
-    return rc == 0 ? 0 : lib_fail(v, rc, &err);
-}
-
-/* A partition-named entry of a topic directory (np < 0: count unknown). */
-static int topic_partition(struct vctx *v, int tdirfd, const char *name,
-                           const char *rel, int32_t p, int32_t np,
-                           uint8_t *seen)
-{
-    if (np >= 0 && p >= np) {
-        report(v, rel, "partition beyond the partition count %" PRId32, np);
+    struct topic_ctx *tc = w->ctx;
+    int32_t p;
+    int rc;
+    if (!strcmp(name, CL_TOPIC_META_NAME)) {
+        rc = check_entry(v, w->fd, name, rel, S_IFREG);
+        return rc > 0 ? 0 : rc;
+    }
+    if (cl_names_parse_partition(name, &p) != 0) {
+        return unexpected(v, name, rel);
+    }
+    if (tc->np >= 0 && p >= tc->np) {
+        report(v, rel, "partition beyond the partition count %" PRId32,
+               tc->np);
         return 0;
     }
-    if (np >= 0) {
-        seen[p] = 1;
+    if (tc->np >= 0) {
+        tc->seen[p] = 1;
     }
-    int rc = check_entry(v, tdirfd, name, rel, S_IFDIR);
-    return rc > 0 ? verify_partition(v, tdirfd, name, rel) : rc;
+    rc = check_entry(v, w->fd, name, rel, S_IFDIR);
+    return rc > 0 ? verify_partition(v, w->fd, name, rel) : rc;
 }
 
 static int verify_topic(struct vctx *v, int rootfd, int topicsfd,
                         const char *topic, const char *trel)
 {
-    char **names, rel[REL_SIZE];
-    size_t count;
-    int32_t np, p;
-    int tdirfd, rc = topic_meta(v, rootfd, topic, &np);
-    if (rc != 0 || (rc = open_list(v, topicsfd, topic, trel, &tdirfd, &names,
-                                   &count)) <= 0) {
+    struct cl_topic_meta meta;
+    struct cl_err err = {{0}};
+    struct topic_ctx tc = {-1, NULL};
+    struct walk w = {-1, trel, topic_entry, &tc};
+    char rel[REL_SIZE];
+    int rc = cl_topic_meta_read(rootfd, topic, &meta, &err);
+    if (rc == 0) {
+        tc.np = meta.partitions;
+        cl_topic_meta_free(&meta);
+    } else if ((rc = lib_fail(v, rc, &err)) != 0) {
         return rc;
     }
-    uint8_t *seen = cl_io_calloc(np > 0 ? (size_t)np : 1, 1);
-    rc = seen ? 0 : oom(v, trel);
-    for (size_t k = 0; rc == 0 && k < count; k++) {
-        join(rel, trel, names[k]);
-        if (!strcmp(names[k], CL_TOPIC_META_NAME)) {
-            rc = check_entry(v, tdirfd, names[k], rel, S_IFREG);
-        } else if (cl_names_parse_partition(names[k], &p) == 0) {
-            rc = topic_partition(v, tdirfd, names[k], rel, p, np, seen);
-        } else {
-            report(v, rel, is_tmp(names[k]) ? "leftover temporary file"
-                                             : "unexpected entry");
-        }
-        rc = rc > 0 ? 0 : rc;
+    tc.seen = cl_io_calloc(tc.np > 0 ? (size_t)tc.np : 1, 1);
+    if (tc.seen == NULL) {
+        return oom(v, trel);
     }
-    for (p = 0; rc == 0 && p < np; p++) {
-        if (!seen[p]) {
+    rc = walk_dir(v, topicsfd, topic, &w, NULL);
+    for (int32_t p = 0; rc == 0 && w.fd >= 0 && p < tc.np; p++) {
+        if (!tc.seen[p]) {
             snprintf(rel, sizeof(rel), "%s/%" PRId32, trel, p);
             report(v, rel, "missing partition directory");
         }
     }
-    cl_io_free(seen);
-    cl_io_listdir_free(names, count);
-    cl_io_close(tdirfd);
+    cl_io_free(tc.seen);
     return rc;
 }
 
-static int verify_topics(struct vctx *v, int rootfd)
+static int topics_entry(struct vctx *v, struct walk *w, const char *name,
+                        const char *rel)
 {
-    char **names, rel[REL_SIZE];
-    size_t count;
-    int topicsfd, rc = open_list(v, rootfd, "topics", "topics", &topicsfd,
-                                 &names, &count);
-    if (rc <= 0) {
-        return rc;
+    if (strstr(name, ".tmp.")) {
+        return unexpected(v, name, rel);
     }
-    rc = 0;
-    for (size_t k = 0; rc == 0 && k < count; k++) {
-        join(rel, "topics", names[k]);
-        if (is_tmp(names[k])) {
-            report(v, rel, "leftover temporary file");
-            continue;
-        }
-        rc = check_entry(v, topicsfd, names[k], rel, S_IFDIR);
-        if (rc > 0 && !cl_names_topic_valid(names[k])) {
-            report(v, rel, "invalid topic name");
-            rc = 0;
-        }
-        rc = rc > 0 ? verify_topic(v, rootfd, topicsfd, names[k], rel) : rc;
+    int rc = check_entry(v, w->fd, name, rel, S_IFDIR);
+    if (rc > 0 && !cl_names_topic_valid(name)) {
+        report(v, rel, "invalid topic name");
+        return 0;
     }
-    cl_io_listdir_free(names, count);
-    cl_io_close(topicsfd);
-    return rc;
+    return rc > 0 ? verify_topic(v, *(int *)w->ctx, w->fd, name, rel) : rc;
 }
 
-/* staging/ and trash/ must be empty: every entry is a leftover. */
-static int verify_leftover_dir(struct vctx *v, int rootfd, const char *name)
+/* Every entry of staging/ or trash/ is a leftover. */
+static int leftover_entry(struct vctx *v, struct walk *w, const char *name,
+                          const char *rel)
 {
-    char **names, rel[REL_SIZE];
-    size_t count;
-    int fd, rc = open_list(v, rootfd, name, name, &fd, &names, &count);
-    if (rc <= 0) {
-        return rc;
-    }
-    for (size_t k = 0; k < count; k++) {
-        join(rel, name, names[k]);
-        report(v, rel, "leftover of an interrupted topic %s",
-               name[0] == 's' ? "create" : "delete");
-    }
-    cl_io_listdir_free(names, count);
-    cl_io_close(fd);
+    (void)name;
+    report(v, rel, "leftover of an interrupted topic %s",
+           w->rel[0] == 's' ? "create" : "delete");
     return 0;
 }
 
-static int root_entry(struct vctx *v, int rootfd, const char *name)
+static int root_entry(struct vctx *v, struct walk *w, const char *name,
+                      const char *rel)
 {
+    struct walk sub = {-1, rel, NULL, w->ctx};
     int rc;
     if (!strcmp(name, "crawllog.meta") || !strcmp(name, "crawllog.lock")) {
-        rc = check_entry(v, rootfd, name, name, S_IFREG);
-    } else if (!strcmp(name, "topics")) {
-        rc = check_entry(v, rootfd, name, name, S_IFDIR);
-        rc = rc > 0 ? verify_topics(v, rootfd) : rc;
-    } else if (!strcmp(name, "staging") || !strcmp(name, "trash")) {
-        rc = check_entry(v, rootfd, name, name, S_IFDIR);
-        rc = rc > 0 ? verify_leftover_dir(v, rootfd, name) : rc;
+        rc = check_entry(v, w->fd, name, rel, S_IFREG);
+    } else if (!strcmp(name, "topics") || !strcmp(name, "staging") ||
+               !strcmp(name, "trash")) {
+        sub.fn = name[0] == 't' && name[1] == 'o' ? topics_entry
+                                                  : leftover_entry;
+        rc = check_entry(v, w->fd, name, rel, S_IFDIR);
+        rc = rc > 0 ? walk_dir(v, w->fd, name, &sub, NULL) : rc;
     } else {
-        report(v, name, is_tmp(name) ? "leftover temporary file"
-                                     : "unexpected entry");
-        rc = 0;
+        rc = unexpected(v, name, rel);
     }
     return rc > 0 ? 0 : rc;
 }
@@ -731,8 +674,8 @@ static int verify_root(struct vctx *v, int rootfd)
 {
     struct stat st;
     struct cl_err err = {{0}};
-    char *body = NULL, **names;
-    size_t count;
+    struct walk w = {rootfd, NULL, root_entry, &rootfd};
+    char *body = NULL;
     int rc = cl_io_fstat("verify.stat", rootfd, &st);
     if (rc < 0) {
         return sys_fail(v, rc, ".", "stat");
@@ -749,23 +692,14 @@ static int verify_root(struct vctx *v, int rootfd)
     } else if (rc != 0 && (rc = lib_fail(v, rc, &err)) != 0) {
         return rc;
     }
-    rc = cl_io_listdir("verify.list", rootfd, &names, &count);
-    if (rc < 0) {
-        cl_err_sys(&v->fatal, -rc, ".", "list");
-        return rc == -ENOMEM ? CRAWLLOG_ENOMEM : CRAWLLOG_EIO;
-    }
-    for (size_t k = 0; rc == 0 && k < count; k++) {
-        rc = root_entry(v, rootfd, names[k]);
-    }
-    cl_io_listdir_free(names, count);
-    return rc;
+    return walk_fd(v, &w);
 }
 
 int crawllog_verify(const char *dir, crawllog_verify_cb *cb, void *opaque,
                     size_t *problemsp, char *errstr, size_t errstr_size)
 {
     struct vctx v = {cb, opaque, 0, "", {{0}}};
-    int rc;
+    int rc = 0;
     if (problemsp) {
         *problemsp = 0;
     }
@@ -777,12 +711,10 @@ int crawllog_verify(const char *dir, crawllog_verify_cb *cb, void *opaque,
     int fd = cl_io_open("verify.open", dir, DIR_FLAGS, 0);
     if (fd == -ENOTDIR) {
         report(&v, ".", "not a directory");
-        rc = 0;
     } else if (fd < 0) {
         cl_err_sys(&v.fatal, -fd, dir, "open");
-        rc = fd == -ENOENT   ? CRAWLLOG_ENOENT
-             : fd == -ENOMEM ? CRAWLLOG_ENOMEM
-                             : CRAWLLOG_EIO;
+        rc = fd == -ENOENT ? CRAWLLOG_ENOENT
+             : fd == -ENOMEM ? CRAWLLOG_ENOMEM : CRAWLLOG_EIO;
     } else {
         rc = verify_root(&v, fd);
         cl_io_close(fd);
@@ -790,16 +722,12 @@ int crawllog_verify(const char *dir, crawllog_verify_cb *cb, void *opaque,
     if (problemsp) {
         *problemsp = v.problems;
     }
-    if (rc != 0) {
-        cl_err_copy(errstr, errstr_size, v.fatal.msg);
-        return rc;
+    if (rc == 0 && v.problems > 0) {
+        snprintf(v.fatal.msg, sizeof(v.fatal.msg), "%zu problem%s, the "
+                 "first: %.400s", v.problems, v.problems == 1 ? "" : "s",
+                 v.first);
+        rc = CRAWLLOG_ECORRUPT;
     }
-    if (v.problems > 0) {
-        char msg[CRAWLLOG_ERRSTR_SIZE];
-        snprintf(msg, sizeof(msg), "%zu problem%s, the first: %s", v.problems,
-                 v.problems == 1 ? "" : "s", v.first);
-        cl_err_copy(errstr, errstr_size, msg);
-        return CRAWLLOG_ECORRUPT;
-    }
-    return CRAWLLOG_OK;
+    cl_err_copy(errstr, errstr_size, v.fatal.msg);
+    return rc;
 }

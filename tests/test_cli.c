@@ -488,6 +488,11 @@ static void test_cli_verify(void **state)
         "produce", "t", "0");
     assert_exit(&r, 0);
     run_free(&r);
+    /* A second batch, so that the damage below is not a torn tail (which
+     * recovery on open would truncate). */
+    CLI(state, &r, "sixth\n", "produce", "t", "0");
+    assert_exit(&r, 0);
+    run_free(&r);
     CLI(state, &r, NULL, "verify");
     assert_exit(&r, 0);
     assert_string_equal(r.out, "verify: ok\n");
@@ -517,6 +522,10 @@ static void test_cli_verify(void **state)
     CLI(state, &r, NULL, "consume", "t", "0");
     assert_exit(&r, 1);
     assert_contains(r.err, "CRAWLLOG_ECORRUPT");
+    assert_contains(r.err, "00000000000000000000.log");
+    run_free(&r);
+    CLI(state, &r, NULL, "verify"); /* still there: nothing was repaired */
+    assert_exit(&r, 1);
     run_free(&r);
 }
 
@@ -560,6 +569,7 @@ static void test_cli_usage_errors(void **state)
         {"consume", "t", "zero", NULL},
         {"consume", "t", "0", "--max", "-1", NULL},
         {"consume", "t", "0", "--from", "1", "--from-time", "2", NULL},
+        {"consume", "t", "0", "--from-time", "2", "--from", "1", NULL},
         {"consume", "t", "0", "--format", "json", NULL},
         {"produce", "t", "0", "--batch", "0", NULL},
         {"produce", "t", "0", "--sync", "maybe", NULL},
