@@ -246,8 +246,10 @@ deps:
 	        apt-get install -y libcmocka-dev || exit 1; \
 	fi
 
+# test_cli runs the release build/crawllog, so it is built first.
 test: deps
 	@docs=0; st=0; \
+	$(MAKE) --no-print-directory cli || st=1; \
 	$(MAKE) --no-print-directory check-docs || docs=1; \
 	$(MAKE) --no-print-directory run-test-suite || st=1; \
 	if [ $$docs -ne 0 ]; then \
@@ -261,9 +263,11 @@ run-test-suite:
 	$(call run_suite,$(TESTDIR),EXTRA_CFLAGS,$(CFLAGS),)
 
 test-asan: deps
+	@$(MAKE) --no-print-directory cli
 	$(call run_suite,build/asan,ASAN_FLAGS,$(ASAN_CFLAGS),$(ASAN_ENV))
 
 test-tsan: deps
+	@$(MAKE) --no-print-directory cli
 	$(call run_suite,build/tsan,TSAN_FLAGS,$(TSAN_CFLAGS),$(TSAN_ENV))
 
 # Builds everything (library, CLI, examples, benchmarks, tool, tests) with

@@ -7,10 +7,13 @@
  * -b records (default 1000), round robin over -p partitions (default 8),
  * in one of three sync modes; then every partition is read back from the
  * page cache with a crawllog_reader_t.  Prints one JSON line per phase.
+ * Each batch goes whole to one partition, so "durable" costs one fdatasync
+ * per batch (the peers harness's W1 splits every batch over 8 partitions).
  *
  *   build/bench/bench_append -m none|written|durable [-n N] [-b B] [-p P]
- *                            [-d DIR] [-r]
- *   -r  also time the sequential read
+ *                            [-d DIR] [-B BYTES] [-r]
+ *   -B  log.buffer.bytes for "none" (default: the library's default)
+ *   -r  also time the sequential read (partition after partition)
  *
  * The data directory (default /tmp/crawllog-bench) is wiped first.
  * Run by hand; see docs/BENCHMARKS.md for figures and the exact commands.
@@ -42,6 +45,13 @@ static void die(crawllog_t *log, const char *what, int rc)
     exit(2);
 }
 
+static int usage(const char *prog)
+{
+    fprintf(stderr, "usage: %s -m none|written|durable [-n N] [-b B] "
+                    "[-p P] [-d DIR] [-B BYTES] [-r]\n", prog);
+    return 2;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -60,25 +70,29 @@ static double pct(uint64_t *lat, size_t n, double p)
 int main(int argc, char **argv)
 {
     const char *dir = "/tmp/crawllog-bench", *mode = "written";
+    const char *bufbytes = NULL;
     long n = 2000000, batch = 1000, parts = 8;
     int do_read = 0, opt;
-    while ((opt = getopt(argc, argv, "m:n:b:p:d:r")) != -1) {
+    while ((opt = getopt(argc, argv, "m:n:b:p:d:B:r")) != -1) {
         switch (opt) {
         case 'm': mode = optarg; break;
         case 'n': n = atol(optarg); break;
         case 'b': batch = atol(optarg); break;
         case 'p': parts = atol(optarg); break;
         case 'd': dir = optarg; break;
+        case 'B': bufbytes = optarg; break;
         case 'r': do_read = 1; break;
-        default:
-            fprintf(stderr, "usage: %s -m none|written|durable [-n N] "
-                            "[-b B] [-p P] [-d DIR] [-r]\n", argv[0]);
-            return 2;
+        default: return usage(argv[0]);
         }
     }
     int sync = !strcmp(mode, "none")      ? CRAWLLOG_SYNC_NONE
+               : !strcmp(mode, "written") ? CRAWLLOG_SYNC_WRITTEN
                : !strcmp(mode, "durable") ? CRAWLLOG_SYNC_DURABLE
-                                          : CRAWLLOG_SYNC_WRITTEN;
+                                          : -1;
+    if (sync < 0 || n < 1 || batch < 1 || parts < 1 ||
+        parts > CRAWLLOG_PARTITIONS_MAX || optind != argc) {
+        return usage(argv[0]);
+    }
     char cmd[4200];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0) {
@@ -88,9 +102,10 @@ int main(int argc, char **argv)
     crawllog_t *log;
     crawllog_conf_t *conf;
     int rc = crawllog_conf_new(&conf);
-    if (rc == 0) {
-        /* Let SYNC_NONE batch up to 8 MiB per partition before writing. */
-        rc = crawllog_conf_set(conf, "log.buffer.bytes", "8388608", errstr,
+    snprintf(errstr, sizeof(errstr), "%s", crawllog_err_name(rc));
+    if (rc == 0 && bufbytes != NULL) {
+        /* How much SYNC_NONE buffers per partition before writing. */
+        rc = crawllog_conf_set(conf, "log.buffer.bytes", bufbytes, errstr,
                                sizeof(errstr));
     }
     if (rc != 0 ||
@@ -106,6 +121,9 @@ int main(int argc, char **argv)
     char *vals = malloc((size_t)batch * VAL_LEN);
     size_t nb = (size_t)((n + batch - 1) / batch);
     uint64_t *lat = malloc(nb * sizeof(*lat));
+    if (recs == NULL || keys == NULL || vals == NULL || lat == NULL) {
+        die(log, "malloc", CRAWLLOG_ENOMEM);
+    }
     memset(vals, 'v', (size_t)batch * VAL_LEN);
     uint64_t t0 = now_ns();
     long sent = 0;
@@ -147,7 +165,7 @@ int main(int argc, char **argv)
            (double)n * (KEY_LEN + VAL_LEN) / secs / 1e6, pct(lat, nb, 0.5),
            pct(lat, nb, 0.99));
     if (do_read) {
-        long got = 0;
+        long got = 0, bad = 0;
         uint64_t r0 = now_ns();
         for (long p = 0; p < parts; p++) {
             crawllog_reader_t *rd;
@@ -155,9 +173,11 @@ int main(int argc, char **argv)
             if ((rc = crawllog_reader_new(&rd, log, "bench", (int32_t)p)) != 0) {
                 die(log, "reader_new", rc);
             }
-            size_t vl;
+            size_t kl, vl;
             while ((rc = crawllog_reader_next(rd, &m)) == 0 && m) {
-                got += crawllog_msg_value(m, &vl) != NULL && vl == VAL_LEN;
+                got++;
+                bad += crawllog_msg_key(m, &kl) == NULL || kl != KEY_LEN ||
+                       crawllog_msg_value(m, &vl) == NULL || vl != VAL_LEN;
             }
             if (rc != 0) {
                 fprintf(stderr, "read: %s\n", crawllog_reader_errmsg(rd));
@@ -166,16 +186,21 @@ int main(int argc, char **argv)
             crawllog_reader_destroy(rd);
         }
         double rs = (double)(now_ns() - r0) / 1e9;
-        if (got != n) {
-            fprintf(stderr, "read %ld of %ld records\n", got, n);
+        if (got != n || bad != 0) {
+            fprintf(stderr, "read %ld of %ld records, %ld malformed\n", got,
+                    n, bad);
             return 2;
         }
-        printf("{\"system\":\"crawllog\",\"bench\":\"read\",\"msgs\":%ld,"
-               "\"secs\":%.3f,\"msg_per_s\":%.0f,\"mb_per_s\":%.1f}\n",
-               got, rs, (double)got / rs,
+        printf("{\"system\":\"crawllog\",\"bench\":\"read\",\"mode\":\"%s\","
+               "\"msgs\":%ld,\"partitions\":%ld,\"secs\":%.3f,"
+               "\"msg_per_s\":%.0f,\"mb_per_s\":%.1f}\n",
+               mode, got, parts, rs, (double)got / rs,
                (double)got * (KEY_LEN + VAL_LEN) / rs / 1e6);
     }
-    crawllog_close(log);
+    if ((rc = crawllog_close(log)) != 0) {
+        fprintf(stderr, "bench_append: close: %s\n", crawllog_err_name(rc));
+        return 2;
+    }
     crawllog_conf_destroy(conf);
     free(recs);
     free(keys);

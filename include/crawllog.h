@@ -201,10 +201,11 @@ typedef struct crawllog_s crawllog_t;
  *
  * The directory's parent must not be world-writable unless it has the
  * sticky bit; nothing below the directory is reached through a symbolic
- * link.  Partitions are recovered lazily, the first time this handle uses
- * them: a torn tail (a partial last batch, from a crash) is truncated,
- * missing or damaged indexes are rebuilt, and damage before the tail fails
- * with CRAWLLOG_ECORRUPT naming the file and byte offset.
+ * link.  Every partition of every topic is recovered before this returns
+ * (docs/RELIABILITY.md): a torn tail (a batch cut short by a crash) is
+ * truncated, missing or damaged indexes are rebuilt, and any other damage
+ * fails the open with CRAWLLOG_ECORRUPT naming the file and byte offset -
+ * nothing is truncated then; run crawllog_verify() to see every problem.
  *
  * @param logp    out: the handle, or NULL on failure.
  * @param dir     path of the data directory.

@@ -311,16 +311,27 @@ int cl_index_append_time(struct cl_index *idx, int64_t ts, uint32_t trel,
     return write_time(idx, ts, trel, reldir, base, err);
 }
 
+/* ftruncate fd to len bytes unless it has that size already (a recovery
+ * that then fails with CRAWLLOG_ECORRUPT must leave the files untouched,
+ * modification times included). */
+static int trim_one(int fd, uint64_t len)
+{
+    struct stat st;
+    int rc = cl_io_fstat("idx.stat", fd, &st);
+    if (rc == 0 && (uint64_t)st.st_size != len) {
+        rc = cl_io_ftruncate("idx.truncate", fd, len);
+    }
+    return rc;
+}
+
 static int trim_files(struct cl_index *idx, const char *reldir, int64_t base,
                       struct cl_err *err)
 {
-    int rc = cl_io_ftruncate("idx.truncate", idx->fd,
-                             (uint64_t)idx->n * CL_INDEX_ENTRY_SIZE);
+    int rc = trim_one(idx->fd, (uint64_t)idx->n * CL_INDEX_ENTRY_SIZE);
     if (rc < 0) {
         return index_sys(err, rc, reldir, base, ".index", "ftruncate");
     }
-    rc = cl_io_ftruncate("idx.truncate", idx->tfd,
-                         (uint64_t)idx->tn * CL_TIMEINDEX_ENTRY_SIZE);
+    rc = trim_one(idx->tfd, (uint64_t)idx->tn * CL_TIMEINDEX_ENTRY_SIZE);
     if (rc < 0) {
         return index_sys(err, rc, reldir, base, ".timeindex", "ftruncate");
     }

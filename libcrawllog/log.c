@@ -208,8 +208,8 @@ static int open_partition_locked(crawllog_t *log, struct cl_topic_rt *t,
         }
         if (p >= t->nparts) {
             return cl_errf(err, CRAWLLOG_ENOTOPIC,
-                           "topic \"%s\" has %d partitions, not %d", t->name,
-                           (int)t->nparts, (int)p + 1);
+                           "topic \"%s\" has %d partitions, no partition %d",
+                           t->name, (int)t->nparts, (int)p);
         }
     }
     if (t->parts[p] == NULL) {
@@ -373,8 +373,8 @@ static int init_root(crawllog_t *log, struct cl_err *err)
 /* Open and recover every partition of every topic. */
 static int recover_all(crawllog_t *log, struct cl_err *err)
 {
-    char **names;
-    size_t count;
+    char **names = NULL;
+    size_t count = 0;
     int rc = cl_topic_list(log->rootfd, &names, &count, err);
     for (size_t i = 0; rc == 0 && i < count; i++) {
         struct cl_topic_rt *t;
@@ -388,7 +388,7 @@ static int recover_all(crawllog_t *log, struct cl_err *err)
             rc = 0; /* deleted meanwhile by another process */
         }
     }
-    if (rc == 0) {
+    if (names != NULL) {
         cl_io_listdir_free(names, count);
     }
     return rc;
@@ -779,6 +779,14 @@ static int offsets_one(struct cl_partition *part, void *arg,
                        struct cl_err *err)
 {
     struct offsets_args *a = arg;
+    /* The offsets come from the shared state without the lock: check that
+     * the topic was not deleted (maybe re-created) under a cached handle,
+     * so that with_partition() reloads it instead of reporting stale
+     * offsets. */
+    if (cl_pstate_unlinked(&part->ps)) {
+        return cl_errf(err, CRAWLLOG_ENOTOPIC, "%s: partition was deleted",
+                       part->reldir);
+    }
     return cl_partition_offsets(part, &a->start, &a->end, err);
 }
 

@@ -277,13 +277,44 @@ void cl_partition_publish(struct cl_partition *part, int64_t log_start,
                           memory_order_release);
 }
 
+/* A process that died in a roll after creating the new segment but before
+ * publishing it left a header-only file above the active segment, which
+ * others went on appending to: remove it before anything lists the
+ * directory, or it would split the offsets (lock held). */
+static int drop_dead_roll(struct cl_partition *part, struct cl_err *err)
+{
+    struct cl_pstate_shm *s = part->ps.shm;
+    int64_t base = s->roll_pending - 1;
+    if (s->roll_pending > 0 && base > s->active_base) {
+        int rc = cl_partition_unlink_segment(part, base, err);
+        if (rc == 0 && (rc = cl_io_fsync("seg.delete.dirsync",
+                                         part->dirfd)) < 0) {
+            rc = cl_err_sys(err, -rc, part->reldir, "fsync directory");
+        }
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    s->roll_pending = 0;
+    return 0;
+}
+
 /* Full recovery under the lock: rebuild the segment list and recover the
  * active segment's tail, then rebuild the shared state. */
 static int recover_locked(struct cl_partition *part, struct cl_err *err)
 {
     int64_t log_start;
     int valid = cl_pstate_valid(&part->ps);
-    int rc = build_segments(part, 1, &log_start, err);
+    /* After a reboot nobody appended past a dead roll: keep its segment. */
+    int rc = valid ? drop_dead_roll(part, err) : 0;
+    part->ps.shm->roll_pending = 0;
+    if (rc == 0) {
+        /* A retention that died writing log-start-offset left a tmp. */
+        rc = cl_metafile_cleanup_tmp(part->dirfd, err);
+    }
+    if (rc == 0) {
+        rc = build_segments(part, 1, &log_start, err);
+    }
     if (rc != 0) {
         return rc;
     }
@@ -333,6 +364,12 @@ int cl_partition_sync_locked(struct cl_partition *part, struct cl_err *err)
     }
     if (!cl_pstate_valid(&part->ps)) {
         return recover_locked(part, err);
+    }
+    if (s->roll_pending != 0) {
+        int rc = drop_dead_roll(part, err);
+        if (rc != 0) {
+            return rc;
+        }
     }
     uint64_t seq = atomic_load_explicit(&s->change_seq, memory_order_acquire);
     if (part->nseg == 0 || seq != part->seen_seq ||
@@ -453,6 +490,7 @@ static int roll_locked(struct cl_partition *part, int64_t now_ms,
     if ((rc = push_segment(part, &seg, err)) != 0) {
         return rc;
     }
+    part->ps.shm->roll_pending = base + 1;
     rc = cl_segment_create(seg, part->dirfd, part->reldir, base, now_ms,
                            part->conf.fmode, err);
     if (rc == CRAWLLOG_EEXIST) {
@@ -490,6 +528,7 @@ static int roll_locked(struct cl_partition *part, int64_t now_ms,
     }
     cl_pstate_set_synced(&part->ps, base, CL_SEG_HEADER_SIZE);
     cl_partition_publish(part, -1, 1);
+    part->ps.shm->roll_pending = 0;
     return 0;
 }
 

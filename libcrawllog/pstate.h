@@ -38,6 +38,7 @@ struct cl_pstate_shm {
     uint64_t synced_size;         /* its bytes known to be fdatasync'd */
     uint32_t synced_crc;          /* CRC-32C of synced_base, synced_size */
     uint32_t pad2;
+    int64_t roll_pending;         /* 1 + base of a roll being made, 0: none */
 };
 
 struct cl_pstate {

@@ -232,18 +232,20 @@ static int take_batches(crawllog_reader_t *rd, size_t got, int64_t end,
                         size_t *usedp, size_t *needp, struct cl_err *err)
 {
     size_t p = 0;
+    const char *why = NULL;
     *needp = 0;
     while (p + CL_BATCH_HEADER_SIZE <= got) {
         struct cl_batch_hdr h;
         if (cl_record_batch_header(rd->buf + p, got - p, &h) != 0) {
-            return corrupt(rd, rd->pos + p, "bad batch header", err);
+            why = "bad batch header";
+            break;
         }
         if (h.base_offset >= end) {
             break; /* not published yet */
         }
         if (rd->expect >= 0 && h.base_offset != rd->expect) {
-            return corrupt(rd, rd->pos + p, "offsets are not contiguous",
-                           err);
+            why = "offsets are not contiguous";
+            break;
         }
         size_t total = cl_record_batch_total(&h);
         if (total > got - p) {
@@ -251,10 +253,16 @@ static int take_batches(crawllog_reader_t *rd, size_t got, int64_t end,
             break;
         }
         if (cl_record_batch_check_crc(rd->buf + p, total) != 0) {
-            return corrupt(rd, rd->pos + p, "batch CRC mismatch", err);
+            why = "batch CRC mismatch";
+            break;
         }
         rd->expect = h.base_offset + h.last_offset_delta + 1;
         p += total;
+    }
+    /* Hand out the good batches before the damage first; the next read
+     * starts at the damaged one and reports it. */
+    if (why != NULL && p == 0) {
+        return corrupt(rd, rd->pos, why, err);
     }
     if (p == 0 && *needp == 0 && got > 0 && got < CL_BATCH_HEADER_SIZE) {
         *needp = CL_BATCH_HEADER_SIZE;

@@ -335,6 +335,7 @@ static ssize_t check_batch(struct scanbuf *sb, int fd, uint64_t pos,
                            uint64_t fsize, int64_t expected, int full,
                            struct cl_batch_hdr *h, char *why, size_t whysize)
 {
+    h->batch_length = -1; /* marks an incomplete batch for the caller */
     if (fsize - pos < CL_BATCH_HEADER_SIZE) {
         snprintf(why, whysize, "incomplete batch header (%llu bytes)",
                  (unsigned long long)(fsize - pos));
@@ -347,12 +348,14 @@ static ssize_t check_batch(struct scanbuf *sb, int fd, uint64_t pos,
     const uint8_t *p = sb->buf + (pos - sb->start);
     rc = cl_record_batch_header(p, CL_BATCH_HEADER_SIZE, h);
     if (rc != 0) {
+        h->batch_length = 0;
         snprintf(why, whysize, "bad batch header");
         return 0;
     }
     size_t total = cl_record_batch_total(h);
     if (total > fsize - pos) {
         snprintf(why, whysize, "batch of %zu bytes runs past the end", total);
+        h->batch_length = -1;
         return 0;
     }
     if (expected >= 0 && h->base_offset != expected) {
@@ -391,6 +394,7 @@ int cl_segment_scan(struct cl_segment *seg, const char *reldir, uint64_t pos,
     res->next_offset = expected_offset;
     res->file_size = fsize;
     res->bad = 0;
+    res->incomplete = 0;
     res->valid_after = 0;
     res->why[0] = '\0';
     while (res->end < fsize) {
@@ -404,6 +408,7 @@ int cl_segment_scan(struct cl_segment *seg, const char *reldir, uint64_t pos,
         }
         if (total == 0) {
             res->bad = 1;
+            res->incomplete = h.batch_length == -1;
             search_after(&sb, seg->fd, res->end, fsize, res->next_offset,
                          res);
             break;
@@ -545,17 +550,26 @@ int cl_segment_recover(struct cl_segment *seg, int dirfd, const char *reldir,
         return rc;
     }
     seg_path(path, sizeof(path), reldir, seg->base);
-    /* Within one boot the page cache is coherent, so only the last write
-     * can be torn and damage with valid data after it is corruption.  After
-     * a power loss (full) unsynced pages may persist in any order, so only
-     * damage below the durable mark is corruption. */
-    if (res.bad && ((!full && res.valid_after) || res.end < keep_below)) {
+    /* Within one boot the page cache is coherent: a writer that died
+     * mid-write leaves a batch cut short at the end of the file and nothing
+     * else, so any other damage (a complete batch with a bad CRC, a bad
+     * header, valid data after the damage) is corruption.  After a power
+     * loss (full) unsynced pages may persist in any order or as zeros, so
+     * only damage below the durable mark is corruption. */
+    if (res.bad && ((!full && (res.valid_after || !res.incomplete)) ||
+                    res.end < keep_below)) {
+        char more[96] = "";
+        if (res.valid_after) {
+            snprintf(more, sizeof(more), "; a valid batch follows at byte %llu",
+                     (unsigned long long)res.valid_after_pos);
+        } else if (res.end < keep_below) {
+            snprintf(more, sizeof(more), "; %llu bytes were synced",
+                     (unsigned long long)keep_below);
+        }
         return cl_errf(err, CRAWLLOG_ECORRUPT,
-                       "%s: byte %llu: %s (valid data follows at byte %llu)",
-                       path, (unsigned long long)res.end, res.why,
-                       (unsigned long long)(res.valid_after
-                                                ? res.valid_after_pos
-                                                : keep_below));
+                       "%s: byte %llu: %s%s; not truncated (run crawllog "
+                       "verify)",
+                       path, (unsigned long long)res.end, res.why, more);
     }
     if (res.end < res.file_size) {
         rc = cl_io_ftruncate("seg.recover.truncate", seg->fd, res.end);
@@ -596,6 +610,7 @@ int cl_segment_find(struct cl_segment *seg, const char *reldir,
 {
     struct cl_index_entry e;
     uint64_t pos = CL_SEG_HEADER_SIZE;
+    int64_t check = -1; /* offset the batch at an index entry must hold */
     if (offset >= seg->next_offset) {
         *posp = seg->size;
         return 1;
@@ -603,6 +618,7 @@ int cl_segment_find(struct cl_segment *seg, const char *reldir,
     if (offset > seg->base &&
         cl_index_lookup(&seg->idx, (uint32_t)(offset - seg->base), &e) == 0) {
         pos = e.pos;
+        check = seg->base + e.rel;
     }
     while (pos < seg->size) {
         uint8_t hb[CL_BATCH_HEADER_SIZE];
@@ -612,8 +628,17 @@ int cl_segment_find(struct cl_segment *seg, const char *reldir,
         if (got < 0) {
             return seg_sys(err, (int)got, seg, reldir, "read");
         }
-        if ((size_t)got < sizeof(hb) ||
-            cl_record_batch_header(hb, sizeof(hb), &h) != 0) {
+        int bad = (size_t)got < sizeof(hb) ||
+                  cl_record_batch_header(hb, sizeof(hb), &h) != 0;
+        if (check >= 0 && (bad || h.base_offset != check)) {
+            /* A damaged or stale index entry: an index is derived data
+             * and never trusted over the log, so scan from the start. */
+            pos = CL_SEG_HEADER_SIZE;
+            check = -1;
+            continue;
+        }
+        check = -1;
+        if (bad) {
             char path[512];
             seg_path(path, sizeof(path), reldir, seg->base);
             return cl_errf(err, CRAWLLOG_ECORRUPT,

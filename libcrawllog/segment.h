@@ -36,6 +36,7 @@ struct cl_scan {
     uint32_t max_ts_rel;
     uint64_t file_size;    /* size of the .log when scanned */
     int bad;               /* 1: bytes after end are not a valid batch */
+    int incomplete;        /* 1: they are a batch cut short by the EOF */
     int valid_after;       /* 1: a valid batch starts somewhere after end */
     uint64_t valid_after_pos;
     char why[160];         /* what was wrong at end, when bad */
