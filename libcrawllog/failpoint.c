@@ -41,11 +41,11 @@ typedef int cl_failpoint_unit;
 
 enum fp_kind { FP_NONE, FP_FAIL, FP_SHORT, FP_SKIP, FP_CRASH };
 
-#define FP_MAX_ENTRIES 64  /* far more than any test needs */
-#define FP_MAX_SITES 256   /* the library has a few dozen sites */
-#define FP_NAME_MAX 128    /* longest site name / pattern, with NUL */
-#define FP_SPEC_MAX 4096   /* longest spec string, with NUL */
-#define FP_NO_N SIZE_MAX   /* CRASH without a byte count */
+#define FP_MAX_ENTRIES 64 /* far more than any test needs */
+#define FP_MAX_SITES 256  /* the library has a few dozen sites */
+#define FP_NAME_MAX 128   /* longest site name / pattern, with NUL */
+#define FP_SPEC_MAX 4096  /* longest spec string, with NUL */
+#define FP_NO_N SIZE_MAX  /* CRASH without a byte count */
 
 struct fp_entry {
     char pat[FP_NAME_MAX]; /* site name, or prefix without the '*' */
@@ -86,13 +86,13 @@ static const struct {
 
 static pthread_mutex_t fp_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t fp_once = PTHREAD_ONCE_INIT;
-static int fp_env_done;                          /* guarded by fp_mu */
+static int fp_env_done;                            /* guarded by fp_mu */
 static struct fp_entry fp_entries[FP_MAX_ENTRIES]; /* guarded by fp_mu */
-static size_t fp_nentries;                       /* guarded by fp_mu */
-static struct fp_site fp_sites[FP_MAX_SITES];    /* guarded by fp_mu */
-static size_t fp_nsites;                         /* guarded by fp_mu */
-static uint64_t fp_total;                        /* guarded by fp_mu */
-static char fp_stats_path[4096];                 /* set once, under fp_mu */
+static size_t fp_nentries;                         /* guarded by fp_mu */
+static struct fp_site fp_sites[FP_MAX_SITES];      /* guarded by fp_mu */
+static size_t fp_nsites;                           /* guarded by fp_mu */
+static uint64_t fp_total;                          /* guarded by fp_mu */
+static char fp_stats_path[4096];                   /* set once, under fp_mu */
 
 /* Decimal number >= 0, at most 10^15 (no overflow games). */
 static int fp_parse_num(const char **sp, uint64_t *out)
@@ -280,8 +280,7 @@ static void fp_load_env(void)
         atexit(fp_dump_stats);
     }
     if (spec != NULL && fp_install(spec) != 0) {
-        fprintf(stderr, "libcrawllog: malformed CRAWLLOG_FP: \"%s\"\n",
-                spec);
+        fprintf(stderr, "libcrawllog: malformed CRAWLLOG_FP: \"%s\"\n", spec);
         abort();
     }
 }
@@ -397,8 +396,7 @@ int cl_fp_check(const char *site, int can_skip, int *eintr)
     return act.kind == FP_SKIP && can_skip ? CL_FP_SKIPPED : -EIO;
 }
 
-int cl_fp_check_write(const char *site, size_t len, size_t *prefixp,
-                      int *eintr)
+int cl_fp_check_write(const char *site, size_t len, size_t *prefixp, int *eintr)
 {
     struct fp_act act = fp_hit(site);
 
@@ -484,6 +482,5 @@ uint64_t cl_fp_hits_total(void)
     pthread_mutex_unlock(&fp_mu);
     return total;
 }
-
 
 #endif /* CRAWLLOG_TESTING */

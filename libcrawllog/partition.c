@@ -716,6 +716,13 @@ int cl_partition_append(struct cl_partition *part, uint8_t *buf, size_t len,
 int cl_partition_flush(struct cl_partition *part, int sync,
                        struct cl_err *err)
 {
+    pthread_mutex_lock(&part->lock);
+    int idle = part->pend_len == 0 &&
+               (sync != CRAWLLOG_SYNC_DURABLE || !part->unsynced);
+    pthread_mutex_unlock(&part->lock);
+    if (idle) {
+        return 0; /* nothing of ours to write or sync */
+    }
     int rc = cl_partition_lock(part, err);
     if (rc != 0) {
         return rc;

@@ -29,17 +29,20 @@
  * shadow root: updates are serialized with a lock on <shadow_root>/.lock.
  *
  * Without CRAWLLOG_TESTING nothing of this exists: the hooks are empty
- * macros and shadow.c compiles to an empty object.
+ * macros, and shadow.c and shadow_image.c compile to empty objects.
  */
 #ifndef CL_SHADOW_H
 #define CL_SHADOW_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 /* Image modes of cl_shadow_image(). */
 #define CL_SHADOW_DURABLE 0 /* (a) only what was synced survives */
 #define CL_SHADOW_ALL 1     /* (b) every write survives: copy of the tree */
-#define CL_SHADOW_TORN 2    /* (c) as (a), plus a seeded random prefix of
+#define CL_SHADOW_TORN                                                         \
+    2 /* (c) as (a), plus a seeded random prefix of
                              *     each file's unsynced appended bytes */
 
 #ifdef CRAWLLOG_TESTING
@@ -72,6 +75,41 @@ void cl_shadow_created(int dirfd, const char *name, int fd);
 
 /* After a successful fsync/fdatasync of fd. */
 void cl_shadow_synced(int fd);
+
+/* ---- internal: shared by shadow.c and shadow_image.c only ------------- */
+/* Raw system calls and malloc (never cl_io_*, so no failpoint and no hook
+ * recursion); negative errno on failure. */
+
+#define CL_SHADOW_PATH 4096 /* longest path handled, with NUL */
+#define CL_SHADOW_DEPTH 64  /* deepest directory nesting walked */
+
+/* One incarnation of an inode number: .inodes/ and .dirs/ records and the
+ * lines of a .dirs/ record name it. */
+struct cl_shadow_key {
+    uint64_t dev, ino, gen;
+};
+
+/* Whole content of fd from its position: malloc'd, with room for a NUL. */
+int cl_shadow_read_fd(int fd, char **bufp, size_t *lenp);
+/* Whole file, NUL-terminated; a missing file gives *bufp NULL, *lenp 0. */
+int cl_shadow_read_path(const char *path, char **bufp, size_t *lenp);
+/* Create or truncate path to exactly buf[0, len) (mode 0600). */
+int cl_shadow_write_path(const char *path, const void *buf, size_t len);
+/* mkdir 0700; an existing entry is fine. */
+int cl_shadow_mkdir(const char *path);
+/* "<root>/<sub>/<dev>-<ino>-<gen>" */
+void cl_shadow_key_path(char *out, size_t size, const char *root,
+                        const char *sub, const struct cl_shadow_key *k);
+/* Current generation of an inode number (0: never created under us). */
+uint64_t cl_shadow_gen(const char *root, uint64_t dev, uint64_t ino);
+/* Write-lock <root>/.lock; returns the fd to close (which unlocks). */
+int cl_shadow_lock(const char *root);
+/* Call fn for each regular file and directory of the open directory fd,
+ * with its lstat, until fn answers nonzero (returned).  fd's own read
+ * position does not move. */
+typedef int cl_shadow_entry_fn(void *arg, int dfd, const char *name,
+                               const struct stat *st);
+int cl_shadow_each_entry(int fd, cl_shadow_entry_fn *fn, void *arg);
 
 #else /* !CRAWLLOG_TESTING */
 

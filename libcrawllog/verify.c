@@ -4,20 +4,20 @@
  * index.c).  Owns nothing on disk: it never creates, truncates, renames,
  * locks or writes; everything is opened O_RDONLY (O_NOFOLLOW below root).
  *
- * Checks, one problem each ("<path from dir>: [byte N: ]what"): the root
- * (a directory, not world-writable, valid crawllog.meta, known entries,
- * empty staging/ and trash/); "*.tmp.*" leftovers anywhere; topics (real
- * directories, valid names and topic.meta, exactly partitions 0..N-1);
- * partitions (known names, regular files not world-writable, a valid
- * log-start-offset in [first base, log end] with no segment wholly below
- * it, a segment unless the directory is empty, i.e. never opened); and
- * segments (header matching the name; every batch from byte 64 to EOF
- * fully valid, a torn tail included, resuming after damage at the next
- * valid batch; offsets contiguous within and across segments; indexes
- * whole and ascending, each offset entry at a batch start holding base +
- * rel, each time entry equal to the largest maxTimestamp up to the batch
- * holding base + rel).  Index entries are merged with the batch scan, so
- * memory is bounded by the index files, never by the .log.
+ * Checks, one problem each ("<path from dir>: [byte N: ]what"): root (a
+ * directory, not world-writable, valid crawllog.meta, known entries, empty
+ * staging/ and trash/); "*.tmp.*" leftovers anywhere; topics (real dirs,
+ * valid names and topic.meta, partitions 0..N-1, beyond them only empty
+ * dirs, which add_partitions reuses); partitions (known names, regular
+ * files, none world-writable, log-start-offset in [first base, log end]
+ * with no segment wholly below it, a segment unless the dir is empty:
+ * never opened); segments (header matches the name; batches fully valid
+ * from byte 64 to EOF, torn tail included, the scan resuming at valid data
+ * after damage; offsets contiguous within and across segments; indexes
+ * whole and ascending, offset entries at batch starts holding base + rel,
+ * time entries equal to the largest maxTimestamp up to the batch holding
+ * base + rel).  Index entries are merged with the batch scan, so memory is
+ * bounded by the index files, never by the .log.
  *
  * Invariants: lack of memory or descriptors, or an unopenable root, stops
  * the walk with an error; anything else (I/O errors below the root
@@ -26,7 +26,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,8 +72,8 @@ struct segfiles {
 struct dctx {
     struct segfiles *segs;
     size_t n, entries;
-    int has_ck;    /* log-start-offset present */
-    int32_t np;    /* partition count, -1 if topic.meta is bad */
+    int has_ck; /* log-start-offset present */
+    int32_t np; /* partition count, -1 if topic.meta is bad */
     uint8_t seen[CRAWLLOG_PARTITIONS_MAX]; /* partition directory found */
 };
 
@@ -85,22 +84,22 @@ struct vscan {
     const char *rel[2];
     int64_t base;
     uint8_t *buf[2];
-    size_t len[2], at[2]; /* bytes; position of the current entry */
-    int have[2], any[2];  /* current entry unmatched; one was accepted */
+    size_t len[2], at[2];  /* bytes; position of the current entry */
+    int have[2], any[2];   /* current entry unmatched; one was accepted */
     uint32_t erel[2], pos; /* the current (= last accepted) entries */
     int64_t ts, max_ts;
-    int ts_exact; /* 0 once a damaged region was skipped */
+    int damaged; /* a damaged region was skipped: max_ts is not exact */
 };
 
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((format(printf, 3, 4)))
 #endif
-static void report(struct vctx *v, const char *rel, const char *fmt, ...)
+static void
+report(struct vctx *v, const char *rel, const char *fmt, ...)
 {
     char msg[MSG_SIZE];
     va_list ap;
-    int n = rel ? snprintf(msg, sizeof(msg), "%s: ", rel) : 0;
-    n = n < 0 || (size_t)n >= sizeof(msg) ? 0 : n;
+    int n = rel ? snprintf(msg, sizeof(msg), "%s: ", rel) : 0; /* < REL_SIZE */
     va_start(ap, fmt);
     vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
     va_end(ap);
@@ -135,11 +134,12 @@ static int sys_fail(struct vctx *v, int neg, const char *rel, const char *op)
 static int stray(struct vctx *v, struct walk *w, const char *name,
                  const char *rel)
 {
-    int left = w->rel && (!strcmp(w->rel, "staging") ||
-                          !strcmp(w->rel, "trash"));
-    report(v, rel, left ? "leftover of an interrupted topic create or delete"
-                   : strstr(name, ".tmp.") ? "leftover temporary file"
-                                           : "unexpected entry");
+    int left =
+        w->rel && (!strcmp(w->rel, "staging") || !strcmp(w->rel, "trash"));
+    report(v, rel,
+           left ? "leftover of an interrupted topic create or delete"
+           : strstr(name, ".tmp.") ? "leftover temporary file"
+                                   : "unexpected entry");
     return 0;
 }
 
@@ -155,9 +155,10 @@ static int check_entry(struct vctx *v, int dirfd, const char *name,
         return sys_fail(v, rc, rel, "stat");
     }
     if ((st.st_mode & S_IFMT) != want) {
-        report(v, rel, S_ISLNK(st.st_mode) ? "symbolic link"
-                       : want == S_IFDIR   ? "not a directory"
-                                           : "not a regular file");
+        report(v, rel,
+               S_ISLNK(st.st_mode) ? "symbolic link"
+               : want == S_IFDIR   ? "not a directory"
+                                   : "not a regular file");
         return 0;
     }
     if (st.st_mode & S_IWOTH) {
@@ -206,17 +207,19 @@ static int load_index(struct vctx *v, int dirfd, const char *name,
     const size_t esz = t ? CL_TIMEINDEX_ENTRY_SIZE : CL_INDEX_ENTRY_SIZE;
     struct stat st;
     int fd = cl_io_openat("verify.open", dirfd, name, RD_FLAGS, 0);
-    int rc = fd < 0 ? fd : cl_io_fstat("verify.stat", fd, &st);
-    if (rc == 0 && (s->buf[t] = cl_io_malloc((size_t)st.st_size)) == NULL) {
+    if (fd < 0) {
+        return sys_fail(v, fd, s->rel[t], "open");
+    }
+    int rc = cl_io_fstat("verify.stat", fd, &st);
+    size_t size = rc ? 0 : (size_t)st.st_size;
+    if (rc == 0 && (s->buf[t] = cl_io_malloc(size)) == NULL) {
         rc = -ENOMEM;
     }
-    ssize_t got = rc ? rc : cl_io_pread_all("verify.read", fd, s->buf[t],
-                                            (size_t)st.st_size, 0);
-    if (fd >= 0) {
-        cl_io_close(fd);
-    }
+    ssize_t got =
+        rc ? rc : cl_io_pread_all("verify.read", fd, s->buf[t], size, 0);
+    cl_io_close(fd);
     if (got < 0) {
-        return sys_fail(v, (int)got, s->rel[t], fd < 0 ? "open" : "read");
+        return sys_fail(v, (int)got, s->rel[t], "read");
     }
     s->len[t] = (size_t)got;
     if (s->len[t] % esz) {
@@ -243,9 +246,9 @@ static void next_entry(struct vscan *s, int t)
                 ? "does not ascend"
                 : NULL;
         if (bad) {
-            report(s->v, s->rel[t], "byte %zu: entry (offset +%" PRIu32
-                   ", %s %" PRId64 ") %s", s->at[t], rel,
-                   t ? "timestamp" : "byte", t ? ts : (int64_t)pos, bad);
+            report(s->v, s->rel[t], "byte %zu: entry (+%u, %s %lld) %s",
+                   s->at[t], (unsigned)rel, t ? "time" : "byte",
+                   (long long)(t ? ts : pos), bad);
             continue;
         }
         s->have[t] = s->any[t] = 1;
@@ -265,20 +268,20 @@ static int scan_fn(void *opaque, const uint8_t *batch,
     (void)batch;
     for (; s->have[0] && s->pos <= pos; next_entry(s, 0)) {
         if (s->pos < pos) {
-            report(s->v, s->rel[0], "byte %zu: entry points at byte %" PRIu32
-                   ", not a batch start", s->at[0], s->pos);
+            report(s->v, s->rel[0],
+                   "byte %zu: entry: byte %u is no batch start", s->at[0],
+                   (unsigned)s->pos);
         } else if (s->base + s->erel[0] != h->base_offset) {
-            report(s->v, s->rel[0], "byte %zu: entry says offset %" PRId64
-                   " at byte %" PRIu32 ", the batch there starts at %" PRId64,
-                   s->at[0], s->base + s->erel[0], s->pos, h->base_offset);
+            report(s->v, s->rel[0], "byte %zu: entry: offset %lld, batch: %lld",
+                   s->at[0], (long long)(s->base + s->erel[0]),
+                   (long long)h->base_offset);
         }
     }
     s->max_ts = h->max_timestamp > s->max_ts ? h->max_timestamp : s->max_ts;
     for (; s->have[1] && s->base + s->erel[1] <= last; next_entry(s, 1)) {
-        if (s->ts_exact && s->ts != s->max_ts) {
-            report(s->v, s->rel[1], "byte %zu: entry says timestamp %" PRId64
-                   " up to offset %" PRId64 ", the largest there is %" PRId64,
-                   s->at[1], s->ts, s->base + s->erel[1], s->max_ts);
+        if (!s->damaged && s->ts != s->max_ts) {
+            report(s->v, s->rel[1], "byte %zu: entry: time %lld, largest %lld",
+                   s->at[1], (long long)s->ts, (long long)s->max_ts);
         }
     }
     return 0;
@@ -296,6 +299,7 @@ static int scan_log(struct vctx *v, struct cl_segment *seg, const char *prel,
     int64_t expect = seg->base;
     uint8_t hdr[CL_SEG_HEADER_SIZE];
     char why[160];
+    s->max_ts = -1;
     ssize_t got = cl_io_pread_all("verify.read", seg->fd, hdr, sizeof(hdr), 0);
     if (got < 0) {
         return sys_fail(v, (int)got, lrel, "read");
@@ -309,19 +313,15 @@ static int scan_log(struct vctx *v, struct cl_segment *seg, const char *prel,
     }
     do {
         memset(&res, 0, sizeof(res));
-        int rc = cl_segment_scan(seg, prel, pos, expect, 1, scan_fn, s, &res,
-                                 &err);
+        int rc =
+            cl_segment_scan(seg, prel, pos, expect, 1, scan_fn, s, &res, &err);
         if (rc != 0) {
             return lib_fail(v, rc, &err);
         }
         if (res.bad) {
-            char more[64] = "";
-            if (res.valid_after) {
-                snprintf(more, sizeof(more), " (valid data follows at byte %"
-                         PRIu64 ")", res.valid_after_pos);
-            }
-            report(v, lrel, "byte %" PRIu64 ": %s%s", res.end, res.why, more);
-            s->ts_exact = 0;
+            report(v, lrel, "byte %llu: %s%s", (unsigned long long)res.end,
+                   res.why, res.valid_after ? " (valid batches follow)" : "");
+            s->damaged = 1;
             pos = res.valid_after_pos;
             expect = -1;
         }
@@ -329,10 +329,8 @@ static int scan_log(struct vctx *v, struct cl_segment *seg, const char *prel,
     *endp = res.bad ? -1 : res.next_offset;
     for (int t = 0; t < 2; t++) {
         if (s->have[t]) {
-            report(v, s->rel[t], "byte %zu: %zu entries from here on are "
-                   "past the last %sbatch", s->at[t],
-                   (s->len[t] - s->at[t]) / (t ? 12 : 8),
-                   s->ts_exact ? "" : "valid ");
+            report(v, s->rel[t], "byte %zu: entries past the last %sbatch",
+                   s->at[t], s->damaged ? "valid " : "");
         }
     }
     return 0;
@@ -345,8 +343,7 @@ static int verify_segment(struct vctx *v, int pdirfd, const char *prel,
 {
     static const char *const sfx[2] = {CL_NAMES_INDEX, CL_NAMES_TIMEINDEX};
     char name[64], rel[2][REL_SIZE];
-    struct vscan s = {.v = v, .rel = {rel[0], rel[1]}, .base = sf->base,
-                      .max_ts = -1, .ts_exact = 1};
+    struct vscan s = {.v = v, .rel = {rel[0], rel[1]}, .base = sf->base};
     struct cl_segment seg;
     int rc = 0;
     *endp = -1;
@@ -393,13 +390,13 @@ static int verify_log_start(struct vctx *v, int pdirfd, const char *prel,
         report(v, rel, "missing or bad log.start.offset");
     } else if (pc->n > 0 &&
                (ck < pc->segs[0].base || (log_end >= 0 && ck > log_end))) {
-        report(v, rel, "log.start.offset %" PRId64 " is outside [%" PRId64
-               ", %" PRId64 "]", ck, pc->segs[0].base, log_end);
+        report(v, rel, "log.start.offset %lld outside [%lld, %lld]",
+               (long long)ck, (long long)pc->segs[0].base, (long long)log_end);
     }
     for (size_t k = 0; k + 1 < pc->n && pc->segs[k + 1].base <= ck; k++) {
         cl_names_segment(name, sizeof(name), pc->segs[k].base, CL_NAMES_LOG);
         snprintf(rel, sizeof(rel), "%s/%s", prel, name);
-        report(v, rel, "leftover: wholly below log.start.offset %" PRId64, ck);
+        report(v, rel, "leftover: below log.start.offset %lld", (long long)ck);
     }
     return 0;
 }
@@ -437,8 +434,9 @@ static int partition_entry(struct vctx *v, struct walk *w, const char *name,
     return 0;
 }
 
+/* Check a partition directory; *entriesp: how many entries it has. */
 static int verify_partition(struct vctx *v, int tdirfd, const char *name,
-                            const char *prel)
+                            const char *prel, size_t *entriesp)
 {
     struct dctx pc = {.np = -1};
     struct walk w = {-1, prel, partition_entry, &pc};
@@ -457,9 +455,8 @@ static int verify_partition(struct vctx *v, int tdirfd, const char *name,
             continue;
         }
         if (expect >= 0 && sf->base != expect) {
-            report(v, lrel, "base offset %" PRId64 ", but the previous "
-                   "segment ends at offset %" PRId64 " (%s)", sf->base,
-                   expect, sf->base > expect ? "gap" : "overlap");
+            report(v, lrel, "%s: previous segment ends at offset %lld",
+                   sf->base > expect ? "gap" : "overlap", (long long)expect);
         }
         rc = verify_segment(v, w.fd, prel, sf, lrel, &end);
         expect = end;
@@ -474,6 +471,7 @@ static int verify_partition(struct vctx *v, int tdirfd, const char *name,
         cl_io_close(w.fd);
     }
     cl_io_free(pc.segs);
+    *entriesp = pc.entries;
     return rc;
 }
 
@@ -481,6 +479,7 @@ static int topic_entry(struct vctx *v, struct walk *w, const char *name,
                        const char *rel)
 {
     struct dctx *tc = w->ctx;
+    size_t n = 0;
     int32_t p;
     int rc;
     if (!strcmp(name, CL_TOPIC_META_NAME)) {
@@ -490,13 +489,14 @@ static int topic_entry(struct vctx *v, struct walk *w, const char *name,
     if (cl_names_parse_partition(name, &p) != 0) {
         return stray(v, w, name, rel);
     }
-    if (tc->np >= 0 && p >= tc->np) {
-        report(v, rel, "beyond the partition count %" PRId32, tc->np);
-        return 0;
-    }
     tc->seen[p] = 1;
     rc = check_entry(v, w->fd, name, rel, S_IFDIR);
-    return rc > 0 ? verify_partition(v, w->fd, name, rel) : rc;
+    rc = rc > 0 ? verify_partition(v, w->fd, name, rel, &n) : rc;
+    /* An empty one beyond the count is fine: add_partitions reuses it. */
+    if (rc == 0 && n > 0 && tc->np >= 0 && p >= tc->np) {
+        report(v, rel, "beyond the partition count %d", (int)tc->np);
+    }
+    return rc;
 }
 
 static int verify_topic(struct vctx *v, int rootfd, int topicsfd,
@@ -508,16 +508,15 @@ static int verify_topic(struct vctx *v, int rootfd, int topicsfd,
     struct walk w = {-1, trel, topic_entry, &tc};
     char rel[REL_SIZE];
     int rc = cl_topic_meta_read(rootfd, topic, &meta, &err);
-    if (rc == 0) {
-        tc.np = meta.partitions;
-        cl_topic_meta_free(&meta);
-    } else if ((rc = lib_fail(v, rc, &err)) != 0) {
+    tc.np = rc == 0 ? meta.partitions : -1;
+    cl_topic_meta_free(&meta); /* zeroed on failure */
+    if (rc != 0 && (rc = lib_fail(v, rc, &err)) != 0) {
         return rc;
     }
     rc = walk_dir(v, topicsfd, topic, &w);
     for (int32_t p = 0; rc == 0 && w.fd >= 0 && p < tc.np; p++) {
         if (!tc.seen[p]) {
-            snprintf(rel, sizeof(rel), "%s/%" PRId32, trel, p);
+            snprintf(rel, sizeof(rel), "%s/%d", trel, (int)p);
             report(v, rel, "missing partition directory");
         }
     }
@@ -582,13 +581,13 @@ int crawllog_verify(const char *dir, crawllog_verify_cb *cb, void *opaque,
         report(&v, ".", "not a directory");
     } else {
         cl_err_sys(&v.fatal, -w.fd, dir, "open");
-        rc = w.fd == -ENOENT ? CRAWLLOG_ENOENT
-             : w.fd == -ENOMEM ? CRAWLLOG_ENOMEM : CRAWLLOG_EIO;
+        rc = w.fd == -ENOENT   ? CRAWLLOG_ENOENT
+             : w.fd == -ENOMEM ? CRAWLLOG_ENOMEM
+                               : CRAWLLOG_EIO;
     }
     if (rc == 0 && v.problems > 0) {
-        snprintf(v.fatal.msg, sizeof(v.fatal.msg), "%zu problem%s, the "
-                 "first: %.400s", v.problems, v.problems == 1 ? "" : "s",
-                 v.first);
+        snprintf(v.fatal.msg, sizeof(v.fatal.msg),
+                 "%zu problem(s), first: %.400s", v.problems, v.first);
         rc = CRAWLLOG_ECORRUPT;
     }
     if (problemsp) {

@@ -68,8 +68,8 @@ static void sleep_ms(long ms)
 
 static uint32_t be32(const unsigned char *p)
 {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-           (uint32_t)p[2] << 8 | (uint32_t)p[3];
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           (uint32_t)p[3];
 }
 
 static int64_t be64(const unsigned char *p)
@@ -174,7 +174,7 @@ static void expect_end(crawllog_reader_t *rd)
 }
 
 static void check_value(const crawllog_msg_t *msg, int64_t off,
-                         const char *value)
+                        const char *value)
 {
     size_t len = 0;
     const void *v = crawllog_msg_value(msg, &len);
@@ -183,6 +183,25 @@ static void check_value(const crawllog_msg_t *msg, int64_t off,
     CHECKF(v != NULL && len == strlen(value) && memcmp(v, value, len) == 0,
            "offset %" PRId64 ": value \"%.*s\", want \"%s\"", off,
            (int)(v ? len : 0), v ? (const char *)v : "", value);
+}
+
+static void verify_cb(void *opaque, const char *problem)
+{
+    (*(size_t *)opaque)++;
+    print_message("verify: %s\n", problem);
+}
+
+/* crawllog_verify() finds nothing wrong in dir (run on a quiet directory:
+ * every handle closed). */
+static void expect_verify_clean(const char *dir)
+{
+    char errstr[CRAWLLOG_ERRSTR_SIZE] = "";
+    size_t seen = 0, problems = 99;
+    int rc = crawllog_verify(dir, verify_cb, &seen, &problems, errstr,
+                             sizeof(errstr));
+    CHECKF(rc == 0 && problems == 0 && seen == 0,
+           "crawllog_verify: %s, %zu problems: %s", crawllog_err_name(rc),
+           problems, errstr);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -201,8 +220,8 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void part_dir(char *buf, size_t size, const char *dir,
-                     const char *topic, int32_t p)
+static void part_dir(char *buf, size_t size, const char *dir, const char *topic,
+                     int32_t p)
 {
     int n = snprintf(buf, size, "%s/topics/%s/%d", dir, topic, (int)p);
     CHECKF(n > 0 && (size_t)n < size, "path too long");
@@ -444,8 +463,9 @@ static void check_msg(const crawllog_msg_t *msg, struct mrec *m, int64_t off)
         m->ts = ts;
         m->now = 0;
     } else {
-        CHECKF(ts == m->ts, "offset %" PRId64 ": timestamp %" PRId64
-               ", want %" PRId64, off, ts, m->ts);
+        CHECKF(ts == m->ts,
+               "offset %" PRId64 ": timestamp %" PRId64 ", want %" PRId64, off,
+               ts, m->ts);
     }
     p = crawllog_msg_key(msg, &len);
     check_bytes("key", off, p, len, m->key, m->key_len);
@@ -461,8 +481,8 @@ static void check_msg(const crawllog_msg_t *msg, struct mrec *m, int64_t off)
         CHECKF(h.name != NULL, "offset %" PRId64 ": header name NULL", off);
         check_bytes("header name", off, h.name, h.name_len, m->hdrs[i].name,
                     m->hdrs[i].name_len);
-        check_bytes("header value", off, h.value, h.value_len,
-                    m->hdrs[i].value, m->hdrs[i].value_len);
+        check_bytes("header value", off, h.value, h.value_len, m->hdrs[i].value,
+                    m->hdrs[i].value_len);
     }
     assert_crawllog_rc(crawllog_msg_header(msg, m->nh, &h), CRAWLLOG_EINVAL);
 }
@@ -530,8 +550,8 @@ static const char *ds_dir(void)
     assert_int_equal(cl_test_tmpdir_setup(&ds.state), 0);
     uint64_t rng = cl_test_seed() ^ 0x5eed0001u;
     ds.clock0 = now_ms() - 86400000;
-    crawllog_conf_t *tc = make_conf("segment.bytes", "4096",
-                                    "index.interval.bytes", "128", NULL);
+    crawllog_conf_t *tc =
+        make_conf("segment.bytes", "4096", "index.interval.bytes", "128", NULL);
     crawllog_t *log = open_log(CL_TEST_DIR(&ds.state), NULL);
     create_topic(log, DS_TOPIC, 1, tc);
     crawllog_conf_destroy(tc);
@@ -580,6 +600,7 @@ static void test_api_log_roundtrip_many_rolls(void **state)
     log = open_log(dir, NULL); /* again: nothing changed by reading */
     read_all_check(log, DS_TOPIC, 0, &ds.md);
     assert_crawllog_ok(crawllog_close(log));
+    expect_verify_clean(dir);
 }
 
 static void seek_and_check(crawllog_reader_t *rd, int64_t off)
@@ -587,11 +608,13 @@ static void seek_and_check(crawllog_reader_t *rd, int64_t off)
     int rc = crawllog_reader_seek(rd, off);
     CHECKF(rc == 0, "seek(%" PRId64 "): %s: %s", off, crawllog_err_name(rc),
            crawllog_reader_errmsg(rd));
-    CHECKF(crawllog_reader_position(rd) == off, "position %" PRId64
-           " after seek(%" PRId64 ")", crawllog_reader_position(rd), off);
+    CHECKF(crawllog_reader_position(rd) == off,
+           "position %" PRId64 " after seek(%" PRId64 ")",
+           crawllog_reader_position(rd), off);
     check_msg(next_msg(rd), &ds.md.recs[off], off);
-    CHECKF(crawllog_reader_position(rd) == off + 1, "position %" PRId64
-           " after reading %" PRId64, crawllog_reader_position(rd), off);
+    CHECKF(crawllog_reader_position(rd) == off + 1,
+           "position %" PRId64 " after reading %" PRId64,
+           crawllog_reader_position(rd), off);
 }
 
 /* seek(offset) + next() gives exactly that record, for every offset, going
@@ -642,13 +665,13 @@ static void seek_time_check(crawllog_reader_t *rd, int64_t ts)
 {
     int64_t got = -2, want = model_time_lookup(ts);
     int rc = crawllog_reader_seek_time(rd, ts, &got);
-    CHECKF(rc == 0, "seek_time(%" PRId64 "): %s: %s", ts,
-           crawllog_err_name(rc), crawllog_reader_errmsg(rd));
+    CHECKF(rc == 0, "seek_time(%" PRId64 "): %s: %s", ts, crawllog_err_name(rc),
+           crawllog_reader_errmsg(rd));
     CHECKF(got == want, "seek_time(%" PRId64 ") = %" PRId64 ", want %" PRId64,
            ts, got, want);
-    CHECKF(crawllog_reader_position(rd) == want, "position %" PRId64
-           " after seek_time, want %" PRId64, crawllog_reader_position(rd),
-           want);
+    CHECKF(crawllog_reader_position(rd) == want,
+           "position %" PRId64 " after seek_time, want %" PRId64,
+           crawllog_reader_position(rd), want);
     if (want < (int64_t)ds.md.n) {
         check_msg(next_msg(rd), &ds.md.recs[want], want);
     } else {
@@ -723,7 +746,8 @@ static void check_fetched(const unsigned char *buf, size_t len, int64_t pos,
         if (expect < 0) {
             CHECKF(base <= pos && pos < base + count,
                    "fetch: first batch %" PRId64 "+%" PRId64
-                   " does not hold position %" PRId64, base, count, pos);
+                   " does not hold position %" PRId64,
+                   base, count, pos);
         } else {
             CHECKF(base == expect, "fetch: batches not contiguous");
         }
@@ -865,6 +889,7 @@ static void test_api_log_sync_modes_visibility(void **state)
     assert_crawllog_ok(crawllog_close(a));
     crawllog_reader_destroy(rb);
     assert_crawllog_ok(crawllog_close(b));
+    expect_verify_clean(dir);
 }
 
 /* With a small log.buffer.bytes, NONE data is written when the buffer
@@ -882,8 +907,10 @@ static void test_api_log_sync_none_buffer_full(void **state)
     crawllog_t *b = open_log(dir, NULL);
     int k = 0;
     while (log_end(b, "buf", 0) == 0) {
-        CHECKF(k < 4, "%d NONE appends of 600 bytes not written with "
-               "log.buffer.bytes=2048", k);
+        CHECKF(k < 4,
+               "%d NONE appends of 600 bytes not written with "
+               "log.buffer.bytes=2048",
+               k);
         value[0] = (char)('a' + k++);
         assert_int_equal(append_value(a, "buf", 0, value, CRAWLLOG_SYNC_NONE),
                          -1);
@@ -996,8 +1023,8 @@ static void test_api_log_max_message_bytes(void **state)
     /* Many small records that are too big together. */
     crawllog_record_t r[40];
     for (int i = 0; i < 40; i++) {
-        r[i] = (crawllog_record_t){"k", 1, "0123456789012345678901234567890",
-                                   31, 1000, NULL, 0};
+        r[i] = (crawllog_record_t){
+            "k", 1, "0123456789012345678901234567890", 31, 1000, NULL, 0};
     }
     assert_crawllog_rc(
         crawllog_append(log, "mm", 0, r, 40, CRAWLLOG_SYNC_DURABLE, &base),
@@ -1048,8 +1075,8 @@ static void misuse_conf(void)
     assert_crawllog_rc(crawllog_conf_dup(NULL, c), CRAWLLOG_EINVAL);
     assert_crawllog_rc(crawllog_conf_dup(&d, NULL), CRAWLLOG_EINVAL);
     assert_null(d);
-    assert_crawllog_rc(crawllog_conf_set(NULL, "segment.bytes", "4096",
-                                         errstr, sizeof(errstr)),
+    assert_crawllog_rc(crawllog_conf_set(NULL, "segment.bytes", "4096", errstr,
+                                         sizeof(errstr)),
                        CRAWLLOG_EINVAL);
     assert_true(errstr[0] != '\0');
     assert_crawllog_rc(crawllog_conf_set(c, NULL, "1", errstr, sizeof(errstr)),
@@ -1060,8 +1087,7 @@ static void misuse_conf(void)
                        CRAWLLOG_EINVAL);
     assert_crawllog_rc(crawllog_conf_get(NULL, "segment.bytes", buf, &size),
                        CRAWLLOG_EINVAL);
-    assert_crawllog_rc(crawllog_conf_get(c, NULL, buf, &size),
-                       CRAWLLOG_EINVAL);
+    assert_crawllog_rc(crawllog_conf_get(c, NULL, buf, &size), CRAWLLOG_EINVAL);
     assert_crawllog_rc(crawllog_conf_get(c, "segment.bytes", buf, NULL),
                        CRAWLLOG_EINVAL);
     assert_crawllog_rc(crawllog_conf_get(c, "segment.bytes", NULL, &size),
@@ -1086,8 +1112,7 @@ static void misuse_open(const char *dir)
     assert_crawllog_rc(crawllog_open(&log, NULL, NULL, errstr, sizeof(errstr)),
                        CRAWLLOG_EINVAL);
     assert_null(log);
-    assert_crawllog_rc(crawllog_open(&log, "", NULL, NULL, 0),
-                       CRAWLLOG_EINVAL);
+    assert_crawllog_rc(crawllog_open(&log, "", NULL, NULL, 0), CRAWLLOG_EINVAL);
     /* errstr is optional, even with a size. */
     crawllog_conf_t *c = make_conf("log.dir.create", "false", NULL);
     assert_crawllog_rc(crawllog_open(&log, "/nonexistent-cl/x", c, NULL, 64),
@@ -1118,10 +1143,8 @@ static void misuse_topics(crawllog_t *log)
                        CRAWLLOG_EINVAL);
     assert_null(names);
     assert_int_equal(count, 0);
-    assert_crawllog_rc(crawllog_topic_list(log, NULL, &count),
-                       CRAWLLOG_EINVAL);
-    assert_crawllog_rc(crawllog_topic_list(log, &names, NULL),
-                       CRAWLLOG_EINVAL);
+    assert_crawllog_rc(crawllog_topic_list(log, NULL, &count), CRAWLLOG_EINVAL);
+    assert_crawllog_rc(crawllog_topic_list(log, &names, NULL), CRAWLLOG_EINVAL);
     crawllog_topic_list_free(NULL, 0);
     crawllog_topic_list_free(NULL, 3);
     assert_crawllog_rc(crawllog_topic_describe(NULL, "t", &parts, &c),
@@ -1193,13 +1216,10 @@ static void misuse_reader(crawllog_t *log)
     const void *buf = &buf;
     size_t len = 5;
     int64_t off = 5;
-    assert_crawllog_rc(crawllog_reader_new(NULL, log, "t", 0),
-                       CRAWLLOG_EINVAL);
-    assert_crawllog_rc(crawllog_reader_new(&rd, NULL, "t", 0),
-                       CRAWLLOG_EINVAL);
+    assert_crawllog_rc(crawllog_reader_new(NULL, log, "t", 0), CRAWLLOG_EINVAL);
+    assert_crawllog_rc(crawllog_reader_new(&rd, NULL, "t", 0), CRAWLLOG_EINVAL);
     assert_null(rd);
-    assert_crawllog_rc(crawllog_reader_new(&rd, log, NULL, 0),
-                       CRAWLLOG_EINVAL);
+    assert_crawllog_rc(crawllog_reader_new(&rd, log, NULL, 0), CRAWLLOG_EINVAL);
     crawllog_reader_destroy(NULL);
     assert_crawllog_rc(crawllog_reader_seek(NULL, 0), CRAWLLOG_EINVAL);
     assert_crawllog_rc(crawllog_reader_seek_time(NULL, 0, &off),
@@ -1242,9 +1262,30 @@ static void misuse_reader(crawllog_t *log)
     assert_memory_equal(crawllog_msg_value(msg, NULL), "v", 1);
     assert_crawllog_rc(crawllog_msg_header(msg, 0, NULL), CRAWLLOG_EINVAL);
     assert_crawllog_rc(crawllog_msg_header(msg, 0, &h), CRAWLLOG_EINVAL);
-    assert_crawllog_rc(crawllog_msg_header(msg, SIZE_MAX, &h),
-                       CRAWLLOG_EINVAL);
+    assert_crawllog_rc(crawllog_msg_header(msg, SIZE_MAX, &h), CRAWLLOG_EINVAL);
     crawllog_reader_destroy(rd);
+}
+
+static void misuse_verify(const char *dir)
+{
+    char errstr[CRAWLLOG_ERRSTR_SIZE] = "", path[4200];
+    size_t problems = 99;
+    assert_crawllog_rc(
+        crawllog_verify(NULL, NULL, NULL, &problems, errstr, sizeof(errstr)),
+        CRAWLLOG_EINVAL);
+    assert_true(errstr[0] != '\0');
+    assert_crawllog_rc(crawllog_verify("", NULL, NULL, NULL, NULL, 0),
+                       CRAWLLOG_EINVAL);
+    cl_test_path(path, sizeof(path), dir, "no-such-dir");
+    errstr[0] = '\0';
+    assert_crawllog_rc(
+        crawllog_verify(path, NULL, NULL, NULL, errstr, sizeof(errstr)),
+        CRAWLLOG_ENOENT);
+    CHECKF(strstr(errstr, "no-such-dir") != NULL, "errstr \"%s\"", errstr);
+    /* Every out-parameter and the callback are optional. */
+    assert_crawllog_ok(crawllog_verify(dir, NULL, NULL, NULL, NULL, 0));
+    assert_crawllog_ok(crawllog_verify(dir, NULL, NULL, NULL, NULL, 64));
+    expect_verify_clean(dir);
 }
 
 /* Every public function with NULL in each pointer parameter: the
@@ -1267,6 +1308,7 @@ static void test_api_log_misuse_null(void **state)
     assert_int_equal(deleted, 0);
     assert_crawllog_ok(crawllog_maintain(log, NULL));
     assert_crawllog_ok(crawllog_close(log));
+    misuse_verify(dir);
 }
 
 /* Out-of-range values: counts, sync modes, partitions, names, offsets. */
@@ -1302,11 +1344,11 @@ static void test_api_log_misuse_values(void **state)
         CRAWLLOG_EINVAL);
     /* Negative partition: EINVAL; partition >= count: ENOTOPIC. */
     int32_t ps[] = {-1, INT32_MIN, 2, 3, 100000, INT32_MAX};
-    int want[] = {CRAWLLOG_EINVAL, CRAWLLOG_EINVAL, CRAWLLOG_ENOTOPIC,
+    int want[] = {CRAWLLOG_EINVAL,   CRAWLLOG_EINVAL,   CRAWLLOG_ENOTOPIC,
                   CRAWLLOG_ENOTOPIC, CRAWLLOG_ENOTOPIC, CRAWLLOG_ENOTOPIC};
     for (size_t i = 0; i < 6; i++) {
-        assert_crawllog_rc(
-            crawllog_append(log, "t", ps[i], &r, 1, 1, &base), want[i]);
+        assert_crawllog_rc(crawllog_append(log, "t", ps[i], &r, 1, 1, &base),
+                           want[i]);
         assert_crawllog_rc(crawllog_partition_offsets(log, "t", ps[i], &s, &e),
                            want[i]);
         assert_crawllog_rc(crawllog_reader_new(&rd, log, "t", ps[i]), want[i]);
@@ -1321,8 +1363,7 @@ static void test_api_log_misuse_values(void **state)
                        CRAWLLOG_ENOTOPIC);
     assert_crawllog_rc(crawllog_topic_describe(log, "nosuch", NULL, NULL),
                        CRAWLLOG_ENOTOPIC);
-    assert_crawllog_rc(crawllog_topic_delete(log, "nosuch"),
-                       CRAWLLOG_ENOTOPIC);
+    assert_crawllog_rc(crawllog_topic_delete(log, "nosuch"), CRAWLLOG_ENOTOPIC);
     assert_crawllog_rc(crawllog_topic_add_partitions(log, "nosuch", 3),
                        CRAWLLOG_ENOTOPIC);
     /* Seek out of range. */
@@ -1366,8 +1407,7 @@ static void test_api_log_error_strings(void **state)
     int unknown[] = {1, -20, -21, -1000, INT32_MIN, INT32_MAX};
     for (size_t i = 0; i < 6; i++) {
         assert_string_equal(crawllog_strerror(unknown[i]), "unknown error");
-        assert_string_equal(crawllog_err_name(unknown[i]),
-                            "CRAWLLOG_EUNKNOWN");
+        assert_string_equal(crawllog_err_name(unknown[i]), "CRAWLLOG_EUNKNOWN");
     }
     assert_int_equal(crawllog_version(), CRAWLLOG_VERSION_NUMBER);
     assert_string_equal(crawllog_version_str(), CRAWLLOG_VERSION_STRING);
@@ -1376,8 +1416,7 @@ static void test_api_log_error_strings(void **state)
 static void expect_errmsg_has(crawllog_t *log, const char *what)
 {
     CHECKF(strstr(crawllog_errmsg(log), what) != NULL,
-           "errmsg \"%s\" does not mention \"%s\"", crawllog_errmsg(log),
-           what);
+           "errmsg \"%s\" does not mention \"%s\"", crawllog_errmsg(log), what);
 }
 
 /* After a failing call crawllog_errmsg() says what and where. */
@@ -1400,9 +1439,9 @@ static void test_api_log_errmsg(void **state)
     expect_errmsg_has(log, "known");
     assert_crawllog_rc(crawllog_topic_delete(log, "gone"), CRAWLLOG_ENOTOPIC);
     expect_errmsg_has(log, "gone");
-    assert_crawllog_rc(crawllog_partition_offsets(log, "phantom", 0, NULL,
-                                                  NULL),
-                       CRAWLLOG_ENOTOPIC);
+    assert_crawllog_rc(
+        crawllog_partition_offsets(log, "phantom", 0, NULL, NULL),
+        CRAWLLOG_ENOTOPIC);
     expect_errmsg_has(log, "phantom");
     crawllog_reader_t *rd = NULL;
     assert_crawllog_ok(crawllog_reader_new(&rd, log, "known", 0));
@@ -1547,6 +1586,7 @@ static void test_api_log_topic_add_partitions(void **state)
     a = open_log(dir, NULL);
     assert_int_equal(log_end(a, "g", 2), 2);
     assert_crawllog_ok(crawllog_close(a));
+    expect_verify_clean(dir);
 }
 
 /* Delete, then re-create the same name: empty, also through handles that
@@ -1591,8 +1631,10 @@ static void test_api_log_topic_delete_recreate(void **state)
     for (int32_t p = 0; p < 2; p++) {
         int64_t s = 9, e = 9;
         offsets(c, "del", p, &s, &e);
-        CHECKF(s == 0 && e == 0, "stale handle: partition %d offsets [%" PRId64
-               ", %" PRId64 ") after re-create", (int)p, s, e);
+        CHECKF(s == 0 && e == 0,
+               "stale handle: partition %d offsets [%" PRId64 ", %" PRId64
+               ") after re-create",
+               (int)p, s, e);
         offsets(b, "del", p, &s, &e);
         assert_int_equal(e, 0);
     }
@@ -1611,6 +1653,7 @@ static void test_api_log_topic_delete_recreate(void **state)
     assert_crawllog_ok(crawllog_close(a));
     assert_crawllog_ok(crawllog_close(b));
     assert_crawllog_ok(crawllog_close(c));
+    expect_verify_clean(dir);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1643,6 +1686,7 @@ static void test_api_log_two_handles_alternate(void **state)
     assert_crawllog_ok(crawllog_close(h[0]));
     assert_crawllog_ok(crawllog_close(h[1]));
     model_free(&md);
+    expect_verify_clean(dir);
 }
 
 #define TH_WRITERS 4 /* on partition 0 */
@@ -1665,14 +1709,14 @@ static void *th_writer(void *p)
     for (int s = 0; s < TH_BATCHES; s++) {
         for (int j = 0; j < a->counts[s]; j++) {
             int kl = snprintf(keys[j], sizeof(keys[j]), "t%d", a->id);
-            int vl = snprintf(vals[j], sizeof(vals[j]), "%d:%d:%d", a->id, s,
-                              j);
-            r[j] = (crawllog_record_t){keys[j], (size_t)kl, vals[j],
-                                       (size_t)vl, -1, NULL, 0};
+            int vl =
+                snprintf(vals[j], sizeof(vals[j]), "%d:%d:%d", a->id, s, j);
+            r[j] = (crawllog_record_t){keys[j], (size_t)kl, vals[j], (size_t)vl,
+                                       -1,      NULL,       0};
         }
-        int rc = crawllog_append(a->log, "th", a->partition, r,
-                                 (size_t)a->counts[s], CRAWLLOG_SYNC_WRITTEN,
-                                 &a->bases[s]);
+        int rc =
+            crawllog_append(a->log, "th", a->partition, r, (size_t)a->counts[s],
+                            CRAWLLOG_SYNC_WRITTEN, &a->bases[s]);
         THCHECK(rc == 0, "thread %d append: %s: %s", a->id,
                 crawllog_err_name(rc), crawllog_errmsg(a->log));
     }
@@ -1756,8 +1800,8 @@ static void th_verify(crawllog_t *log, struct th_arg *args, int nw,
                 int64_t off = args[t].bases[s] + j;
                 CHECKF(off >= 0 && off < total &&
                            who[off] == (int64_t)t * 1000000 + s * 10 + j,
-                       "thread %d batch %d record %d not at %" PRId64, t, s,
-                       j, off);
+                       "thread %d batch %d record %d not at %" PRId64, t, s, j,
+                       off);
                 who[off] = -1;
             }
             sum += args[t].counts[s];
@@ -1794,12 +1838,10 @@ static void test_api_log_threads_concurrent_append(void **state)
     struct tail_arg ta = {h[1], total, calloc((size_t)total, sizeof(int64_t))};
     assert_non_null(ta.who);
     for (int t = 0; t < TH_WRITERS + TH_OTHERS; t++) {
-        assert_int_equal(pthread_create(&tid[t], NULL, th_writer, &args[t]),
-                         0);
+        assert_int_equal(pthread_create(&tid[t], NULL, th_writer, &args[t]), 0);
     }
-    assert_int_equal(pthread_create(&tid[TH_WRITERS + TH_OTHERS], NULL,
-                                    th_tail, &ta),
-                     0);
+    assert_int_equal(
+        pthread_create(&tid[TH_WRITERS + TH_OTHERS], NULL, th_tail, &ta), 0);
     for (int t = 0; t < TH_WRITERS + TH_OTHERS + 1; t++) {
         assert_int_equal(pthread_join(tid[t], NULL), 0);
     }
@@ -1816,6 +1858,7 @@ static void test_api_log_threads_concurrent_append(void **state)
     free(args);
     assert_crawllog_ok(crawllog_close(h[0]));
     assert_crawllog_ok(crawllog_close(h[1]));
+    expect_verify_clean(dir);
 }
 
 int main(void)
@@ -1841,12 +1884,11 @@ int main(void)
                                         cl_test_tmpdir_setup,
                                         cl_test_tmpdir_teardown),
         cmocka_unit_test(test_api_log_error_strings),
-        cmocka_unit_test_setup_teardown(test_api_log_errmsg,
+        cmocka_unit_test_setup_teardown(
+            test_api_log_errmsg, cl_test_tmpdir_setup, cl_test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_api_log_topic_create_list_describe,
                                         cl_test_tmpdir_setup,
                                         cl_test_tmpdir_teardown),
-        cmocka_unit_test_setup_teardown(
-            test_api_log_topic_create_list_describe, cl_test_tmpdir_setup,
-            cl_test_tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_api_log_topic_add_partitions,
                                         cl_test_tmpdir_setup,
                                         cl_test_tmpdir_teardown),
@@ -1856,10 +1898,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_api_log_two_handles_alternate,
                                         cl_test_tmpdir_setup,
                                         cl_test_tmpdir_teardown),
-        cmocka_unit_test_setup_teardown(
-            test_api_log_threads_concurrent_append, cl_test_tmpdir_setup,
-            cl_test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_api_log_threads_concurrent_append,
+                                        cl_test_tmpdir_setup,
+                                        cl_test_tmpdir_teardown),
     };
-    return cmocka_run_group_tests_name("api_log", tests, NULL,
-                                       group_teardown);
+    return cmocka_run_group_tests_name("api_log", tests, NULL, group_teardown);
 }

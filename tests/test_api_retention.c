@@ -120,8 +120,7 @@ static int msg_ok(const crawllog_msg_t *msg)
 
 /* Append count 1-record batches (timestamp ts, -1: now); the caller is the
  * only writer, so each base must be the log end. */
-static void append_n(crawllog_t *log, const char *topic, int count,
-                     int64_t ts)
+static void append_n(crawllog_t *log, const char *topic, int count, int64_t ts)
 {
     char value[VALUE_LEN + 1];
     int64_t start, end, base = -2;
@@ -129,9 +128,9 @@ static void append_n(crawllog_t *log, const char *topic, int count,
     for (int i = 0; i < count; i++, end++) {
         make_value(value, end);
         crawllog_record_t r = {"k", 1, value, VALUE_LEN, ts, NULL, 0};
-        assert_crawllog_ok_log(log, crawllog_append(log, topic, 0, &r, 1,
-                                                    CRAWLLOG_SYNC_WRITTEN,
-                                                    &base));
+        assert_crawllog_ok_log(log,
+                               crawllog_append(log, topic, 0, &r, 1,
+                                               CRAWLLOG_SYNC_WRITTEN, &base));
         CHECKF(base == end, "append base %" PRId64 ", want %" PRId64, base,
                end);
     }
@@ -174,6 +173,25 @@ static int64_t maintain(crawllog_t *log)
     return deleted;
 }
 
+static void verify_cb(void *opaque, const char *problem)
+{
+    (*(size_t *)opaque)++;
+    print_message("verify: %s\n", problem);
+}
+
+/* crawllog_verify() finds nothing wrong in dir (run on a quiet directory:
+ * every handle closed). */
+static void expect_verify_clean(const char *dir)
+{
+    char errstr[CRAWLLOG_ERRSTR_SIZE] = "";
+    size_t seen = 0, problems = 99;
+    int rc = crawllog_verify(dir, verify_cb, &seen, &problems, errstr,
+                             sizeof(errstr));
+    CHECKF(rc == 0 && problems == 0 && seen == 0,
+           "crawllog_verify: %s, %zu problems: %s", crawllog_err_name(rc),
+           problems, errstr);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Segment files                                                           */
 /* ---------------------------------------------------------------------- */
@@ -192,8 +210,8 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void seg_path(char *buf, size_t size, const char *dir,
-                     const char *topic, int64_t base, const char *sfx)
+static void seg_path(char *buf, size_t size, const char *dir, const char *topic,
+                     int64_t base, const char *sfx)
 {
     int n = snprintf(buf, size, "%s/topics/%s/0/%020" PRId64 "%s", dir, topic,
                      base, sfx);
@@ -322,6 +340,7 @@ static void test_api_retention_by_time(void **state)
     free(before);
     free(after);
     assert_crawllog_ok(crawllog_close(log));
+    expect_verify_clean(dir);
 }
 
 /* All records old: every sealed segment goes, the active one stays (and a
@@ -367,6 +386,7 @@ static void test_api_retention_active_never_deleted(void **state)
     free(before);
     free(after);
     assert_crawllog_ok(crawllog_close(log));
+    expect_verify_clean(dir);
 }
 
 /* retention.ms=-1 and retention.bytes=-1 (and the 7-day default with
@@ -396,6 +416,7 @@ static void test_api_retention_disabled(void **state)
     free(a1);
     free(a2);
     assert_crawllog_ok(crawllog_close(log));
+    expect_verify_clean(dir);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -430,8 +451,9 @@ static void check_size_retention(const char *dir, crawllog_t *log,
         total += after->size[i];
     }
     CHECKF(after->n == 1 || total - after->size[0] < limit,
-           "%s: %" PRIu64 " bytes minus the oldest segment is still >= %"
-           PRIu64, topic, total, limit);
+           "%s: %" PRIu64
+           " bytes minus the oldest segment is still >= %" PRIu64,
+           topic, total, limit);
     CHECKF(k == 0 || total >= limit,
            "%s: deleted too much: %" PRIu64 " bytes left, limit %" PRIu64,
            topic, total, limit);
@@ -445,8 +467,8 @@ static void test_api_retention_by_size(void **state)
 {
     const char *dir = CL_TEST_DIR(state);
     crawllog_t *log = open_log(dir);
-    create_topic(log, "sz", "segment.bytes", "4096", "retention.bytes",
-                 "10000", "retention.ms", "-1", NULL);
+    create_topic(log, "sz", "segment.bytes", "4096", "retention.bytes", "10000",
+                 "retention.ms", "-1", NULL);
     create_topic(log, "sz0", "segment.bytes", "4096", "retention.bytes", "0",
                  NULL);
     create_topic(log, "big", "segment.bytes", "4096", "retention.bytes",
@@ -478,6 +500,7 @@ static void test_api_retention_by_size(void **state)
     free(b2);
     free(b3);
     assert_crawllog_ok(crawllog_close(log));
+    expect_verify_clean(dir);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -523,6 +546,7 @@ static void test_api_retention_segment_ms_roll(void **state)
     free(sl);
     read_range(log, "sm", 0, 2);
     assert_crawllog_ok(crawllog_close(log));
+    expect_verify_clean(dir);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -549,7 +573,8 @@ static void rcheck_at(int in_thread, int ok, const char *file, int line,
     abort();
 }
 
-#define RCHECK(th, cond, ...) rcheck_at((th), (cond), __FILE__, __LINE__, __VA_ARGS__)
+#define RCHECK(th, cond, ...)                                                  \
+    rcheck_at((th), (cond), __FILE__, __LINE__, __VA_ARGS__)
 
 enum { STEP_END, STEP_RECORD, STEP_EOFFSET };
 
@@ -619,6 +644,7 @@ static void test_api_retention_reader_in_other_handle(void **state)
     crawllog_reader_destroy(rd);
     assert_crawllog_ok(crawllog_close(a));
     assert_crawllog_ok(crawllog_close(b));
+    expect_verify_clean(dir);
 }
 
 struct conc {
@@ -637,8 +663,8 @@ static void *conc_writer(void *p)
         int64_t base = -2;
         make_value(value, i);
         crawllog_record_t r = {"k", 1, value, VALUE_LEN, -1, NULL, 0};
-        int rc = crawllog_append(c->a, "cr", 0, &r, 1, CRAWLLOG_SYNC_WRITTEN,
-                                 &base);
+        int rc =
+            crawllog_append(c->a, "cr", 0, &r, 1, CRAWLLOG_SYNC_WRITTEN, &base);
         THCHECK(rc == 0 && base == i, "append %d: %s, base %" PRId64, i,
                 crawllog_err_name(rc), base);
         if (i % 100 == 99) {
@@ -700,12 +726,12 @@ static void *conc_reader(void *p)
 static void test_api_retention_reader_concurrent(void **state)
 {
     const char *dir = CL_TEST_DIR(state);
-    struct conc c = {open_log(dir), open_log(dir), 600, 0, 0,
-                     PTHREAD_MUTEX_INITIALIZER};
+    struct conc c = {
+        open_log(dir), open_log(dir), 600, 0, 0, PTHREAD_MUTEX_INITIALIZER};
     pthread_t w, r;
     void *out = NULL;
-    create_topic(c.a, "cr", "segment.bytes", "4096", "retention.bytes",
-                 "8192", "retention.ms", "-1", NULL);
+    create_topic(c.a, "cr", "segment.bytes", "4096", "retention.bytes", "8192",
+                 "retention.ms", "-1", NULL);
     assert_int_equal(pthread_create(&r, NULL, conc_reader, &c), 0);
     assert_int_equal(pthread_create(&w, NULL, conc_writer, &c), 0);
     assert_int_equal(pthread_join(w, NULL), 0);
@@ -723,6 +749,7 @@ static void test_api_retention_reader_concurrent(void **state)
     pthread_mutex_destroy(&c.mu);
     assert_crawllog_ok(crawllog_close(c.a));
     assert_crawllog_ok(crawllog_close(c.b));
+    expect_verify_clean(dir);
 }
 
 int main(void)
@@ -731,9 +758,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_api_retention_by_time,
                                         cl_test_tmpdir_setup,
                                         cl_test_tmpdir_teardown),
-        cmocka_unit_test_setup_teardown(
-            test_api_retention_active_never_deleted, cl_test_tmpdir_setup,
-            cl_test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_api_retention_active_never_deleted,
+                                        cl_test_tmpdir_setup,
+                                        cl_test_tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_api_retention_disabled,
                                         cl_test_tmpdir_setup,
                                         cl_test_tmpdir_teardown),

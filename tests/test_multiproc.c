@@ -3,15 +3,18 @@
  * appends to one partition (offsets contiguous, batches never interleaved,
  * each process's records exactly once and in its order, segment rolls made
  * by different processes), readers that follow appends of other processes
- * without reopening, kill -9 chaos with an ack journal over a pipe, a topic
- * deleted (and re-created) under another process, and partitions added by
- * another process.
+ * without reopening, kill -9 chaos with an ack journal over a pipe (plus
+ * writers that kill themselves at failpoint crash points: torn writes,
+ * rolls cut short), a roll cut short by kill -9 while another process goes
+ * on appending, a topic deleted (and re-created) under another process,
+ * and partitions added by another process.  Built with -DCRAWLLOG_TESTING.
  *
  * Every child opens its own crawllog_t after fork() (a handle is never used
  * across fork).  Children report failures with CHILD_CHECK (print, then
  * _exit(CL_TEST_CHILD_FAILED)); cmocka asserts are used in the parent only.
  * Every child the parent starts is recorded, and the teardown SIGKILLs and
  * reaps whatever is left, so a failing test leaves no process behind.
+ * SEED=N replays a run; CL_TEST_FILTER=pattern runs only matching tests.
  */
 #include "helpers.h"
 
@@ -500,6 +503,7 @@ struct writer_arg {
     int ack_fd;         /* write end of the ack pipe */
     int close_fd;       /* another fd to close in the child, or -1 */
     uint64_t seed;
+    const char *crash;  /* failpoint spec to arm after open, or NULL */
 };
 
 static void writer_main(void *opaque)
@@ -513,6 +517,9 @@ static void writer_main(void *opaque)
     }
     crawllog_t *log = open_log(a->dir);
     CHILD_CHECK(log != NULL);
+    if (a->crash) {
+        CHILD_CHECK(cl_fp_set(a->crash) == 0);
+    }
     for (uint32_t bi = 0; a->batches == 0 || bi < a->batches; bi++) {
         uint32_t n = 1 + (uint32_t)cl_test_rand_below(&rng, MAX_BATCH);
         int sync = cl_test_rand_below(&rng, 2) ? CRAWLLOG_SYNC_DURABLE
@@ -530,16 +537,37 @@ static void writer_main(void *opaque)
     CHILD_RC(log, crawllog_close(log), CRAWLLOG_OK);
 }
 
-/* Check that recs (one partition, read from offset 0) are contiguous
- * from 0 and made of whole, uninterleaved batches; each batch's start
- * offset is stored in starts[writer][gen][batch] (-1: absent). */
-#define MAXW 4
-#define MAXGEN 64
-#define MAXB 4096
-static int64_t (*starts)[MAXGEN][MAXB];
+/* One batch found in the log. */
+struct found {
+    uint32_t writer, gen, batch, n;
+    int32_t partition;
+    int64_t start;
+};
 
+struct founds {
+    struct found *v;
+    size_t n, cap;
+};
+
+static int found_cmp(const void *pa, const void *pb)
+{
+    const struct found *a = pa, *b = pb;
+    if (a->writer != b->writer) {
+        return a->writer < b->writer ? -1 : 1;
+    }
+    if (a->gen != b->gen) {
+        return a->gen < b->gen ? -1 : 1;
+    }
+    if (a->batch != b->batch) {
+        return a->batch < b->batch ? -1 : 1;
+    }
+    return 0;
+}
+
+/* Check that v (one partition, read from offset 0) is contiguous from 0
+ * and made of whole, uninterleaved batches, and add them to f. */
 static void check_batches(const struct rec *v, size_t n, int32_t p,
-                          int32_t *owner)
+                          struct founds *f)
 {
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(v[i].off, (int64_t)i);
@@ -551,7 +579,6 @@ static void check_batches(const struct rec *v, size_t n, int32_t p,
                      "of %u or is cut off at the log end",
                      i, r->writer, r->gen, r->batch, r->idx, r->n);
         }
-        assert_true(r->writer < MAXW && r->gen < MAXGEN && r->batch < MAXB);
         for (uint32_t j = 1; j < r->n; j++) {
             const struct rec *q = &v[i + j];
             if (q->writer != r->writer || q->gen != r->gen ||
@@ -562,31 +589,65 @@ static void check_batches(const struct rec *v, size_t n, int32_t p,
                          r->writer, r->gen, r->batch, i);
             }
         }
-        int64_t *slot = &starts[r->writer][r->gen][r->batch];
-        if (*slot >= 0) {
-            fail_msg("batch (w%u g%u b%u) appears twice: at %lld and %zu",
-                     r->writer, r->gen, r->batch, (long long)*slot, i);
+        if (f->n == f->cap) {
+            f->cap = f->cap ? f->cap * 2 : 1024;
+            f->v = realloc(f->v, f->cap * sizeof(*f->v));
+            assert_non_null(f->v);
         }
-        *slot = (int64_t)i;
-        owner[r->writer * MAXGEN * MAXB + r->gen * MAXB + r->batch] = p;
+        f->v[f->n++] = (struct found){r->writer, r->gen, r->batch, r->n, p,
+                                      (int64_t)i};
         i += r->n;
     }
 }
 
-static void alloc_starts(int32_t **ownerp)
+#define MAX_PARTS 4
+
+/* Sort f; no batch may appear twice (in one partition or across them), and
+ * one writer process's batches are in its order within each partition. */
+static void founds_finish(struct founds *f)
 {
-    starts = malloc(sizeof(int64_t) * MAXW * MAXGEN * MAXB);
-    assert_non_null(starts);
-    memset(starts, 0xff, sizeof(int64_t) * MAXW * MAXGEN * MAXB);
-    *ownerp = malloc(sizeof(int32_t) * MAXW * MAXGEN * MAXB);
-    assert_non_null(*ownerp);
+    int64_t last[MAX_PARTS];
+    qsort(f->v, f->n, sizeof(*f->v), found_cmp);
+    for (size_t i = 0; i < f->n; i++) {
+        const struct found *a = &f->v[i - (i > 0)], *b = &f->v[i];
+        if (i > 0 && found_cmp(a, b) == 0) {
+            fail_msg("batch (w%u g%u b%u) appears twice: at %d/%lld and "
+                     "%d/%lld",
+                     a->writer, a->gen, a->batch, (int)a->partition,
+                     (long long)a->start, (int)b->partition,
+                     (long long)b->start);
+        }
+        if (i == 0 || a->writer != b->writer || a->gen != b->gen) {
+            for (int p = 0; p < MAX_PARTS; p++) {
+                last[p] = -1;
+            }
+        }
+        assert_true(b->partition >= 0 && b->partition < MAX_PARTS);
+        if (b->start <= last[b->partition]) {
+            fail_msg("batch (w%u g%u b%u) at %d/%lld is before an earlier "
+                     "batch of its writer",
+                     b->writer, b->gen, b->batch, (int)b->partition,
+                     (long long)b->start);
+        }
+        last[b->partition] = b->start;
+    }
 }
 
-static void free_starts(int32_t *owner)
+/* The acknowledged batch x must be in f at its acked place. */
+static void check_acked(const struct founds *f, const struct ack *x)
 {
-    free(starts);
-    starts = NULL;
-    free(owner);
+    struct found key = {x->writer, x->gen, x->batch, 0, 0, 0};
+    const struct found *hit =
+        bsearch(&key, f->v, f->n, sizeof(*f->v), found_cmp);
+    if (hit == NULL || hit->start != x->base ||
+        hit->partition != x->partition || hit->n != x->n) {
+        fail_msg("acked batch (w%u g%u b%u, %u records) at %d/%lld is %s "
+                 "%d/%lld",
+                 x->writer, x->gen, x->batch, x->n, (int)x->partition,
+                 (long long)x->base, hit ? "at" : "missing",
+                 hit ? (int)hit->partition : -1,
+                 hit ? (long long)hit->start : -1LL);
+    }
 }
 
 /* Start nw writers, each appending batches batches, and collect acks. */
@@ -594,14 +655,14 @@ static void run_writers(const char *dir, const char *topic, uint32_t nw,
                         uint32_t batches, struct acks *acks)
 {
     int fds[2];
-    pid_t pids[MAXW];
-    struct writer_arg args[MAXW];
+    pid_t pids[MAX_CHILDREN];
+    struct writer_arg args[MAX_CHILDREN];
     unsigned char part[sizeof(struct ack)];
     size_t partlen = 0;
     assert_int_equal(pipe(fds), 0);
     for (uint32_t w = 0; w < nw; w++) {
         args[w] = (struct writer_arg){dir, topic, 1, w, 0, batches, fds[1],
-                                      fds[0], CL_TEST_SEED};
+                                      fds[0], CL_TEST_SEED, NULL};
         pids[w] = spawn(writer_main, &args[w]);
     }
     close(fds[1]);
@@ -641,7 +702,7 @@ static void run_writers(const char *dir, const char *topic, uint32_t nw,
 static void concurrent_appends(void **state, uint32_t nw, uint32_t batches)
 {
     struct acks acks = {0};
-    int32_t *owner;
+    struct founds f = {0};
     size_t n;
     cl_test_path(g_logdir, sizeof(g_logdir), CL_TEST_DIR(state), "log");
     create_topic(g_logdir, "mp", 1);
@@ -651,19 +712,14 @@ static void concurrent_appends(void **state, uint32_t nw, uint32_t batches)
     crawllog_t *log = open_log(g_logdir);
     assert_non_null(log);
     struct rec *v = read_all(log, "mp", 0, &n);
-    alloc_starts(&owner);
-    check_batches(v, n, 0, owner);
+    check_batches(v, n, 0, &f);
+    founds_finish(&f);
     size_t expect = 0;
     for (size_t i = 0; i < acks.n; i++) {
-        const struct ack *x = &acks.v[i];
-        expect += x->n;
-        int64_t at = starts[x->writer][0][x->batch];
-        if (at != x->base || v[at].n != x->n) {
-            fail_msg("ack (w%u b%u n%u) at %lld, log has it at %lld",
-                     x->writer, x->batch, x->n, (long long)x->base,
-                     (long long)at);
-        }
+        expect += acks.v[i].n;
+        check_acked(&f, &acks.v[i]);
     }
+    assert_int_equal(f.n, acks.n);
     assert_int_equal(n, expect);
     /* Each writer's records once, in its order (seq ascending by 1). */
     for (uint32_t w = 0; w < nw; w++) {
@@ -689,7 +745,7 @@ static void concurrent_appends(void **state, uint32_t nw, uint32_t batches)
     assert_verify_clean(g_logdir);
     free(v);
     free(acks.v);
-    free_starts(owner);
+    free(f.v);
 }
 
 static void test_multiproc_two_writers_one_partition(void **state)
@@ -807,8 +863,22 @@ static void test_multiproc_reader_follows_other_process(void **state)
 #define CHAOS_MS 10000
 #define CHAOS_PARTS 2
 
+/* Points where a restarted chaos writer may kill itself (raise(SIGKILL)
+ * from a failpoint): torn batch writes, deaths between the write and its
+ * publication or its fdatasync, torn index entries, rolls cut short. */
+static const char *const CRASH_POINTS[] = {
+    "seg.append.write=CRASH(30)", "seg.append.write=CRASH",
+    "seg.append.fdatasync=CRASH", "idx.write=CRASH(3)",
+    "seg.roll.fsync=CRASH",       "seg.create.write=CRASH(20)",
+    "seg.roll.dirsync=CRASH",
+};
+#define NCRASH (sizeof(CRASH_POINTS) / sizeof(CRASH_POINTS[0]))
+
 struct chaos {
     const char *dir;
+    uint64_t rng;
+    unsigned self_kills;
+    char crash[CHAOS_WRITERS][64];
     struct acks acks;
     unsigned char part[sizeof(struct ack)];
     size_t partlen;
@@ -818,24 +888,51 @@ struct chaos {
     struct writer_arg args[CHAOS_WRITERS];
 };
 
+/* Start writer w; a restarted one arms a crash point half of the time. */
 static void chaos_start(struct chaos *c, uint32_t w)
 {
+    const char *crash = NULL;
+    if (c->gens[w] > 0 && cl_test_rand_below(&c->rng, 2)) {
+        snprintf(c->crash[w], sizeof(c->crash[w]), "%s@%u",
+                 CRASH_POINTS[cl_test_rand_below(&c->rng, NCRASH)],
+                 1 + (unsigned)cl_test_rand_below(&c->rng, 40));
+        crash = c->crash[w];
+    }
     c->args[w] = (struct writer_arg){c->dir, "chaos", CHAOS_PARTS, w,
                                      c->gens[w], 0, c->fds[1], c->fds[0],
-                                     CL_TEST_SEED};
+                                     CL_TEST_SEED, crash};
     c->pids[w] = spawn(writer_main, &c->args[w]);
+}
+
+static void chaos_check_killed(struct chaos *c, uint32_t w, int status)
+{
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
+        kill_all_children();
+        fail_msg("writer %u (gen %u) ended by itself: status 0x%x", w,
+                 c->gens[w], (unsigned)status);
+    }
+}
+
+/* Restart writers that killed themselves at their crash point. */
+static void chaos_reap(struct chaos *c)
+{
+    for (uint32_t w = 0; w < CHAOS_WRITERS; w++) {
+        int status;
+        if (waitpid(c->pids[w], &status, WNOHANG) == c->pids[w]) {
+            forget_child(c->pids[w]);
+            chaos_check_killed(c, w, status);
+            c->self_kills++;
+            c->gens[w]++;
+            chaos_start(c, w);
+        }
+    }
 }
 
 /* Kill writer w with SIGKILL; it must not have died on its own. */
 static void chaos_kill(struct chaos *c, uint32_t w)
 {
     kill(c->pids[w], SIGKILL);
-    int status = wait_child(c->pids[w], WAIT_MS);
-    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
-        kill_all_children();
-        fail_msg("writer %u (gen %u) ended by itself: status 0x%x", w,
-                 c->gens[w], (unsigned)status);
-    }
+    chaos_check_killed(c, w, wait_child(c->pids[w], WAIT_MS));
 }
 
 /* Sleep about ms while collecting acks. */
@@ -844,26 +941,23 @@ static void chaos_pause(struct chaos *c, long ms)
     int64_t until = now_ms() + ms;
     while (now_ms() < until) {
         struct pollfd pfd = {c->fds[0], POLLIN, 0};
-        int r = poll(&pfd, 1, (int)(until - now_ms() + 1));
+        int r = poll(&pfd, 1, 5);
         assert_true(r >= 0 || errno == EINTR);
         acks_drain(c->fds[0], &c->acks, c->part, &c->partlen);
+        chaos_reap(c);
     }
 }
 
 static void chaos_check(struct chaos *c)
 {
-    int32_t *owner;
-    size_t total = 0, batches = 0;
+    struct founds f = {0};
+    size_t total = 0;
     crawllog_t *log = open_log(c->dir);
     assert_non_null(log);
-    alloc_starts(&owner);
     for (int32_t p = 0; p < CHAOS_PARTS; p++) {
         size_t n;
         struct rec *v = read_all(log, "chaos", p, &n);
-        check_batches(v, n, p, owner);
-        for (size_t i = 0; i < n; i += v[i].n) {
-            batches++;
-        }
+        check_batches(v, n, p, &f);
         total += n;
         int64_t start, end;
         assert_crawllog_ok_log(log, crawllog_partition_offsets(
@@ -872,25 +966,16 @@ static void chaos_check(struct chaos *c)
         assert_int_equal(end, (int64_t)n);
         free(v);
     }
+    founds_finish(&f);
     for (size_t i = 0; i < c->acks.n; i++) {
-        const struct ack *x = &c->acks.v[i];
-        assert_true(x->writer < MAXW && x->gen < MAXGEN && x->batch < MAXB);
-        int64_t at = starts[x->writer][x->gen][x->batch];
-        int32_t p = owner[x->writer * MAXGEN * MAXB + x->gen * MAXB +
-                          x->batch];
-        if (at != x->base || p != x->partition) {
-            fail_msg("acked batch (w%u g%u b%u) at %d/%lld is at %d/%lld",
-                     x->writer, x->gen, x->batch, (int)x->partition,
-                     (long long)x->base, (int)(at >= 0 ? p : -1),
-                     (long long)at);
-        }
+        check_acked(&f, &c->acks.v[i]);
     }
     print_message("chaos: %zu acked batches; log holds %zu batches, %zu "
                   "records\n",
-                  c->acks.n, batches, total);
+                  c->acks.n, f.n, total);
     assert_true(c->acks.n >= 50);
     assert_crawllog_ok(crawllog_close(log));
-    free_starts(owner);
+    free(f.v);
 }
 
 static void test_multiproc_kill9_chaos(void **state)
@@ -898,6 +983,7 @@ static void test_multiproc_kill9_chaos(void **state)
     static struct chaos c;
     uint64_t rng = CL_TEST_SEED ^ 0xc4a05;
     memset(&c, 0, sizeof(c));
+    c.rng = CL_TEST_SEED ^ 0xc4a5e;
     cl_test_path(g_logdir, sizeof(g_logdir), CL_TEST_DIR(state), "log");
     c.dir = g_logdir;
     create_topic(g_logdir, "chaos", CHAOS_PARTS);
@@ -926,8 +1012,9 @@ static void test_multiproc_kill9_chaos(void **state)
     assert_int_equal(fcntl(c.fds[0], F_SETFL, fl & ~O_NONBLOCK), 0);
     assert_int_equal(acks_drain(c.fds[0], &c.acks, c.part, &c.partlen), 1);
     close(c.fds[0]);
-    print_message("chaos: %d kills in %lld ms\n", kills,
-                  (long long)(now_ms() - t0));
+    print_message("chaos: %d kills and %u deaths at crash points in %lld "
+                  "ms\n",
+                  kills, c.self_kills, (long long)(now_ms() - t0));
     assert_true(kills >= 5);
     chaos_check(&c);
     assert_verify_clean(g_logdir);

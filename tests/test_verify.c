@@ -59,8 +59,7 @@ static const char *data_dir(void **state, char *buf, size_t size)
 }
 
 /* Path of rel inside the data directory. */
-static const char *dpath(void **state, const char *rel, char *buf,
-                         size_t size)
+static const char *dpath(void **state, const char *rel, char *buf, size_t size)
 {
     char d[4096];
     return cl_test_path(buf, size, data_dir(state, d, sizeof(d)), rel);
@@ -90,12 +89,17 @@ static void build(void **state)
     memset(value, 'v', sizeof(value));
     for (int i = 0; i < NRECORDS; i++) {
         char key[32];
-        crawllog_record_t r = {key, 0, value, 60 + (size_t)(i % 7) * 10,
-                               1700000000000 + (i * 37) % 101, NULL, 0};
+        crawllog_record_t r = {key,
+                               0,
+                               value,
+                               60 + (size_t)(i % 7) * 10,
+                               1700000000000 + (i * 37) % 101,
+                               NULL,
+                               0};
         r.key_len = (size_t)snprintf(key, sizeof(key), "key-%d", i);
-        assert_crawllog_ok_log(log, crawllog_append(log, TOPIC, 0, &r, 1,
-                                                    CRAWLLOG_SYNC_WRITTEN,
-                                                    NULL));
+        assert_crawllog_ok_log(
+            log,
+            crawllog_append(log, TOPIC, 0, &r, 1, CRAWLLOG_SYNC_WRITTEN, NULL));
     }
     crawllog_record_t one = {NULL, 0, "x", 1, -1, NULL, 0};
     assert_crawllog_ok_log(log, crawllog_append(log, TOPIC, 1, &one, 1,
@@ -138,8 +142,8 @@ static size_t segments(void **state, char names[][64])
 }
 
 /* Replace the ".log" suffix of a segment name. */
-static const char *with_suffix(const char *log_name, const char *sfx,
-                               char *buf, size_t size)
+static const char *with_suffix(const char *log_name, const char *sfx, char *buf,
+                               size_t size)
 {
     snprintf(buf, size, "%.20s%s", log_name, sfx);
     return buf;
@@ -188,8 +192,8 @@ static void expect_problem(void **state, const char *a, const char *b)
         }
         line = nl + 1;
     }
-    fail_msg("no problem mentions \"%s\"%s%s; got:\n%s", a,
-             b ? " and " : "", b ? b : "", s.text);
+    fail_msg("no problem mentions \"%s\"%s%s; got:\n%s", a, b ? " and " : "",
+             b ? b : "", s.text);
 }
 
 /* "topics/t/0/<name>: " for the problem text. */
@@ -214,8 +218,8 @@ static void test_verify_clean_is_ok_and_read_only(void **state)
              with_suffix(segs[1], ".index", name, sizeof(name)));
     assert_true(cl_test_file_size(dpath(state, rel, path, sizeof(path))) >=
                 16); /* ... with several index entries */
-    struct cl_test_snap *before = cl_test_snap_take(data_dir(state, dir,
-                                                             sizeof(dir)));
+    struct cl_test_snap *before =
+        cl_test_snap_take(data_dir(state, dir, sizeof(dir)));
     assert_crawllog_rc(verify(state, &s), CRAWLLOG_OK);
     assert_int_equal(s.calls, 0);
     struct cl_test_snap *after = cl_test_snap_take(dir);
@@ -250,13 +254,13 @@ static void append_more(void **state, int n, int64_t *deletedp)
         fail_msg("crawllog_open: %s", errstr);
     }
     for (int i = 0; i < n; i++) {
-        crawllog_record_t r = {"k", 1, "again", 5, 1600000000000 + i * 7,
+        crawllog_record_t r = {"k",  1, "again", 5, 1600000000000 + i * 7,
                                NULL, 0};
-        assert_crawllog_ok_log(log, crawllog_append(log, TOPIC, 0, &r, 1,
-                                                    deletedp
-                                                        ? CRAWLLOG_SYNC_WRITTEN
+        assert_crawllog_ok_log(log,
+                               crawllog_append(log, TOPIC, 0, &r, 1,
+                                               deletedp ? CRAWLLOG_SYNC_WRITTEN
                                                         : CRAWLLOG_SYNC_NONE,
-                                                    NULL));
+                                               NULL));
     }
     if (deletedp) {
         assert_crawllog_ok_log(log, crawllog_maintain(log, deletedp));
@@ -273,8 +277,9 @@ static void test_verify_ok_after_recovery(void **state)
     snprintf(rel, sizeof(rel), P0 "/%s", segs[n - 1]);
     dpath(state, rel, path, sizeof(path));
     cl_test_truncate(path, (off_t)cl_test_file_size(path) - 5); /* torn */
-    assert_int_equal(unlink(dpath(state, P0 "/partition.state", path,
-                                  sizeof(path))), 0); /* full rescan */
+    assert_int_equal(
+        unlink(dpath(state, P0 "/partition.state", path, sizeof(path))),
+        0); /* full rescan */
     append_more(state, 40, NULL);
     assert_crawllog_rc(verify(state, &s), CRAWLLOG_OK);
 }
@@ -297,8 +302,8 @@ static void test_verify_ok_after_retention(void **state)
     assert_crawllog_ok(crawllog_close(log));
     append_more(state, 1500, &deleted);
     assert_true(deleted > 0);
-    assert_true(cl_test_exists(dpath(state, P0 "/log-start-offset", path,
-                                     sizeof(path))));
+    assert_true(cl_test_exists(
+        dpath(state, P0 "/log-start-offset", path, sizeof(path))));
     assert_crawllog_rc(verify(state, &s), CRAWLLOG_OK);
 }
 
@@ -306,14 +311,14 @@ static void test_verify_bad_arguments(void **state)
 {
     char dir[4096], errstr[CRAWLLOG_ERRSTR_SIZE];
     size_t problems = 7;
-    assert_crawllog_rc(crawllog_verify(NULL, NULL, NULL, &problems, errstr,
-                                       sizeof(errstr)),
-                       CRAWLLOG_EINVAL);
+    assert_crawllog_rc(
+        crawllog_verify(NULL, NULL, NULL, &problems, errstr, sizeof(errstr)),
+        CRAWLLOG_EINVAL);
     assert_int_equal(problems, 0);
     cl_test_path(dir, sizeof(dir), CL_TEST_DIR(state), "nope");
-    assert_crawllog_rc(crawllog_verify(dir, NULL, NULL, &problems, errstr,
-                                       sizeof(errstr)),
-                       CRAWLLOG_ENOENT);
+    assert_crawllog_rc(
+        crawllog_verify(dir, NULL, NULL, &problems, errstr, sizeof(errstr)),
+        CRAWLLOG_ENOENT);
     assert_non_null(strstr(errstr, "nope"));
     assert_false(cl_test_exists(dir)); /* nothing created */
 }
@@ -351,11 +356,10 @@ static void test_verify_bad_segment_header(void **state)
 {
     char segs[MAX_SEGS][64], path[4096], rel[256], want[256];
     build(state);
-    size_t n = segments(state, segs);
+    assert_true(segments(state, segs) >= 2);
     snprintf(rel, sizeof(rel), P0 "/%s", segs[1]);
     cl_test_flip_byte(dpath(state, rel, path, sizeof(path)), 26, 0x01);
     expect_problem(state, p0rel(segs[1], want, sizeof(want)), "byte 0:");
-    (void)n;
 }
 
 static void test_verify_deleted_index(void **state)
@@ -377,14 +381,13 @@ static void test_verify_index_entry_not_at_batch(void **state)
     segments(state, segs);
     with_suffix(segs[1], ".index", name, sizeof(name));
     snprintf(rel, sizeof(rel), P0 "/%s", name);
-    unsigned char *buf = cl_test_read_file(dpath(state, rel, path,
-                                                 sizeof(path)), &len);
+    unsigned char *buf =
+        cl_test_read_file(dpath(state, rel, path, sizeof(path)), &len);
     assert_true(len >= 16);
     put_be32(buf + 4, be32(buf + 4) + 3); /* still below entry 1 */
     cl_test_write_file(path, buf, len);
     free(buf);
-    expect_problem(state, p0rel(name, want, sizeof(want)),
-                   "not a batch start");
+    expect_problem(state, p0rel(name, want, sizeof(want)), "no batch start");
 }
 
 static void test_verify_wrong_time_index_entry(void **state)
@@ -395,13 +398,13 @@ static void test_verify_wrong_time_index_entry(void **state)
     segments(state, segs);
     with_suffix(segs[1], ".timeindex", name, sizeof(name));
     snprintf(rel, sizeof(rel), P0 "/%s", name);
-    unsigned char *buf = cl_test_read_file(dpath(state, rel, path,
-                                                 sizeof(path)), &len);
+    unsigned char *buf =
+        cl_test_read_file(dpath(state, rel, path, sizeof(path)), &len);
     assert_true(len >= 12);
     buf[7] ^= 0x01; /* lowest byte of the first entry's timestamp */
     cl_test_write_file(path, buf, len);
     free(buf);
-    expect_problem(state, p0rel(name, want, sizeof(want)), "timestamp");
+    expect_problem(state, p0rel(name, want, sizeof(want)), "time ");
 }
 
 static void test_verify_world_writable_segment(void **state)
@@ -411,8 +414,7 @@ static void test_verify_world_writable_segment(void **state)
     segments(state, segs);
     snprintf(rel, sizeof(rel), P0 "/%s", segs[0]);
     assert_int_equal(chmod(dpath(state, rel, path, sizeof(path)), 0666), 0);
-    expect_problem(state, p0rel(segs[0], want, sizeof(want)),
-                   "world-writable");
+    expect_problem(state, p0rel(segs[0], want, sizeof(want)), "world-writable");
 }
 
 static void test_verify_symlink_partition_dir(void **state)
@@ -420,8 +422,8 @@ static void test_verify_symlink_partition_dir(void **state)
     char from[4096], to[4096];
     build(state);
     cl_test_path(to, sizeof(to), CL_TEST_DIR(state), "moved");
-    assert_int_equal(rename(dpath(state, "topics/t/1", from, sizeof(from)),
-                            to), 0);
+    assert_int_equal(rename(dpath(state, "topics/t/1", from, sizeof(from)), to),
+                     0);
     assert_int_equal(symlink(to, from), 0);
     expect_problem(state, "topics/t/1: ", "symbolic link");
 }
@@ -430,19 +432,50 @@ static void test_verify_stray_tmp_files(void **state)
 {
     char path[4096];
     build(state);
-    cl_test_write_file(dpath(state, "topics/t/topic.meta.tmp.99999.1", path,
-                             sizeof(path)), "x", 1);
+    cl_test_write_file(
+        dpath(state, "topics/t/topic.meta.tmp.99999.1", path, sizeof(path)),
+        "x", 1);
     expect_problem(state, "topics/t/topic.meta.tmp.99999.1: ", "leftover");
     unlink(path);
-    cl_test_write_file(dpath(state, P0 "/log-start-offset.tmp.4.2", path,
-                             sizeof(path)), "", 0);
+    cl_test_write_file(
+        dpath(state, P0 "/log-start-offset.tmp.4.2", path, sizeof(path)), "",
+        0);
     expect_problem(state, P0 "/log-start-offset.tmp.4.2: ", "leftover");
     unlink(path);
-    assert_int_equal(mkdir(dpath(state, "trash", path, sizeof(path)), 0700) ==
-                         0 || cl_test_exists(path), 1);
-    assert_int_equal(mkdir(dpath(state, "trash/old.1.2", path, sizeof(path)),
-                           0700), 0);
+    assert_true(cl_test_exists(dpath(state, "trash", path, sizeof(path))));
+    assert_int_equal(
+        mkdir(dpath(state, "trash/old.1.2", path, sizeof(path)), 0700), 0);
     expect_problem(state, "trash/old.1.2: ", "leftover");
+}
+
+static void test_verify_root_problems(void **state)
+{
+    char path[4096], dir[4096];
+    build(state);
+    cl_test_write_file(dpath(state, "junk", path, sizeof(path)), "j", 1);
+    expect_problem(state, "junk: ", "unexpected");
+    unlink(path);
+    assert_int_equal(chmod(data_dir(state, dir, sizeof(dir)), 0777), 0);
+    expect_problem(state, ".: ", "world-writable");
+    assert_int_equal(chmod(dir, 0700), 0);
+    assert_int_equal(unlink(dpath(state, "crawllog.meta", path, sizeof(path))),
+                     0);
+    expect_problem(state, "crawllog.meta: ", NULL);
+}
+
+/* An empty partition directory beyond the count is what an interrupted
+ * add_partitions leaves (and reuses): fine.  A non-empty one is not. */
+static void test_verify_extra_partition_dir(void **state)
+{
+    char path[4096];
+    struct seen s;
+    build(state);
+    assert_int_equal(
+        mkdir(dpath(state, "topics/t/3", path, sizeof(path)), 0700), 0);
+    assert_crawllog_rc(verify(state, &s), CRAWLLOG_OK);
+    cl_test_write_file(
+        dpath(state, "topics/t/3/partition.state", path, sizeof(path)), "", 0);
+    expect_problem(state, "topics/t/3: ", "beyond the partition count 3");
 }
 
 static void test_verify_missing_partition_dir(void **state)
@@ -479,8 +512,9 @@ static void test_verify_offset_gap(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, cl_test_tmpdir_setup, \
-                                             cl_test_tmpdir_teardown)
+#define T(f)                                                                   \
+    cmocka_unit_test_setup_teardown(f, cl_test_tmpdir_setup,                   \
+                                    cl_test_tmpdir_teardown)
     const struct CMUnitTest tests[] = {
         T(test_verify_clean_is_ok_and_read_only),
         T(test_verify_fresh_topic_is_ok),
@@ -496,6 +530,8 @@ int main(void)
         T(test_verify_world_writable_segment),
         T(test_verify_symlink_partition_dir),
         T(test_verify_stray_tmp_files),
+        T(test_verify_root_problems),
+        T(test_verify_extra_partition_dir),
         T(test_verify_missing_partition_dir),
         T(test_verify_damaged_topic_meta),
         T(test_verify_offset_gap),
