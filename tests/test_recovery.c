@@ -388,6 +388,50 @@ static void fake_reboot(const char *dir)
     "meta.fsync=SKIP:persist;meta.dirsync=SKIP:persist;"                     \
     "log.mkdir.dirsync=SKIP:persist"
 
+/* crawllog_verify() problems, collected. */
+struct problems {
+    size_t n;
+    char text[4096];
+};
+
+static void collect_problem(void *opaque, const char *problem)
+{
+    struct problems *p = opaque;
+    size_t used = strlen(p->text);
+    p->n++;
+    snprintf(p->text + used, sizeof(p->text) - used, "%s\n", problem);
+}
+
+/* verify must find nothing. */
+static void verify_clean(const char *dir, const char *what)
+{
+    struct problems p = {0, ""};
+    size_t n = 99;
+    char errstr[CRAWLLOG_ERRSTR_SIZE] = "";
+    int rc = crawllog_verify(dir, collect_problem, &p, &n, errstr,
+                             sizeof(errstr));
+    if (rc != 0 || n != 0 || p.n != 0) {
+        cl_test_failf_at(__FILE__, __LINE__,
+                         "%s: verify: %s (%s), %zu problems:\n%s", what,
+                         crawllog_err_name(rc), errstr, n, p.text);
+    }
+}
+
+/* verify must report a problem containing want. */
+static void verify_finds(const char *dir, const char *want)
+{
+    struct problems p = {0, ""};
+    size_t n = 0;
+    int rc = crawllog_verify(dir, collect_problem, &p, &n, NULL, 0);
+    if (rc != CRAWLLOG_ECORRUPT || n == 0 || n != p.n ||
+        strstr(p.text, want) == NULL) {
+        cl_test_failf_at(__FILE__, __LINE__,
+                         "verify gave %s with %zu problems, none naming "
+                         "\"%s\":\n%s", crawllog_err_name(rc), n, want,
+                         p.text);
+    }
+}
+
 static int setup(void **state)
 {
     cl_fp_clear();
@@ -430,6 +474,72 @@ static void make_pristine(const char *pristine, struct model *m,
     assert_crawllog_ok(crawllog_close(log));
 }
 
+/* What recovery must make of one cut. */
+enum outcome {
+    OUT_KEEP,    /* the last batch is whole: kept, anything after it cut */
+    OUT_TORN,    /* the last batch is cut away */
+    OUT_CORRUPT, /* CRAWLLOG_ECORRUPT at the batch, nothing changed */
+    OUT_EITHER   /* OUT_TORN or OUT_CORRUPT (depends on the fill's bytes) */
+};
+
+/*
+ * The rule (crawllog.h, crawllog_open): within one boot a writer that died
+ * leaves only a batch cut short by the end of the file - fewer than 61
+ * bytes, or a header whose length runs past the end - and that is a torn
+ * tail; anything else (a whole-length batch with bad bytes, zeros or
+ * garbage where a header should be) is corruption.  After a reboot (the
+ * state missing) any damage above the durable mark is a torn write.
+ * flen = bytes from the batch start to the end of the file; whole = the
+ * fill restored the cut bytes (or nothing was cut).
+ */
+static enum outcome torn_expect(uint64_t c, uint64_t len, uint64_t flen,
+                                int whole, int fill, int drop_state)
+{
+    if (whole) {
+        uint64_t rest = flen - len;
+        return drop_state || rest < CL_BATCH_HEADER_SIZE ? OUT_KEEP
+                                                         : OUT_CORRUPT;
+    }
+    if (drop_state || fill == FILL_NONE || flen < CL_BATCH_HEADER_SIZE) {
+        return OUT_TORN;
+    }
+    if (c >= CL_BATCH_HEADER_SIZE && flen < len) {
+        return OUT_TORN; /* the real header, running past the end */
+    }
+    if (c >= 12 && flen >= len) {
+        return OUT_CORRUPT; /* its real length fits: bad header or CRC */
+    }
+    return OUT_EITHER;
+}
+
+/* Open a damaged copy that must fail: CRAWLLOG_ECORRUPT naming the .log
+ * and byte, and not a byte changed (modification times included). */
+static void expect_corrupt_open(const char *work, uint64_t byte,
+                                const char *what)
+{
+    char errstr[CRAWLLOG_ERRSTR_SIZE] = "", want[128];
+    crawllog_t *log = NULL;
+    struct cl_test_snap *before = cl_test_snap_take(work);
+    int rc = crawllog_open(&log, work, NULL, errstr, sizeof(errstr));
+    if (rc != CRAWLLOG_ECORRUPT) {
+        cl_test_failf_at(__FILE__, __LINE__,
+                         "%s: open gave %s (%s), expected CRAWLLOG_ECORRUPT",
+                         what, crawllog_err_name(rc), errstr);
+    }
+    cl_test_check(log == NULL);
+    snprintf(want, sizeof(want), PART_REL "/" SEG0 ".log: byte %" PRIu64 ":",
+             byte);
+    if (strstr(errstr, want) == NULL) {
+        cl_test_failf_at(__FILE__, __LINE__,
+                         "%s: message \"%s\" does not contain \"%s\"", what,
+                         errstr, want);
+    }
+    struct cl_test_snap *after = cl_test_snap_take(work);
+    assert_snap_equal(before, after);
+    cl_test_snap_free(before);
+    cl_test_snap_free(after);
+}
+
 /* One cut: restore, cut, fill, (drop the state), open, check.  orig holds
  * the last batch's bytes. */
 static void torn_case(const char *pristine, const char *work,
@@ -438,8 +548,9 @@ static void torn_case(const char *pristine, const char *work,
                       uint64_t c, int fill, int drop_state, uint64_t *rng)
 {
     static uint8_t garbage[PAGE];
-    char seg[4096], st[4096];
+    char seg[4096], st[4096], what[128];
     struct model m = *full;
+    uint64_t len = end - start;
     restore(pristine, work);
     seg_file(seg, sizeof(seg), work, 0, ".log");
     cl_test_truncate(seg, (off_t)(start + c));
@@ -451,42 +562,66 @@ static void torn_case(const char *pristine, const char *work,
             garbage[i] = (uint8_t)cl_test_rand(rng);
         }
     }
-    if (fill != FILL_NONE) {
+    if (fill == FILL_NONE) {
+        pad = 0;
+    } else {
         append_bytes(seg, garbage, pad);
     }
-    /* The batch is complete again when the fill happens to restore the
-     * bytes that were cut (a batch ending in zero bytes, zero fill). */
-    int keep = c == end - start;
-    if (!keep && fill != FILL_NONE && start + c + pad >= end) {
-        keep = memcmp(garbage, orig + c, (size_t)(end - start - c)) == 0;
+    /* The batch is whole again when the fill happens to restore the bytes
+     * that were cut (a batch ending in zero bytes, zero fill). */
+    int whole = c == len;
+    if (!whole && c + pad >= len) {
+        whole = memcmp(garbage, orig + c, (size_t)(len - c)) == 0;
     }
     if (drop_state) {
         unlink_ok(part_file(st, sizeof(st), work, CL_PSTATE_NAME));
     }
+    enum outcome want = torn_expect(c, len, c + pad, whole, fill, drop_state);
+    snprintf(what, sizeof(what),
+             "cut %" PRIu64 "/%" PRIu64 " fill %s state %s", c, len,
+             fill_names[fill], drop_state ? "deleted" : "kept");
+    if (want == OUT_CORRUPT) {
+        expect_corrupt_open(work, whole ? end : start, what);
+        return;
+    }
+    struct cl_test_snap *before = cl_test_snap_take(work);
     crawllog_t *log = NULL;
     char errstr[CRAWLLOG_ERRSTR_SIZE] = "";
     int rc = crawllog_open(&log, work, NULL, errstr, sizeof(errstr));
+    if (rc == CRAWLLOG_ECORRUPT && want == OUT_EITHER) {
+        char byte[64];
+        snprintf(byte, sizeof(byte), SEG0 ".log: byte %" PRIu64 ":", start);
+        if (strstr(errstr, byte) == NULL) {
+            cl_test_failf_at(__FILE__, __LINE__, "%s: message \"%s\" does "
+                             "not name \"%s\"", what, errstr, byte);
+        }
+        struct cl_test_snap *after = cl_test_snap_take(work);
+        assert_snap_equal(before, after);
+        cl_test_snap_free(after);
+        cl_test_snap_free(before);
+        return;
+    }
+    cl_test_snap_free(before);
     if (rc != 0) {
-        cl_test_failf_at(__FILE__, __LINE__,
-                         "cut %" PRIu64 "/%" PRIu64 " fill %s state %s: "
-                         "open: %s: %s", c, end - start, fill_names[fill],
-                         drop_state ? "deleted" : "kept",
+        cl_test_failf_at(__FILE__, __LINE__, "%s: open: %s: %s", what,
                          crawllog_err_name(rc), errstr);
     }
+    int keep = want == OUT_KEEP;
     if (!keep) {
         m.n = n_prev;
     }
     if (cl_test_file_size(seg) != (keep ? end : start)) {
         cl_test_failf_at(__FILE__, __LINE__,
-                         "cut %" PRIu64 " fill %s: .log is %zu bytes after "
-                         "recovery, expected %" PRIu64, c, fill_names[fill],
-                         cl_test_file_size(seg), keep ? end : start);
+                         "%s: .log is %zu bytes after recovery, expected %"
+                         PRIu64, what, cl_test_file_size(seg),
+                         keep ? end : start);
     }
     check_offsets(log, 0, m.n);
     read_check(log, &m, 0);
     append_batch(log, &m, 1, 3, CRAWLLOG_SYNC_WRITTEN);
     read_check(log, &m, m.n - 1);
     assert_crawllog_ok(crawllog_close(log));
+    verify_clean(work, what);
 }
 
 static void torn_sweep(void **state, size_t last_nrec, size_t last_vlen,
@@ -610,33 +745,6 @@ static int damage(const char *path, off_t pos, int kind)
     return 1;
 }
 
-/* Open must fail with ECORRUPT naming the .log and byte; nothing changed. */
-static void expect_corrupt_open(const char *work, uint64_t byte,
-                                const char *what)
-{
-    char errstr[CRAWLLOG_ERRSTR_SIZE] = "", want[128];
-    crawllog_t *log = NULL;
-    struct cl_test_snap *before = cl_test_snap_take(work);
-    int rc = crawllog_open(&log, work, NULL, errstr, sizeof(errstr));
-    if (rc != CRAWLLOG_ECORRUPT) {
-        cl_test_failf_at(__FILE__, __LINE__,
-                         "%s: open gave %s (%s), expected CRAWLLOG_ECORRUPT",
-                         what, crawllog_err_name(rc), errstr);
-    }
-    cl_test_check(log == NULL);
-    snprintf(want, sizeof(want), PART_REL "/" SEG0 ".log: byte %" PRIu64 ":",
-             byte);
-    if (strstr(errstr, want) == NULL) {
-        cl_test_failf_at(__FILE__, __LINE__,
-                         "%s: message \"%s\" does not contain \"%s\"", what,
-                         errstr, want);
-    }
-    struct cl_test_snap *after = cl_test_snap_take(work);
-    assert_snap_equal(before, after);
-    cl_test_snap_free(before);
-    cl_test_snap_free(after);
-}
-
 /* Any damage in a batch that is followed by a valid batch is corruption,
  * never a torn tail; the open changes nothing. */
 static void test_recovery_rot_nonfinal_is_corrupt(void **state)
@@ -662,6 +770,11 @@ static void test_recovery_rot_nonfinal_is_corrupt(void **state)
                 expect_corrupt_open(work, bpos[b], what);
                 /* And again: the failed open left the same files. */
                 expect_corrupt_open(work, bpos[b], what);
+                char want[128];
+                snprintf(want, sizeof(want),
+                         PART_REL "/" SEG0 ".log: byte %" PRIu64 ":",
+                         bpos[b]);
+                verify_finds(work, want);
                 cases++;
             }
         }
@@ -669,11 +782,23 @@ static void test_recovery_rot_nonfinal_is_corrupt(void **state)
     assert_true(cases > 300);
 }
 
-/* Every byte of the final batch, three kinds of damage: a torn tail that is
- * truncated (nothing valid follows it). */
-static void test_recovery_rot_final_is_torn(void **state)
+static int32_t get_be32(const char *path, off_t pos)
 {
-    char pristine[4096], work[4096], seg[4096];
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        v = v << 8 | get_byte(path, pos + i);
+    }
+    return (int32_t)v;
+}
+
+/* Every byte of the final batch, three kinds of damage.  In the same boot
+ * only a batch that now claims to run past the end of the file (a larger
+ * length) looks like a cut-short write and is truncated; anything else is
+ * CRAWLLOG_ECORRUPT.  After a reboot, all of it is above the durable mark
+ * (WRITTEN appends) and is truncated. */
+static void test_recovery_rot_final_batch(void **state)
+{
+    char pristine[4096], work[4096], seg[4096], what[128];
     static struct model m;
     uint64_t bpos[ROT_BATCHES + 1];
     cl_test_path(pristine, sizeof(pristine), CL_TEST_DIR(state), "pristine");
@@ -681,31 +806,49 @@ static void test_recovery_rot_final_is_torn(void **state)
     make_rot_log(pristine, &m, bpos, CRAWLLOG_SYNC_WRITTEN);
     seg_file(seg, sizeof(seg), work, 0, ".log");
     uint64_t first = bpos[ROT_BATCHES - 1];
+    int32_t orig_len = (int32_t)(bpos[ROT_BATCHES] - first - 12);
     int64_t n_prev = m.n - (1 + (ROT_BATCHES - 1) % 3);
+    int torn = 0, corrupt = 0;
     for (uint64_t p = first; p < bpos[ROT_BATCHES]; p++) {
         if (p >= first + 12 && p < first + 16) {
             continue; /* partitionLeaderEpoch: not covered */
         }
         for (int kind = 0; kind < 3; kind++) {
-            struct model mm = m;
-            restore(pristine, work);
-            if (!damage(seg, (off_t)p, kind)) {
-                continue;
+            for (int reboot = 0; reboot < 2; reboot++) {
+                struct model mm = m;
+                restore(pristine, work);
+                if (!damage(seg, (off_t)p, kind)) {
+                    continue;
+                }
+                snprintf(what, sizeof(what), "final batch byte +%" PRIu64
+                         " damage %d%s", p - first, kind,
+                         reboot ? " after a reboot" : "");
+                int longer = p >= first + 8 && p < first + 12 &&
+                             get_be32(seg, (off_t)(first + 8)) > orig_len;
+                if (reboot) {
+                    fake_reboot(work);
+                } else if (!longer) {
+                    expect_corrupt_open(work, first, what);
+                    corrupt++;
+                    continue;
+                }
+                torn += !reboot;
+                crawllog_t *log = open_log(work);
+                mm.n = n_prev;
+                if (cl_test_file_size(seg) != first) {
+                    cl_test_failf_at(__FILE__, __LINE__,
+                                     "%s: .log is %zu bytes, expected %"
+                                     PRIu64, what, cl_test_file_size(seg),
+                                     first);
+                }
+                check_offsets(log, 0, mm.n);
+                read_check(log, &mm, 0);
+                append_batch(log, &mm, 1, 2, CRAWLLOG_SYNC_WRITTEN);
+                assert_crawllog_ok(crawllog_close(log));
             }
-            crawllog_t *log = open_log(work);
-            mm.n = n_prev;
-            if (cl_test_file_size(seg) != first) {
-                cl_test_failf_at(__FILE__, __LINE__,
-                                 "byte %" PRIu64 " kind %d: .log is %zu "
-                                 "bytes, expected %" PRIu64, p, kind,
-                                 cl_test_file_size(seg), first);
-            }
-            check_offsets(log, 0, mm.n);
-            read_check(log, &mm, 0);
-            append_batch(log, &mm, 1, 2, CRAWLLOG_SYNC_WRITTEN);
-            assert_crawllog_ok(crawllog_close(log));
         }
     }
+    assert_true(torn >= 4 && corrupt > 300);
 }
 
 /* After a reboot the whole active segment is scanned: damage above the
@@ -810,6 +953,7 @@ static void test_recovery_rot_sealed_segment(void **state)
     append_batch(log, &m, 1, 10, CRAWLLOG_SYNC_WRITTEN);
     assert_crawllog_ok(crawllog_close(log));
     assert_int_equal(cl_test_file_size(seg), bpos[nb]);
+    verify_finds(dir, want);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1395,7 +1539,7 @@ int main(void)
             test_recovery_torn_tail_large_no_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_rot_nonfinal_is_corrupt,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(test_recovery_rot_final_is_torn,
+        cmocka_unit_test_setup_teardown(test_recovery_rot_final_batch,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_rot_after_reboot, setup,
                                         teardown),
