@@ -6,8 +6,13 @@
 #   RUNS=3 N=1000000 bench/run_storage.sh
 #
 # Every round runs every case once; rounds are interleaved (round r of every
-# case before round r+1) and each round starts one case later than the
-# previous one, so slow phases of the shared VM hit different cases.
+# case before round r+1) and every round runs the cases in another (seeded
+# random) order, so slow phases of the shared VM and the after-effects of one
+# case on the next hit different cases.  Before every case PREWARM_MIB MiB are
+# written to and deleted from the page cache (bench_limits -w seqwrite), so
+# each case starts on memory the VM has backed recently (the VM hands memory
+# that stayed free for ~2 s back to the host and faults it in again slowly:
+# docs/BENCHMARKS.md); PREWARM_MIB=0 turns that off.
 # Cases:
 #   crawllog append none|written|durable   build/bench/bench_append (116-byte
 #          records, batches of 1000, 8 partitions round robin; none and
@@ -19,8 +24,8 @@
 #          peers' W1 splits every batch of 1000 over 8 partitions
 #
 # Knobs: RUNS (5), N (2000000: none/written), N_DURABLE (1000000),
-# N_PEERS (1000000), DATA (/tmp/crawllog-storage; must be under /tmp),
-# RESULTS (build/bench/results).
+# N_PEERS (1000000), PREWARM_MIB (512), DATA (/tmp/crawllog-storage; must be
+# under /tmp), RESULTS (build/bench/results).
 # Output: one JSON object per run on stdout (fields "case", "round" added), in
 # $RESULTS/storage-<stamp>.jsonl; then one JSON line per case with
 # "run":"median", and a markdown table of medians (min-max) and ratios
@@ -33,6 +38,7 @@ RUNS=${RUNS:-5}
 N=${N:-2000000}
 N_DURABLE=${N_DURABLE:-1000000}
 N_PEERS=${N_PEERS:-1000000}
+PREWARM_MIB=${PREWARM_MIB:-512}
 DATA=${DATA:-/tmp/crawllog-storage}
 RESULTS=${RESULTS:-$TOP/build/bench/results}
 
@@ -62,6 +68,9 @@ tag() {
 # run_case NAME RUN: one case, one run
 run_case() {
     local name=$1 r=$2 out
+    if [ "$PREWARM_MIB" -gt 0 ]; then
+        "$PEERS/bench_limits" -w seqwrite -n "$PREWARM_MIB" -d "$DATA" >/dev/null
+    fi
     case $name in
         append-none | append-written | append-durable)
             local m=${name#append-} n=$N rd=-r
@@ -101,10 +110,13 @@ echo "# raw results -> $RAW" >&2
 # docs/BENCHMARKS.md), as bench/peers/run.sh does
 "$PEERS/bench_limits" -w seqwrite -n 2048 -d "$DATA" >/dev/null
 for r in $(seq "$RUNS"); do
-    echo "# ---- round $r/$RUNS" >&2
-    k=${#CASES[@]}
-    for i in $(seq 0 $((k - 1))); do
-        run_case "${CASES[$(((i + r - 1) % k))]}" "$r"
+    order=$(python3 -c 'import random, sys
+l = list(range(int(sys.argv[2])))
+random.Random(int(sys.argv[1])).shuffle(l)
+print(*l)' "$r" "${#CASES[@]}")
+    echo "# ---- round $r/$RUNS (case order: $order)" >&2
+    for i in $order; do
+        run_case "${CASES[$i]}" "$r"
     done
 done
 
@@ -142,10 +154,19 @@ for c in order:
 def fmt(x):
     return f"{x / 1e6:.2f}M" if x >= 1e6 else f"{x / 1e3:.0f}k"
 
+def by_round(case):
+    r = {}
+    for d in runs.get(case, []):
+        r.setdefault(d["round"], []).append(d["msg_per_s"])
+    return {k: statistics.median(v) for k, v in r.items()}
+
 def ratio(a, b):
-    if a in summary and b in summary and summary[b]["msg_per_s"]:
-        return f"{summary[a]['msg_per_s'] / summary[b]['msg_per_s']:.2f}x"
-    return "-"
+    """median over rounds of (a / b) within the round, and its min-max"""
+    ra, rb = by_round(a), by_round(b)
+    q = [ra[k] / rb[k] for k in ra if k in rb and rb[k] > 0]
+    if not q:
+        return "-"
+    return f"{statistics.median(q):.2f}x ({min(q):.2f}-{max(q):.2f})"
 
 out = []
 out.append("| case | runs | msgs | msg/s median | min-max | p50 us | p99 us |")
@@ -170,7 +191,7 @@ targets = [
     ("sequential read", "crawllog read", 10e6,
      [("idealog W2 none", "idealog W2 none")]),
 ]
-out.append("| target | goal | crawllog median (min-max) | met | ratios (crawllog / peer, same run) |")
+out.append("| target | goal | crawllog median (min-max) | met | crawllog / peer: median of per-round ratios (min-max) |")
 out.append("|---|---:|---:|---|---|")
 for name, case, goal, peers in targets:
     if case not in summary:

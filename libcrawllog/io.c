@@ -113,22 +113,45 @@ static int fp_pwrite(const char *site, int fd, const void *buf, size_t len,
 /* Files and directories                                                   */
 /* ---------------------------------------------------------------------- */
 
+/* Give what this process just created exactly the bits of mode: the
+ * umask must not narrow log.dir.mode / log.file.mode. */
+static int set_mode(int fd, mode_t mode)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        return -errno;
+    }
+    if ((st.st_mode & 07777) != (mode & 07777) && fchmod(fd, mode & 07777)) {
+        return -errno;
+    }
+    return 0;
+}
+
 /* openat(2) retrying EINTR (real or injected); dirfd may be AT_FDCWD. */
 static int open_retry(const char *site, int dirfd, const char *name,
                       int flags, mode_t mode)
 {
     int eintr = 0;
     int rc = cl_fp_check(site, 0, &eintr), fresh;
+    struct stat st;
 
     if (rc != 0) {
         return rc;
     }
     fresh = cl_shadow_will_create(dirfd, name, flags);
+    int creates = (flags & O_CREAT) &&
+                  ((flags & O_EXCL) ||
+                   (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 &&
+                    errno == ENOENT));
     for (;;) {
         int fd = fake_eintr(&eintr) ? -1 : openat(dirfd, name, flags, mode);
         if (fd >= 0) {
             if (fresh) {
                 cl_shadow_created(dirfd, name, fd);
+            }
+            if (creates && (rc = set_mode(fd, mode)) < 0) {
+                close(fd);
+                return rc;
             }
             return fd;
         }
@@ -170,7 +193,13 @@ int cl_io_mkdirat(const char *site, int dirfd, const char *name,
         return -errno;
     }
     cl_shadow_created(dirfd, name, -1);
-    return 0;
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                     O_CLOEXEC);
+    rc = fd < 0 ? -errno : set_mode(fd, mode);
+    if (fd >= 0) {
+        close(fd);
+    }
+    return rc;
 }
 
 int cl_io_pwrite_all(const char *site, int fd, const void *buf, size_t len,

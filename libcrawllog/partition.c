@@ -295,7 +295,9 @@ static int drop_dead_roll(struct cl_partition *part, struct cl_err *err)
             return rc;
         }
     }
-    s->roll_pending = 0;
+    if (s->roll_pending != 0) {
+        s->roll_pending = 0;
+    }
     return 0;
 }
 
@@ -307,7 +309,11 @@ static int recover_locked(struct cl_partition *part, struct cl_err *err)
     int valid = cl_pstate_valid(&part->ps);
     /* After a reboot nobody appended past a dead roll: keep its segment. */
     int rc = valid ? drop_dead_roll(part, err) : 0;
-    part->ps.shm->roll_pending = 0;
+    if (part->ps.shm->roll_pending != 0) {
+        /* Only when needed: a store to the mapping dirties the file (and
+         * its mtime) even when the open then fails with ECORRUPT. */
+        part->ps.shm->roll_pending = 0;
+    }
     if (rc == 0) {
         /* A retention that died writing log-start-offset left a tmp. */
         rc = cl_metafile_cleanup_tmp(part->dirfd, err);
@@ -430,6 +436,12 @@ int cl_partition_open(struct cl_partition **partp, int topic_dirfd,
     cl_names_partition(name, sizeof(name), id);
     int rc = cl_io_openat("part.open", topic_dirfd, name,
                           O_RDONLY | O_DIRECTORY, 0);
+    struct stat st;
+    if (rc == -ENOTDIR &&
+        cl_io_fstatat("part.stat", topic_dirfd, name, &st) == 0 &&
+        S_ISLNK(st.st_mode)) {
+        rc = -ELOOP; /* O_DIRECTORY reports a symlink as ENOTDIR */
+    }
     if (rc < 0) {
         part->dirfd = -1;
         rc = rc == -ENOENT

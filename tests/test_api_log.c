@@ -593,6 +593,8 @@ static void test_api_log_roundtrip_many_rolls(void **state)
                "segment %" PRId64 " does not start a batch", sl->base[i]);
     }
     assert_int_equal(sl->base[0], 0);
+    print_message("%zu records in %zu batches over %zu segments\n", ds.md.n,
+                  ds.md.nb, sl->n);
     free(sl);
     crawllog_t *log = open_log(dir, NULL);
     read_all_check(log, DS_TOPIC, 0, &ds.md);

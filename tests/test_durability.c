@@ -1116,7 +1116,6 @@ static void check_image(const char *img, const struct model *m, int all_writes,
                  "verify after recovery: %zu problem(s): %s", problems, err);
     }
 }
-}
 
 /* ---------------------------------------------------------------------- */
 /* Runs                                                                    */
@@ -1238,13 +1237,18 @@ static void crash_sweep(void **state, enum scenario s, int points)
     uint64_t rng = CL_TEST_SEED ^ (uint64_t)s;
     run_init(&dry, base);
     run_child(&o, dry.real, dry.shadow, &dry.m);
-    assert_true(dry.m.ended);
+    if (!dry.m.ended || dry.m.fail[0] != '\0') {
+        fail_msg("dry run of scenario %d failed: %s", (int)s, dry.m.fail);
+    }
     uint64_t n = dry.m.ops;
     run_done(&dry);
     if (getenv("CL_DURABILITY_FULL") != NULL) {
         points = (int)n;
     }
     assert_true(n >= (uint64_t)points);
+    printf("crash sweep, scenario %d: %d crash points over %" PRIu64
+           " operations\n",
+           (int)s, points, n);
     for (int i = 0; i < points; i++) {
         uint64_t step = n / (uint64_t)points;
         uint64_t k = 1 + (uint64_t)i * step + cl_test_rand_below(&rng, step);
