@@ -237,64 +237,58 @@ static void init_names(void)
     name_249[249] = '\0';
 }
 
-/* Every call that takes a topic name refuses each hostile one with
- * CRAWLLOG_EINVAL, and neither the data directory nor its parent changes
- * (an existing topic "t" included). */
+/* Every call that takes a topic name refuses t with CRAWLLOG_EINVAL. */
+static void all_calls_refuse(crawllog_t *log, const char *t)
+{
+    crawllog_reader_t *rd;
+    crawllog_conf_t *conf;
+    crawllog_record_t r;
+    int64_t s, e;
+    int32_t np;
+    memset(&r, 0, sizeof(r));
+    r.value = "x";
+    r.value_len = 1;
+    assert_crawllog_rc_log(log, crawllog_topic_create(log, t, 1, NULL),
+                           CRAWLLOG_EINVAL);
+    for (int sync = CRAWLLOG_SYNC_NONE; sync <= CRAWLLOG_SYNC_DURABLE;
+         sync++) {
+        assert_crawllog_rc_log(log, crawllog_append(log, t, 0, &r, 1, sync,
+                                                    NULL),
+                               CRAWLLOG_EINVAL);
+    }
+    assert_crawllog_rc_log(log, crawllog_topic_describe(log, t, &np, &conf),
+                           CRAWLLOG_EINVAL);
+    assert_null(conf);
+    assert_crawllog_rc_log(log, crawllog_topic_delete(log, t),
+                           CRAWLLOG_EINVAL);
+    assert_crawllog_rc_log(log, crawllog_topic_add_partitions(log, t, 3),
+                           CRAWLLOG_EINVAL);
+    assert_crawllog_rc_log(log, crawllog_partition_offsets(log, t, 0, &s, &e),
+                           CRAWLLOG_EINVAL);
+    assert_crawllog_rc_log(log, crawllog_reader_new(&rd, log, t, 0),
+                           CRAWLLOG_EINVAL);
+    assert_null(rd);
+}
+
+/* Each hostile name, and NULL, is refused by every call, and neither the
+ * data directory nor its parent changes (an existing topic "t" and its
+ * data included). */
 static void test_api_security_hostile_topic_names(void **state)
 {
     struct dirs d;
-    crawllog_reader_t *rd;
-    int64_t s, e;
-    int32_t np;
-    crawllog_conf_t *conf;
-    crawllog_record_t r;
     init_names();
     dirs_init(state, &d);
     size_t n = sizeof(hostile) / sizeof(hostile[0]);
     assert_true(n >= 50);
     make_populated(d.data);
     crawllog_t *log = open_log(d.data);
-    memset(&r, 0, sizeof(r));
-    r.value = "x";
-    r.value_len = 1;
     struct cl_test_snap *before = cl_test_snap_take(CL_TEST_DIR(state));
     for (size_t i = 0; i < n; i++) {
-        const char *t = hostile[i];
-        assert_crawllog_rc_log(log, crawllog_topic_create(log, t, 1, NULL),
-                               CRAWLLOG_EINVAL);
-        assert_crawllog_rc_log(log, crawllog_append(log, t, 0, &r, 1,
-                                                    CRAWLLOG_SYNC_WRITTEN,
-                                                    NULL),
-                               CRAWLLOG_EINVAL);
-        assert_crawllog_rc_log(log, crawllog_append(log, t, 0, &r, 1,
-                                                    CRAWLLOG_SYNC_NONE,
-                                                    NULL),
-                               CRAWLLOG_EINVAL);
-        assert_crawllog_rc_log(log, crawllog_topic_describe(log, t, &np,
-                                                            &conf),
-                               CRAWLLOG_EINVAL);
-        assert_null(conf);
-        assert_crawllog_rc_log(log, crawllog_topic_delete(log, t),
-                               CRAWLLOG_EINVAL);
-        assert_crawllog_rc_log(log, crawllog_topic_add_partitions(log, t, 3),
-                               CRAWLLOG_EINVAL);
-        assert_crawllog_rc_log(log,
-                               crawllog_partition_offsets(log, t, 0, &s, &e),
-                               CRAWLLOG_EINVAL);
-        assert_crawllog_rc_log(log, crawllog_reader_new(&rd, log, t, 0),
-                               CRAWLLOG_EINVAL);
-        assert_null(rd);
+        all_calls_refuse(log, hostile[i]);
     }
-    assert_crawllog_rc(crawllog_topic_create(log, NULL, 1, NULL),
-                       CRAWLLOG_EINVAL);
-    assert_crawllog_rc(crawllog_append(log, NULL, 0, &r, 1,
-                                       CRAWLLOG_SYNC_WRITTEN, NULL),
-                       CRAWLLOG_EINVAL);
-    assert_crawllog_rc(crawllog_topic_delete(log, NULL), CRAWLLOG_EINVAL);
-    assert_crawllog_rc(crawllog_reader_new(&rd, log, NULL, 0),
-                       CRAWLLOG_EINVAL);
+    all_calls_refuse(log, NULL);
     /* Nothing was buffered by the SYNC_NONE attempts either. */
-    assert_crawllog_ok(crawllog_flush(log, CRAWLLOG_SYNC_WRITTEN));
+    assert_crawllog_ok(crawllog_flush(log, CRAWLLOG_SYNC_DURABLE));
     struct cl_test_snap *after = cl_test_snap_take(CL_TEST_DIR(state));
     assert_snap_equal(before, after);
     cl_test_snap_free(after);

@@ -1,18 +1,33 @@
 /*
- * test_recovery.c - crash recovery of a partition (reliability.md 4.5, T4):
- * every-byte torn-tail sweeps with three fills, with and without the shared
- * state (the full-scan path taken after a reboot), bit rot in non-final
- * batches of the active segment (CRAWLLOG_ECORRUPT naming file and byte,
- * nothing changed on disk) and in sealed segments (found by the reader),
- * damaged, missing and swapped offset and time indexes (every lookup equals
- * a scan), a crash during a roll (headerless or leftover next segment),
- * writers killed in the middle of an append (failpoint CRASH(n) in a forked
- * child) seen by a reopen and by a handle that was open all along, and a
- * damaged partition.state.  Built with -DCRAWLLOG_TESTING.
+ * test_recovery.c - crash recovery of a partition (reliability.md 4.5, T4).
+ *
+ *  - Torn tails: every cut of the last batch (three sizes; every 7th byte
+ *    for the 4 KiB one) x three fills (none, zeros, garbage to the next
+ *    4 KiB), with the shared state kept (one boot: only a batch cut short
+ *    by the end of the file is a torn tail, anything else is
+ *    CRAWLLOG_ECORRUPT) and deleted (the full-scan path of a reboot: any
+ *    damage above the durable mark is truncated).  Recovery keeps exactly
+ *    the complete batches, reads are identical, the next append gets the
+ *    next offset, and crawllog_verify() is clean afterwards.
+ *  - Bit rot: damage in a non-final batch of the active segment fails the
+ *    open with CRAWLLOG_ECORRUPT naming the .log and byte, changing no file
+ *    (mtimes included); every byte of the final batch; after a simulated
+ *    reboot below and above the durable mark; a sealed segment (the reader
+ *    and crawllog_verify() report it).
+ *  - Indexes truncated at every byte, flipped at every byte, deleted,
+ *    emptied, garbage, swapped: every seek equals a scan.  Time lookups
+ *    after .timeindex damage are a known library problem, see
+ *    check_lookups().
+ *  - A crash during a roll (headerless next segment; a leftover next
+ *    segment unknown to the state, reused by the roll), writers killed
+ *    mid-append (failpoint CRASH(n) in a forked child) seen by a reopen and
+ *    by a handle open all along, and a damaged partition.state.
  *
  * Expected contents are generated here from the offset alone (rec_*()), not
  * read back from the library; byte positions of batches come from the
- * segment file's size before and after each append.
+ * segment file's size before and after each append.  Built with
+ * -DCRAWLLOG_TESTING (failpoints).  Runs in $TMPDIR, or /dev/shm when
+ * TMPDIR is unset (thousands of small trees are copied).
  */
 #include "helpers.h"
 
@@ -540,56 +555,47 @@ static void expect_corrupt_open(const char *work, uint64_t byte,
     cl_test_snap_free(after);
 }
 
-/* One cut: restore, cut, fill, (drop the state), open, check.  orig holds
- * the last batch's bytes. */
-static void torn_case(const char *pristine, const char *work,
-                      const struct model *full, int64_t n_prev,
-                      const uint8_t *orig, uint64_t start, uint64_t end,
-                      uint64_t c, int fill, int drop_state, uint64_t *rng)
+/* Restore work, cut the last batch (bytes [start, end) of the .log) to c
+ * bytes and append the fill up to the next page boundary.  Returns the
+ * fill's length; *wholep = 1 if the batch is whole again (nothing cut, or
+ * a fill that happens to restore the cut bytes: a batch ending in zero
+ * bytes, zero fill).  orig holds the batch's bytes. */
+static size_t torn_prepare(const char *pristine, const char *work,
+                           const uint8_t *orig, uint64_t start, uint64_t end,
+                           uint64_t c, int fill, uint64_t *rng, int *wholep)
 {
-    static uint8_t garbage[PAGE];
-    char seg[4096], st[4096], what[128];
-    struct model m = *full;
+    static uint8_t buf[PAGE];
+    char seg[4096];
     uint64_t len = end - start;
     restore(pristine, work);
     seg_file(seg, sizeof(seg), work, 0, ".log");
     cl_test_truncate(seg, (off_t)(start + c));
     size_t pad = PAGE - (size_t)((start + c) % PAGE);
-    if (fill == FILL_ZERO) {
-        memset(garbage, 0, pad);
-    } else {
-        for (size_t i = 0; i < pad; i++) {
-            garbage[i] = (uint8_t)cl_test_rand(rng);
-        }
+    for (size_t i = 0; i < pad; i++) {
+        buf[i] = fill == FILL_ZERO ? 0 : (uint8_t)cl_test_rand(rng);
     }
     if (fill == FILL_NONE) {
         pad = 0;
     } else {
-        append_bytes(seg, garbage, pad);
+        append_bytes(seg, buf, pad);
     }
-    /* The batch is whole again when the fill happens to restore the bytes
-     * that were cut (a batch ending in zero bytes, zero fill). */
-    int whole = c == len;
-    if (!whole && c + pad >= len) {
-        whole = memcmp(garbage, orig + c, (size_t)(len - c)) == 0;
+    *wholep = c == len;
+    if (c < len && c + pad >= len) {
+        *wholep = memcmp(buf, orig + c, (size_t)(len - c)) == 0;
     }
-    if (drop_state) {
-        unlink_ok(part_file(st, sizeof(st), work, CL_PSTATE_NAME));
-    }
-    enum outcome want = torn_expect(c, len, c + pad, whole, fill, drop_state);
-    snprintf(what, sizeof(what),
-             "cut %" PRIu64 "/%" PRIu64 " fill %s state %s", c, len,
-             fill_names[fill], drop_state ? "deleted" : "kept");
-    if (want == OUT_CORRUPT) {
-        expect_corrupt_open(work, whole ? end : start, what);
-        return;
-    }
+    return pad;
+}
+
+/* An open that may fail (OUT_EITHER): if it does, it is CRAWLLOG_ECORRUPT
+ * at byte `start` with nothing changed.  Returns the handle or NULL. */
+static crawllog_t *open_maybe_corrupt(const char *work, uint64_t start,
+                                      int may_fail, const char *what)
+{
     struct cl_test_snap *before = cl_test_snap_take(work);
     crawllog_t *log = NULL;
-    char errstr[CRAWLLOG_ERRSTR_SIZE] = "";
+    char errstr[CRAWLLOG_ERRSTR_SIZE] = "", byte[64];
     int rc = crawllog_open(&log, work, NULL, errstr, sizeof(errstr));
-    if (rc == CRAWLLOG_ECORRUPT && want == OUT_EITHER) {
-        char byte[64];
+    if (rc == CRAWLLOG_ECORRUPT && may_fail) {
         snprintf(byte, sizeof(byte), SEG0 ".log: byte %" PRIu64 ":", start);
         if (strstr(errstr, byte) == NULL) {
             cl_test_failf_at(__FILE__, __LINE__, "%s: message \"%s\" does "
@@ -598,13 +604,43 @@ static void torn_case(const char *pristine, const char *work,
         struct cl_test_snap *after = cl_test_snap_take(work);
         assert_snap_equal(before, after);
         cl_test_snap_free(after);
-        cl_test_snap_free(before);
-        return;
-    }
-    cl_test_snap_free(before);
-    if (rc != 0) {
+    } else if (rc != 0) {
         cl_test_failf_at(__FILE__, __LINE__, "%s: open: %s: %s", what,
                          crawllog_err_name(rc), errstr);
+    }
+    cl_test_snap_free(before);
+    return log;
+}
+
+/* One cut: prepare, (drop the state), open, check the outcome, append,
+ * verify. */
+static void torn_case(const char *pristine, const char *work,
+                      const struct model *full, int64_t n_prev,
+                      const uint8_t *orig, uint64_t start, uint64_t end,
+                      uint64_t c, int fill, int drop_state, uint64_t *rng)
+{
+    char seg[4096], st[4096], what[128];
+    struct model m = *full;
+    int whole;
+    size_t pad = torn_prepare(pristine, work, orig, start, end, c, fill, rng,
+                              &whole);
+    seg_file(seg, sizeof(seg), work, 0, ".log");
+    if (drop_state) {
+        unlink_ok(part_file(st, sizeof(st), work, CL_PSTATE_NAME));
+    }
+    enum outcome want =
+        torn_expect(c, end - start, c + pad, whole, fill, drop_state);
+    snprintf(what, sizeof(what),
+             "cut %" PRIu64 "/%" PRIu64 " fill %s state %s", c, end - start,
+             fill_names[fill], drop_state ? "deleted" : "kept");
+    if (want == OUT_CORRUPT) {
+        expect_corrupt_open(work, whole ? end : start, what);
+        return;
+    }
+    crawllog_t *log =
+        open_maybe_corrupt(work, start, want == OUT_EITHER, what);
+    if (log == NULL) {
+        return;
     }
     int keep = want == OUT_KEEP;
     if (!keep) {
