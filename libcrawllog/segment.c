@@ -251,6 +251,7 @@ int cl_segment_load_index(struct cl_segment *seg, int dirfd,
     if (rc == 0) {
         seg->idx_loaded = 1;
     }
+    seg->tck_pos = 0; /* the time index must be proven again */
     return rc;
 }
 
@@ -585,6 +586,60 @@ int cl_segment_recover(struct cl_segment *seg, int dirfd, const char *reldir,
     }
     seg->size = res.end;
     seg->next_offset = res.next_offset;
+    return 0;
+}
+
+/* Check the time entries whose relative offset lies in a batch covering
+ * [first_rel, last_rel], given the running maximum after that batch. */
+static void check_time_entries(struct cl_segment *seg, int64_t first_rel,
+                               int64_t last_rel)
+{
+    struct cl_index *idx = &seg->idx;
+    while (!seg->tck_bad && seg->tck_n < idx->tn &&
+           idx->tent[seg->tck_n].rel <= last_rel) {
+        const struct cl_time_entry *te = &idx->tent[seg->tck_n];
+        if ((int64_t)te->rel < first_rel || te->ts != seg->tck_max) {
+            seg->tck_bad = 1; /* trust nothing from here on */
+            return;
+        }
+        seg->tck_n++;
+    }
+}
+
+int cl_segment_check_timeindex(struct cl_segment *seg, const char *reldir,
+                               struct cl_err *err)
+{
+    if (seg->tck_pos == 0) {
+        seg->tck_pos = CL_SEG_HEADER_SIZE;
+        seg->tck_max = -1;
+        seg->tck_n = 0;
+        seg->tck_bad = 0;
+    }
+    while (seg->tck_pos < seg->size) {
+        uint8_t hb[CL_BATCH_HEADER_SIZE];
+        struct cl_batch_hdr h;
+        ssize_t got = cl_io_pread_all("seg.read", seg->fd, hb, sizeof(hb),
+                                      seg->tck_pos);
+        if (got < 0) {
+            return seg_sys(err, (int)got, seg, reldir, "read");
+        }
+        if ((size_t)got < sizeof(hb) ||
+            cl_record_batch_header(hb, sizeof(hb), &h) != 0) {
+            char path[512];
+            seg_path(path, sizeof(path), reldir, seg->base);
+            return cl_errf(err, CRAWLLOG_ECORRUPT,
+                           "%s: byte %llu: bad batch header", path,
+                           (unsigned long long)seg->tck_pos);
+        }
+        int64_t first = h.base_offset - seg->base;
+        int64_t last = first + h.last_offset_delta;
+        if (h.max_timestamp > seg->tck_max) {
+            seg->tck_max = h.max_timestamp;
+            seg->tck_max_rel = (uint32_t)last;
+        }
+        check_time_entries(seg, first, last);
+        seg->tck_pos += cl_record_batch_total(&h);
+    }
     return 0;
 }
 

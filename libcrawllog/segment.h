@@ -24,6 +24,12 @@ struct cl_segment {
     int64_t max_ts;        /* largest record timestamp, -1 if none */
     uint32_t max_ts_rel;   /* last relative offset of the batch with it */
     int idx_loaded;        /* idx holds the (validated) index entries */
+    /* Progress of cl_segment_check_timeindex over the batch headers. */
+    uint64_t tck_pos;      /* next batch to read (0: not started) */
+    int64_t tck_max;       /* largest maxTimestamp before tck_pos */
+    uint32_t tck_max_rel;  /* relative last offset of the batch with it */
+    size_t tck_n;          /* time entries proven right so far */
+    int tck_bad;           /* entry tck_n is wrong: trust none after it */
     struct cl_index idx;
 };
 
@@ -104,6 +110,15 @@ int cl_segment_index_batch(struct cl_segment *seg, const char *reldir,
                            uint64_t pos, size_t len, int64_t first,
                            int64_t last, int64_t max_ts,
                            int64_t index_interval, struct cl_err *err);
+
+/* Prove the time index against the batch headers before a time lookup or
+ * time-based retention trusts it: every entry's ts must equal the largest
+ * maxTimestamp of the batches up to the one holding base + rel.  Afterwards
+ * the first tck_n time entries are proven and tck_max is the segment's true
+ * largest timestamp (-1 if empty).  Nothing is changed on disk or in idx.
+ * Incremental: a later call reads only batches appended since. */
+int cl_segment_check_timeindex(struct cl_segment *seg, const char *reldir,
+                               struct cl_err *err);
 
 /* Seal: final time-index entry, fsync the .log and both indexes. */
 int cl_segment_seal(struct cl_segment *seg, const char *reldir,
