@@ -1047,45 +1047,20 @@ static int64_t scan_time(const struct model *m, int64_t ts)
 }
 
 /*
- * Known library problem (reported to the lead): the time index of a
- * segment is trusted as it is.  After a .timeindex is truncated (of a
- * sealed segment: its last entry gives the segment's largest timestamp,
- * used to skip it), has a byte flipped within its ascending prefix, or is
- * swapped with another segment's, seek_time can return a later offset than
- * a scan.  Time lookups after damage to a .timeindex are therefore counted
- * (time_bad) and reported, and fail the test only with the environment
- * variable CL_TEST_STRICT_TIMEINDEX set.  Damage to a .index must never
- * change a time lookup and always fails the test.
+ * Time lookups must equal a scan after any damage to a .timeindex too: the
+ * library trusts only the time-index entries it has proven against the
+ * batch headers (cl_segment_check_timeindex), and takes a segment's largest
+ * timestamp from its batch headers.  Damage to a .index must never change a
+ * time lookup either.
  */
-enum time_mode { TIME_STRICT, TIME_KNOWN };
-
-static unsigned long time_bad, time_checked;
-
-static int strict_timeindex(void)
-{
-    const char *e = getenv("CL_TEST_STRICT_TIMEINDEX");
-    return e != NULL && e[0] != '\0' && strcmp(e, "0") != 0;
-}
-
-static void report_time_bad(const char *test)
-{
-    if (time_bad > 0) {
-        printf("KNOWN LIBRARY PROBLEM (%s): %lu of %lu seek_time lookups "
-               "after .timeindex damage differ from a scan; "
-               "CL_TEST_STRICT_TIMEINDEX=1 makes this fail\n",
-               test, time_bad, time_checked);
-    }
-}
-
 /* Every offset: seek + next gives that record; every timestamp (and the
  * ones just around it): seek_time gives the scan's answer. */
 static void check_lookups(const char *dir, const struct model *m,
-                          const char *what, enum time_mode tm)
+                          const char *what)
 {
     crawllog_t *log = open_log(dir);
     crawllog_reader_t *rd;
     const crawllog_msg_t *msg;
-    int strict = tm == TIME_STRICT || strict_timeindex();
     check_offsets(log, 0, m->n);
     assert_crawllog_ok(crawllog_reader_new(&rd, log, TOPIC, 0));
     for (int64_t off = m->n - 1; off >= 0; off--) {
@@ -1101,23 +1076,11 @@ static void check_lookups(const char *dir, const struct model *m,
         }
         check_msg(msg, off, m->vlen[off]);
     }
-    int bad_here = 0;
     for (int64_t off = 0; off <= m->n; off++) {
         int64_t base = off < m->n ? rec_ts(off) : rec_ts(m->n - 1) + 100;
         for (int64_t d = -1; d <= 1; d++) {
             int64_t got = -2, want = scan_time(m, base + d);
             int rc = crawllog_reader_seek_time(rd, base + d, &got);
-            time_checked += tm == TIME_KNOWN;
-            if (rc == 0 && got != want && !strict) {
-                time_bad++;
-                if (!bad_here && getenv("CL_TEST_VERBOSE")) {
-                    printf("time lookups differ: %s: seek_time %" PRId64
-                           " gave %" PRId64 ", a scan %" PRId64 "\n",
-                           what, base + d, got, want);
-                }
-                bad_here = 1;
-                continue;
-            }
             if (rc != 0 || got != want) {
                 fail_msg("%s: seek_time %" PRId64 ": %s (%s), got %" PRId64
                          ", expected %" PRId64, what, base + d,
@@ -1148,8 +1111,6 @@ static void idx_prepare(void **state, struct idx_ctx *x)
     cl_test_path(x->work, sizeof(x->work), CL_TEST_DIR(state), "work");
     x->bases[0] = 0;
     x->bases[1] = make_indexed_log(x->pristine, &x->m);
-    time_bad = 0;
-    time_checked = 0;
 }
 
 /* Truncate an index file of either segment at every byte. */
@@ -1170,12 +1131,10 @@ static void test_recovery_index_truncated_every_byte(void **state)
                 cl_test_truncate(path, (off_t)c);
                 snprintf(what, sizeof(what), "segment %d %s cut at %zu", s,
                          sfx[k], c);
-                check_lookups(x.work, &x.m, what,
-                              k ? TIME_KNOWN : TIME_STRICT);
+                check_lookups(x.work, &x.m, what);
             }
         }
     }
-    report_time_bad("index_truncated_every_byte");
 }
 
 /* Flip every byte of both index files of both segments. */
@@ -1196,12 +1155,10 @@ static void test_recovery_index_flipped_every_byte(void **state)
                 cl_test_flip_byte(path, (off_t)p, masks[p % 3]);
                 snprintf(what, sizeof(what), "segment %d %s byte %zu ^ %#x",
                          s, sfx[k], p, masks[p % 3]);
-                check_lookups(x.work, &x.m, what,
-                              k ? TIME_KNOWN : TIME_STRICT);
+                check_lookups(x.work, &x.m, what);
             }
         }
     }
-    report_time_bad("index_flipped_every_byte");
 }
 
 /* Deleted, emptied, garbage, or another segment's index files. */
@@ -1238,8 +1195,7 @@ static void test_recovery_index_missing_or_swapped(void **state)
                 }
                 snprintf(what, sizeof(what), "segment %d files %d how %d", s,
                          k, how);
-                check_lookups(x.work, &x.m, what,
-                              k ? TIME_KNOWN : TIME_STRICT);
+                check_lookups(x.work, &x.m, what);
             }
         }
     }
@@ -1253,8 +1209,7 @@ static void test_recovery_index_missing_or_swapped(void **state)
         cl_test_check(rename(a, tmp) == 0 && rename(b, a) == 0 &&
                       rename(tmp, b) == 0);
     }
-    check_lookups(x.work, &x.m, "indexes swapped", TIME_KNOWN);
-    report_time_bad("index_missing_or_swapped");
+    check_lookups(x.work, &x.m, "indexes swapped");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1357,7 +1312,7 @@ static void test_recovery_leftover_segment_reused(void **state)
         check_offsets(log, 0, m.n);
         read_check(log, &m, 0);
         assert_crawllog_ok(crawllog_close(log));
-        check_lookups(dir, &m, "leftover segment", TIME_STRICT);
+        check_lookups(dir, &m, "leftover segment");
     }
 }
 
@@ -1548,7 +1503,7 @@ static void test_recovery_damaged_state(void **state)
         append_batch(log, &mm, 1, 4, CRAWLLOG_SYNC_WRITTEN);
         read_check(log, &mm, mm.n - 1);
         assert_crawllog_ok(crawllog_close(log));
-        check_lookups(work, &mm, "damaged state", TIME_STRICT);
+        check_lookups(work, &mm, "damaged state");
     }
 }
 
