@@ -1,6 +1,7 @@
 /*
  * log.c - crawllog_t: open/close a data directory, the topic registry, and
- * the public topic, append, flush and offsets calls.
+ * the public topic calls (append.c has the data path, retention.c
+ * crawllog_maintain).
  *
  * On disk, the data directory holds:
  *   crawllog.meta      "crawllog 1" metafile: format version, creation
@@ -605,15 +606,12 @@ int crawllog_topic_describe(crawllog_t *log, const char *topic,
     return 0;
 }
 
-/* ---- append, flush, offsets ------------------------------------------- */
+/* ---- helpers for the data-path modules --------------------------------- */
 
 /* Run fn on a partition; if the topic turns out to have been deleted (and
  * maybe re-created) by another process, forget it and try once more. */
-typedef int part_op_fn(struct cl_partition *part, void *arg,
-                       struct cl_err *err);
-
-static int with_partition(crawllog_t *log, const char *topic, int32_t p,
-                          part_op_fn *fn, void *arg, struct cl_err *err)
+int cl_log_with_partition(crawllog_t *log, const char *topic, int32_t p,
+                          cl_part_op_fn *fn, void *arg, struct cl_err *err)
 {
     int rc = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -631,90 +629,15 @@ static int with_partition(crawllog_t *log, const char *topic, int32_t p,
     return rc;
 }
 
-static int check_records(const crawllog_record_t *records, size_t count,
-                         struct cl_err *err)
+int cl_log_topic_partitions(crawllog_t *log, const char *topic,
+                            int32_t *np, struct cl_err *err)
 {
-    if (records == NULL || count == 0 || count > INT32_MAX) {
-        return cl_errf(err, CRAWLLOG_EINVAL, "need 1..2^31-1 records");
-    }
-    for (size_t i = 0; i < count; i++) {
-        const crawllog_record_t *r = &records[i];
-        if (r->header_count > 0 && r->headers == NULL) {
-            return cl_errf(err, CRAWLLOG_EINVAL,
-                           "record %zu: headers is NULL", i);
-        }
-        for (size_t h = 0; h < r->header_count; h++) {
-            if (r->headers[h].name == NULL) {
-                return cl_errf(err, CRAWLLOG_EINVAL,
-                               "record %zu: header %zu has no name", i, h);
-            }
-        }
-    }
-    return 0;
-}
-
-struct append_args {
-    const crawllog_record_t *records;
-    size_t count;
-    int sync;
-    int64_t base;
-};
-
-static int append_one(struct cl_partition *part, void *arg,
-                      struct cl_err *err)
-{
-    struct append_args *a = arg;
-    size_t size = cl_record_batch_size(a->records, a->count);
-    if (size == 0 || size > (size_t)part->conf.max_message_bytes) {
-        return cl_errf(err, CRAWLLOG_ETOOBIG,
-                       "%s: batch of %zu bytes exceeds max.message.bytes "
-                       "%" PRId64,
-                       part->reldir, size, part->conf.max_message_bytes);
-    }
-    uint8_t *buf = cl_io_malloc(size);
-    if (buf == NULL) {
-        return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
-    }
-    int rc = CRAWLLOG_EINVAL;
-    if (cl_record_batch_encode(buf, size, a->records, a->count,
-                               cl_io_now_ms(), NULL) != size) {
-        cl_errf(err, rc, "records could not be encoded");
-    } else {
-        rc = cl_partition_append(part, buf, size, 1, a->sync, &a->base, err);
-    }
-    cl_io_free(buf);
+    struct cl_topic_rt *t;
+    pthread_mutex_lock(&log->lock);
+    int rc = get_topic_locked(log, topic, &t, err);
+    *np = rc == 0 ? t->nparts : 0;
+    pthread_mutex_unlock(&log->lock);
     return rc;
-}
-
-int crawllog_append(crawllog_t *log, const char *topic, int32_t partition,
-                    const crawllog_record_t *records, size_t count, int sync,
-                    int64_t *base_offsetp)
-{
-    struct cl_err err = {{0}};
-    struct append_args args = {records, count, sync, -1};
-    int rc;
-    if (base_offsetp) {
-        *base_offsetp = -1;
-    }
-    if (log == NULL) {
-        return CRAWLLOG_EINVAL;
-    }
-    if (topic == NULL || sync < CRAWLLOG_SYNC_NONE ||
-        sync > CRAWLLOG_SYNC_DURABLE) {
-        cl_errf(&err, CRAWLLOG_EINVAL, "topic and a valid sync mode needed");
-        return cl_log_fail(log, CRAWLLOG_EINVAL, &err);
-    }
-    if ((rc = check_records(records, count, &err)) != 0) {
-        return cl_log_fail(log, rc, &err);
-    }
-    rc = with_partition(log, topic, partition, append_one, &args, &err);
-    if (rc != 0) {
-        return cl_log_fail(log, rc, &err);
-    }
-    if (base_offsetp) {
-        *base_offsetp = args.base;
-    }
-    return 0;
 }
 
 /* The open partitions of every known topic (log->lock held). */
@@ -741,139 +664,11 @@ static int open_partitions_locked(crawllog_t *log, struct cl_partition ***pp,
     return 0;
 }
 
-int crawllog_flush(crawllog_t *log, int sync)
+int cl_log_open_partitions(crawllog_t *log, struct cl_partition ***pp,
+                           size_t *np)
 {
-    struct cl_err err = {{0}};
-    struct cl_partition **parts;
-    size_t n;
-    int first = 0;
-    if (log == NULL || sync < CRAWLLOG_SYNC_NONE ||
-        sync > CRAWLLOG_SYNC_DURABLE) {
-        return CRAWLLOG_EINVAL;
-    }
     pthread_mutex_lock(&log->lock);
-    int rc = open_partitions_locked(log, &parts, &n);
+    int rc = open_partitions_locked(log, pp, np);
     pthread_mutex_unlock(&log->lock);
-    if (rc != 0) {
-        cl_errf(&err, rc, "out of memory");
-        return cl_log_fail(log, rc, &err);
-    }
-    /* Partition objects live until close, so no lock is needed now. */
-    for (size_t i = 0; i < n; i++) {
-        struct cl_err e2 = {{0}};
-        rc = cl_partition_flush(parts[i], sync, &e2);
-        if (rc != 0 && first == 0) {
-            first = rc;
-            err = e2;
-        }
-    }
-    cl_io_free(parts);
-    return first ? cl_log_fail(log, first, &err) : 0;
-}
-
-struct offsets_args {
-    int64_t start, end;
-};
-
-static int offsets_one(struct cl_partition *part, void *arg,
-                       struct cl_err *err)
-{
-    struct offsets_args *a = arg;
-    /* The offsets come from the shared state without the lock: check that
-     * the topic was not deleted (maybe re-created) under a cached handle,
-     * so that with_partition() reloads it instead of reporting stale
-     * offsets. */
-    if (cl_pstate_unlinked(&part->ps)) {
-        return cl_errf(err, CRAWLLOG_ENOTOPIC, "%s: partition was deleted",
-                       part->reldir);
-    }
-    return cl_partition_offsets(part, &a->start, &a->end, err);
-}
-
-int crawllog_partition_offsets(crawllog_t *log, const char *topic,
-                               int32_t partition, int64_t *startp,
-                               int64_t *endp)
-{
-    struct cl_err err = {{0}};
-    struct offsets_args args = {-1, -1};
-    if (startp) {
-        *startp = -1;
-    }
-    if (endp) {
-        *endp = -1;
-    }
-    if (log == NULL || topic == NULL) {
-        return CRAWLLOG_EINVAL;
-    }
-    int rc = with_partition(log, topic, partition, offsets_one, &args, &err);
-    if (rc != 0) {
-        return cl_log_fail(log, rc, &err);
-    }
-    if (startp) {
-        *startp = args.start;
-    }
-    if (endp) {
-        *endp = args.end;
-    }
-    return 0;
-}
-
-/* ---- maintenance -------------------------------------------------------- */
-
-struct maintain_args {
-    int64_t now;
-    int64_t deleted;
-};
-
-static int maintain_one(struct cl_partition *part, void *arg,
-                        struct cl_err *err)
-{
-    struct maintain_args *a = arg;
-    int64_t n = 0;
-    int rc = cl_partition_roll_if_old(part, a->now, err);
-    if (rc == 0) {
-        rc = cl_partition_retention(part, a->now, &n, err);
-    }
-    a->deleted += n;
     return rc;
-}
-
-int crawllog_maintain(crawllog_t *log, int64_t *deletedp)
-{
-    struct cl_err err = {{0}};
-    char **names;
-    size_t count;
-    struct maintain_args args = {cl_io_now_ms(), 0};
-    if (deletedp) {
-        *deletedp = 0;
-    }
-    if (log == NULL) {
-        return CRAWLLOG_EINVAL;
-    }
-    int rc = cl_topic_list(log->rootfd, &names, &count, &err);
-    if (rc != 0) {
-        return cl_log_fail(log, rc, &err);
-    }
-    for (size_t i = 0; rc == 0 && i < count; i++) {
-        int32_t nparts = 0;
-        pthread_mutex_lock(&log->lock);
-        struct cl_topic_rt *t;
-        if (get_topic_locked(log, names[i], &t, &err) == 0) {
-            nparts = t->nparts;
-        }
-        pthread_mutex_unlock(&log->lock);
-        err.msg[0] = '\0';
-        for (int32_t p = 0; rc == 0 && p < nparts; p++) {
-            rc = with_partition(log, names[i], p, maintain_one, &args, &err);
-            if (rc == CRAWLLOG_ENOTOPIC) {
-                rc = 0; /* deleted meanwhile */
-                break;
-            }
-        }
-    }
-    cl_io_listdir_free(names, count);
-    if (deletedp) {
-        *deletedp = args.deleted;
-    }
-    return rc ? cl_log_fail(log, rc, &err) : 0;
 }

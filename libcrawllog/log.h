@@ -41,6 +41,22 @@ int cl_log_fail(crawllog_t *log, int rc, const struct cl_err *err);
 int cl_log_partition(crawllog_t *log, const char *topic, int32_t partition,
                      struct cl_partition **partp, struct cl_err *err);
 
+/* Run fn on a partition of a topic; if the topic turns out to have been
+ * deleted (and maybe re-created) by another process, forget it and run fn
+ * once more on the fresh one. */
+typedef int cl_part_op_fn(struct cl_partition *part, void *arg,
+                          struct cl_err *err);
+int cl_log_with_partition(crawllog_t *log, const char *topic, int32_t p,
+                          cl_part_op_fn *fn, void *arg, struct cl_err *err);
+
+/* A topic's partition count as this handle knows it. */
+int cl_log_topic_partitions(crawllog_t *log, const char *topic,
+                            int32_t *np, struct cl_err *err);
+
+/* Every partition this handle has open (an array to cl_io_free). */
+int cl_log_open_partitions(crawllog_t *log, struct cl_partition ***pp,
+                           size_t *np);
+
 /* Forget a topic whose files were deleted by another process, so that the
  * next call loads it afresh. */
 void cl_log_forget(crawllog_t *log, const char *topic);

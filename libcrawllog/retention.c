@@ -1,5 +1,7 @@
 /*
- * retention.c - delete a partition's old segments (layer 4, policy).
+ * retention.c - delete a partition's old segments, and crawllog_maintain(),
+ * which runs retention and time-based rolls over every topic (layer 4,
+ * policy).
  *
  * Owns on disk: nothing new; it rewrites <partition>/log-start-offset and
  * deletes whole segments (<base>.log, .index, .timeindex).
@@ -20,7 +22,9 @@
 #include <string.h>
 
 #include "io.h"
+#include "log.h"
 #include "partition.h"
+#include "topic.h"
 
 /* How many of the oldest segments the rules allow deleting. */
 static int count_expired(struct cl_partition *part, int64_t now_ms,
@@ -106,4 +110,59 @@ int cl_partition_retention(struct cl_partition *part, int64_t now_ms,
     }
     cl_partition_unlock(part);
     return rc;
+}
+
+/* ---- maintenance -------------------------------------------------------- */
+
+struct maintain_args {
+    int64_t now;
+    int64_t deleted;
+};
+
+static int maintain_one(struct cl_partition *part, void *arg,
+                        struct cl_err *err)
+{
+    struct maintain_args *a = arg;
+    int64_t n = 0;
+    int rc = cl_partition_roll_if_old(part, a->now, err);
+    if (rc == 0) {
+        rc = cl_partition_retention(part, a->now, &n, err);
+    }
+    a->deleted += n;
+    return rc;
+}
+
+int crawllog_maintain(crawllog_t *log, int64_t *deletedp)
+{
+    struct cl_err err = {{0}};
+    char **names;
+    size_t count;
+    struct maintain_args args = {cl_io_now_ms(), 0};
+    if (deletedp) {
+        *deletedp = 0;
+    }
+    if (log == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    int rc = cl_topic_list(log->rootfd, &names, &count, &err);
+    if (rc != 0) {
+        return cl_log_fail(log, rc, &err);
+    }
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        int32_t nparts = 0;
+        cl_log_topic_partitions(log, names[i], &nparts, &err);
+        err.msg[0] = '\0';
+        for (int32_t p = 0; rc == 0 && p < nparts; p++) {
+            rc = cl_log_with_partition(log, names[i], p, maintain_one, &args, &err);
+            if (rc == CRAWLLOG_ENOTOPIC) {
+                rc = 0; /* deleted meanwhile */
+                break;
+            }
+        }
+    }
+    cl_io_listdir_free(names, count);
+    if (deletedp) {
+        *deletedp = args.deleted;
+    }
+    return rc ? cl_log_fail(log, rc, &err) : 0;
 }
