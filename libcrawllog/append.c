@@ -82,7 +82,8 @@ int crawllog_append(crawllog_t *log, const char *topic, int32_t partition,
                     const crawllog_record_t *records, size_t count, int sync,
                     int64_t *base_offsetp)
 {
-    struct cl_err err = {{0}};
+    struct cl_err err;
+    err.msg[0] = '\0'; /* not {0}: 512 bytes per record */
     struct append_args args = {records, count, sync, -1};
     int rc;
     if (base_offsetp) {

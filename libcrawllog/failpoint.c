@@ -6,8 +6,10 @@
  * and tell each wrapper what to do: go on, fail with an errno, pretend
  * success, write a prefix, or kill the process.  Per-site hit counts since
  * process start are appended to $CRAWLLOG_FP_STATS at exit (failpoint
- * coverage).  The whole file is compiled only with -DCRAWLLOG_TESTING: a
- * release build gets an empty object, so no cl_fp_* symbol and no check.
+ * coverage).  It also serves CRAWLLOG_BOOT_ID, a simulated reboot's boot
+ * id (see cl_io_boot_id).  The whole file is compiled only with
+ * -DCRAWLLOG_TESTING: a release build gets an empty object, so no cl_fp_*
+ * symbol and no check.
  *
  * On disk: nothing (except the optional $CRAWLLOG_FP_STATS report).
  *
@@ -431,6 +433,17 @@ int cl_fp_check_alloc(void)
         raise(SIGKILL);
     }
     return act.kind != FP_NONE;
+}
+
+int cl_fp_boot_id(char *out, size_t size)
+{
+    const char *id = getenv("CRAWLLOG_BOOT_ID");
+
+    if (id == NULL || *id == '\0' || size == 0) {
+        return 0;
+    }
+    snprintf(out, size, "%s", id);
+    return 1;
 }
 
 int cl_fp_set(const char *spec)

@@ -38,6 +38,11 @@ int cl_fp_check_write(const char *site, size_t len, size_t *prefixp,
 /* 1 if this allocation must fail (site "malloc"); CRASH kills here. */
 int cl_fp_check_alloc(void);
 
+/* If the environment variable CRAWLLOG_BOOT_ID is set and not empty, copy
+ * it (cut to size - 1 bytes) to out and return 1: the boot id of a
+ * simulated reboot.  Else 0, out untouched. */
+int cl_fp_boot_id(char *out, size_t size);
+
 #else /* !CRAWLLOG_TESTING */
 
 /* Every argument is still "used", so callers get no unused warnings. */
@@ -46,6 +51,7 @@ int cl_fp_check_alloc(void);
 #define cl_fp_check_write(site, len, prefixp, eintr)                           \
     ((void)(site), (void)(len), (void)(prefixp), (void)(eintr), CL_FP_GO)
 #define cl_fp_check_alloc() 0
+#define cl_fp_boot_id(out, size) ((void)(out), (void)(size), 0)
 
 #endif /* CRAWLLOG_TESTING */
 

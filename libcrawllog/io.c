@@ -560,6 +560,9 @@ int cl_io_boot_id(char *out, size_t size)
         return -EINVAL;
     }
     out[0] = '\0';
+    if (cl_fp_boot_id(out, size)) {
+        return 0; /* a test's simulated reboot */
+    }
     int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         return -errno;

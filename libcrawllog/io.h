@@ -150,7 +150,9 @@ int64_t cl_io_now_ms(void);
 
 /* The kernel's boot id (Linux: /proc/sys/kernel/random/boot_id) as a
  * NUL-terminated string in out (size bytes).  Returns 0, or a negative
- * errno if it cannot be read (then out is ""). */
+ * errno if it cannot be read (then out is "").  With -DCRAWLLOG_TESTING a
+ * non-empty environment variable CRAWLLOG_BOOT_ID replaces it (a test's
+ * simulated reboot, e.g. to recover a power-loss image). */
 int cl_io_boot_id(char *out, size_t size);
 
 /* 1 if a process with this pid exists (kill(pid, 0)), 0 if not. */

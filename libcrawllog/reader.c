@@ -354,7 +354,8 @@ static int fill(crawllog_reader_t *rd, size_t want, int *eofp,
 
 int crawllog_reader_next(crawllog_reader_t *rd, const crawllog_msg_t **msgp)
 {
-    struct cl_err err = {{0}};
+    struct cl_err err;
+    err.msg[0] = '\0'; /* not {0}: 512 bytes per record */
     if (msgp) {
         *msgp = NULL;
     }
@@ -405,7 +406,8 @@ int crawllog_reader_next(crawllog_reader_t *rd, const crawllog_msg_t **msgp)
 int crawllog_reader_fetch(crawllog_reader_t *rd, size_t max_bytes,
                           const void **bufp, size_t *lenp)
 {
-    struct cl_err err = {{0}};
+    struct cl_err err;
+    err.msg[0] = '\0'; /* not {0}: 512 bytes per record */
     if (bufp) {
         *bufp = NULL;
     }

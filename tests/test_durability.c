@@ -1056,7 +1056,7 @@ static void check_topics(crawllog_t *log, const struct model *m, int all_writes,
                          struct verdict *v)
 {
     unsigned char *seen = calloc(m->nrecs + 1, 1);
-    assert_non_null(seen);
+    cl_test_check(seen != NULL);
     for (int t = 0; t < m->ntopics && v->why[0] == '\0'; t++) {
         const struct m_topic *mt = &m->topics[t];
         int32_t parts = 0;
@@ -1147,17 +1147,65 @@ static void run_done(struct run *r)
 }
 
 /* Build image mode of r (as <dir>/img-<tag>) and check it. */
-static void run_check(struct run *r, int mode, uint64_t seed, struct verdict *v)
+/*
+ * The images a run is checked on: a shadow image mode, and whether the
+ * recovery runs in a new boot (a power loss: the partition.state cache,
+ * which records the boot id, must not be trusted) or in the same one (only
+ * the process died: every write is in the page cache, image (b)).  A
+ * different boot is simulated with CRAWLLOG_BOOT_ID (see cl_io_boot_id),
+ * which only takes effect in a process that has not read the boot id yet:
+ * so this parent process never opens a log itself; every scenario and
+ * every check runs in a fresh child.
+ */
+enum img { IMG_DURABLE, IMG_ALL_SAME_BOOT, IMG_ALL_REBOOT, IMG_TORN, IMG_N };
+
+struct check_job {
+    const char *img;
+    const struct model *m;
+    int all_writes;
+    int reboot;
+    int fd; /* pipe for the verdict */
+};
+
+static void check_child(void *arg)
 {
-    static const char *const tags[] = {"durable", "all", "torn"};
-    char img[800];
-    pathf(img, sizeof(img), "%s/img-%s-%" PRIu64, r->dir, tags[mode], seed);
-    assert_int_equal(cl_shadow_image(r->shadow, img, mode, seed), 0);
-    check_image(img, &r->m, mode == CL_SHADOW_ALL, v);
+    const struct check_job *j = arg;
+    struct verdict v;
+    if (j->reboot) {
+        setenv("CRAWLLOG_BOOT_ID", "simulated-reboot-after-power-loss", 1);
+    }
+    check_image(j->img, j->m, j->all_writes, &v);
+    if (write(j->fd, &v, sizeof(v)) != (ssize_t)sizeof(v)) {
+        _exit(3);
+    }
 }
 
-/* Run a scenario and require every oracle to hold in images (a), (b) and
- * (c).  With expect_end the child must also have finished cleanly. */
+/* Build image kind img of r and check it (in a child). */
+static void run_check(struct run *r, enum img img, uint64_t seed,
+                      struct verdict *v)
+{
+    static const char *const tags[] = {"durable", "all", "all-reboot", "torn"};
+    static const int modes[] = {CL_SHADOW_DURABLE, CL_SHADOW_ALL, CL_SHADOW_ALL,
+                                CL_SHADOW_TORN};
+    char dir[800];
+    int p[2];
+    pathf(dir, sizeof(dir), "%s/img-%s-%" PRIu64, r->dir, tags[img], seed);
+    assert_int_equal(cl_shadow_image(r->shadow, dir, modes[img], seed), 0);
+    assert_int_equal(pipe(p), 0);
+    struct check_job j = {dir, &r->m, modes[img] == CL_SHADOW_ALL,
+                          img != IMG_ALL_SAME_BOOT, p[1]};
+    int st = cl_test_fork_run(check_child, &j);
+    close(p[1]);
+    ssize_t n = read(p[0], v, sizeof(*v));
+    close(p[0]);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || n != (ssize_t)sizeof(*v)) {
+        snprintf(v->why, sizeof(v->why), "the checker died (status 0x%x)", st);
+        v->verify[0] = '\0';
+    }
+}
+
+/* Run a scenario and require every oracle to hold in every image kind.
+ * With expect_end the child must also have finished cleanly. */
 static void run_clean(const char *base, const struct run_opts *o,
                       int expect_end, uint64_t seed)
 {
@@ -1168,12 +1216,12 @@ static void run_clean(const char *base, const struct run_opts *o,
     if (expect_end && (!r.m.ended || r.m.fail[0] != '\0')) {
         fail_msg("scenario %d did not finish: %s", (int)o->scen, r.m.fail);
     }
-    for (int mode = CL_SHADOW_DURABLE; mode <= CL_SHADOW_TORN; mode++) {
-        run_check(&r, mode, seed, &v);
+    for (enum img img = IMG_DURABLE; img < IMG_N; img++) {
+        run_check(&r, img, seed, &v);
         if (v.why[0] != '\0' || v.verify[0] != '\0') {
-            fail_msg("scenario %d, spec \"%s\", image %d (seed %" PRIu64
+            fail_msg("scenario %d, spec \"%s\", image kind %d (seed %" PRIu64
                      "): %s%s\n(run directory %s; CL_TEST_KEEP=1 keeps it)",
-                     (int)o->scen, o->fp_spec ? o->fp_spec : "", mode, seed,
+                     (int)o->scen, o->fp_spec ? o->fp_spec : "", (int)img, seed,
                      v.why, v.verify, r.dir);
         }
     }
@@ -1324,9 +1372,9 @@ static void double_crash(const char *base, const char *stage2_spec,
     *hitsp = r2.m.site_hits;
     v->why[0] = '\0';
     v->verify[0] = '\0';
-    for (int mode = CL_SHADOW_DURABLE; mode <= CL_SHADOW_TORN; mode++) {
+    for (enum img img = IMG_DURABLE; img < IMG_N; img++) {
         if (v->why[0] == '\0' && v->verify[0] == '\0') {
-            run_check(&r2, mode, 7, v);
+            run_check(&r2, img, 7, v);
         }
     }
     run_done(&r1);
@@ -1378,7 +1426,7 @@ static void ablation_images(struct run *r, int seeds, struct verdict *out)
     struct verdict v;
     out->why[0] = out->verify[0] = '\0';
     for (int i = 0; i <= seeds && out->why[0] == '\0'; i++) {
-        run_check(r, i == 0 ? CL_SHADOW_DURABLE : CL_SHADOW_TORN,
+        run_check(r, i == 0 ? IMG_DURABLE : IMG_TORN,
                   CL_TEST_SEED + (uint64_t)i, &v);
         memcpy(out->why, v.why, sizeof(v.why));
         if (out->verify[0] == '\0') {
