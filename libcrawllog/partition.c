@@ -607,8 +607,8 @@ static int write_batches_locked(struct cl_partition *part, uint8_t *buf,
     int64_t next = active(part)->next_offset;
     *basep = next;
     while (p < len) {
-        size_t total = (size_t)cl_get_i32(buf + p + 8) + CL_LOG_OVERHEAD;
-        int32_t count = cl_get_i32(buf + p + 57);
+        size_t total = (size_t)cl_get_i32(buf + p + CL_BATCH_OFF_BATCH_LENGTH) + CL_LOG_OVERHEAD;
+        int32_t count = cl_get_i32(buf + p + CL_BATCH_OFF_RECORDS_COUNT);
         struct cl_segment *a = active(part);
         struct cl_segment probe = *a;
         probe.size += p - run;

@@ -7,8 +7,11 @@
  * kafka-reference.md section 3.5).  libcrawllog never compresses, so the
  * compression bits of the attributes are always 0.
  *
- * Every decoding function is safe on hostile input: it never reads outside
- * [batch, batch + total) and reports malformed bytes as CRAWLLOG_ECORRUPT.
+ * record.c encodes (size, encode, set_base_offset); record_read.c decodes,
+ * validates and iterates (batch_header, check_crc, validate, iter_*,
+ * header_at).  Every decoding function is safe on hostile input: it never
+ * reads outside [batch, batch + total) and reports malformed bytes as
+ * CRAWLLOG_ECORRUPT.
  */
 #ifndef CL_RECORD_H
 #define CL_RECORD_H
@@ -21,6 +24,25 @@
 #define CL_LOG_OVERHEAD 12 /* baseOffset + batchLength */
 #define CL_BATCH_HEADER_SIZE 61
 #define CL_BATCH_MAGIC 2
+
+/* Byte offsets of the batch header fields (drawn in record.c, whose
+ * _Static_asserts check that they follow one another). */
+#define CL_BATCH_OFF_BASE_OFFSET 0
+#define CL_BATCH_OFF_BATCH_LENGTH 8
+#define CL_BATCH_OFF_LEADER_EPOCH 12
+#define CL_BATCH_OFF_MAGIC 16
+#define CL_BATCH_OFF_CRC 17
+#define CL_BATCH_OFF_ATTRIBUTES 21 /* the CRC covers [21, end) */
+#define CL_BATCH_OFF_LAST_OFFSET_DELTA 23
+#define CL_BATCH_OFF_BASE_TIMESTAMP 27
+#define CL_BATCH_OFF_MAX_TIMESTAMP 35
+#define CL_BATCH_OFF_PRODUCER_ID 43
+#define CL_BATCH_OFF_PRODUCER_EPOCH 51
+#define CL_BATCH_OFF_BASE_SEQUENCE 53
+#define CL_BATCH_OFF_RECORDS_COUNT 57
+
+/* Attributes bits 0-2: compression codec; 0 = none. */
+#define CL_BATCH_ATTR_COMPRESSION 0x07
 
 /* Producer fields and attributes written into a batch header.  The
  * compression bits (0-2) of attributes must be 0. */
@@ -79,7 +101,8 @@ size_t cl_record_batch_size(const crawllog_record_t *recs, size_t n);
  * Returns the bytes written (== cl_record_batch_size()), or 0 on invalid
  * input: what cl_record_batch_size() rejects, buf NULL, cap too small,
  * compression bits in meta->attributes, or now_ms < 0 while a record needs
- * it.
+ * it.  After a failure the contents of buf are unspecified (records before
+ * the bad one may have been written; never a byte at or past buf + cap).
  */
 size_t cl_record_batch_encode(uint8_t *buf, size_t cap,
                               const crawllog_record_t *recs, size_t n,

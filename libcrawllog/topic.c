@@ -4,8 +4,10 @@
  * Purpose: a topic is a directory holding its metadata file and one
  * directory per partition.  This module creates topics atomically, deletes
  * them, raises their partition count, lists them, reads their metadata and
- * removes what crashed creates and deletes leave behind.  What is inside a
- * partition directory belongs to partition.c.
+ * runs the start-up clean-up.  How a whole tree is built in staging/ and
+ * published, retired through trash/ and removed, and how crash leftovers
+ * in staging/ and trash/ are found, is tree.c's; what is inside a partition
+ * directory belongs to partition.c.
  *
  * Data directory layout (<root> is the data directory; rootfd its fd):
  *
@@ -15,10 +17,8 @@
  *     <root>/topics/<topic>/topic.meta      topic metadata (this module)
  *     <root>/topics/<topic>/<partition>/    "0".."9999": created empty here,
  *                                           filled by partition.c
- *     <root>/staging/<pid>.<counter>.<rand>/  a topic being created (here)
- *     <root>/trash/<name>.<pid>.<counter>/    a topic being deleted (here);
- *                                           <name> is cut short if needed
- *                                           to keep the entry <= 255 bytes
+ *     <root>/staging/, <root>/trash/        a topic being created / deleted
+ *                                           (tree.c)
  *
  * topic.meta is a metafile (metafile.c) of kind "crawllog-topic" whose body
  * is "partitions=<N>\n" followed by the effective topic-scope properties
@@ -26,54 +26,40 @@
  *
  * Invariants:
  *  - A directory under topics/ is a complete topic: topic.meta is readable
- *    and partition dirs 0..N-1 exist.  Creation builds the whole tree in
- *    staging/ (every file and dir fsynced), then renames it into topics/
+ *    and partition dirs 0..N-1 exist.  Creation fills a fresh staging dir
+ *    (every file and dir fsynced here), then tree.c renames it into topics/
  *    and fsyncs topics/, so a crash leaves the topic whole or absent.
  *  - Deletion first renames topics/<name> into trash/ and fsyncs both
- *    dirs, so the topic disappears at once; only then is the tree removed.
+ *    dirs (tree.c), so the topic disappears at once; only then is the tree
+ *    removed.
  *  - add_partitions creates (and fsyncs) the new partition dirs before
  *    rewriting topic.meta, so every partition the metadata names exists.
  *    A crash in between leaves empty extra dirs, which the next
  *    add_partitions reuses.
  *  - Nothing is reached through a symbolic link: every directory is opened
- *    with O_DIRECTORY|O_NOFOLLOW relative to an fd already held, and
- *    recursive removal unlinks a symlink instead of descending into it.
+ *    with cl_tree_open_dir (O_DIRECTORY|O_NOFOLLOW) relative to an fd
+ *    already held.
  *  - Leftovers (staging/ entries of dead processes, everything in trash/,
- *    stale topic.meta tmp files) are removed by cl_topic_cleanup.
+ *    stale topic.meta tmp files) are removed by cl_topic_cleanup: the first
+ *    two by cl_tree_clean_leftovers, the tmp files here.
  *
- * Locks: none taken here.  create, delete and add_partitions must be
- * serialized by the caller (log.c holds crawllog.lock); list, meta_read and
- * open_dir may run concurrently with them and see either state.
+ * Locks: none taken here.  create, delete, add_partitions and cleanup must
+ * be serialized by the caller (log.c holds crawllog.lock); list, meta_read
+ * and open_dir may run concurrently with them and see either state.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "conf.h"
 #include "io.h"
 #include "metafile.h"
 #include "names.h"
 #include "topic.h"
-
-#define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NONBLOCK)
-
-/* Deepest tree rm_tree descends (a topic is 2 levels deep); anything
- * deeper was not made by libcrawllog and is left in trash/. */
-#define RM_DEPTH_MAX 16
-
-/* Tries with a fresh counter when a staging or trash name is taken. */
-#define NAME_TRIES 64
+#include "tree.h"
 
 /* Room for a relative path with a topic name in it. */
 #define REL_SIZE 320
-
-/* Room for one directory entry name, NUL included. */
-#define ENT_SIZE 256
-
-static atomic_ulong topic_counter;
 
 /* ---------------------------------------------------------------------- */
 /* Small helpers                                                           */
@@ -93,51 +79,11 @@ static int no_topic(const char *name, struct cl_err *err)
     return cl_errf(err, CRAWLLOG_ENOTOPIC, "topic \"%s\" does not exist", name);
 }
 
-/* Open a directory entry of dirfd, never through a symlink.  With
- * O_DIRECTORY, Linux reports a symlink as ENOTDIR rather than ELOOP; this
- * returns -ELOOP for a symlink either way. */
-static int open_dir(int dirfd, const char *name)
-{
-    int fd = cl_io_openat("topic.open", dirfd, name, DIR_FLAGS, 0);
-    struct stat st;
-
-    if (fd == -ENOTDIR && cl_io_fstatat("topic.stat", dirfd, name, &st) == 0 &&
-        S_ISLNK(st.st_mode)) {
-        return -ELOOP;
-    }
-    return fd;
-}
-
-/* mkdir <root>/<name> if missing (fsync root if made, or always with
- * always_sync), then open it into *fdp. */
-static int ensure_dir(int rootfd, const char *name, unsigned dmode,
-                      int always_sync, int *fdp, struct cl_err *err)
-{
-    int rc = cl_io_mkdirat("topic.mkdir", rootfd, name, (mode_t)dmode);
-
-    *fdp = -1;
-    if (rc != 0 && rc != -EEXIST) {
-        return cl_err_sys(err, -rc, name, "mkdir");
-    }
-    if (rc == 0 || always_sync) {
-        rc = cl_io_fsync("topic.fsync", rootfd);
-        if (rc != 0) {
-            return cl_err_sys(err, -rc, ".", "fsync");
-        }
-    }
-    rc = open_dir(rootfd, name);
-    if (rc < 0) {
-        return cl_err_sys(err, -rc, name, "open");
-    }
-    *fdp = rc;
-    return 0;
-}
-
 /* fsync an existing directory dirfd/name. */
 static int sync_dir_at(int dirfd, const char *name, const char *rel,
                        struct cl_err *err)
 {
-    int fd = open_dir(dirfd, name), rc;
+    int fd = cl_tree_open_dir(dirfd, name), rc;
 
     if (fd < 0) {
         return cl_err_sys(err, -fd, rel, "open");
@@ -152,62 +98,6 @@ static void close_fd(int fd)
     if (fd >= 0) {
         cl_io_close(fd);
     }
-}
-
-/* A unique entry name: "<prefix>.<pid>.<counter>[.<rand>]". */
-static int unique_name(char *out, const char *prefix, int with_rand)
-{
-    unsigned long n = atomic_fetch_add(&topic_counter, 1);
-    uint64_t r = (uint64_t)cl_io_mono_ns() ^ ((uint64_t)n << 32);
-    int len;
-
-    /* splitmix64 finalizer: spreads clock and counter over all bits. */
-    r = (r ^ (r >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    r = (r ^ (r >> 27)) * UINT64_C(0x94d049bb133111eb);
-    r ^= r >> 31;
-    if (with_rand) {
-        len = snprintf(out, ENT_SIZE, "%ld.%lu.%08lx", (long)getpid(), n,
-                       (unsigned long)(r & 0xffffffffu));
-    } else {
-        /* Keep "<prefix>.<pid>.<counter>" within NAME_MAX (255). */
-        len = snprintf(out, ENT_SIZE, "%.200s.%ld.%lu", prefix, (long)getpid(),
-                       n);
-    }
-    return len > 0 && len < ENT_SIZE ? 0 : -ENAMETOOLONG;
-}
-
-/* ---------------------------------------------------------------------- */
-/* Recursive removal                                                       */
-/* ---------------------------------------------------------------------- */
-
-/* Remove parentfd/name and, if it is a directory, everything below it.
- * Symlinks are unlinked, never followed.  A missing entry counts as
- * removed.  Returns 0 or a negative errno (no message). */
-static int rm_tree(int parentfd, const char *name, int depth)
-{
-    char **names = NULL;
-    size_t count = 0;
-    int fd = open_dir(parentfd, name), rc;
-
-    if (fd == -ENOTDIR || fd == -ELOOP) {
-        rc = cl_io_unlinkat("topic.unlink", parentfd, name, 0);
-        return rc == -ENOENT ? 0 : rc;
-    }
-    if (fd < 0) {
-        return fd == -ENOENT ? 0 : fd;
-    }
-    rc = depth >= RM_DEPTH_MAX
-             ? -ELOOP
-             : cl_io_listdir("topic.list", fd, &names, &count);
-    for (size_t i = 0; rc == 0 && i < count; i++) {
-        rc = rm_tree(fd, names[i], depth + 1);
-    }
-    cl_io_listdir_free(names, count);
-    cl_io_close(fd);
-    if (rc == 0) {
-        rc = cl_io_unlinkat("topic.unlink", parentfd, name, AT_REMOVEDIR);
-    }
-    return rc == -ENOENT ? 0 : rc;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -316,7 +206,7 @@ static int open_topic(int rootfd, const char *name, int *topicsp, int *fdp,
     int fd;
 
     *topicsp = *fdp = -1;
-    fd = open_dir(rootfd, "topics");
+    fd = cl_tree_open_dir(rootfd, "topics");
     if (fd == -ENOENT) {
         return no_topic(name, err);
     }
@@ -324,7 +214,7 @@ static int open_topic(int rootfd, const char *name, int *topicsp, int *fdp,
         return cl_err_sys(err, -fd, "topics", "open");
     }
     *topicsp = fd;
-    fd = open_dir(*topicsp, name);
+    fd = cl_tree_open_dir(*topicsp, name);
     if (fd == -ENOENT || fd == -ENOTDIR) {
         return no_topic(name, err);
     }
@@ -388,7 +278,7 @@ static int reuse_partition(int dirfd, const char *pname, const char *prel,
 {
     char **names = NULL;
     size_t count = 0;
-    int fd = open_dir(dirfd, pname), rc;
+    int fd = cl_tree_open_dir(dirfd, pname), rc;
 
     if (fd < 0) {
         return cl_err_sys(err, -fd, prel, "open");
@@ -443,7 +333,7 @@ static int fill_staging(int stagefd, const char *sname, int32_t partitions,
                         struct cl_err *err)
 {
     char rel[REL_SIZE], mrel[REL_SIZE + 16];
-    int fd = open_dir(stagefd, sname), rc;
+    int fd = cl_tree_open_dir(stagefd, sname), rc;
 
     snprintf(rel, sizeof rel, "staging/%s", sname);
     if (fd < 0) {
@@ -465,55 +355,13 @@ static int fill_staging(int stagefd, const char *sname, int32_t partitions,
     return rc;
 }
 
-/* Make a fresh, uniquely named dir in staging/; its name goes to sname. */
-static int make_staging(int stagefd, char *sname, unsigned dmode,
-                        struct cl_err *err)
-{
-    int rc = -EEXIST;
-
-    for (int i = 0; i < NAME_TRIES && rc == -EEXIST; i++) {
-        rc = unique_name(sname, NULL, 1);
-        if (rc == 0) {
-            rc = cl_io_mkdirat("topic.mkdir", stagefd, sname, (mode_t)dmode);
-        }
-    }
-    return rc != 0 ? cl_err_sys(err, -rc, "staging", "mkdir") : 0;
-}
-
-/* Move the finished staging dir into topics/<name> and fsync topics/. */
-static int publish(int rootfd, int stagefd, const char *sname, const char *name,
-                   unsigned dmode, int *renamedp, struct cl_err *err)
-{
-    char rel[REL_SIZE];
-    int topicsfd, rc = ensure_dir(rootfd, "topics", dmode, 1, &topicsfd, err);
-
-    if (rc != 0) {
-        return rc;
-    }
-    snprintf(rel, sizeof rel, "topics/%s", name);
-    rc = cl_io_renameat("topic.rename", stagefd, sname, topicsfd, name);
-    if (rc == -EEXIST || rc == -ENOTEMPTY || rc == -ENOTDIR) {
-        rc = cl_errf(err, CRAWLLOG_EEXIST, "topic \"%s\" already exists", name);
-    } else if (rc != 0) {
-        rc = cl_err_sys(err, -rc, rel, "rename");
-    } else {
-        *renamedp = 1;
-        rc = cl_io_fsync("topic.fsync", topicsfd);
-        if (rc != 0) {
-            rc = cl_err_sys(err, -rc, "topics", "fsync");
-        }
-    }
-    cl_io_close(topicsfd);
-    return rc;
-}
-
 int cl_topic_create(int rootfd, const char *name, int32_t partitions,
                     const crawllog_conf_t *conf, unsigned dmode, unsigned fmode,
                     struct cl_err *err)
 {
-    char sname[ENT_SIZE] = "";
+    struct cl_tree_stage st = CL_TREE_STAGE_INIT;
     char *body = NULL;
-    int stagefd = -1, renamed = 0, rc = check_name(name, err);
+    int rc = check_name(name, err);
 
     if (rc != 0) {
         return rc;
@@ -526,24 +374,17 @@ int cl_topic_create(int rootfd, const char *name, int32_t partitions,
     }
     rc = build_body(partitions, conf, &body, err);
     if (rc == 0) {
-        rc = ensure_dir(rootfd, "staging", dmode, 0, &stagefd, err);
+        rc = cl_tree_stage_begin(rootfd, dmode, &st, err);
     }
     if (rc == 0) {
-        rc = make_staging(stagefd, sname, dmode, err);
-        if (rc == 0) {
-            rc = fill_staging(stagefd, sname, partitions, body, dmode, fmode,
-                              err);
-            if (rc == 0) {
-                rc =
-                    publish(rootfd, stagefd, sname, name, dmode, &renamed, err);
-            }
-            if (!renamed) {
-                /* Best effort; cl_topic_cleanup retries after a crash. */
-                (void)rm_tree(stagefd, sname, 0);
-            }
-        }
+        rc = fill_staging(st.stagefd, st.name, partitions, body, dmode, fmode,
+                          err);
     }
-    close_fd(stagefd);
+    if (rc == 0) {
+        rc = cl_tree_stage_publish(rootfd, &st, "topics", name, "topic", dmode,
+                                   err);
+    }
+    cl_tree_stage_end(&st); /* removes the staging dir unless published */
     cl_io_free(body);
     return rc;
 }
@@ -575,43 +416,15 @@ static int check_victim(int topicsfd, const char *name, unsigned *modep,
     return rc != 0 ? cl_err_sys(err, -rc, "topics", "fstatat") : 0;
 }
 
-/* Rename topics/<name> to trash/<tname> and fsync both directories. */
-static int move_to_trash(int topicsfd, int trashfd, const char *name,
-                         char *tname, struct cl_err *err)
-{
-    int rc = -EEXIST;
-
-    for (int i = 0; i < NAME_TRIES && (rc == -EEXIST || rc == -ENOTEMPTY);
-         i++) {
-        rc = unique_name(tname, name, 0);
-        if (rc == 0) {
-            rc = cl_io_renameat("topic.rename", topicsfd, name, trashfd, tname);
-        }
-    }
-    if (rc == -ENOENT) {
-        return no_topic(name, err);
-    }
-    if (rc != 0) {
-        return cl_err_sys(err, -rc, "trash", "rename");
-    }
-    rc = cl_io_fsync("topic.fsync", topicsfd);
-    if (rc != 0) {
-        return cl_err_sys(err, -rc, "topics", "fsync");
-    }
-    rc = cl_io_fsync("topic.fsync", trashfd);
-    return rc != 0 ? cl_err_sys(err, -rc, "trash", "fsync") : 0;
-}
-
 int cl_topic_delete(int rootfd, const char *name, struct cl_err *err)
 {
-    char tname[ENT_SIZE];
     unsigned mode = 0700;
-    int topicsfd = -1, trashfd = -1, rc = check_name(name, err);
+    int topicsfd = -1, rc = check_name(name, err);
 
     if (rc != 0) {
         return rc;
     }
-    topicsfd = open_dir(rootfd, "topics");
+    topicsfd = cl_tree_open_dir(rootfd, "topics");
     if (topicsfd < 0) {
         return topicsfd == -ENOENT
                    ? no_topic(name, err)
@@ -619,16 +432,12 @@ int cl_topic_delete(int rootfd, const char *name, struct cl_err *err)
     }
     rc = check_victim(topicsfd, name, &mode, err);
     if (rc == 0) {
-        rc = ensure_dir(rootfd, "trash", mode, 0, &trashfd, err);
+        /* trash/ gets the mode of topics/. */
+        rc = cl_tree_trash(rootfd, topicsfd, "topics", name, mode, err);
+        if (rc == 1) {
+            rc = no_topic(name, err); /* vanished before the rename */
+        }
     }
-    if (rc == 0) {
-        rc = move_to_trash(topicsfd, trashfd, name, tname, err);
-    }
-    if (rc == 0 && rm_tree(trashfd, tname, 0) == 0) {
-        /* Failures here only delay freeing space: cleanup retries. */
-        (void)cl_io_fsync("topic.fsync", trashfd);
-    }
-    close_fd(trashfd);
     close_fd(topicsfd);
     return rc;
 }
@@ -717,7 +526,7 @@ static int filter_topics(int topicsfd, char **names, size_t *countp,
 int cl_topic_list(int rootfd, char ***namesp, size_t *countp,
                   struct cl_err *err)
 {
-    int fd = open_dir(rootfd, "topics"), rc;
+    int fd = cl_tree_open_dir(rootfd, "topics"), rc;
 
     *namesp = NULL;
     *countp = 0;
@@ -740,56 +549,6 @@ int cl_topic_list(int rootfd, char ***namesp, size_t *countp,
         *countp = 0;
     }
     return rc;
-}
-
-/* pid of a staging entry "<pid>.<counter>.<rand>", or 0 if not that shape. */
-static long staging_pid(const char *ent)
-{
-    long pid = 0;
-    size_t i = 0;
-
-    while (ent[i] >= '0' && ent[i] <= '9' && i < 10) {
-        pid = pid * 10 + (ent[i++] - '0');
-    }
-    return i > 0 && ent[i] == '.' ? pid : 0;
-}
-
-/* Remove the entries of <root>/<dir> (staging only for dead pids). */
-static int clean_dir(int rootfd, const char *dir, int staging,
-                     struct cl_err *err)
-{
-    char **names = NULL;
-    size_t count = 0;
-    int removed = 0, first = 0, fd = open_dir(rootfd, dir), rc;
-
-    if (fd == -ENOENT) {
-        return 0;
-    }
-    if (fd < 0) {
-        return cl_err_sys(err, -fd, dir, "open");
-    }
-    rc = cl_io_listdir("topic.list", fd, &names, &count);
-    if (rc != 0) {
-        first = cl_err_sys(err, -rc, dir, "list");
-    }
-    for (size_t i = 0; i < count; i++) {
-        long pid = staging ? staging_pid(names[i]) : 0;
-        if (staging && (pid <= 0 || cl_io_pid_alive(pid))) {
-            continue;
-        }
-        rc = rm_tree(fd, names[i], 0);
-        if (rc != 0 && first == 0) {
-            first = cl_err_sys(err, -rc, dir, "remove leftover");
-        }
-        removed += rc == 0;
-    }
-    cl_io_listdir_free(names, count);
-    if (removed > 0 && (rc = cl_io_fsync("topic.fsync", fd)) != 0 &&
-        first == 0) {
-        first = cl_err_sys(err, -rc, dir, "fsync");
-    }
-    cl_io_close(fd);
-    return first;
 }
 
 /* Remove stale topic.meta tmp files in every topic dir. */
@@ -816,12 +575,7 @@ static int clean_topic_tmps(int rootfd, struct cl_err *err)
 
 int cl_topic_cleanup(int rootfd, struct cl_err *err)
 {
-    int first = clean_dir(rootfd, "staging", 1, err);
-    int rc = clean_dir(rootfd, "trash", 0, first == 0 ? err : NULL);
-
-    if (first == 0) {
-        first = rc;
-    }
-    rc = clean_topic_tmps(rootfd, first == 0 ? err : NULL);
+    int first = cl_tree_clean_leftovers(rootfd, err);
+    int rc = clean_topic_tmps(rootfd, first == 0 ? err : NULL);
     return first != 0 ? first : rc;
 }

@@ -2,7 +2,8 @@
  * topic.h - topics on disk: metadata, atomic create, delete, partition
  * growth, listing and leftover cleanup (layer 2).
  *
- * Layout under the data directory <root> (see topic.c for the details):
+ * Layout under the data directory <root> (see topic.c for the details;
+ * staging/ and trash/ are managed by tree.c):
  *
  *     topics/<topic>/topic.meta          metadata (metafile kind
  *                                        "crawllog-topic")
