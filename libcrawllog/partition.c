@@ -287,7 +287,7 @@ static int drop_dead_roll(struct cl_partition *part, struct cl_err *err)
     int64_t base = s->roll_pending - 1;
     if (s->roll_pending > 0 && base > s->active_base) {
         int rc = cl_partition_unlink_segment(part, base, err);
-        if (rc == 0 && (rc = cl_io_fsync("seg.delete.dirsync",
+        if (rc == 0 && (rc = cl_io_fsync("seg.roll.undo.dirsync",
                                          part->dirfd)) < 0) {
             rc = cl_err_sys(err, -rc, part->reldir, "fsync directory");
         }
