@@ -132,13 +132,12 @@ static int open_retry(const char *site, int dirfd, const char *name,
                       int flags, mode_t mode)
 {
     int eintr = 0;
-    int rc = cl_fp_check(site, 0, &eintr), fresh;
+    int rc = cl_fp_check(site, 0, &eintr);
     struct stat st;
 
     if (rc != 0) {
         return rc;
     }
-    fresh = cl_shadow_will_create(dirfd, name, flags);
     int creates = (flags & O_CREAT) &&
                   ((flags & O_EXCL) ||
                    (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 &&
@@ -146,7 +145,7 @@ static int open_retry(const char *site, int dirfd, const char *name,
     for (;;) {
         int fd = fake_eintr(&eintr) ? -1 : openat(dirfd, name, flags, mode);
         if (fd >= 0) {
-            if (fresh) {
+            if (creates) {
                 cl_shadow_created(dirfd, name, fd);
             }
             if (creates && (rc = set_mode(fd, mode)) < 0) {

@@ -464,20 +464,6 @@ void cl_shadow_disable(void)
 
 /* ---- hooks ------------------------------------------------------------ */
 
-int cl_shadow_will_create(int dirfd, const char *name, int flags)
-{
-    struct stat st;
-    int e = errno, fresh = 0;
-    if (sh_lock()) {
-        fresh = (flags & O_CREAT) &&
-                fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 &&
-                errno == ENOENT;
-    }
-    pthread_mutex_unlock(&sh_mu);
-    errno = e;
-    return fresh;
-}
-
 void cl_shadow_created(int dirfd, const char *name, int fd)
 {
     struct stat st;

@@ -65,10 +65,6 @@ int cl_shadow_image(const char *shadow_root, const char *out_dir, int mode,
 
 /* Hooks for io.c (no-ops unless enabled). */
 
-/* Before an open/mkdir of dirfd/name: 1 if it may create a new inode
- * (O_CREAT with the name absent, or mkdir), else 0. */
-int cl_shadow_will_create(int dirfd, const char *name, int flags);
-
 /* After a successful creation of dirfd/name (fd: the opened file, or -1
  * for a directory): the inode starts a new, empty generation. */
 void cl_shadow_created(int dirfd, const char *name, int fd);
@@ -113,8 +109,6 @@ int cl_shadow_each_entry(int fd, cl_shadow_entry_fn *fn, void *arg);
 
 #else /* !CRAWLLOG_TESTING */
 
-#define cl_shadow_will_create(dirfd, name, flags)                              \
-    ((void)(dirfd), (void)(name), (void)(flags), 0)
 #define cl_shadow_created(dirfd, name, fd)                                     \
     ((void)(dirfd), (void)(name), (void)(fd))
 #define cl_shadow_synced(fd) ((void)(fd))

@@ -3,6 +3,8 @@
  *
  * Test code: uses libc and system calls directly, never the library's io
  * layer, so that failpoints set by a test cannot break its own helpers.
+ * The exceptions are the log API shortcuts at the end, which are calls of
+ * the public API by definition, and cl_fp_clear() in cl_test_fp_setup().
  * nftw() needs the XSI extension level, hence _XOPEN_SOURCE below (the
  * build also defines _POSIX_C_SOURCE=200809L).
  */
@@ -24,6 +26,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "io.h" /* cl_fp_clear() */
 
 /* ---------------------------------------------------------------------- */
 /* Start-up and failure reporting                                          */
@@ -131,6 +135,18 @@ int cl_test_tmpdir_teardown(void **state)
     free(d);
     *state = NULL;
     return 0;
+}
+
+int cl_test_fp_setup(void **state)
+{
+    cl_fp_clear();
+    return cl_test_tmpdir_setup(state);
+}
+
+int cl_test_fp_teardown(void **state)
+{
+    cl_fp_clear();
+    return cl_test_tmpdir_teardown(state);
 }
 
 /* Set by rmrf_fix_cb when some directory could not be read or an entry not
@@ -605,6 +621,25 @@ void cl_test_assert_killed_by(int status, int sig)
     HFAIL("child wait status 0x%x, expected signal %d", (unsigned)status, sig);
 }
 
+long cl_test_dead_pid(void)
+{
+    int status = 0;
+    pid_t pid = fork();
+
+    if (pid < 0) {
+        HFAIL("dead_pid: fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        _exit(0);
+    }
+    while (waitpid(pid, &status, 0) != pid) {
+        if (errno != EINTR) {
+            HFAIL("dead_pid: waitpid %ld: %s", (long)pid, strerror(errno));
+        }
+    }
+    return (long)pid;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Files                                                                   */
 /* ---------------------------------------------------------------------- */
@@ -725,6 +760,168 @@ int cl_test_exists(const char *path)
     return lstat(path, &st) == 0;
 }
 
+size_t cl_test_count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    size_t n = 0;
+
+    if (d == NULL) {
+        HFAIL("count_entries: opendir %s: %s", dir, strerror(errno));
+    }
+    while ((de = readdir(d)) != NULL) {
+        n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+    }
+    closedir(d);
+    return n;
+}
+
+void cl_test_copy_tree(const char *src, const char *dst)
+{
+    struct stat st;
+    struct dirent *de;
+    DIR *d;
+
+    if (lstat(src, &st) != 0) {
+        HFAIL("copy_tree: lstat %s: %s", src, strerror(errno));
+    }
+    if (S_ISREG(st.st_mode)) {
+        size_t len;
+        void *buf = cl_test_read_file(src, &len);
+        cl_test_write_file(dst, buf, len);
+        free(buf);
+        if (chmod(dst, st.st_mode & 07777) != 0) {
+            HFAIL("copy_tree: chmod %s: %s", dst, strerror(errno));
+        }
+        return;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        HFAIL("copy_tree: %s is neither a directory nor a regular file", src);
+    }
+    if (mkdir(dst, st.st_mode & 07777) != 0) {
+        HFAIL("copy_tree: mkdir %s: %s", dst, strerror(errno));
+    }
+    if ((d = opendir(src)) == NULL) {
+        HFAIL("copy_tree: opendir %s: %s", src, strerror(errno));
+    }
+    while ((de = readdir(d)) != NULL) {
+        char s[4096], t[4096];
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+            cl_test_copy_tree(cl_test_path(s, sizeof(s), src, de->d_name),
+                              cl_test_path(t, sizeof(t), dst, de->d_name));
+        }
+    }
+    closedir(d);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Golden-vector files                                                     */
+/* ---------------------------------------------------------------------- */
+
+int cl_test_hexval(int c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/* "hex:<hex digits>" or "ascii:<text>" into a malloc'd *datap; 0 or -1. */
+static int decode_input(const char *s, uint8_t **datap, size_t *lenp)
+{
+    size_t slen = strlen(s), len;
+    uint8_t *data = malloc(slen + 1);
+
+    if (data == NULL) {
+        HFAIL("vectors: out of memory");
+    }
+    if (strncmp(s, "ascii:", 6) == 0) {
+        len = slen - 6;
+        memcpy(data, s + 6, len);
+    } else if (strncmp(s, "hex:", 4) == 0 && (slen - 4) % 2 == 0) {
+        len = (slen - 4) / 2;
+        for (size_t i = 0; i < len; i++) {
+            int hi = cl_test_hexval(s[4 + 2 * i]);
+            int lo = cl_test_hexval(s[5 + 2 * i]);
+            if (hi < 0 || lo < 0) {
+                free(data);
+                return -1;
+            }
+            data[i] = (uint8_t)(hi << 4 | lo);
+        }
+    } else {
+        free(data);
+        return -1;
+    }
+    *datap = data;
+    *lenp = len;
+    return 0;
+}
+
+/* One vector line into v; 0 or -1. */
+static int vector_line(const char *line, cl_test_vector_prefix_fn *prefix,
+                       struct cl_test_vector *v)
+{
+    const char *in;
+
+    memset(v, 0, sizeof(*v));
+    in = prefix(line, v);
+    return in != NULL ? decode_input(in, &v->data, &v->len) : -1;
+}
+
+#define VECTOR_LINE_MAX 8192
+
+int cl_test_vectors_load(struct cl_test_vectors *vs)
+{
+    FILE *f = fopen(vs->path, "r");
+    char *line = malloc(VECTOR_LINE_MAX);
+    int lineno = 0, rc = f != NULL && line != NULL ? 0 : -1;
+
+    if (rc != 0) {
+        fprintf(stderr, "cannot read %s\n", vs->path);
+    }
+    while (rc == 0 && fgets(line, VECTOR_LINE_MAX, f) != NULL) {
+        size_t n = strlen(line);
+        lineno++;
+        if (n > 0 && line[n - 1] == '\n') {
+            line[--n] = '\0';
+        } else if (!feof(f)) {
+            rc = -1; /* too long, unless the last line */
+        }
+        if (rc == 0 && n > 0 && line[0] != '#') {
+            if (vs->n == CL_TEST_VECTORS_MAX ||
+                vector_line(line, vs->prefix, &vs->v[vs->n]) != 0) {
+                rc = -1;
+            } else {
+                vs->v[vs->n++].line = lineno;
+            }
+        }
+        if (rc != 0) {
+            fprintf(stderr, "%s:%d: bad vector line\n", vs->path, lineno);
+        }
+    }
+    free(line);
+    if (f != NULL) {
+        fclose(f);
+    }
+    return rc;
+}
+
+int cl_test_vectors_free(struct cl_test_vectors *vs)
+{
+    for (size_t i = 0; i < vs->n; i++) {
+        free(vs->v[i].data);
+    }
+    vs->n = 0;
+    return 0;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Seeded randomness                                                       */
 /* ---------------------------------------------------------------------- */
@@ -791,4 +988,175 @@ uint64_t cl_test_rand_below(uint64_t *s, uint64_t n)
         HFAIL("cl_test_rand_below: n must be > 0");
     }
     return cl_test_rand(s) % n;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Clocks                                                                  */
+/* ---------------------------------------------------------------------- */
+
+static int64_t clock_ms(clockid_t clk)
+{
+    struct timespec ts;
+
+    clock_gettime(clk, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t cl_test_now_ms(void)
+{
+    return clock_ms(CLOCK_REALTIME);
+}
+
+int64_t cl_test_mono_ms(void)
+{
+    return clock_ms(CLOCK_MONOTONIC);
+}
+
+void cl_test_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Log API shortcuts                                                       */
+/* ---------------------------------------------------------------------- */
+
+crawllog_t *cl_test_open(const char *dir, const crawllog_conf_t *conf)
+{
+    crawllog_t *log = NULL;
+    char errstr[CRAWLLOG_ERRSTR_SIZE] = "";
+    int rc = crawllog_open(&log, dir, conf, errstr, sizeof(errstr));
+
+    if (rc != 0 || log == NULL) {
+        HFAIL("crawllog_open(%s): %s: %s", dir, crawllog_err_name(rc), errstr);
+    }
+    return log;
+}
+
+static crawllog_conf_t *conf_va(const char *name, va_list ap)
+{
+    crawllog_conf_t *conf = NULL;
+    char errstr[CRAWLLOG_ERRSTR_SIZE];
+    int rc = crawllog_conf_new(&conf);
+
+    if (rc != 0) {
+        HFAIL("crawllog_conf_new: %s", crawllog_err_name(rc));
+    }
+    for (const char *n = name; n != NULL; n = va_arg(ap, const char *)) {
+        const char *v = va_arg(ap, const char *);
+        rc = crawllog_conf_set(conf, n, v, errstr, sizeof(errstr));
+        if (rc != 0) {
+            HFAIL("conf_set(%s, %s): %s", n, v, errstr);
+        }
+    }
+    return conf;
+}
+
+crawllog_conf_t *cl_test_conf(const char *name, ...)
+{
+    crawllog_conf_t *conf;
+    va_list ap;
+
+    va_start(ap, name);
+    conf = conf_va(name, ap);
+    va_end(ap);
+    return conf;
+}
+
+void cl_test_create_topic(crawllog_t *log, const char *topic, int32_t parts,
+                          ...)
+{
+    crawllog_conf_t *conf;
+    const char *name;
+    va_list ap;
+
+    va_start(ap, parts);
+    name = va_arg(ap, const char *);
+    conf = conf_va(name, ap);
+    va_end(ap);
+    assert_crawllog_ok_log(log, crawllog_topic_create(log, topic, parts, conf));
+    crawllog_conf_destroy(conf);
+}
+
+const crawllog_msg_t *cl_test_next_msg(crawllog_reader_t *rd)
+{
+    const crawllog_msg_t *msg = NULL;
+    int rc = crawllog_reader_next(rd, &msg);
+
+    if (rc != 0) {
+        HFAIL("reader_next: %s: %s", crawllog_err_name(rc),
+              crawllog_reader_errmsg(rd));
+    }
+    if (msg == NULL) {
+        HFAIL("reader_next: log end at %" PRId64, crawllog_reader_position(rd));
+    }
+    return msg;
+}
+
+static void verify_cb(void *opaque, const char *problem)
+{
+    (*(size_t *)opaque)++;
+    print_message("verify: %s\n", problem);
+}
+
+void cl_test_expect_verify_clean(const char *dir)
+{
+    char errstr[CRAWLLOG_ERRSTR_SIZE] = "";
+    size_t seen = 0, problems = 99;
+    int rc = crawllog_verify(dir, verify_cb, &seen, &problems, errstr,
+                             sizeof(errstr));
+
+    if (rc != 0 || problems != 0 || seen != 0) {
+        HFAIL("crawllog_verify: %s, %zu problems: %s", crawllog_err_name(rc),
+              problems, errstr);
+    }
+}
+
+void cl_test_close_verify(crawllog_t *log, const char *dir)
+{
+    assert_crawllog_ok(crawllog_close(log));
+    cl_test_expect_verify_clean(dir);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+struct cl_test_seglist *cl_test_segments(const char *dir, const char *topic,
+                                         int32_t p)
+{
+    char pdir[4096], path[4200];
+    struct dirent *de;
+    struct cl_test_seglist *sl = calloc(1, sizeof(*sl));
+    DIR *d;
+    int n = snprintf(pdir, sizeof(pdir), "%s/topics/%s/%d", dir, topic, (int)p);
+
+    if (sl == NULL || n < 0 || (size_t)n >= sizeof(pdir)) {
+        HFAIL("segments: %s/topics/%s: out of memory or too long", dir, topic);
+    }
+    if ((d = opendir(pdir)) == NULL) {
+        HFAIL("opendir %s: %s", pdir, strerror(errno));
+    }
+    while ((de = readdir(d)) != NULL) {
+        if (strlen(de->d_name) == 24 && strcmp(de->d_name + 20, ".log") == 0) {
+            if (sl->n == CL_TEST_SEGS_MAX) {
+                HFAIL("%s: too many segments", pdir);
+            }
+            sl->base[sl->n++] = strtoll(de->d_name, NULL, 10);
+        }
+    }
+    closedir(d);
+    qsort(sl->base, sl->n, sizeof(sl->base[0]), cmp_i64);
+    for (size_t i = 0; i < sl->n; i++) {
+        snprintf(path, sizeof(path), "%s/%020" PRId64 ".log", pdir,
+                 sl->base[i]);
+        sl->size[i] = cl_test_file_size(path);
+    }
+    return sl;
 }

@@ -6,8 +6,12 @@
  *  - assertion macros that print a library code's name and description
  *    (and the handle's errmsg);
  *  - directory snapshots, to prove that a failed call changed nothing;
- *  - fork helpers, file helpers (write/read/size/flip a byte/truncate);
- *  - a seeded PRNG whose seed is printed and can be replayed with SEED=N.
+ *  - fork helpers, file helpers (write/read/size/flip a byte/truncate,
+ *    copy a tree, count entries);
+ *  - a seeded PRNG whose seed is printed and can be replayed with SEED=N;
+ *  - golden-vector file reading (hex digits, "hex:"/"ascii:" inputs);
+ *  - shortcuts for the public log API (open, conf, topic, next message,
+ *    segment listing, crawllog_verify) that fail the test on an error.
  *
  * Failures inside a helper (a file that cannot be written, ...) fail the
  * running test with a message naming the path and the errno text.
@@ -31,6 +35,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>  /* cl_test_thread_check */
+#include <stdlib.h> /* cl_test_thread_check */
 #include <sys/types.h>
 
 #include "crawllog.h"
@@ -68,6 +74,26 @@ int cl_test_in_child(void);
     do {                                                                       \
         if (!(cond)) {                                                         \
             cl_test_failf_at(__FILE__, __LINE__, "check failed: %s", #cond);   \
+        }                                                                      \
+    } while (0)
+
+/* Like cl_test_check(cond), with a printf-style message instead. */
+#define cl_test_checkf(cond, ...)                                              \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            cl_test_failf_at(__FILE__, __LINE__, __VA_ARGS__);                 \
+        }                                                                      \
+    } while (0)
+
+/* The same for a thread other than the test's, where cmocka's failure
+ * longjmp must not run: print file:line and the message, then abort(). */
+#define cl_test_thread_check(cond, ...)                                        \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                    \
+            fprintf(stderr, __VA_ARGS__);                                      \
+            fprintf(stderr, "\n");                                             \
+            abort();                                                           \
         }                                                                      \
     } while (0)
 
@@ -151,6 +177,21 @@ int cl_test_tmpdir_teardown(void **state);
 /* The path of the directory of a test that uses the setup above. */
 #define CL_TEST_DIR(state) (((const struct cl_test_dir *)*(state))->path)
 
+/* The same setup and teardown, each first disarming every failpoint
+ * (cl_fp_clear()), for tests that arm them. */
+int cl_test_fp_setup(void **state);
+int cl_test_fp_teardown(void **state);
+
+/* A cmocka test entry (like cmocka_unit_test(f)) whose test runs in a
+ * fresh temporary directory: cl_test_tmpdir_setup / _teardown. */
+#define cl_test_unit_tmpdir(f)                                                 \
+    cmocka_unit_test_setup_teardown(f, cl_test_tmpdir_setup,                   \
+                                    cl_test_tmpdir_teardown)
+
+/* The same with cl_test_fp_setup / cl_test_fp_teardown. */
+#define cl_test_unit_fp(f)                                                     \
+    cmocka_unit_test_setup_teardown(f, cl_test_fp_setup, cl_test_fp_teardown)
+
 /* Remove path and everything below it; symbolic links are removed, never
  * followed.  A missing path is fine.  Problems are printed, not fatal.
  * Not thread-safe (nftw). */
@@ -200,6 +241,17 @@ void cl_test_snap_free(struct cl_test_snap *snap);
         }                                                                      \
     } while (0)
 
+/* Take a snapshot of dir, fail unless it equals before (as
+ * assert_snap_equal), then free both snapshots. */
+#define assert_dir_unchanged(before, dir)                                      \
+    do {                                                                       \
+        struct cl_test_snap *cl_test_snap_before_ = (before);                  \
+        struct cl_test_snap *cl_test_snap_after_ = cl_test_snap_take(dir);     \
+        assert_snap_equal(cl_test_snap_before_, cl_test_snap_after_);          \
+        cl_test_snap_free(cl_test_snap_after_);                                \
+        cl_test_snap_free(cl_test_snap_before_);                               \
+    } while (0)
+
 /* ---------------------------------------------------------------------- */
 /* Processes                                                               */
 /* ---------------------------------------------------------------------- */
@@ -216,6 +268,10 @@ void cl_test_assert_exit_ok(int status);
 
 /* Fail unless status is death by signal sig. */
 void cl_test_assert_killed_by(int status, int sig);
+
+/* The pid of a child that has already exited and been reaped: a process
+ * that is certainly dead (for leftovers "of a dead process"). */
+long cl_test_dead_pid(void);
 
 /* ---------------------------------------------------------------------- */
 /* Files                                                                   */
@@ -240,6 +296,78 @@ void cl_test_truncate(const char *path, off_t len);
 /* 1 if path exists (lstat), else 0. */
 int cl_test_exists(const char *path);
 
+/* Number of entries of the directory dir, . and .. not counted. */
+size_t cl_test_count_entries(const char *dir);
+
+/* Copy src - a regular file, or a directory tree of directories and
+ * regular files - to dst, keeping the permission bits (directories are
+ * made with mkdir, so the umask applies to them).  A directory dst must
+ * not exist; a regular file dst is replaced.  Any other file type fails
+ * the test. */
+void cl_test_copy_tree(const char *src, const char *dst);
+
+/* ---------------------------------------------------------------------- */
+/* Golden-vector files                                                     */
+/* ---------------------------------------------------------------------- */
+
+/* The value (0-15) of the hex digit c (either case), or -1. */
+int cl_test_hexval(int c);
+
+/* One line of a golden-vector file: what the line says the code under
+ * test must give for some input bytes. */
+struct cl_test_vector {
+    uint32_t expected; /* the expected value (a CRC, a hash, a partition) */
+    int32_t n;         /* a further number on the line, 0 if none */
+    uint8_t *data;     /* the input bytes (malloc'd) */
+    size_t len;
+    int line; /* line number in the file, from 1 */
+};
+
+/* Parses the fields before the input field of line into v->expected and
+ * v->n (v is zeroed first); returns the input field, or NULL if the line
+ * is malformed. */
+typedef const char *cl_test_vector_prefix_fn(const char *line,
+                                             struct cl_test_vector *v);
+
+/* Upper bound on the vectors of one file. */
+#define CL_TEST_VECTORS_MAX 128
+
+/* A vector file: set path and prefix, then load. */
+struct cl_test_vectors {
+    const char *path;
+    cl_test_vector_prefix_fn *prefix;
+    size_t n; /* vectors loaded */
+    struct cl_test_vector v[CL_TEST_VECTORS_MAX];
+};
+
+/*
+ * Load vs->path into vs->v[0 .. vs->n): each line that is neither empty nor
+ * a '#' comment is split by vs->prefix(); its input field, "hex:<hex
+ * digits>" or "ascii:<text>", is decoded into data/len.  Returns 0, or -1
+ * after a message on stderr ("<path>:<line>: bad vector line", or why the
+ * file could not be read).  For a cmocka group setup.
+ */
+int cl_test_vectors_load(struct cl_test_vectors *vs);
+
+/* Free what cl_test_vectors_load() loaded; returns 0 (for a teardown). */
+int cl_test_vectors_free(struct cl_test_vectors *vs);
+
+/* Define static cmocka group fixtures: load_fn(state) loads the struct
+ * cl_test_vectors vs, free_fn(state) frees it.  Use at file scope, with a
+ * semicolon after it. */
+#define CL_TEST_VECTORS_FIXTURES(vs, load_fn, free_fn)                         \
+    static int load_fn(void **state)                                           \
+    {                                                                          \
+        (void)state;                                                           \
+        return cl_test_vectors_load(&(vs));                                    \
+    }                                                                          \
+    static int free_fn(void **state)                                           \
+    {                                                                          \
+        (void)state;                                                           \
+        return cl_test_vectors_free(&(vs));                                    \
+    }                                                                          \
+    _Static_assert(1, "CL_TEST_VECTORS_FIXTURES")
+
 /* ---------------------------------------------------------------------- */
 /* Seeded randomness                                                       */
 /* ---------------------------------------------------------------------- */
@@ -258,5 +386,75 @@ uint64_t cl_test_rand(uint64_t *s);
 
 /* Uniform-enough value in [0, n) (n > 0). */
 uint64_t cl_test_rand_below(uint64_t *s, uint64_t n);
+
+/* ---------------------------------------------------------------------- */
+/* Clocks                                                                  */
+/* ---------------------------------------------------------------------- */
+
+/* CLOCK_REALTIME in milliseconds (the clock of record timestamps). */
+int64_t cl_test_now_ms(void);
+
+/* CLOCK_MONOTONIC in milliseconds (for deadlines). */
+int64_t cl_test_mono_ms(void);
+
+/* Sleep ms milliseconds (an interrupted sleep goes on with the rest). */
+void cl_test_sleep_ms(long ms);
+
+/* ---------------------------------------------------------------------- */
+/* Log API shortcuts                                                       */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * These call the library (so armed failpoints apply to them) and fail the
+ * test, with the library's code name and message, when a call does not
+ * succeed.  Like everything here they are safe in a child made by
+ * cl_test_fork_run(), but not in a thread other than the test's.
+ */
+
+#if defined(__GNUC__) || defined(__clang__)
+#define CL_TEST_SENTINEL __attribute__((sentinel))
+#else
+#define CL_TEST_SENTINEL
+#endif
+
+/* crawllog_open(dir, conf) (conf may be NULL), which must succeed. */
+crawllog_t *cl_test_open(const char *dir, const crawllog_conf_t *conf);
+
+/* A new conf (crawllog_conf_destroy() it) with the "name", "value", ...
+ * pairs set, up to a NULL name.  Every set must succeed. */
+crawllog_conf_t *cl_test_conf(const char *name, ...) CL_TEST_SENTINEL;
+
+/* Create topic with parts partitions and a conf made as by cl_test_conf()
+ * from the "name", "value", ..., NULL pairs after parts (an empty conf if
+ * there are none); it must succeed. */
+void cl_test_create_topic(crawllog_t *log, const char *topic, int32_t parts,
+                          ...) CL_TEST_SENTINEL;
+
+/* The next message of rd, which must exist (no error, not the log end). */
+const crawllog_msg_t *cl_test_next_msg(crawllog_reader_t *rd);
+
+/* crawllog_verify(dir) must return CRAWLLOG_OK with no problem and no
+ * callback (the problems it reports are printed).  Run it on a quiet
+ * directory: every handle closed. */
+void cl_test_expect_verify_clean(const char *dir);
+
+/* crawllog_close(log) must succeed; then cl_test_expect_verify_clean(dir). */
+void cl_test_close_verify(crawllog_t *log, const char *dir);
+
+/* Upper bound on the segments cl_test_segments() lists. */
+#define CL_TEST_SEGS_MAX 4096
+
+/* The segments of a partition, from the names of its .log files
+ * ("<20-digit base offset>.log", docs/FORMAT.md). */
+struct cl_test_seglist {
+    int64_t base[CL_TEST_SEGS_MAX];  /* base offsets, ascending */
+    uint64_t size[CL_TEST_SEGS_MAX]; /* sizes of the .log files */
+    size_t n;
+};
+
+/* List the segments of dir/topics/<topic>/<p> into a malloc'd list
+ * (free() it).  More than CL_TEST_SEGS_MAX fails the test. */
+struct cl_test_seglist *cl_test_segments(const char *dir, const char *topic,
+                                         int32_t p);
 
 #endif /* CL_TEST_HELPERS_H */

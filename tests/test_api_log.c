@@ -15,34 +15,12 @@
 #include "helpers.h"
 
 #include <dirent.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-
-/* A test-local check with a formatted message. */
-#define CHECKF(cond, ...)                                                      \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            cl_test_failf_at(__FILE__, __LINE__, __VA_ARGS__);                 \
-        }                                                                      \
-    } while (0)
-
-/* The same in a thread other than the test's: cmocka's failure longjmp
- * must not run there, so print and abort the program. */
-#define THCHECK(cond, ...)                                                     \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                    \
-            fprintf(stderr, __VA_ARGS__);                                      \
-            fprintf(stderr, "\n");                                             \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
 
 #define SEG_HEADER_SIZE 64 /* docs/FORMAT.md: segment file header */
 #define BATCH_OVERHEAD 12  /* baseOffset + batchLength */
@@ -51,20 +29,6 @@
 /* ---------------------------------------------------------------------- */
 /* Small utilities                                                         */
 /* ---------------------------------------------------------------------- */
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
 
 static uint32_t be32(const unsigned char *p)
 {
@@ -89,33 +53,6 @@ static uint32_t crc32c(const unsigned char *p, size_t n)
         }
     }
     return c ^ 0xFFFFFFFFu;
-}
-
-static crawllog_t *open_log(const char *dir, const crawllog_conf_t *conf)
-{
-    crawllog_t *log = NULL;
-    char errstr[CRAWLLOG_ERRSTR_SIZE] = "";
-    int rc = crawllog_open(&log, dir, conf, errstr, sizeof(errstr));
-    CHECKF(rc == 0 && log != NULL, "crawllog_open(%s): %s: %s", dir,
-           crawllog_err_name(rc), errstr);
-    return log;
-}
-
-/* A conf from "name", "value", ..., NULL pairs. */
-static crawllog_conf_t *make_conf(const char *name, ...)
-{
-    crawllog_conf_t *conf = NULL;
-    char errstr[CRAWLLOG_ERRSTR_SIZE];
-    va_list ap;
-    assert_crawllog_ok(crawllog_conf_new(&conf));
-    va_start(ap, name);
-    for (const char *n = name; n != NULL; n = va_arg(ap, const char *)) {
-        const char *v = va_arg(ap, const char *);
-        int rc = crawllog_conf_set(conf, n, v, errstr, sizeof(errstr));
-        CHECKF(rc == 0, "conf_set(%s, %s): %s", n, v, errstr);
-    }
-    va_end(ap);
-    return conf;
 }
 
 static void create_topic(crawllog_t *log, const char *topic, int32_t parts,
@@ -150,27 +87,15 @@ static int64_t append_value(crawllog_t *log, const char *topic, int32_t p,
     return base;
 }
 
-/* The next message, which must exist. */
-static const crawllog_msg_t *next_msg(crawllog_reader_t *rd)
-{
-    const crawllog_msg_t *msg = NULL;
-    int rc = crawllog_reader_next(rd, &msg);
-    CHECKF(rc == 0, "reader_next: %s: %s", crawllog_err_name(rc),
-           crawllog_reader_errmsg(rd));
-    CHECKF(msg != NULL, "reader_next: log end at %" PRId64,
-           crawllog_reader_position(rd));
-    return msg;
-}
-
 /* The reader must be at the log end. */
 static void expect_end(crawllog_reader_t *rd)
 {
     const crawllog_msg_t *msg = (const crawllog_msg_t *)&msg;
     int rc = crawllog_reader_next(rd, &msg);
-    CHECKF(rc == 0, "reader_next: %s: %s", crawllog_err_name(rc),
-           crawllog_reader_errmsg(rd));
-    CHECKF(msg == NULL, "expected the log end, got offset %" PRId64,
-           crawllog_msg_offset(msg));
+    cl_test_checkf(rc == 0, "reader_next: %s: %s", crawllog_err_name(rc),
+                   crawllog_reader_errmsg(rd));
+    cl_test_checkf(msg == NULL, "expected the log end, got offset %" PRId64,
+                   crawllog_msg_offset(msg));
 }
 
 static void check_value(const crawllog_msg_t *msg, int64_t off,
@@ -178,78 +103,24 @@ static void check_value(const crawllog_msg_t *msg, int64_t off,
 {
     size_t len = 0;
     const void *v = crawllog_msg_value(msg, &len);
-    CHECKF(crawllog_msg_offset(msg) == off, "offset %" PRId64 ", want %" PRId64,
-           crawllog_msg_offset(msg), off);
-    CHECKF(v != NULL && len == strlen(value) && memcmp(v, value, len) == 0,
-           "offset %" PRId64 ": value \"%.*s\", want \"%s\"", off,
-           (int)(v ? len : 0), v ? (const char *)v : "", value);
-}
-
-static void verify_cb(void *opaque, const char *problem)
-{
-    (*(size_t *)opaque)++;
-    print_message("verify: %s\n", problem);
-}
-
-/* crawllog_verify() finds nothing wrong in dir (run on a quiet directory:
- * every handle closed). */
-static void expect_verify_clean(const char *dir)
-{
-    char errstr[CRAWLLOG_ERRSTR_SIZE] = "";
-    size_t seen = 0, problems = 99;
-    int rc = crawllog_verify(dir, verify_cb, &seen, &problems, errstr,
-                             sizeof(errstr));
-    CHECKF(rc == 0 && problems == 0 && seen == 0,
-           "crawllog_verify: %s, %zu problems: %s", crawllog_err_name(rc),
-           problems, errstr);
+    cl_test_checkf(crawllog_msg_offset(msg) == off,
+                   "offset %" PRId64 ", want %" PRId64,
+                   crawllog_msg_offset(msg), off);
+    cl_test_checkf(v != NULL && len == strlen(value) &&
+                       memcmp(v, value, len) == 0,
+                   "offset %" PRId64 ": value \"%.*s\", want \"%s\"", off,
+                   (int)(v ? len : 0), v ? (const char *)v : "", value);
 }
 
 /* ---------------------------------------------------------------------- */
-/* Segment listing (file names only: docs/FORMAT.md)                       */
+/* Partition directories (docs/FORMAT.md)                                 */
 /* ---------------------------------------------------------------------- */
-
-struct seglist {
-    int64_t base[4096];
-    uint64_t size[4096];
-    size_t n;
-};
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
 
 static void part_dir(char *buf, size_t size, const char *dir, const char *topic,
                      int32_t p)
 {
     int n = snprintf(buf, size, "%s/topics/%s/%d", dir, topic, (int)p);
-    CHECKF(n > 0 && (size_t)n < size, "path too long");
-}
-
-static void list_segments(const char *dir, const char *topic, int32_t p,
-                          struct seglist *sl)
-{
-    char pdir[4096], path[4200];
-    struct dirent *de;
-    part_dir(pdir, sizeof(pdir), dir, topic, p);
-    DIR *d = opendir(pdir);
-    CHECKF(d != NULL, "opendir %s: %s", pdir, strerror(errno));
-    sl->n = 0;
-    while ((de = readdir(d)) != NULL) {
-        size_t len = strlen(de->d_name);
-        if (len == 24 && strcmp(de->d_name + 20, ".log") == 0) {
-            CHECKF(sl->n < 4096, "too many segments");
-            sl->base[sl->n++] = strtoll(de->d_name, NULL, 10);
-        }
-    }
-    closedir(d);
-    qsort(sl->base, sl->n, sizeof(sl->base[0]), cmp_i64);
-    for (size_t i = 0; i < sl->n; i++) {
-        snprintf(path, sizeof(path), "%s/%020" PRId64 ".log", pdir,
-                 sl->base[i]);
-        sl->size[i] = cl_test_file_size(path);
-    }
+    cl_test_checkf(n > 0 && (size_t)n < size, "path too long");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -397,17 +268,19 @@ static void model_append(crawllog_t *log, const char *topic, int32_t p,
                          struct model *md, struct mrec *m, size_t n, int sync)
 {
     crawllog_record_t *r = to_records(m, n);
-    int64_t base = -2, lo = now_ms();
+    int64_t base = -2, lo = cl_test_now_ms();
     assert_crawllog_ok_log(log,
                            crawllog_append(log, topic, p, r, n, sync, &base));
-    int64_t hi = now_ms();
+    int64_t hi = cl_test_now_ms();
     free_records(r, n);
     if (sync == CRAWLLOG_SYNC_NONE) {
-        CHECKF(base == -1, "SYNC_NONE append returned base %" PRId64, base);
+        cl_test_checkf(base == -1, "SYNC_NONE append returned base %" PRId64,
+                       base);
     } else {
-        CHECKF(base == (int64_t)md->n,
-               "append returned base %" PRId64 ", want %zu (contiguous)", base,
-               md->n);
+        cl_test_checkf(base == (int64_t)md->n,
+                       "append returned base %" PRId64
+                       ", want %zu (contiguous)",
+                       base, md->n);
     }
     if (md->n + n > md->cap) {
         md->cap = (md->n + n) * 2;
@@ -433,17 +306,18 @@ static void check_bytes(const char *what, int64_t off, const void *got,
                         size_t got_len, const void *want, size_t want_len)
 {
     if (want == NULL) {
-        CHECKF(got == NULL && got_len == 0,
-               "offset %" PRId64 ": %s should be null (got %zu bytes)", off,
-               what, got_len);
+        cl_test_checkf(got == NULL && got_len == 0,
+                       "offset %" PRId64 ": %s should be null (got %zu bytes)",
+                       off, what, got_len);
         return;
     }
-    CHECKF(got != NULL, "offset %" PRId64 ": %s is null, want %zu bytes", off,
-           what, want_len);
-    CHECKF(got_len == want_len &&
-               (want_len == 0 || memcmp(got, want, want_len) == 0),
-           "offset %" PRId64 ": %s differs (%zu bytes, want %zu)", off, what,
-           got_len, want_len);
+    cl_test_checkf(got != NULL,
+                   "offset %" PRId64 ": %s is null, want %zu bytes", off, what,
+                   want_len);
+    cl_test_checkf(got_len == want_len &&
+                       (want_len == 0 || memcmp(got, want, want_len) == 0),
+                   "offset %" PRId64 ": %s differs (%zu bytes, want %zu)", off,
+                   what, got_len, want_len);
 }
 
 /* msg must be model record m at offset off; resolves "now" timestamps. */
@@ -452,33 +326,36 @@ static void check_msg(const crawllog_msg_t *msg, struct mrec *m, int64_t off)
     size_t len = 99;
     const void *p;
     crawllog_header_t h;
-    CHECKF(crawllog_msg_offset(msg) == off, "offset %" PRId64 ", want %" PRId64,
-           crawllog_msg_offset(msg), off);
+    cl_test_checkf(crawllog_msg_offset(msg) == off,
+                   "offset %" PRId64 ", want %" PRId64,
+                   crawllog_msg_offset(msg), off);
     int64_t ts = crawllog_msg_timestamp(msg);
     if (m->now) {
-        CHECKF(ts >= m->ts_lo && ts <= m->ts_hi,
-               "offset %" PRId64 ": timestamp %" PRId64 " not in [%" PRId64
-               ", %" PRId64 "] (append time)",
-               off, ts, m->ts_lo, m->ts_hi);
+        cl_test_checkf(ts >= m->ts_lo && ts <= m->ts_hi,
+                       "offset %" PRId64 ": timestamp %" PRId64
+                       " not in [%" PRId64 ", %" PRId64 "] (append time)",
+                       off, ts, m->ts_lo, m->ts_hi);
         m->ts = ts;
         m->now = 0;
     } else {
-        CHECKF(ts == m->ts,
-               "offset %" PRId64 ": timestamp %" PRId64 ", want %" PRId64, off,
-               ts, m->ts);
+        cl_test_checkf(ts == m->ts,
+                       "offset %" PRId64 ": timestamp %" PRId64
+                       ", want %" PRId64,
+                       off, ts, m->ts);
     }
     p = crawllog_msg_key(msg, &len);
     check_bytes("key", off, p, len, m->key, m->key_len);
     len = 99;
     p = crawllog_msg_value(msg, &len);
     check_bytes("value", off, p, len, m->value, m->value_len);
-    CHECKF(crawllog_msg_header_count(msg) == m->nh,
-           "offset %" PRId64 ": %zu headers, want %zu", off,
-           crawllog_msg_header_count(msg), m->nh);
+    cl_test_checkf(crawllog_msg_header_count(msg) == m->nh,
+                   "offset %" PRId64 ": %zu headers, want %zu", off,
+                   crawllog_msg_header_count(msg), m->nh);
     for (size_t i = 0; i < m->nh; i++) {
         memset(&h, 0xA5, sizeof(h));
         assert_crawllog_ok(crawllog_msg_header(msg, i, &h));
-        CHECKF(h.name != NULL, "offset %" PRId64 ": header name NULL", off);
+        cl_test_checkf(h.name != NULL, "offset %" PRId64 ": header name NULL",
+                       off);
         check_bytes("header name", off, h.name, h.name_len, m->hdrs[i].name,
                     m->hdrs[i].name_len);
         check_bytes("header value", off, h.value, h.value_len, m->hdrs[i].value,
@@ -499,7 +376,7 @@ static void read_all_check(crawllog_t *log, const char *topic, int32_t p,
     assert_crawllog_ok_log(log, crawllog_reader_new(&rd, log, topic, p));
     assert_int_equal(crawllog_reader_position(rd), 0);
     for (size_t i = 0; i < md->n; i++) {
-        check_msg(next_msg(rd), &md->recs[i], (int64_t)i);
+        check_msg(cl_test_next_msg(rd), &md->recs[i], (int64_t)i);
     }
     expect_end(rd);
     expect_end(rd);
@@ -545,14 +422,14 @@ static const char *ds_dir(void)
     if (ds.built) {
         return CL_TEST_DIR(&ds.state);
     }
-    CHECKF(!ds.building, "building the shared data set failed earlier");
+    cl_test_checkf(!ds.building, "building the shared data set failed earlier");
     ds.building = 1;
     assert_int_equal(cl_test_tmpdir_setup(&ds.state), 0);
     uint64_t rng = cl_test_seed() ^ 0x5eed0001u;
-    ds.clock0 = now_ms() - 86400000;
-    crawllog_conf_t *tc =
-        make_conf("segment.bytes", "4096", "index.interval.bytes", "128", NULL);
-    crawllog_t *log = open_log(CL_TEST_DIR(&ds.state), NULL);
+    ds.clock0 = cl_test_now_ms() - 86400000;
+    crawllog_conf_t *tc = cl_test_conf("segment.bytes", "4096",
+                                       "index.interval.bytes", "128", NULL);
+    crawllog_t *log = cl_test_open(CL_TEST_DIR(&ds.state), NULL);
     create_topic(log, DS_TOPIC, 1, tc);
     crawllog_conf_destroy(tc);
     ds_append_all(log, &rng);
@@ -579,44 +456,43 @@ static void test_api_log_roundtrip_many_rolls(void **state)
 {
     (void)state;
     const char *dir = ds_dir();
-    struct seglist *sl = malloc(sizeof(*sl));
-    assert_non_null(sl);
-    list_segments(dir, DS_TOPIC, 0, sl);
-    CHECKF(sl->n >= 30, "only %zu segments: rolls not exercised", sl->n);
+    struct cl_test_seglist *sl = cl_test_segments(dir, DS_TOPIC, 0);
+    cl_test_checkf(sl->n >= 30, "only %zu segments: rolls not exercised",
+                   sl->n);
     /* Rolls happen between batches: every segment starts a batch. */
     size_t b = 0;
     for (size_t i = 0; i < sl->n; i++) {
         while (b < ds.md.nb && ds.md.bbase[b] < sl->base[i]) {
             b++;
         }
-        CHECKF(b < ds.md.nb && ds.md.bbase[b] == sl->base[i],
-               "segment %" PRId64 " does not start a batch", sl->base[i]);
+        cl_test_checkf(b < ds.md.nb && ds.md.bbase[b] == sl->base[i],
+                       "segment %" PRId64 " does not start a batch",
+                       sl->base[i]);
     }
     assert_int_equal(sl->base[0], 0);
     print_message("%zu records in %zu batches over %zu segments\n", ds.md.n,
                   ds.md.nb, sl->n);
     free(sl);
-    crawllog_t *log = open_log(dir, NULL);
+    crawllog_t *log = cl_test_open(dir, NULL);
     read_all_check(log, DS_TOPIC, 0, &ds.md);
     assert_crawllog_ok(crawllog_close(log));
-    log = open_log(dir, NULL); /* again: nothing changed by reading */
+    log = cl_test_open(dir, NULL); /* again: nothing changed by reading */
     read_all_check(log, DS_TOPIC, 0, &ds.md);
-    assert_crawllog_ok(crawllog_close(log));
-    expect_verify_clean(dir);
+    cl_test_close_verify(log, dir);
 }
 
 static void seek_and_check(crawllog_reader_t *rd, int64_t off)
 {
     int rc = crawllog_reader_seek(rd, off);
-    CHECKF(rc == 0, "seek(%" PRId64 "): %s: %s", off, crawllog_err_name(rc),
-           crawllog_reader_errmsg(rd));
-    CHECKF(crawllog_reader_position(rd) == off,
-           "position %" PRId64 " after seek(%" PRId64 ")",
-           crawllog_reader_position(rd), off);
-    check_msg(next_msg(rd), &ds.md.recs[off], off);
-    CHECKF(crawllog_reader_position(rd) == off + 1,
-           "position %" PRId64 " after reading %" PRId64,
-           crawllog_reader_position(rd), off);
+    cl_test_checkf(rc == 0, "seek(%" PRId64 "): %s: %s", off,
+                   crawllog_err_name(rc), crawllog_reader_errmsg(rd));
+    cl_test_checkf(crawllog_reader_position(rd) == off,
+                   "position %" PRId64 " after seek(%" PRId64 ")",
+                   crawllog_reader_position(rd), off);
+    check_msg(cl_test_next_msg(rd), &ds.md.recs[off], off);
+    cl_test_checkf(crawllog_reader_position(rd) == off + 1,
+                   "position %" PRId64 " after reading %" PRId64,
+                   crawllog_reader_position(rd), off);
 }
 
 /* seek(offset) + next() gives exactly that record, for every offset, going
@@ -625,7 +501,7 @@ static void seek_and_check(crawllog_reader_t *rd, int64_t off)
 static void test_api_log_seek_every_offset(void **state)
 {
     (void)state;
-    crawllog_t *log = open_log(ds_dir(), NULL);
+    crawllog_t *log = cl_test_open(ds_dir(), NULL);
     crawllog_reader_t *rd = NULL;
     int64_t n = (int64_t)ds.md.n;
     uint64_t rng = cl_test_seed() ^ 0x5eed0002u;
@@ -647,7 +523,7 @@ static void test_api_log_seek_every_offset(void **state)
     assert_crawllog_rc(crawllog_reader_seek(rd, INT64_MAX), CRAWLLOG_EOFFSET);
     assert_crawllog_rc(crawllog_reader_seek(rd, INT64_MIN), CRAWLLOG_EOFFSET);
     assert_int_equal(crawllog_reader_position(rd), 7);
-    check_msg(next_msg(rd), &ds.md.recs[7], 7);
+    check_msg(cl_test_next_msg(rd), &ds.md.recs[7], 7);
     crawllog_reader_destroy(rd);
     assert_crawllog_ok(crawllog_close(log));
 }
@@ -667,15 +543,16 @@ static void seek_time_check(crawllog_reader_t *rd, int64_t ts)
 {
     int64_t got = -2, want = model_time_lookup(ts);
     int rc = crawllog_reader_seek_time(rd, ts, &got);
-    CHECKF(rc == 0, "seek_time(%" PRId64 "): %s: %s", ts, crawllog_err_name(rc),
-           crawllog_reader_errmsg(rd));
-    CHECKF(got == want, "seek_time(%" PRId64 ") = %" PRId64 ", want %" PRId64,
-           ts, got, want);
-    CHECKF(crawllog_reader_position(rd) == want,
-           "position %" PRId64 " after seek_time, want %" PRId64,
-           crawllog_reader_position(rd), want);
+    cl_test_checkf(rc == 0, "seek_time(%" PRId64 "): %s: %s", ts,
+                   crawllog_err_name(rc), crawllog_reader_errmsg(rd));
+    cl_test_checkf(got == want,
+                   "seek_time(%" PRId64 ") = %" PRId64 ", want %" PRId64, ts,
+                   got, want);
+    cl_test_checkf(crawllog_reader_position(rd) == want,
+                   "position %" PRId64 " after seek_time, want %" PRId64,
+                   crawllog_reader_position(rd), want);
     if (want < (int64_t)ds.md.n) {
-        check_msg(next_msg(rd), &ds.md.recs[want], want);
+        check_msg(cl_test_next_msg(rd), &ds.md.recs[want], want);
     } else {
         expect_end(rd);
     }
@@ -686,17 +563,17 @@ static void seek_time_check(crawllog_reader_t *rd, int64_t ts)
 static void test_api_log_seek_time_sweep(void **state)
 {
     (void)state;
-    crawllog_t *log = open_log(ds_dir(), NULL);
+    crawllog_t *log = cl_test_open(ds_dir(), NULL);
     crawllog_reader_t *rd = NULL;
     uint64_t rng = cl_test_seed() ^ 0x5eed0003u;
     int64_t max = 0;
     int nonmono = 0;
     for (size_t i = 0; i < ds.md.n; i++) {
-        CHECKF(!ds.md.recs[i].now, "timestamp of %zu unresolved", i);
+        cl_test_checkf(!ds.md.recs[i].now, "timestamp of %zu unresolved", i);
         max = ds.md.recs[i].ts > max ? ds.md.recs[i].ts : max;
         nonmono += i > 0 && ds.md.recs[i].ts < ds.md.recs[i - 1].ts;
     }
-    CHECKF(nonmono > 10, "timestamps are too monotonic (%d)", nonmono);
+    cl_test_checkf(nonmono > 10, "timestamps are too monotonic (%d)", nonmono);
     assert_crawllog_ok_log(log, crawllog_reader_new(&rd, log, DS_TOPIC, 0));
     seek_time_check(rd, 0);
     seek_time_check(rd, 1);
@@ -731,33 +608,37 @@ static void check_fetched(const unsigned char *buf, size_t len, int64_t pos,
     size_t p = 0;
     int64_t expect = -1;
     while (p < len) {
-        CHECKF(len - p >= BATCH_HEADER, "fetch: partial batch header");
+        cl_test_checkf(len - p >= BATCH_HEADER, "fetch: partial batch header");
         int64_t base = be64(buf + p);
         size_t total = (size_t)be32(buf + p + 8) + BATCH_OVERHEAD;
-        CHECKF(total >= BATCH_HEADER && total <= len - p,
-               "fetch: batch at %zu of %zu bytes overruns %zu", p, total, len);
-        CHECKF(buf[p + 16] == 2, "fetch: magic %d", buf[p + 16]);
-        CHECKF(be32(buf + p + 17) == crc32c(buf + p + 21, total - 21),
-               "fetch: CRC mismatch in batch %" PRId64, base);
+        cl_test_checkf(total >= BATCH_HEADER && total <= len - p,
+                       "fetch: batch at %zu of %zu bytes overruns %zu", p,
+                       total, len);
+        cl_test_checkf(buf[p + 16] == 2, "fetch: magic %d", buf[p + 16]);
+        cl_test_checkf(be32(buf + p + 17) == crc32c(buf + p + 21, total - 21),
+                       "fetch: CRC mismatch in batch %" PRId64, base);
         int64_t count = (int64_t)be32(buf + p + 57);
-        CHECKF((int64_t)be32(buf + p + 23) == count - 1, "lastOffsetDelta");
-        CHECKF(*bi < ds.md.nb && ds.md.bbase[*bi] == base &&
-                   (int64_t)ds.md.bcount[*bi] == count,
-               "fetch: batch %" PRId64 "+%" PRId64 " is not model batch %zu",
-               base, count, *bi);
+        cl_test_checkf((int64_t)be32(buf + p + 23) == count - 1,
+                       "lastOffsetDelta");
+        cl_test_checkf(*bi < ds.md.nb && ds.md.bbase[*bi] == base &&
+                           (int64_t)ds.md.bcount[*bi] == count,
+                       "fetch: batch %" PRId64 "+%" PRId64
+                       " is not model batch %zu",
+                       base, count, *bi);
         if (expect < 0) {
-            CHECKF(base <= pos && pos < base + count,
-                   "fetch: first batch %" PRId64 "+%" PRId64
-                   " does not hold position %" PRId64,
-                   base, count, pos);
+            cl_test_checkf(base <= pos && pos < base + count,
+                           "fetch: first batch %" PRId64 "+%" PRId64
+                           " does not hold position %" PRId64,
+                           base, count, pos);
         } else {
-            CHECKF(base == expect, "fetch: batches not contiguous");
+            cl_test_checkf(base == expect, "fetch: batches not contiguous");
         }
         expect = base + count;
         (*bi)++;
         p += total;
     }
-    CHECKF(p == len, "fetch: batch lengths sum to %zu, not %zu", p, len);
+    cl_test_checkf(p == len, "fetch: batch lengths sum to %zu, not %zu", p,
+                   len);
 }
 
 /* Fetch everything with one max_bytes; returns the bytes fetched. */
@@ -770,29 +651,29 @@ static size_t fetch_all(crawllog_reader_t *rd, size_t max_bytes)
         size_t len = 1;
         int64_t pos = crawllog_reader_position(rd);
         int rc = crawllog_reader_fetch(rd, max_bytes, &buf, &len);
-        CHECKF(rc == 0, "fetch: %s: %s", crawllog_err_name(rc),
-               crawllog_reader_errmsg(rd));
+        cl_test_checkf(rc == 0, "fetch: %s: %s", crawllog_err_name(rc),
+                       crawllog_reader_errmsg(rd));
         if (buf == NULL) {
             assert_int_equal(len, 0);
             break;
         }
         size_t first = bi;
         check_fetched(buf, len, pos, &bi);
-        CHECKF(bi > first, "fetch returned no batch");
+        cl_test_checkf(bi > first, "fetch returned no batch");
         if (max_bytes <= BATCH_HEADER) {
-            CHECKF(bi == first + 1, "max_bytes %zu: %zu batches", max_bytes,
-                   bi - first);
+            cl_test_checkf(bi == first + 1, "max_bytes %zu: %zu batches",
+                           max_bytes, bi - first);
         } else if (bi > first + 1) {
-            CHECKF(len <= max_bytes, "fetch: %zu bytes > max_bytes %zu", len,
-                   max_bytes);
+            cl_test_checkf(len <= max_bytes, "fetch: %zu bytes > max_bytes %zu",
+                           len, max_bytes);
         }
         int64_t after = ds.md.bbase[bi - 1] + (int64_t)ds.md.bcount[bi - 1];
-        CHECKF(crawllog_reader_position(rd) == after,
-               "position %" PRId64 " after fetch, want %" PRId64,
-               crawllog_reader_position(rd), after);
+        cl_test_checkf(crawllog_reader_position(rd) == after,
+                       "position %" PRId64 " after fetch, want %" PRId64,
+                       crawllog_reader_position(rd), after);
         sum += len;
     }
-    CHECKF(bi == ds.md.nb, "fetched %zu of %zu batches", bi, ds.md.nb);
+    cl_test_checkf(bi == ds.md.nb, "fetched %zu of %zu batches", bi, ds.md.nb);
     assert_int_equal(crawllog_reader_position(rd), (int64_t)ds.md.n);
     return sum;
 }
@@ -803,11 +684,9 @@ static void test_api_log_fetch_whole_batches(void **state)
 {
     (void)state;
     const char *dir = ds_dir();
-    crawllog_t *log = open_log(dir, NULL);
+    crawllog_t *log = cl_test_open(dir, NULL);
     crawllog_reader_t *rd = NULL;
-    struct seglist *sl = malloc(sizeof(*sl));
-    assert_non_null(sl);
-    list_segments(dir, DS_TOPIC, 0, sl);
+    struct cl_test_seglist *sl = cl_test_segments(dir, DS_TOPIC, 0);
     size_t on_disk = 0;
     for (size_t i = 0; i < sl->n; i++) {
         on_disk += sl->size[i] - SEG_HEADER_SIZE;
@@ -829,14 +708,14 @@ static void test_api_log_fetch_whole_batches(void **state)
         size_t len, bi = b;
         assert_crawllog_ok(crawllog_reader_seek(rd, way ? mid - 1 : mid));
         if (way) {
-            check_msg(next_msg(rd), &ds.md.recs[mid - 1], mid - 1);
+            check_msg(cl_test_next_msg(rd), &ds.md.recs[mid - 1], mid - 1);
         }
         assert_crawllog_ok(crawllog_reader_fetch(rd, 1, &buf, &len));
         check_fetched(buf, len, mid, &bi);
         assert_int_equal(bi, b + 1);
         assert_int_equal(crawllog_reader_position(rd),
                          ds.md.bbase[b] + (int64_t)ds.md.bcount[b]);
-        check_msg(next_msg(rd), &ds.md.recs[ds.md.bbase[b + 1]],
+        check_msg(cl_test_next_msg(rd), &ds.md.recs[ds.md.bbase[b + 1]],
                   ds.md.bbase[b + 1]);
     }
     crawllog_reader_destroy(rd);
@@ -850,14 +729,14 @@ static void test_api_log_fetch_whole_batches(void **state)
 static void test_api_log_sync_modes_visibility(void **state)
 {
     const char *dir = CL_TEST_DIR(state);
-    crawllog_t *a = open_log(dir, NULL);
+    crawllog_t *a = cl_test_open(dir, NULL);
     create_topic(a, "s", 1, NULL);
-    crawllog_t *b = open_log(dir, NULL);
+    crawllog_t *b = cl_test_open(dir, NULL);
     crawllog_reader_t *rb = NULL;
     assert_int_equal(append_value(a, "s", 0, "v0", CRAWLLOG_SYNC_WRITTEN), 0);
     assert_int_equal(log_end(b, "s", 0), 1);
     assert_crawllog_ok_log(b, crawllog_reader_new(&rb, b, "s", 0));
-    check_value(next_msg(rb), 0, "v0");
+    check_value(cl_test_next_msg(rb), 0, "v0");
     expect_end(rb);
     /* NONE: no offset, invisible everywhere until flushed. */
     assert_int_equal(append_value(a, "s", 0, "v1", CRAWLLOG_SYNC_NONE), -1);
@@ -867,31 +746,30 @@ static void test_api_log_sync_modes_visibility(void **state)
     expect_end(rb);
     assert_crawllog_ok_log(a, crawllog_flush(a, CRAWLLOG_SYNC_NONE));
     assert_int_equal(log_end(b, "s", 0), 3);
-    check_value(next_msg(rb), 1, "v1"); /* the same reader, no reopen */
-    check_value(next_msg(rb), 2, "v2");
+    check_value(cl_test_next_msg(rb), 1, "v1"); /* the same reader, no reopen */
+    check_value(cl_test_next_msg(rb), 2, "v2");
     expect_end(rb);
     /* WRITTEN and DURABLE: visible at once; pending NONE data first. */
     assert_int_equal(append_value(a, "s", 0, "v3", CRAWLLOG_SYNC_NONE), -1);
     assert_int_equal(append_value(a, "s", 0, "v4", CRAWLLOG_SYNC_WRITTEN), 4);
-    check_value(next_msg(rb), 3, "v3");
-    check_value(next_msg(rb), 4, "v4");
+    check_value(cl_test_next_msg(rb), 3, "v3");
+    check_value(cl_test_next_msg(rb), 4, "v4");
     assert_int_equal(append_value(a, "s", 0, "v5", CRAWLLOG_SYNC_DURABLE), 5);
-    check_value(next_msg(rb), 5, "v5");
+    check_value(cl_test_next_msg(rb), 5, "v5");
     assert_crawllog_ok_log(a, crawllog_flush(a, CRAWLLOG_SYNC_DURABLE));
     /* close flushes NONE data. */
     assert_int_equal(append_value(a, "s", 0, "v6", CRAWLLOG_SYNC_NONE), -1);
     expect_end(rb);
     assert_crawllog_ok(crawllog_close(a));
     assert_int_equal(log_end(b, "s", 0), 7);
-    check_value(next_msg(rb), 6, "v6");
+    check_value(cl_test_next_msg(rb), 6, "v6");
     expect_end(rb);
     /* The writer's own handle sees everything after a reopen. */
-    a = open_log(dir, NULL);
+    a = cl_test_open(dir, NULL);
     assert_int_equal(log_end(a, "s", 0), 7);
     assert_crawllog_ok(crawllog_close(a));
     crawllog_reader_destroy(rb);
-    assert_crawllog_ok(crawllog_close(b));
-    expect_verify_clean(dir);
+    cl_test_close_verify(b, dir);
 }
 
 /* With a small log.buffer.bytes, NONE data is written when the buffer
@@ -902,35 +780,36 @@ static void test_api_log_sync_none_buffer_full(void **state)
     char value[601];
     memset(value, 'x', 600);
     value[600] = '\0';
-    crawllog_conf_t *conf = make_conf("log.buffer.bytes", "2048", NULL);
-    crawllog_t *a = open_log(dir, conf);
+    crawllog_conf_t *conf = cl_test_conf("log.buffer.bytes", "2048", NULL);
+    crawllog_t *a = cl_test_open(dir, conf);
     crawllog_conf_destroy(conf);
     create_topic(a, "buf", 1, NULL);
-    crawllog_t *b = open_log(dir, NULL);
+    crawllog_t *b = cl_test_open(dir, NULL);
     int k = 0;
     while (log_end(b, "buf", 0) == 0) {
-        CHECKF(k < 4,
-               "%d NONE appends of 600 bytes not written with "
-               "log.buffer.bytes=2048",
-               k);
+        cl_test_checkf(k < 4,
+                       "%d NONE appends of 600 bytes not written with "
+                       "log.buffer.bytes=2048",
+                       k);
         value[0] = (char)('a' + k++);
         assert_int_equal(append_value(a, "buf", 0, value, CRAWLLOG_SYNC_NONE),
                          -1);
     }
-    CHECKF(k >= 3, "written after %d appends of 600 bytes: below 2048", k);
+    cl_test_checkf(k >= 3, "written after %d appends of 600 bytes: below 2048",
+                   k);
     assert_int_equal(log_end(b, "buf", 0), k);
     crawllog_reader_t *rb = NULL;
     assert_crawllog_ok_log(b, crawllog_reader_new(&rb, b, "buf", 0));
     for (int i = 0; i < k; i++) {
         value[0] = (char)('a' + i);
-        check_value(next_msg(rb), i, value);
+        check_value(cl_test_next_msg(rb), i, value);
     }
     expect_end(rb);
     crawllog_reader_destroy(rb);
     assert_crawllog_ok(crawllog_close(a));
     /* log.buffer.bytes=0: nothing is held back. */
-    conf = make_conf("log.buffer.bytes", "0", NULL);
-    a = open_log(dir, conf);
+    conf = cl_test_conf("log.buffer.bytes", "0", NULL);
+    a = cl_test_open(dir, conf);
     crawllog_conf_destroy(conf);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(append_value(a, "buf", 0, "z", CRAWLLOG_SYNC_NONE),
@@ -958,7 +837,7 @@ static char *part_files(const char *dir, const char *topic, int32_t p)
     assert_non_null(out);
     part_dir(pdir, sizeof(pdir), dir, topic, p);
     DIR *d = opendir(pdir);
-    CHECKF(d != NULL, "opendir %s", pdir);
+    cl_test_checkf(d != NULL, "opendir %s", pdir);
     while ((de = readdir(d)) != NULL && n < 256) {
         if (de->d_name[0] != '.' && strcmp(de->d_name, "partition.state")) {
             names[n++] = strdup(de->d_name);
@@ -985,7 +864,7 @@ static char *part_files(const char *dir, const char *topic, int32_t p)
         free(c);
         int m = snprintf(line, sizeof(line), "%s %zu %016" PRIx64 "\n",
                          names[i], flen, h);
-        CHECKF(len + (size_t)m < cap, "listing too long");
+        cl_test_checkf(len + (size_t)m < cap, "listing too long");
         memcpy(out + len, line, (size_t)m + 1);
         len += (size_t)m;
         free(names[i]);
@@ -1007,8 +886,8 @@ static int append_sized(crawllog_t *log, size_t vlen, int sync, int64_t *bp)
 static void test_api_log_max_message_bytes(void **state)
 {
     const char *dir = CL_TEST_DIR(state);
-    crawllog_t *log = open_log(dir, NULL);
-    crawllog_conf_t *tc = make_conf("max.message.bytes", "1024", NULL);
+    crawllog_t *log = cl_test_open(dir, NULL);
+    crawllog_conf_t *tc = cl_test_conf("max.message.bytes", "1024", NULL);
     create_topic(log, "mm", 1, tc);
     crawllog_conf_destroy(tc);
     assert_int_equal(append_value(log, "mm", 0, "ok", CRAWLLOG_SYNC_WRITTEN),
@@ -1018,8 +897,9 @@ static void test_api_log_max_message_bytes(void **state)
     assert_crawllog_rc(append_sized(log, 2000, CRAWLLOG_SYNC_WRITTEN, &base),
                        CRAWLLOG_ETOOBIG);
     assert_int_equal(base, -1);
-    CHECKF(strstr(crawllog_errmsg(log), "topics/mm/0") != NULL,
-           "errmsg \"%s\" does not name the partition", crawllog_errmsg(log));
+    cl_test_checkf(strstr(crawllog_errmsg(log), "topics/mm/0") != NULL,
+                   "errmsg \"%s\" does not name the partition",
+                   crawllog_errmsg(log));
     assert_crawllog_rc(append_sized(log, 2000, CRAWLLOG_SYNC_NONE, &base),
                        CRAWLLOG_ETOOBIG);
     /* Many small records that are too big together. */
@@ -1043,8 +923,8 @@ static void test_api_log_max_message_bytes(void **state)
     while (hi - lo > 1) {
         size_t mid = (lo + hi) / 2;
         int rc = append_sized(log, mid, CRAWLLOG_SYNC_WRITTEN, &base);
-        CHECKF(rc == 0 || rc == CRAWLLOG_ETOOBIG, "append: %s",
-               crawllog_err_name(rc));
+        cl_test_checkf(rc == 0 || rc == CRAWLLOG_ETOOBIG, "append: %s",
+                       crawllog_err_name(rc));
         *(rc == 0 ? &lo : &hi) = mid;
     }
     assert_crawllog_ok(append_sized(log, lo, CRAWLLOG_SYNC_WRITTEN, &base));
@@ -1116,7 +996,7 @@ static void misuse_open(const char *dir)
     assert_null(log);
     assert_crawllog_rc(crawllog_open(&log, "", NULL, NULL, 0), CRAWLLOG_EINVAL);
     /* errstr is optional, even with a size. */
-    crawllog_conf_t *c = make_conf("log.dir.create", "false", NULL);
+    crawllog_conf_t *c = cl_test_conf("log.dir.create", "false", NULL);
     assert_crawllog_rc(crawllog_open(&log, "/nonexistent-cl/x", c, NULL, 64),
                        CRAWLLOG_ENOENT);
     crawllog_conf_destroy(c);
@@ -1164,8 +1044,8 @@ static void misuse_topics(crawllog_t *log)
     assert_crawllog_rc(crawllog_partition_offsets(log, NULL, 0, &s, &e),
                        CRAWLLOG_EINVAL);
     int rc = crawllog_partition_offsets(log, "t", 0, NULL, NULL);
-    CHECKF(rc == 0 || rc == CRAWLLOG_EINVAL, "offsets(NULL, NULL): %s",
-           crawllog_err_name(rc));
+    cl_test_checkf(rc == 0 || rc == CRAWLLOG_EINVAL, "offsets(NULL, NULL): %s",
+                   crawllog_err_name(rc));
     assert_crawllog_ok(crawllog_partition_offsets(log, "t", 0, NULL, &e));
     assert_crawllog_ok(crawllog_partition_offsets(log, "t", 0, &s, NULL));
 }
@@ -1244,7 +1124,7 @@ static void misuse_reader(crawllog_t *log)
                        CRAWLLOG_EINVAL);
     assert_int_equal(crawllog_reader_position(rd), 0); /* unchanged */
     assert_crawllog_ok(crawllog_reader_seek_time(rd, 0, NULL));
-    msg = next_msg(rd);
+    msg = cl_test_next_msg(rd);
     check_value(msg, 0, "v");
     /* Accessors: NULL message, NULL out-pointers. */
     len = 5;
@@ -1283,11 +1163,12 @@ static void misuse_verify(const char *dir)
     assert_crawllog_rc(
         crawllog_verify(path, NULL, NULL, NULL, errstr, sizeof(errstr)),
         CRAWLLOG_ENOENT);
-    CHECKF(strstr(errstr, "no-such-dir") != NULL, "errstr \"%s\"", errstr);
+    cl_test_checkf(strstr(errstr, "no-such-dir") != NULL, "errstr \"%s\"",
+                   errstr);
     /* Every out-parameter and the callback are optional. */
     assert_crawllog_ok(crawllog_verify(dir, NULL, NULL, NULL, NULL, 0));
     assert_crawllog_ok(crawllog_verify(dir, NULL, NULL, NULL, NULL, 64));
-    expect_verify_clean(dir);
+    cl_test_expect_verify_clean(dir);
 }
 
 /* Every public function with NULL in each pointer parameter: the
@@ -1297,7 +1178,7 @@ static void test_api_log_misuse_null(void **state)
     const char *dir = CL_TEST_DIR(state);
     misuse_conf();
     misuse_open(dir);
-    crawllog_t *log = open_log(dir, NULL);
+    crawllog_t *log = cl_test_open(dir, NULL);
     create_topic(log, "t", 1, NULL);
     crawllog_record_t r = {"k", 1, "v", 1, -1, NULL, 0};
     assert_crawllog_ok(
@@ -1317,7 +1198,7 @@ static void test_api_log_misuse_null(void **state)
 static void test_api_log_misuse_values(void **state)
 {
     const char *dir = CL_TEST_DIR(state);
-    crawllog_t *log = open_log(dir, NULL);
+    crawllog_t *log = cl_test_open(dir, NULL);
     crawllog_reader_t *rd = (crawllog_reader_t *)&rd;
     crawllog_record_t r = {NULL, 0, "v", 1, -1, NULL, 0};
     int64_t s = 0, e = 0, base = 0;
@@ -1334,8 +1215,8 @@ static void test_api_log_misuse_values(void **state)
         assert_crawllog_rc(crawllog_topic_create(log, bad[i], 1, NULL),
                            CRAWLLOG_EINVAL);
         int rc = crawllog_append(log, bad[i], 0, &r, 1, 1, &base);
-        CHECKF(rc == CRAWLLOG_EINVAL || rc == CRAWLLOG_ENOTOPIC,
-               "append to \"%s\": %s", bad[i], crawllog_err_name(rc));
+        cl_test_checkf(rc == CRAWLLOG_EINVAL || rc == CRAWLLOG_ENOTOPIC,
+                       "append to \"%s\": %s", bad[i], crawllog_err_name(rc));
     }
     assert_crawllog_rc(crawllog_topic_create(log, "z", 0, NULL),
                        CRAWLLOG_EINVAL);
@@ -1376,7 +1257,7 @@ static void test_api_log_misuse_values(void **state)
     assert_crawllog_rc(crawllog_reader_seek(rd, 3), CRAWLLOG_EOFFSET);
     assert_crawllog_rc(crawllog_reader_seek(rd, -1), CRAWLLOG_EOFFSET);
     assert_int_equal(crawllog_reader_position(rd), 1);
-    check_value(next_msg(rd), 1, "b");
+    check_value(cl_test_next_msg(rd), 1, "b");
     crawllog_reader_destroy(rd);
     assert_crawllog_ok(crawllog_close(log));
 }
@@ -1398,8 +1279,8 @@ static void test_api_log_error_strings(void **state)
     for (size_t i = 0; i < n; i++) {
         const char *s = crawllog_strerror(codes[i].code);
         assert_non_null(s);
-        CHECKF(s[0] != '\0' && strcmp(s, "unknown error") != 0,
-               "strerror(%d) = \"%s\"", codes[i].code, s);
+        cl_test_checkf(s[0] != '\0' && strcmp(s, "unknown error") != 0,
+                       "strerror(%d) = \"%s\"", codes[i].code, s);
         assert_string_equal(crawllog_err_name(codes[i].code), codes[i].name);
         assert_int_equal(codes[i].code, -(int)i);
         for (size_t j = 0; j < i; j++) {
@@ -1417,8 +1298,9 @@ static void test_api_log_error_strings(void **state)
 
 static void expect_errmsg_has(crawllog_t *log, const char *what)
 {
-    CHECKF(strstr(crawllog_errmsg(log), what) != NULL,
-           "errmsg \"%s\" does not mention \"%s\"", crawllog_errmsg(log), what);
+    cl_test_checkf(strstr(crawllog_errmsg(log), what) != NULL,
+                   "errmsg \"%s\" does not mention \"%s\"",
+                   crawllog_errmsg(log), what);
 }
 
 /* After a failing call crawllog_errmsg() says what and where. */
@@ -1426,7 +1308,7 @@ static void test_api_log_errmsg(void **state)
 {
     const char *dir = CL_TEST_DIR(state);
     char path[4200], errstr[CRAWLLOG_ERRSTR_SIZE] = "";
-    crawllog_t *log = open_log(dir, NULL);
+    crawllog_t *log = cl_test_open(dir, NULL);
     crawllog_record_t r = {NULL, 0, "v", 1, -1, NULL, 0};
     assert_string_equal(crawllog_errmsg(log), "");
     create_topic(log, "known", 1, NULL);
@@ -1448,17 +1330,18 @@ static void test_api_log_errmsg(void **state)
     crawllog_reader_t *rd = NULL;
     assert_crawllog_ok(crawllog_reader_new(&rd, log, "known", 0));
     assert_crawllog_rc(crawllog_reader_seek(rd, 12345), CRAWLLOG_EOFFSET);
-    CHECKF(strstr(crawllog_reader_errmsg(rd), "topics/known/0") &&
-               strstr(crawllog_reader_errmsg(rd), "12345"),
-           "reader errmsg \"%s\"", crawllog_reader_errmsg(rd));
+    cl_test_checkf(strstr(crawllog_reader_errmsg(rd), "topics/known/0") &&
+                       strstr(crawllog_reader_errmsg(rd), "12345"),
+                   "reader errmsg \"%s\"", crawllog_reader_errmsg(rd));
     crawllog_reader_destroy(rd);
     assert_crawllog_ok(crawllog_close(log));
     /* Before a handle exists: errstr names the path. */
-    crawllog_conf_t *c = make_conf("log.dir.create", "false", NULL);
+    crawllog_conf_t *c = cl_test_conf("log.dir.create", "false", NULL);
     cl_test_path(path, sizeof(path), dir, "missing-dir");
     assert_crawllog_rc(crawllog_open(&log, path, c, errstr, sizeof(errstr)),
                        CRAWLLOG_ENOENT);
-    CHECKF(strstr(errstr, "missing-dir") != NULL, "errstr \"%s\"", errstr);
+    cl_test_checkf(strstr(errstr, "missing-dir") != NULL, "errstr \"%s\"",
+                   errstr);
     crawllog_conf_destroy(c);
 }
 
@@ -1484,7 +1367,7 @@ static void expect_conf(const crawllog_conf_t *c, const char *name,
     char buf[64];
     size_t size = sizeof(buf);
     assert_crawllog_ok(crawllog_conf_get(c, name, buf, &size));
-    CHECKF(strcmp(buf, want) == 0, "%s = %s, want %s", name, buf, want);
+    cl_test_checkf(strcmp(buf, want) == 0, "%s = %s, want %s", name, buf, want);
 }
 
 static void expect_describe(crawllog_t *log, const char *topic, int32_t parts,
@@ -1506,11 +1389,11 @@ static void expect_describe(crawllog_t *log, const char *topic, int32_t parts,
 static void test_api_log_topic_create_list_describe(void **state)
 {
     const char *dir = CL_TEST_DIR(state);
-    crawllog_conf_t *lc = make_conf("retention.ms", "12345", NULL);
-    crawllog_t *log = open_log(dir, lc);
+    crawllog_conf_t *lc = cl_test_conf("retention.ms", "12345", NULL);
+    crawllog_t *log = cl_test_open(dir, lc);
     crawllog_conf_destroy(lc);
     expect_topics(log, NULL, 0);
-    crawllog_conf_t *tc = make_conf("segment.bytes", "8192", NULL);
+    crawllog_conf_t *tc = cl_test_conf("segment.bytes", "8192", NULL);
     create_topic(log, "b", 2, tc);
     create_topic(log, "a", 1, NULL);
     create_topic(log, "c.x-_9", 5, NULL);
@@ -1523,7 +1406,7 @@ static void test_api_log_topic_create_list_describe(void **state)
     expect_describe(log, "a", 1, "1073741824", "12345");
     expect_describe(log, "c.x-_9", 5, "1073741824", "12345");
     /* A log-scope property is not a topic override. */
-    crawllog_conf_t *bad = make_conf("log.dir.mode", "0750", NULL);
+    crawllog_conf_t *bad = cl_test_conf("log.dir.mode", "0750", NULL);
     assert_crawllog_rc(crawllog_topic_create(log, "d", 1, bad),
                        CRAWLLOG_EINVAL);
     expect_errmsg_has(log, "log.dir.mode");
@@ -1533,7 +1416,7 @@ static void test_api_log_topic_create_list_describe(void **state)
     expect_topics(log, want, 4);
     assert_crawllog_ok(crawllog_close(log));
     /* Overrides persist across a reopen with a default conf. */
-    log = open_log(dir, NULL);
+    log = cl_test_open(dir, NULL);
     expect_topics(log, want, 4);
     expect_describe(log, "b", 2, "8192", NULL);
     expect_describe(log, "a", 1, "1073741824", NULL);
@@ -1546,8 +1429,8 @@ static void test_api_log_topic_create_list_describe(void **state)
 static void test_api_log_topic_add_partitions(void **state)
 {
     const char *dir = CL_TEST_DIR(state);
-    crawllog_t *a = open_log(dir, NULL);
-    crawllog_t *b = open_log(dir, NULL);
+    crawllog_t *a = cl_test_open(dir, NULL);
+    crawllog_t *b = cl_test_open(dir, NULL);
     create_topic(a, "g", 1, NULL);
     assert_int_equal(append_value(b, "g", 0, "p0", 1), 0); /* b caches g */
     crawllog_record_t r = {NULL, 0, "v", 1, -1, NULL, 0};
@@ -1567,8 +1450,8 @@ static void test_api_log_topic_add_partitions(void **state)
     }
     crawllog_reader_t *rd = NULL;
     assert_crawllog_ok(crawllog_reader_new(&rd, a, "g", 2));
-    check_value(next_msg(rd), 0, "new");
-    check_value(next_msg(rd), 1, "new2");
+    check_value(cl_test_next_msg(rd), 0, "new");
+    check_value(cl_test_next_msg(rd), 1, "new2");
     expect_end(rd);
     crawllog_reader_destroy(rd);
     assert_int_equal(log_end(a, "g", 0), 1);
@@ -1585,10 +1468,9 @@ static void test_api_log_topic_add_partitions(void **state)
     assert_int_equal(parts, 3);
     assert_crawllog_ok(crawllog_close(a));
     assert_crawllog_ok(crawllog_close(b));
-    a = open_log(dir, NULL);
+    a = cl_test_open(dir, NULL);
     assert_int_equal(log_end(a, "g", 2), 2);
-    assert_crawllog_ok(crawllog_close(a));
-    expect_verify_clean(dir);
+    cl_test_close_verify(a, dir);
 }
 
 /* Delete, then re-create the same name: empty, also through handles that
@@ -1597,9 +1479,9 @@ static void test_api_log_topic_add_partitions(void **state)
 static void test_api_log_topic_delete_recreate(void **state)
 {
     const char *dir = CL_TEST_DIR(state);
-    crawllog_t *a = open_log(dir, NULL);
-    crawllog_t *b = open_log(dir, NULL);
-    crawllog_t *c = open_log(dir, NULL);
+    crawllog_t *a = cl_test_open(dir, NULL);
+    crawllog_t *b = cl_test_open(dir, NULL);
+    crawllog_t *c = cl_test_open(dir, NULL);
     crawllog_record_t r = {NULL, 0, "v", 1, -1, NULL, 0};
     crawllog_reader_t *rd = NULL;
     create_topic(a, "keep", 1, NULL);
@@ -1611,7 +1493,7 @@ static void test_api_log_topic_delete_recreate(void **state)
     assert_int_equal(log_end(c, "del", 0), 5); /* c caches both */
     assert_int_equal(log_end(c, "del", 1), 1);
     assert_crawllog_ok(crawllog_reader_new(&rd, c, "del", 0));
-    check_value(next_msg(rd), 0, "old");
+    check_value(cl_test_next_msg(rd), 0, "old");
     crawllog_reader_destroy(rd);
     assert_crawllog_ok_log(a, crawllog_topic_delete(a, "del"));
     const char *want[] = {"keep"};
@@ -1633,10 +1515,10 @@ static void test_api_log_topic_delete_recreate(void **state)
     for (int32_t p = 0; p < 2; p++) {
         int64_t s = 9, e = 9;
         offsets(c, "del", p, &s, &e);
-        CHECKF(s == 0 && e == 0,
-               "stale handle: partition %d offsets [%" PRId64 ", %" PRId64
-               ") after re-create",
-               (int)p, s, e);
+        cl_test_checkf(s == 0 && e == 0,
+                       "stale handle: partition %d offsets [%" PRId64
+                       ", %" PRId64 ") after re-create",
+                       (int)p, s, e);
         offsets(b, "del", p, &s, &e);
         assert_int_equal(e, 0);
     }
@@ -1644,9 +1526,9 @@ static void test_api_log_topic_delete_recreate(void **state)
     assert_int_equal(append_value(b, "del", 0, "fresh2", 1), 1);
     assert_int_equal(append_value(a, "del", 0, "fresh3", 1), 2);
     assert_crawllog_ok(crawllog_reader_new(&rd, c, "del", 0));
-    check_value(next_msg(rd), 0, "fresh");
-    check_value(next_msg(rd), 1, "fresh2");
-    check_value(next_msg(rd), 2, "fresh3");
+    check_value(cl_test_next_msg(rd), 0, "fresh");
+    check_value(cl_test_next_msg(rd), 1, "fresh2");
+    check_value(cl_test_next_msg(rd), 2, "fresh3");
     expect_end(rd);
     crawllog_reader_destroy(rd);
     assert_int_equal(log_end(a, "del", 1), 0);
@@ -1654,8 +1536,7 @@ static void test_api_log_topic_delete_recreate(void **state)
     assert_int_equal(log_end(a, "keep", 0), 0);
     assert_crawllog_ok(crawllog_close(a));
     assert_crawllog_ok(crawllog_close(b));
-    assert_crawllog_ok(crawllog_close(c));
-    expect_verify_clean(dir);
+    cl_test_close_verify(c, dir);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1666,11 +1547,11 @@ static void test_api_log_topic_delete_recreate(void **state)
 static void test_api_log_two_handles_alternate(void **state)
 {
     const char *dir = CL_TEST_DIR(state);
-    crawllog_t *h[2] = {open_log(dir, NULL), open_log(dir, NULL)};
+    crawllog_t *h[2] = {cl_test_open(dir, NULL), cl_test_open(dir, NULL)};
     uint64_t rng = cl_test_seed() ^ 0x5eed0004u;
     struct model md = {0};
-    int64_t clock = now_ms();
-    crawllog_conf_t *tc = make_conf("segment.bytes", "4096", NULL);
+    int64_t clock = cl_test_now_ms();
+    crawllog_conf_t *tc = cl_test_conf("segment.bytes", "4096", NULL);
     create_topic(h[0], "alt", 1, tc);
     crawllog_conf_destroy(tc);
     for (int i = 0; i < 200; i++) {
@@ -1688,7 +1569,7 @@ static void test_api_log_two_handles_alternate(void **state)
     assert_crawllog_ok(crawllog_close(h[0]));
     assert_crawllog_ok(crawllog_close(h[1]));
     model_free(&md);
-    expect_verify_clean(dir);
+    cl_test_expect_verify_clean(dir);
 }
 
 #define TH_WRITERS 4 /* on partition 0 */
@@ -1719,8 +1600,8 @@ static void *th_writer(void *p)
         int rc =
             crawllog_append(a->log, "th", a->partition, r, (size_t)a->counts[s],
                             CRAWLLOG_SYNC_WRITTEN, &a->bases[s]);
-        THCHECK(rc == 0, "thread %d append: %s: %s", a->id,
-                crawllog_err_name(rc), crawllog_errmsg(a->log));
+        cl_test_thread_check(rc == 0, "thread %d append: %s: %s", a->id,
+                             crawllog_err_name(rc), crawllog_errmsg(a->log));
     }
     return NULL;
 }
@@ -1755,21 +1636,22 @@ static void *th_tail(void *p)
     crawllog_reader_t *rd = NULL;
     int64_t got = 0;
     int rc = crawllog_reader_new(&rd, a->log, "th", 0);
-    THCHECK(rc == 0, "tail reader_new: %s", crawllog_err_name(rc));
+    cl_test_thread_check(rc == 0, "tail reader_new: %s", crawllog_err_name(rc));
     while (got < a->total) {
         const crawllog_msg_t *msg = NULL;
         rc = crawllog_reader_next(rd, &msg);
-        THCHECK(rc == 0, "tail next: %s: %s", crawllog_err_name(rc),
-                crawllog_reader_errmsg(rd));
+        cl_test_thread_check(rc == 0, "tail next: %s: %s",
+                             crawllog_err_name(rc), crawllog_reader_errmsg(rd));
         if (msg == NULL) {
-            sleep_ms(1);
+            cl_test_sleep_ms(1);
             continue;
         }
-        THCHECK(crawllog_msg_offset(msg) == got,
-                "tail: offset %" PRId64 ", want %" PRId64,
-                crawllog_msg_offset(msg), got);
+        cl_test_thread_check(crawllog_msg_offset(msg) == got,
+                             "tail: offset %" PRId64 ", want %" PRId64,
+                             crawllog_msg_offset(msg), got);
         a->who[got] = parse_rec(msg);
-        THCHECK(a->who[got] >= 0, "tail: bad value at %" PRId64, got);
+        cl_test_thread_check(a->who[got] >= 0, "tail: bad value at %" PRId64,
+                             got);
         got++;
     }
     crawllog_reader_destroy(rd);
@@ -1785,12 +1667,12 @@ static void th_verify(crawllog_t *log, struct th_arg *args, int nw,
     assert_int_equal(log_end(log, "th", 0), total);
     assert_crawllog_ok(crawllog_reader_new(&rd, log, "th", 0));
     for (int64_t off = 0; off < total; off++) {
-        const crawllog_msg_t *msg = next_msg(rd);
+        const crawllog_msg_t *msg = cl_test_next_msg(rd);
         assert_int_equal(crawllog_msg_offset(msg), off);
         who[off] = parse_rec(msg);
-        CHECKF(who[off] >= 0, "bad value at %" PRId64, off);
-        CHECKF(tailed[off] == who[off], "tail saw another record at %" PRId64,
-               off);
+        cl_test_checkf(who[off] >= 0, "bad value at %" PRId64, off);
+        cl_test_checkf(tailed[off] == who[off],
+                       "tail saw another record at %" PRId64, off);
     }
     expect_end(rd);
     crawllog_reader_destroy(rd);
@@ -1800,10 +1682,11 @@ static void th_verify(crawllog_t *log, struct th_arg *args, int nw,
         for (int s = 0; s < TH_BATCHES; s++) {
             for (int j = 0; j < args[t].counts[s]; j++) {
                 int64_t off = args[t].bases[s] + j;
-                CHECKF(off >= 0 && off < total &&
-                           who[off] == (int64_t)t * 1000000 + s * 10 + j,
-                       "thread %d batch %d record %d not at %" PRId64, t, s, j,
-                       off);
+                cl_test_checkf(off >= 0 && off < total &&
+                                   who[off] ==
+                                       (int64_t)t * 1000000 + s * 10 + j,
+                               "thread %d batch %d record %d not at %" PRId64,
+                               t, s, j, off);
                 who[off] = -1;
             }
             sum += args[t].counts[s];
@@ -1819,13 +1702,13 @@ static void th_verify(crawllog_t *log, struct th_arg *args, int nw,
 static void test_api_log_threads_concurrent_append(void **state)
 {
     const char *dir = CL_TEST_DIR(state);
-    crawllog_t *h[2] = {open_log(dir, NULL), open_log(dir, NULL)};
+    crawllog_t *h[2] = {cl_test_open(dir, NULL), cl_test_open(dir, NULL)};
     struct th_arg *args = calloc(TH_WRITERS + TH_OTHERS, sizeof(*args));
     pthread_t tid[TH_WRITERS + TH_OTHERS + 1];
     uint64_t rng = cl_test_seed() ^ 0x5eed0005u;
     int64_t total = 0;
     assert_non_null(args);
-    crawllog_conf_t *tc = make_conf("segment.bytes", "8192", NULL);
+    crawllog_conf_t *tc = cl_test_conf("segment.bytes", "8192", NULL);
     create_topic(h[0], "th", 3, tc);
     crawllog_conf_destroy(tc);
     for (int t = 0; t < TH_WRITERS + TH_OTHERS; t++) {
@@ -1859,8 +1742,7 @@ static void test_api_log_threads_concurrent_append(void **state)
     free(ta.who);
     free(args);
     assert_crawllog_ok(crawllog_close(h[0]));
-    assert_crawllog_ok(crawllog_close(h[1]));
-    expect_verify_clean(dir);
+    cl_test_close_verify(h[1], dir);
 }
 
 int main(void)
@@ -1870,39 +1752,18 @@ int main(void)
         cmocka_unit_test(test_api_log_seek_every_offset),
         cmocka_unit_test(test_api_log_seek_time_sweep),
         cmocka_unit_test(test_api_log_fetch_whole_batches),
-        cmocka_unit_test_setup_teardown(test_api_log_sync_modes_visibility,
-                                        cl_test_tmpdir_setup,
-                                        cl_test_tmpdir_teardown),
-        cmocka_unit_test_setup_teardown(test_api_log_sync_none_buffer_full,
-                                        cl_test_tmpdir_setup,
-                                        cl_test_tmpdir_teardown),
-        cmocka_unit_test_setup_teardown(test_api_log_max_message_bytes,
-                                        cl_test_tmpdir_setup,
-                                        cl_test_tmpdir_teardown),
-        cmocka_unit_test_setup_teardown(test_api_log_misuse_null,
-                                        cl_test_tmpdir_setup,
-                                        cl_test_tmpdir_teardown),
-        cmocka_unit_test_setup_teardown(test_api_log_misuse_values,
-                                        cl_test_tmpdir_setup,
-                                        cl_test_tmpdir_teardown),
+        cl_test_unit_tmpdir(test_api_log_sync_modes_visibility),
+        cl_test_unit_tmpdir(test_api_log_sync_none_buffer_full),
+        cl_test_unit_tmpdir(test_api_log_max_message_bytes),
+        cl_test_unit_tmpdir(test_api_log_misuse_null),
+        cl_test_unit_tmpdir(test_api_log_misuse_values),
         cmocka_unit_test(test_api_log_error_strings),
-        cmocka_unit_test_setup_teardown(
-            test_api_log_errmsg, cl_test_tmpdir_setup, cl_test_tmpdir_teardown),
-        cmocka_unit_test_setup_teardown(test_api_log_topic_create_list_describe,
-                                        cl_test_tmpdir_setup,
-                                        cl_test_tmpdir_teardown),
-        cmocka_unit_test_setup_teardown(test_api_log_topic_add_partitions,
-                                        cl_test_tmpdir_setup,
-                                        cl_test_tmpdir_teardown),
-        cmocka_unit_test_setup_teardown(test_api_log_topic_delete_recreate,
-                                        cl_test_tmpdir_setup,
-                                        cl_test_tmpdir_teardown),
-        cmocka_unit_test_setup_teardown(test_api_log_two_handles_alternate,
-                                        cl_test_tmpdir_setup,
-                                        cl_test_tmpdir_teardown),
-        cmocka_unit_test_setup_teardown(test_api_log_threads_concurrent_append,
-                                        cl_test_tmpdir_setup,
-                                        cl_test_tmpdir_teardown),
+        cl_test_unit_tmpdir(test_api_log_errmsg),
+        cl_test_unit_tmpdir(test_api_log_topic_create_list_describe),
+        cl_test_unit_tmpdir(test_api_log_topic_add_partitions),
+        cl_test_unit_tmpdir(test_api_log_topic_delete_recreate),
+        cl_test_unit_tmpdir(test_api_log_two_handles_alternate),
+        cl_test_unit_tmpdir(test_api_log_threads_concurrent_append),
     };
     return cmocka_run_group_tests_name("api_log", tests, NULL, group_teardown);
 }

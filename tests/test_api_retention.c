@@ -14,33 +14,11 @@
  */
 #include "helpers.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#define CHECKF(cond, ...)                                                      \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            cl_test_failf_at(__FILE__, __LINE__, __VA_ARGS__);                 \
-        }                                                                      \
-    } while (0)
-
-/* In a thread other than the test's: print and abort (cmocka's failure
- * longjmp must not run there). */
-#define THCHECK(cond, ...)                                                     \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                    \
-            fprintf(stderr, __VA_ARGS__);                                      \
-            fprintf(stderr, "\n");                                             \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
 
 #define HOUR_MS 3600000
 #define VALUE_LEN 200
@@ -48,48 +26,6 @@
 /* ---------------------------------------------------------------------- */
 /* Utilities                                                               */
 /* ---------------------------------------------------------------------- */
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-static crawllog_t *open_log(const char *dir)
-{
-    crawllog_t *log = NULL;
-    char errstr[CRAWLLOG_ERRSTR_SIZE] = "";
-    int rc = crawllog_open(&log, dir, NULL, errstr, sizeof(errstr));
-    CHECKF(rc == 0 && log != NULL, "crawllog_open(%s): %s: %s", dir,
-           crawllog_err_name(rc), errstr);
-    return log;
-}
-
-/* Create topic (1 partition) with "name", "value", ..., NULL overrides. */
-static void create_topic(crawllog_t *log, const char *topic, ...)
-{
-    crawllog_conf_t *conf = NULL;
-    char errstr[CRAWLLOG_ERRSTR_SIZE];
-    va_list ap;
-    assert_crawllog_ok(crawllog_conf_new(&conf));
-    va_start(ap, topic);
-    for (const char *n; (n = va_arg(ap, const char *)) != NULL;) {
-        const char *v = va_arg(ap, const char *);
-        int rc = crawllog_conf_set(conf, n, v, errstr, sizeof(errstr));
-        CHECKF(rc == 0, "conf_set(%s, %s): %s", n, v, errstr);
-    }
-    va_end(ap);
-    assert_crawllog_ok_log(log, crawllog_topic_create(log, topic, 1, conf));
-    crawllog_conf_destroy(conf);
-}
 
 static void offsets(crawllog_t *log, const char *topic, int64_t *start,
                     int64_t *end)
@@ -131,20 +67,9 @@ static void append_n(crawllog_t *log, const char *topic, int count, int64_t ts)
         assert_crawllog_ok_log(log,
                                crawllog_append(log, topic, 0, &r, 1,
                                                CRAWLLOG_SYNC_WRITTEN, &base));
-        CHECKF(base == end, "append base %" PRId64 ", want %" PRId64, base,
-               end);
+        cl_test_checkf(base == end, "append base %" PRId64 ", want %" PRId64,
+                       base, end);
     }
-}
-
-static const crawllog_msg_t *next_msg(crawllog_reader_t *rd)
-{
-    const crawllog_msg_t *msg = NULL;
-    int rc = crawllog_reader_next(rd, &msg);
-    CHECKF(rc == 0, "reader_next: %s: %s", crawllog_err_name(rc),
-           crawllog_reader_errmsg(rd));
-    CHECKF(msg != NULL, "reader_next: log end at %" PRId64,
-           crawllog_reader_position(rd));
-    return msg;
 }
 
 /* Read [from, end) with a new reader, checking every record. */
@@ -156,10 +81,10 @@ static void read_range(crawllog_t *log, const char *topic, int64_t from,
     assert_crawllog_ok_log(log, crawllog_reader_new(&rd, log, topic, 0));
     assert_int_equal(crawllog_reader_position(rd), from);
     for (int64_t off = from; off < end; off++) {
-        msg = next_msg(rd);
-        CHECKF(crawllog_msg_offset(msg) == off && msg_ok(msg),
-               "record at %" PRId64 " (offset %" PRId64 ") is wrong", off,
-               crawllog_msg_offset(msg));
+        msg = cl_test_next_msg(rd);
+        cl_test_checkf(crawllog_msg_offset(msg) == off && msg_ok(msg),
+                       "record at %" PRId64 " (offset %" PRId64 ") is wrong",
+                       off, crawllog_msg_offset(msg));
     }
     assert_crawllog_ok(crawllog_reader_next(rd, &msg));
     assert_null(msg);
@@ -173,95 +98,48 @@ static int64_t maintain(crawllog_t *log)
     return deleted;
 }
 
-static void verify_cb(void *opaque, const char *problem)
-{
-    (*(size_t *)opaque)++;
-    print_message("verify: %s\n", problem);
-}
-
-/* crawllog_verify() finds nothing wrong in dir (run on a quiet directory:
- * every handle closed). */
-static void expect_verify_clean(const char *dir)
-{
-    char errstr[CRAWLLOG_ERRSTR_SIZE] = "";
-    size_t seen = 0, problems = 99;
-    int rc = crawllog_verify(dir, verify_cb, &seen, &problems, errstr,
-                             sizeof(errstr));
-    CHECKF(rc == 0 && problems == 0 && seen == 0,
-           "crawllog_verify: %s, %zu problems: %s", crawllog_err_name(rc),
-           problems, errstr);
-}
-
 /* ---------------------------------------------------------------------- */
 /* Segment files                                                           */
 /* ---------------------------------------------------------------------- */
-
-#define SEGS_MAX 1024
-
-struct seglist {
-    int64_t base[SEGS_MAX];
-    uint64_t size[SEGS_MAX];
-    size_t n;
-};
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
 
 static void seg_path(char *buf, size_t size, const char *dir, const char *topic,
                      int64_t base, const char *sfx)
 {
     int n = snprintf(buf, size, "%s/topics/%s/0/%020" PRId64 "%s", dir, topic,
                      base, sfx);
-    CHECKF(n > 0 && (size_t)n < size, "path too long");
+    cl_test_checkf(n > 0 && (size_t)n < size, "path too long");
 }
 
-static struct seglist *list_segments(const char *dir, const char *topic)
+/* The number of segments of topic (partition 0). */
+static size_t segment_count(const char *dir, const char *topic)
 {
-    char pdir[4096], path[4200];
-    struct dirent *de;
-    struct seglist *sl = calloc(1, sizeof(*sl));
-    assert_non_null(sl);
-    snprintf(pdir, sizeof(pdir), "%s/topics/%s/0", dir, topic);
-    DIR *d = opendir(pdir);
-    CHECKF(d != NULL, "opendir %s: %s", pdir, strerror(errno));
-    while ((de = readdir(d)) != NULL) {
-        if (strlen(de->d_name) == 24 && strcmp(de->d_name + 20, ".log") == 0) {
-            CHECKF(sl->n < SEGS_MAX, "too many segments");
-            sl->base[sl->n++] = strtoll(de->d_name, NULL, 10);
-        }
-    }
-    closedir(d);
-    qsort(sl->base, sl->n, sizeof(sl->base[0]), cmp_i64);
-    for (size_t i = 0; i < sl->n; i++) {
-        seg_path(path, sizeof(path), dir, topic, sl->base[i], ".log");
-        sl->size[i] = cl_test_file_size(path);
-    }
-    return sl;
+    struct cl_test_seglist *sl = cl_test_segments(dir, topic, 0);
+    size_t n = sl->n;
+    free(sl);
+    return n;
 }
 
 /* after must be before without its first k segments, sizes unchanged
  * except the active (last) one's. */
-static void expect_suffix(const struct seglist *before,
-                          const struct seglist *after, size_t k)
+static void expect_suffix(const struct cl_test_seglist *before,
+                          const struct cl_test_seglist *after, size_t k)
 {
-    CHECKF(after->n + k == before->n, "%zu segments left of %zu, want %zu",
-           after->n, before->n, before->n - k);
+    cl_test_checkf(after->n + k == before->n,
+                   "%zu segments left of %zu, want %zu", after->n, before->n,
+                   before->n - k);
     for (size_t i = 0; i < after->n; i++) {
-        CHECKF(after->base[i] == before->base[k + i] &&
-                   after->size[i] == before->size[k + i],
-               "segment %zu: %" PRId64 " (%" PRIu64 " bytes), want %" PRId64
-               " (%" PRIu64 ")",
-               i, after->base[i], after->size[i], before->base[k + i],
-               before->size[k + i]);
+        cl_test_checkf(after->base[i] == before->base[k + i] &&
+                           after->size[i] == before->size[k + i],
+                       "segment %zu: %" PRId64 " (%" PRIu64
+                       " bytes), want %" PRId64 " (%" PRIu64 ")",
+                       i, after->base[i], after->size[i], before->base[k + i],
+                       before->size[k + i]);
     }
 }
 
 /* The three files of each of the first k segments are gone. */
 static void expect_files_gone(const char *dir, const char *topic,
-                              const struct seglist *before, size_t k)
+                              const struct cl_test_seglist *before, size_t k)
 {
     static const char *const sfx[] = {".log", ".index", ".timeindex"};
     char path[4200];
@@ -269,9 +147,9 @@ static void expect_files_gone(const char *dir, const char *topic,
         for (size_t s = 0; s < 3; s++) {
             seg_path(path, sizeof(path), dir, topic, before->base[i], sfx[s]);
             if (i < k) {
-                CHECKF(!cl_test_exists(path), "%s still exists", path);
+                cl_test_checkf(!cl_test_exists(path), "%s still exists", path);
             } else if (s == 0) {
-                CHECKF(cl_test_exists(path), "%s was deleted", path);
+                cl_test_checkf(cl_test_exists(path), "%s was deleted", path);
             }
         }
     }
@@ -287,27 +165,27 @@ static void expect_files_gone(const char *dir, const char *topic,
 static void test_api_retention_by_time(void **state)
 {
     const char *dir = CL_TEST_DIR(state);
-    crawllog_t *log = open_log(dir);
+    crawllog_t *log = cl_test_open(dir, NULL);
     crawllog_reader_t *early = NULL, *rd = NULL;
     const crawllog_msg_t *msg;
-    int64_t old = now_ms() - 2 * HOUR_MS, start, end, end0, got;
-    create_topic(log, "t", "segment.bytes", "4096", "retention.ms", "60000",
-                 NULL);
+    int64_t old = cl_test_now_ms() - 2 * HOUR_MS, start, end, end0, got;
+    cl_test_create_topic(log, "t", 1, "segment.bytes", "4096", "retention.ms",
+                         "60000", NULL);
     for (int i = 0; i < 60; i++) {
         append_n(log, "t", 1, old + (i % 7) * 1000 - (i % 3) * 5000);
     }
     offsets(log, "t", &start, &end0); /* old records: [0, end0) */
     append_n(log, "t", 20, -1);
     offsets(log, "t", &start, &end);
-    struct seglist *before = list_segments(dir, "t");
+    struct cl_test_seglist *before = cl_test_segments(dir, "t", 0);
     size_t k = 0; /* leading sealed segments holding only old records */
     while (k + 1 < before->n && before->base[k + 1] <= end0) {
         k++;
     }
-    CHECKF(k >= 2, "only %zu old sealed segments of %zu", k, before->n);
+    cl_test_checkf(k >= 2, "only %zu old sealed segments of %zu", k, before->n);
     assert_crawllog_ok(crawllog_reader_new(&early, log, "t", 0));
     assert_int_equal(maintain(log), (int64_t)k);
-    struct seglist *after = list_segments(dir, "t");
+    struct cl_test_seglist *after = cl_test_segments(dir, "t", 0);
     expect_suffix(before, after, k);
     expect_files_gone(dir, "t", before, k);
     int64_t s2, e2;
@@ -323,14 +201,14 @@ static void test_api_retention_by_time(void **state)
     assert_crawllog_rc(crawllog_reader_seek(rd, s2 - 1), CRAWLLOG_EOFFSET);
     assert_crawllog_ok(crawllog_reader_seek_time(rd, 0, &got));
     assert_int_equal(got, s2);
-    msg = next_msg(rd);
-    CHECKF(crawllog_msg_offset(msg) == s2 && msg_ok(msg), "first kept");
+    msg = cl_test_next_msg(rd);
+    cl_test_checkf(crawllog_msg_offset(msg) == s2 && msg_ok(msg), "first kept");
     crawllog_reader_destroy(rd);
     crawllog_reader_destroy(early);
     assert_int_equal(maintain(log), 0);
     assert_crawllog_ok(crawllog_close(log));
     /* The log start survives a reopen; appends go on from the end. */
-    log = open_log(dir);
+    log = cl_test_open(dir, NULL);
     offsets(log, "t", &start, &end);
     assert_int_equal(start, s2);
     assert_int_equal(end, e2);
@@ -339,8 +217,7 @@ static void test_api_retention_by_time(void **state)
     assert_int_equal(maintain(log), 0);
     free(before);
     free(after);
-    assert_crawllog_ok(crawllog_close(log));
-    expect_verify_clean(dir);
+    cl_test_close_verify(log, dir);
 }
 
 /* All records old: every sealed segment goes, the active one stays (and a
@@ -348,18 +225,18 @@ static void test_api_retention_by_time(void **state)
 static void test_api_retention_active_never_deleted(void **state)
 {
     const char *dir = CL_TEST_DIR(state);
-    crawllog_t *log = open_log(dir);
-    int64_t old = now_ms() - 2 * HOUR_MS, start, end;
-    create_topic(log, "all", "segment.bytes", "4096", "retention.ms", "60000",
-                 NULL);
-    create_topic(log, "one", "segment.bytes", "4096", "retention.ms", "60000",
-                 NULL);
+    crawllog_t *log = cl_test_open(dir, NULL);
+    int64_t old = cl_test_now_ms() - 2 * HOUR_MS, start, end;
+    cl_test_create_topic(log, "all", 1, "segment.bytes", "4096", "retention.ms",
+                         "60000", NULL);
+    cl_test_create_topic(log, "one", 1, "segment.bytes", "4096", "retention.ms",
+                         "60000", NULL);
     append_n(log, "all", 70, old);
     append_n(log, "one", 3, old);
-    struct seglist *before = list_segments(dir, "all");
-    CHECKF(before->n >= 3, "only %zu segments", before->n);
+    struct cl_test_seglist *before = cl_test_segments(dir, "all", 0);
+    cl_test_checkf(before->n >= 3, "only %zu segments", before->n);
     assert_int_equal(maintain(log), (int64_t)before->n - 1);
-    struct seglist *after = list_segments(dir, "all");
+    struct cl_test_seglist *after = cl_test_segments(dir, "all", 0);
     expect_suffix(before, after, before->n - 1);
     offsets(log, "all", &start, &end);
     assert_int_equal(start, before->base[before->n - 1]);
@@ -374,7 +251,7 @@ static void test_api_retention_active_never_deleted(void **state)
      * goes at the next maintain. */
     append_n(log, "all", 2, -1);
     free(after);
-    after = list_segments(dir, "all");
+    after = cl_test_segments(dir, "all", 0);
     size_t k = 0;
     while (k + 1 < after->n && after->base[k + 1] <= 70) {
         k++;
@@ -385,8 +262,7 @@ static void test_api_retention_active_never_deleted(void **state)
     read_range(log, "all", start, 72);
     free(before);
     free(after);
-    assert_crawllog_ok(crawllog_close(log));
-    expect_verify_clean(dir);
+    cl_test_close_verify(log, dir);
 }
 
 /* retention.ms=-1 and retention.bytes=-1 (and the 7-day default with
@@ -394,19 +270,19 @@ static void test_api_retention_active_never_deleted(void **state)
 static void test_api_retention_disabled(void **state)
 {
     const char *dir = CL_TEST_DIR(state);
-    crawllog_t *log = open_log(dir);
-    int64_t old = now_ms() - 2 * HOUR_MS;
-    create_topic(log, "off", "segment.bytes", "4096", "retention.ms", "-1",
-                 "retention.bytes", "-1", NULL);
-    create_topic(log, "dflt", "segment.bytes", "4096", NULL);
+    crawllog_t *log = cl_test_open(dir, NULL);
+    int64_t old = cl_test_now_ms() - 2 * HOUR_MS;
+    cl_test_create_topic(log, "off", 1, "segment.bytes", "4096", "retention.ms",
+                         "-1", "retention.bytes", "-1", NULL);
+    cl_test_create_topic(log, "dflt", 1, "segment.bytes", "4096", NULL);
     append_n(log, "off", 60, 1000); /* 1970 */
     append_n(log, "dflt", 60, old);
-    struct seglist *b1 = list_segments(dir, "off");
-    struct seglist *b2 = list_segments(dir, "dflt");
-    CHECKF(b1->n >= 3 && b2->n >= 3, "%zu, %zu segments", b1->n, b2->n);
+    struct cl_test_seglist *b1 = cl_test_segments(dir, "off", 0);
+    struct cl_test_seglist *b2 = cl_test_segments(dir, "dflt", 0);
+    cl_test_checkf(b1->n >= 3 && b2->n >= 3, "%zu, %zu segments", b1->n, b2->n);
     assert_int_equal(maintain(log), 0);
-    struct seglist *a1 = list_segments(dir, "off");
-    struct seglist *a2 = list_segments(dir, "dflt");
+    struct cl_test_seglist *a1 = cl_test_segments(dir, "off", 0);
+    struct cl_test_seglist *a2 = cl_test_segments(dir, "dflt", 0);
     expect_suffix(b1, a1, 0);
     expect_suffix(b2, a2, 0);
     read_range(log, "off", 0, 60);
@@ -415,8 +291,7 @@ static void test_api_retention_disabled(void **state)
     free(b2);
     free(a1);
     free(a2);
-    assert_crawllog_ok(crawllog_close(log));
-    expect_verify_clean(dir);
+    cl_test_close_verify(log, dir);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -425,7 +300,7 @@ static void test_api_retention_disabled(void **state)
 
 /* Kafka's rule over the .log sizes: delete the oldest sealed segment while
  * the partition without it is still >= limit. */
-static size_t size_rule(const struct seglist *sl, uint64_t limit)
+static size_t size_rule(const struct cl_test_seglist *sl, uint64_t limit)
 {
     uint64_t total = 0;
     size_t k = 0;
@@ -440,9 +315,9 @@ static size_t size_rule(const struct seglist *sl, uint64_t limit)
 
 static void check_size_retention(const char *dir, crawllog_t *log,
                                  const char *topic, uint64_t limit,
-                                 const struct seglist *before, size_t k)
+                                 const struct cl_test_seglist *before, size_t k)
 {
-    struct seglist *after = list_segments(dir, topic);
+    struct cl_test_seglist *after = cl_test_segments(dir, topic, 0);
     uint64_t total = 0;
     int64_t start, end;
     expect_suffix(before, after, k);
@@ -450,13 +325,14 @@ static void check_size_retention(const char *dir, crawllog_t *log,
     for (size_t i = 0; i < after->n; i++) {
         total += after->size[i];
     }
-    CHECKF(after->n == 1 || total - after->size[0] < limit,
-           "%s: %" PRIu64
-           " bytes minus the oldest segment is still >= %" PRIu64,
-           topic, total, limit);
-    CHECKF(k == 0 || total >= limit,
-           "%s: deleted too much: %" PRIu64 " bytes left, limit %" PRIu64,
-           topic, total, limit);
+    cl_test_checkf(after->n == 1 || total - after->size[0] < limit,
+                   "%s: %" PRIu64
+                   " bytes minus the oldest segment is still >= %" PRIu64,
+                   topic, total, limit);
+    cl_test_checkf(k == 0 || total >= limit,
+                   "%s: deleted too much: %" PRIu64
+                   " bytes left, limit %" PRIu64,
+                   topic, total, limit);
     offsets(log, topic, &start, &end);
     assert_int_equal(start, after->base[0]);
     read_range(log, topic, start, end);
@@ -466,23 +342,24 @@ static void check_size_retention(const char *dir, crawllog_t *log,
 static void test_api_retention_by_size(void **state)
 {
     const char *dir = CL_TEST_DIR(state);
-    crawllog_t *log = open_log(dir);
-    create_topic(log, "sz", "segment.bytes", "4096", "retention.bytes", "10000",
-                 "retention.ms", "-1", NULL);
-    create_topic(log, "sz0", "segment.bytes", "4096", "retention.bytes", "0",
-                 NULL);
-    create_topic(log, "big", "segment.bytes", "4096", "retention.bytes",
-                 "100000000", NULL);
+    crawllog_t *log = cl_test_open(dir, NULL);
+    cl_test_create_topic(log, "sz", 1, "segment.bytes", "4096",
+                         "retention.bytes", "10000", "retention.ms", "-1",
+                         NULL);
+    cl_test_create_topic(log, "sz0", 1, "segment.bytes", "4096",
+                         "retention.bytes", "0", NULL);
+    cl_test_create_topic(log, "big", 1, "segment.bytes", "4096",
+                         "retention.bytes", "100000000", NULL);
     append_n(log, "sz", 80, -1);
     append_n(log, "sz0", 40, -1);
     append_n(log, "big", 40, -1);
-    struct seglist *b1 = list_segments(dir, "sz");
-    struct seglist *b2 = list_segments(dir, "sz0");
-    struct seglist *b3 = list_segments(dir, "big");
+    struct cl_test_seglist *b1 = cl_test_segments(dir, "sz", 0);
+    struct cl_test_seglist *b2 = cl_test_segments(dir, "sz0", 0);
+    struct cl_test_seglist *b3 = cl_test_segments(dir, "big", 0);
     size_t k1 = size_rule(b1, 10000), k2 = b2->n - 1;
-    CHECKF(k1 >= 2 && k1 + 2 <= b1->n, "size rule deletes %zu of %zu", k1,
-           b1->n);
-    CHECKF(k2 >= 2 && size_rule(b2, 0) == k2, "%zu segments", b2->n);
+    cl_test_checkf(k1 >= 2 && k1 + 2 <= b1->n, "size rule deletes %zu of %zu",
+                   k1, b1->n);
+    cl_test_checkf(k2 >= 2 && size_rule(b2, 0) == k2, "%zu segments", b2->n);
     assert_int_equal(maintain(log), (int64_t)(k1 + k2));
     check_size_retention(dir, log, "sz", 10000, b1, k1);
     check_size_retention(dir, log, "sz0", 0, b2, k2);
@@ -491,16 +368,15 @@ static void test_api_retention_by_size(void **state)
     /* More data: retention follows it. */
     append_n(log, "sz", 30, -1);
     free(b1);
-    b1 = list_segments(dir, "sz");
+    b1 = cl_test_segments(dir, "sz", 0);
     k1 = size_rule(b1, 10000);
-    CHECKF(k1 >= 1, "30 more records rolled nothing over the limit");
+    cl_test_checkf(k1 >= 1, "30 more records rolled nothing over the limit");
     assert_int_equal(maintain(log), (int64_t)k1);
     check_size_retention(dir, log, "sz", 10000, b1, k1);
     free(b1);
     free(b2);
     free(b3);
-    assert_crawllog_ok(crawllog_close(log));
-    expect_verify_clean(dir);
+    cl_test_close_verify(log, dir);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -510,43 +386,36 @@ static void test_api_retention_by_size(void **state)
 static void test_api_retention_segment_ms_roll(void **state)
 {
     const char *dir = CL_TEST_DIR(state);
-    crawllog_t *log = open_log(dir);
+    crawllog_t *log = cl_test_open(dir, NULL);
     char path[4200];
-    struct seglist *sl;
-    create_topic(log, "sm", "segment.ms", "1", NULL);
-    create_topic(log, "keep", NULL);
+    struct cl_test_seglist *sl;
+    cl_test_create_topic(log, "sm", 1, "segment.ms", "1", NULL);
+    cl_test_create_topic(log, "keep", 1, NULL);
     append_n(log, "sm", 1, -1);
     append_n(log, "keep", 1, -1);
-    sleep_ms(5);
+    cl_test_sleep_ms(5);
     assert_int_equal(maintain(log), 0);
-    sl = list_segments(dir, "sm");
-    CHECKF(sl->n == 2 && sl->base[0] == 0 && sl->base[1] == 1,
-           "after the roll: %zu segments", sl->n);
+    sl = cl_test_segments(dir, "sm", 0);
+    cl_test_checkf(sl->n == 2 && sl->base[0] == 0 && sl->base[1] == 1,
+                   "after the roll: %zu segments", sl->n);
     free(sl);
-    sl = list_segments(dir, "keep"); /* the default segment.ms: no roll */
-    assert_int_equal(sl->n, 1);
-    free(sl);
+    assert_int_equal(segment_count(dir, "keep"), 1); /* default: no roll */
     /* An empty active segment is not rolled. */
-    sleep_ms(5);
+    cl_test_sleep_ms(5);
     assert_int_equal(maintain(log), 0);
-    sl = list_segments(dir, "sm");
-    assert_int_equal(sl->n, 2);
-    free(sl);
+    assert_int_equal(segment_count(dir, "sm"), 2);
     seg_path(path, sizeof(path), dir, "sm", 2, ".log");
     assert_false(cl_test_exists(path));
     /* The next append goes into it; then it is old enough to roll. */
     append_n(log, "sm", 1, -1);
-    sl = list_segments(dir, "sm");
-    assert_int_equal(sl->n, 2);
-    free(sl);
-    sleep_ms(5);
+    assert_int_equal(segment_count(dir, "sm"), 2);
+    cl_test_sleep_ms(5);
     assert_int_equal(maintain(log), 0);
-    sl = list_segments(dir, "sm");
-    CHECKF(sl->n == 3 && sl->base[2] == 2, "%zu segments", sl->n);
+    sl = cl_test_segments(dir, "sm", 0);
+    cl_test_checkf(sl->n == 3 && sl->base[2] == 2, "%zu segments", sl->n);
     free(sl);
     read_range(log, "sm", 0, 2);
-    assert_crawllog_ok(crawllog_close(log));
-    expect_verify_clean(dir);
+    cl_test_close_verify(log, dir);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -620,12 +489,12 @@ static int reader_step(crawllog_t *log, crawllog_reader_t *rd, int64_t *last,
 static void test_api_retention_reader_in_other_handle(void **state)
 {
     const char *dir = CL_TEST_DIR(state);
-    crawllog_t *a = open_log(dir), *b = open_log(dir);
+    crawllog_t *a = cl_test_open(dir, NULL), *b = cl_test_open(dir, NULL);
     crawllog_reader_t *rd = NULL;
     int64_t last = -1, deleted = 0, start, end;
     int eoffsets = 0;
-    create_topic(a, "cr", "segment.bytes", "4096", "retention.bytes", "8192",
-                 "retention.ms", "-1", NULL);
+    cl_test_create_topic(a, "cr", 1, "segment.bytes", "4096", "retention.bytes",
+                         "8192", "retention.ms", "-1", NULL);
     append_n(a, "cr", 10, -1);
     assert_crawllog_ok(crawllog_reader_new(&rd, b, "cr", 0));
     for (int round = 0; round < 12; round++) {
@@ -639,12 +508,12 @@ static void test_api_retention_reader_in_other_handle(void **state)
     }
     offsets(b, "cr", &start, &end);
     assert_int_equal(last, end - 1);
-    CHECKF(deleted >= 10, "only %" PRId64 " segments deleted", deleted);
-    CHECKF(eoffsets >= 1, "the reader never met deleted data");
+    cl_test_checkf(deleted >= 10, "only %" PRId64 " segments deleted", deleted);
+    cl_test_checkf(eoffsets >= 1, "the reader never met deleted data");
     crawllog_reader_destroy(rd);
     assert_crawllog_ok(crawllog_close(a));
     assert_crawllog_ok(crawllog_close(b));
-    expect_verify_clean(dir);
+    cl_test_expect_verify_clean(dir);
 }
 
 struct conc {
@@ -665,16 +534,17 @@ static void *conc_writer(void *p)
         crawllog_record_t r = {"k", 1, value, VALUE_LEN, -1, NULL, 0};
         int rc =
             crawllog_append(c->a, "cr", 0, &r, 1, CRAWLLOG_SYNC_WRITTEN, &base);
-        THCHECK(rc == 0 && base == i, "append %d: %s, base %" PRId64, i,
-                crawllog_err_name(rc), base);
+        cl_test_thread_check(rc == 0 && base == i,
+                             "append %d: %s, base %" PRId64, i,
+                             crawllog_err_name(rc), base);
         if (i % 100 == 99) {
-            sleep_ms(2);
+            cl_test_sleep_ms(2);
         }
         if (i % 10 == 9) {
             int64_t deleted;
             rc = crawllog_maintain(c->a, &deleted);
-            THCHECK(rc == 0, "maintain: %s: %s", crawllog_err_name(rc),
-                    crawllog_errmsg(c->a));
+            cl_test_thread_check(rc == 0, "maintain: %s: %s",
+                                 crawllog_err_name(rc), crawllog_errmsg(c->a));
         }
     }
     pthread_mutex_lock(&c->mu);
@@ -695,16 +565,16 @@ static void *conc_reader(void *p)
     struct conc *c = p;
     struct conc_res *res = calloc(1, sizeof(*res));
     crawllog_reader_t *rd = NULL;
-    THCHECK(res != NULL, "calloc");
+    cl_test_thread_check(res != NULL, "calloc");
     res->last = -1;
     int rc = crawllog_reader_new(&rd, c->b, "cr", 0);
-    THCHECK(rc == 0, "reader_new: %s", crawllog_err_name(rc));
+    cl_test_thread_check(rc == 0, "reader_new: %s", crawllog_err_name(rc));
     for (;;) {
         int step = reader_step(c->b, rd, &res->last, &res->eoffsets, 1);
         if (step != STEP_END) {
             res->records += step == STEP_RECORD;
             if (res->records % 2 == 0) {
-                sleep_ms(2); /* fall behind the writer */
+                cl_test_sleep_ms(2); /* fall behind the writer */
             }
             continue;
         }
@@ -715,7 +585,7 @@ static void *conc_reader(void *p)
         if (done && res->last == end - 1) {
             break;
         }
-        sleep_ms(1);
+        cl_test_sleep_ms(1);
     }
     crawllog_reader_destroy(rd);
     return res;
@@ -726,12 +596,13 @@ static void *conc_reader(void *p)
 static void test_api_retention_reader_concurrent(void **state)
 {
     const char *dir = CL_TEST_DIR(state);
-    struct conc c = {
-        open_log(dir), open_log(dir), 600, 0, 0, PTHREAD_MUTEX_INITIALIZER};
+    struct conc c = {NULL, NULL, 600, 0, 0, PTHREAD_MUTEX_INITIALIZER};
     pthread_t w, r;
     void *out = NULL;
-    create_topic(c.a, "cr", "segment.bytes", "4096", "retention.bytes", "8192",
-                 "retention.ms", "-1", NULL);
+    c.a = cl_test_open(dir, NULL);
+    c.b = cl_test_open(dir, NULL);
+    cl_test_create_topic(c.a, "cr", 1, "segment.bytes", "4096",
+                         "retention.bytes", "8192", "retention.ms", "-1", NULL);
     assert_int_equal(pthread_create(&r, NULL, conc_reader, &c), 0);
     assert_int_equal(pthread_create(&w, NULL, conc_writer, &c), 0);
     assert_int_equal(pthread_join(w, NULL), 0);
@@ -744,38 +615,24 @@ static void test_api_retention_reader_concurrent(void **state)
     int64_t start, end;
     offsets(c.b, "cr", &start, &end);
     assert_int_equal(end, c.appends);
-    CHECKF(start > 0, "retention never ran");
+    cl_test_checkf(start > 0, "retention never ran");
     free(res);
     pthread_mutex_destroy(&c.mu);
     assert_crawllog_ok(crawllog_close(c.a));
     assert_crawllog_ok(crawllog_close(c.b));
-    expect_verify_clean(dir);
+    cl_test_expect_verify_clean(dir);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_api_retention_by_time,
-                                        cl_test_tmpdir_setup,
-                                        cl_test_tmpdir_teardown),
-        cmocka_unit_test_setup_teardown(test_api_retention_active_never_deleted,
-                                        cl_test_tmpdir_setup,
-                                        cl_test_tmpdir_teardown),
-        cmocka_unit_test_setup_teardown(test_api_retention_disabled,
-                                        cl_test_tmpdir_setup,
-                                        cl_test_tmpdir_teardown),
-        cmocka_unit_test_setup_teardown(test_api_retention_by_size,
-                                        cl_test_tmpdir_setup,
-                                        cl_test_tmpdir_teardown),
-        cmocka_unit_test_setup_teardown(test_api_retention_segment_ms_roll,
-                                        cl_test_tmpdir_setup,
-                                        cl_test_tmpdir_teardown),
-        cmocka_unit_test_setup_teardown(
-            test_api_retention_reader_in_other_handle, cl_test_tmpdir_setup,
-            cl_test_tmpdir_teardown),
-        cmocka_unit_test_setup_teardown(test_api_retention_reader_concurrent,
-                                        cl_test_tmpdir_setup,
-                                        cl_test_tmpdir_teardown),
+        cl_test_unit_tmpdir(test_api_retention_by_time),
+        cl_test_unit_tmpdir(test_api_retention_active_never_deleted),
+        cl_test_unit_tmpdir(test_api_retention_disabled),
+        cl_test_unit_tmpdir(test_api_retention_by_size),
+        cl_test_unit_tmpdir(test_api_retention_segment_ms_roll),
+        cl_test_unit_tmpdir(test_api_retention_reader_in_other_handle),
+        cl_test_unit_tmpdir(test_api_retention_reader_concurrent),
     };
     return cmocka_run_group_tests_name("api_retention", tests, NULL, NULL);
 }

@@ -40,23 +40,6 @@ static void dirs_init(void **state, struct dirs *d)
                  "outside");
 }
 
-static crawllog_t *open_log_conf(const char *dir, const crawllog_conf_t *conf)
-{
-    crawllog_t *log = NULL;
-    char errstr[CRAWLLOG_ERRSTR_SIZE] = "";
-    int rc = crawllog_open(&log, dir, conf, errstr, sizeof(errstr));
-    if (rc != 0) {
-        cl_test_failf_at(__FILE__, __LINE__, "crawllog_open %s: %s: %s", dir,
-                         crawllog_err_name(rc), errstr);
-    }
-    return log;
-}
-
-static crawllog_t *open_log(const char *dir)
-{
-    return open_log_conf(dir, NULL);
-}
-
 /* Open must fail with want; returns nothing, checks log stayed NULL. */
 static void open_fails(const char *dir, const crawllog_conf_t *conf, int want)
 {
@@ -140,47 +123,12 @@ static int read_all(crawllog_t *log, const char *topic, int32_t partition)
  * in several segments of partition 0 and one of partition 1. */
 static void make_populated(const char *dir)
 {
-    crawllog_conf_t *tc;
-    crawllog_t *log = open_log(dir);
-    assert_crawllog_ok(crawllog_conf_new(&tc));
-    assert_crawllog_ok(crawllog_conf_set(tc, "segment.bytes", "4096", NULL,
-                                         0));
-    assert_crawllog_ok(crawllog_conf_set(tc, "index.interval.bytes", "100",
-                                         NULL, 0));
-    assert_crawllog_ok_log(log, crawllog_topic_create(log, "t", 2, tc));
-    crawllog_conf_destroy(tc);
+    crawllog_t *log = cl_test_open(dir, NULL);
+    cl_test_create_topic(log, "t", 2, "segment.bytes", "4096",
+                         "index.interval.bytes", "100", NULL);
     append_n(log, "t", 0, 30, 300);
     append_n(log, "t", 1, 3, 10);
     assert_crawllog_ok(crawllog_close(log));
-}
-
-/* Copy a tree (directories and regular files, modes kept). */
-static void copy_tree(const char *src, const char *dst)
-{
-    struct stat st;
-    cl_test_check(lstat(src, &st) == 0);
-    if (S_ISREG(st.st_mode)) {
-        size_t len;
-        void *buf = cl_test_read_file(src, &len);
-        cl_test_write_file(dst, buf, len);
-        free(buf);
-        cl_test_check(chmod(dst, st.st_mode & 07777) == 0);
-        return;
-    }
-    cl_test_check(S_ISDIR(st.st_mode));
-    cl_test_check(mkdir(dst, st.st_mode & 07777) == 0);
-    DIR *d = opendir(src);
-    cl_test_check(d != NULL);
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        char s[4096], t[4096];
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
-            continue;
-        }
-        copy_tree(cl_test_path(s, sizeof(s), src, de->d_name),
-                  cl_test_path(t, sizeof(t), dst, de->d_name));
-    }
-    closedir(d);
 }
 
 /* Replace path (file or tree) by a symlink to target. */
@@ -191,6 +139,22 @@ static void replace_by_symlink(const char *path, const char *target)
         cl_test_failf_at(__FILE__, __LINE__, "symlink %s -> %s: %s", path,
                          target, strerror(errno));
     }
+}
+
+/* Populate data/ (make_populated), copy data/<rel> to outside/<name> (a
+ * canary) and replace data/<rel> by a symlink to the copy.  Returns a
+ * snapshot of outside/ taken then. */
+static struct cl_test_snap *link_outside(const struct dirs *d, const char *rel,
+                                         const char *name)
+{
+    char path[8192], target[8192];
+    make_populated(d->data);
+    cl_test_check(mkdir(d->outside, 0700) == 0);
+    cl_test_path(path, sizeof(path), d->data, rel);
+    cl_test_path(target, sizeof(target), d->outside, name);
+    cl_test_copy_tree(path, target);
+    replace_by_symlink(path, target);
+    return cl_test_snap_take(d->outside);
 }
 
 /* rc must be one of the two refusals of a symlinked topic or partition. */
@@ -281,7 +245,7 @@ static void test_api_security_hostile_topic_names(void **state)
     size_t n = sizeof(hostile) / sizeof(hostile[0]);
     assert_true(n >= 50);
     make_populated(d.data);
-    crawllog_t *log = open_log(d.data);
+    crawllog_t *log = cl_test_open(d.data, NULL);
     struct cl_test_snap *before = cl_test_snap_take(CL_TEST_DIR(state));
     for (size_t i = 0; i < n; i++) {
         all_calls_refuse(log, hostile[i]);
@@ -301,10 +265,7 @@ static void test_api_security_hostile_topic_names(void **state)
     crawllog_topic_list_free(names, count);
     assert_int_equal(count_records(log, "t", 0), 30);
     assert_crawllog_ok(crawllog_close(log));
-    after = cl_test_snap_take(CL_TEST_DIR(state));
-    assert_snap_equal(before, after);
-    cl_test_snap_free(after);
-    cl_test_snap_free(before);
+    assert_dir_unchanged(before, CL_TEST_DIR(state));
 }
 
 /* Odd-looking names that are valid ([A-Za-z0-9._-]{1,249}, not . or ..)
@@ -322,7 +283,7 @@ static void test_api_security_odd_valid_names(void **state)
     char path[8192], rel[512];
     init_names();
     dirs_init(state, &d);
-    crawllog_t *log = open_log(d.data);
+    crawllog_t *log = cl_test_open(d.data, NULL);
     for (size_t i = 0; i < n; i++) {
         assert_crawllog_ok_log(log, crawllog_topic_create(log, names[i], 1,
                                                           NULL));
@@ -332,7 +293,7 @@ static void test_api_security_odd_valid_names(void **state)
                                                 rel)));
     }
     assert_crawllog_ok(crawllog_close(log));
-    log = open_log(d.data);
+    log = cl_test_open(d.data, NULL);
     char **list;
     size_t count;
     assert_crawllog_ok(crawllog_topic_list(log, &list, &count));
@@ -345,17 +306,9 @@ static void test_api_security_odd_valid_names(void **state)
         assert_int_equal(np, 1);
         assert_int_equal(count_records(log, names[i], 0), (int64_t)i + 1);
     }
-    assert_crawllog_ok(crawllog_close(log));
-    size_t problems = 99;
-    char errstr[CRAWLLOG_ERRSTR_SIZE] = "";
-    int rc = crawllog_verify(d.data, NULL, NULL, &problems, errstr,
-                             sizeof(errstr));
-    if (rc != 0 || problems != 0) {
-        fail_msg("verify: %s, %zu problems: %s", crawllog_err_name(rc),
-                 problems, errstr);
-    }
+    cl_test_close_verify(log, d.data);
     /* Deleting one of them removes exactly that one. */
-    log = open_log(d.data);
+    log = cl_test_open(d.data, NULL);
     assert_crawllog_ok_log(log, crawllog_topic_delete(log, "topics"));
     assert_crawllog_ok(crawllog_topic_list(log, &list, &count));
     assert_int_equal(count, n - 1);
@@ -373,26 +326,16 @@ static void test_api_security_odd_valid_names(void **state)
 static void test_api_security_symlink_topic_dir(void **state)
 {
     struct dirs d;
-    char tdir[8192], canary[8192];
     crawllog_reader_t *rd;
-    crawllog_record_t r;
+    crawllog_record_t r = {NULL, 0, "x", 1, 0, NULL, 0};
     int64_t s, e;
     dirs_init(state, &d);
-    make_populated(d.data);
-    cl_test_check(mkdir(d.outside, 0700) == 0);
-    cl_test_path(tdir, sizeof(tdir), d.data, "topics/t");
-    cl_test_path(canary, sizeof(canary), d.outside, "t");
-    copy_tree(tdir, canary);
-    replace_by_symlink(tdir, canary);
-    struct cl_test_snap *before = cl_test_snap_take(d.outside);
+    struct cl_test_snap *before = link_outside(&d, "topics/t", "t");
 
     crawllog_t *log = NULL;
     char errstr[CRAWLLOG_ERRSTR_SIZE] = "";
     int rc = crawllog_open(&log, d.data, NULL, errstr, sizeof(errstr));
     if (rc == 0) {
-        memset(&r, 0, sizeof(r));
-        r.value = "x";
-        r.value_len = 1;
         assert_refused(crawllog_append(log, "t", 0, &r, 1,
                                        CRAWLLOG_SYNC_WRITTEN, NULL));
         assert_refused(crawllog_append(log, "t", 1, &r, 1,
@@ -412,10 +355,7 @@ static void test_api_security_symlink_topic_dir(void **state)
         assert_crawllog_rc(rc, CRAWLLOG_ELOOP);
         assert_non_null(strstr(errstr, "t"));
     }
-    struct cl_test_snap *after = cl_test_snap_take(d.outside);
-    assert_snap_equal(before, after);
-    cl_test_snap_free(after);
-    cl_test_snap_free(before);
+    assert_dir_unchanged(before, d.outside);
 }
 
 /* One file or directory below a partition replaced by a symlink to an
@@ -430,26 +370,16 @@ struct link_case {
 static void symlink_case(void **state, const struct link_case *lc)
 {
     struct dirs d;
-    char path[8192], target[8192];
-    crawllog_record_t r;
+    crawllog_record_t r = {NULL, 0, "y", 1, 0, NULL, 0};
     dirs_init(state, &d);
     cl_test_rmrf(d.data);
     cl_test_rmrf(d.outside);
-    make_populated(d.data);
-    cl_test_check(mkdir(d.outside, 0700) == 0);
-    cl_test_path(path, sizeof(path), d.data, lc->rel);
-    cl_test_path(target, sizeof(target), d.outside, "target");
-    copy_tree(path, target);
-    replace_by_symlink(path, target);
-    struct cl_test_snap *before = cl_test_snap_take(d.outside);
+    struct cl_test_snap *before = link_outside(&d, lc->rel, "target");
 
     crawllog_t *log = NULL;
     char errstr[CRAWLLOG_ERRSTR_SIZE] = "";
     int rc = crawllog_open(&log, d.data, NULL, errstr, sizeof(errstr));
     if (rc == 0) {
-        memset(&r, 0, sizeof(r));
-        r.value = "y";
-        r.value_len = 1;
         int32_t part = strstr(lc->rel, "/1") ? 1 : 0;
         rc = crawllog_append(log, "t", part, &r, 1, CRAWLLOG_SYNC_WRITTEN,
                              NULL);
@@ -567,7 +497,7 @@ static void test_api_security_dangling_tmp_symlinks(void **state)
     char tdir[8192], target[8192];
     int32_t np = 0;
     dirs_init(state, &d);
-    crawllog_t *log = open_log(d.data);
+    crawllog_t *log = cl_test_open(d.data, NULL);
     assert_crawllog_ok_log(log, crawllog_topic_create(log, "t", 1, NULL));
     cl_test_check(mkdir(d.outside, 0700) == 0);
     cl_test_path(tdir, sizeof(tdir), d.data, "topics/t");
@@ -599,14 +529,14 @@ static void test_api_security_symlinked_root_allowed(void **state)
     make_populated(d.data);
     cl_test_path(link, sizeof(link), CL_TEST_DIR(state), "link");
     cl_test_check(symlink(d.data, link) == 0);
-    crawllog_t *log = open_log(link);
+    crawllog_t *log = cl_test_open(link, NULL);
     append_n(log, "t", 0, 2, 10);
     assert_int_equal(count_records(log, "t", 0), 32);
     assert_crawllog_ok(crawllog_close(log));
     /* A trailing slash is the same directory. */
     char slash[8300];
     snprintf(slash, sizeof(slash), "%s/", link);
-    log = open_log(slash);
+    log = cl_test_open(slash, NULL);
     assert_int_equal(count_records(log, "t", 0), 32);
     assert_crawllog_ok(crawllog_close(log));
     struct stat st;
@@ -668,11 +598,8 @@ static void modes_case(void **state, mode_t um, const char *dmode_s,
     dirs_init(state, &d);
     cl_test_rmrf(d.data);
     if (dmode_s) {
-        assert_crawllog_ok(crawllog_conf_new(&conf));
-        assert_crawllog_ok(crawllog_conf_set(conf, "log.dir.mode", dmode_s,
-                                             NULL, 0));
-        assert_crawllog_ok(crawllog_conf_set(conf, "log.file.mode", fmode_s,
-                                             NULL, 0));
+        conf = cl_test_conf("log.dir.mode", dmode_s, "log.file.mode", fmode_s,
+                            NULL);
     }
     mode_t old = umask(um);
     crawllog_t *log = NULL;
@@ -776,12 +703,9 @@ static void test_api_security_world_writable_root(void **state)
     cl_test_check(chmod(d.data, 01777) == 0);
     open_fails(d.data, NULL, CRAWLLOG_EPERM);
     cl_test_check(chmod(d.data, 0777) == 0);
-    struct cl_test_snap *after = cl_test_snap_take(CL_TEST_DIR(state));
-    assert_snap_equal(before, after);
-    cl_test_snap_free(after);
-    cl_test_snap_free(before);
+    assert_dir_unchanged(before, CL_TEST_DIR(state));
     cl_test_check(chmod(d.data, 0700) == 0);
-    crawllog_t *log = open_log(d.data);
+    crawllog_t *log = cl_test_open(d.data, NULL);
     assert_int_equal(count_records(log, "t", 0), 30);
     assert_crawllog_ok(crawllog_close(log));
 }
@@ -797,16 +721,13 @@ static void test_api_security_parent_permissions(void **state)
     cl_test_check(chmod(parent, 0777) == 0);
     struct cl_test_snap *before = cl_test_snap_take(parent);
     open_fails(data, NULL, CRAWLLOG_EPERM);
-    struct cl_test_snap *after = cl_test_snap_take(parent);
-    assert_snap_equal(before, after);
-    cl_test_snap_free(after);
-    cl_test_snap_free(before);
+    assert_dir_unchanged(before, parent);
     assert_false(cl_test_exists(data));
 
     /* With the sticky bit (like /tmp): fine. */
     cl_test_check(chmod(parent, 01777) == 0);
     make_populated(data);
-    crawllog_t *log = open_log(data);
+    crawllog_t *log = cl_test_open(data, NULL);
     assert_int_equal(count_records(log, "t", 0), 30);
     assert_crawllog_ok(crawllog_close(log));
 
@@ -814,12 +735,9 @@ static void test_api_security_parent_permissions(void **state)
     cl_test_check(chmod(parent, 0777) == 0);
     before = cl_test_snap_take(parent);
     open_fails(data, NULL, CRAWLLOG_EPERM);
-    after = cl_test_snap_take(parent);
-    assert_snap_equal(before, after);
-    cl_test_snap_free(after);
-    cl_test_snap_free(before);
+    assert_dir_unchanged(before, parent);
     cl_test_check(chmod(parent, 0700) == 0);
-    log = open_log(data);
+    log = cl_test_open(data, NULL);
     assert_crawllog_ok(crawllog_close(log));
 }
 
@@ -828,22 +746,16 @@ static void test_api_security_parent_permissions(void **state)
 static void test_api_security_no_create(void **state)
 {
     struct dirs d;
-    crawllog_conf_t *conf;
     dirs_init(state, &d);
-    assert_crawllog_ok(crawllog_conf_new(&conf));
-    assert_crawllog_ok(crawllog_conf_set(conf, "log.dir.create", "false",
-                                         NULL, 0));
+    crawllog_conf_t *conf = cl_test_conf("log.dir.create", "false", NULL);
     struct cl_test_snap *before = cl_test_snap_take(CL_TEST_DIR(state));
     open_fails(d.data, conf, CRAWLLOG_ENOENT);
     char deep[8192];
     cl_test_path(deep, sizeof(deep), d.data, "a/b");
     open_fails(deep, conf, CRAWLLOG_ENOENT);
-    struct cl_test_snap *after = cl_test_snap_take(CL_TEST_DIR(state));
-    assert_snap_equal(before, after);
-    cl_test_snap_free(after);
-    cl_test_snap_free(before);
+    assert_dir_unchanged(before, CL_TEST_DIR(state));
     make_populated(d.data);
-    crawllog_t *log = open_log_conf(d.data, conf);
+    crawllog_t *log = cl_test_open(d.data, conf);
     assert_int_equal(count_records(log, "t", 0), 30);
     assert_crawllog_ok(crawllog_close(log));
     crawllog_conf_destroy(conf);
@@ -868,54 +780,26 @@ static void test_api_security_root_not_a_directory(void **state)
     rc = crawllog_open(&log, link, NULL, errstr, sizeof(errstr));
     assert_true(rc != 0);
     assert_null(log);
-    struct cl_test_snap *after = cl_test_snap_take(CL_TEST_DIR(state));
-    assert_snap_equal(before, after);
-    cl_test_snap_free(after);
-    cl_test_snap_free(before);
-}
-
-static int setup(void **state)
-{
-    return cl_test_tmpdir_setup(state);
-}
-
-static int teardown(void **state)
-{
-    return cl_test_tmpdir_teardown(state);
+    assert_dir_unchanged(before, CL_TEST_DIR(state));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(
-            test_api_security_hostile_topic_names, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_api_security_odd_valid_names,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_api_security_symlink_topic_dir,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_api_security_symlinks_below_topic, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_api_security_symlink_active_index, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_api_security_dangling_tmp_symlinks, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_api_security_symlinked_root_allowed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_api_security_modes_default,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_api_security_modes_configured,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_api_security_world_writable_modes_rejected, setup,
-            teardown),
-        cmocka_unit_test_setup_teardown(
-            test_api_security_world_writable_root, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_api_security_parent_permissions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_api_security_no_create, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(
-            test_api_security_root_not_a_directory, setup, teardown),
+        cl_test_unit_tmpdir(test_api_security_hostile_topic_names),
+        cl_test_unit_tmpdir(test_api_security_odd_valid_names),
+        cl_test_unit_tmpdir(test_api_security_symlink_topic_dir),
+        cl_test_unit_tmpdir(test_api_security_symlinks_below_topic),
+        cl_test_unit_tmpdir(test_api_security_symlink_active_index),
+        cl_test_unit_tmpdir(test_api_security_dangling_tmp_symlinks),
+        cl_test_unit_tmpdir(test_api_security_symlinked_root_allowed),
+        cl_test_unit_tmpdir(test_api_security_modes_default),
+        cl_test_unit_tmpdir(test_api_security_modes_configured),
+        cl_test_unit_tmpdir(test_api_security_world_writable_modes_rejected),
+        cl_test_unit_tmpdir(test_api_security_world_writable_root),
+        cl_test_unit_tmpdir(test_api_security_parent_permissions),
+        cl_test_unit_tmpdir(test_api_security_no_create),
+        cl_test_unit_tmpdir(test_api_security_root_not_a_directory),
     };
     return cmocka_run_group_tests_name("api_security", tests, NULL, NULL);
 }

@@ -238,14 +238,53 @@ static int group_setup(void **state)
     return 0;
 }
 
-/* Create topic with the given partition count; must succeed. */
-static void create_topic(void **state, const char *topic, const char *parts)
+/* Run "crawllog -d <tmp>/data ARGS..." with stdin IN; it must exit with
+ * code want, print exactly out on stdout (NULL: not checked) and err_part
+ * somewhere on stderr (NULL: not checked).  Failures name file:line. */
+static void cli_expect_at(const char *file, int line, const char *in, int want,
+                          const char *out, const char *err_part,
+                          const char *const *args)
 {
     struct run r;
 
-    CLI(state, &r, NULL, "topic", "create", topic, parts);
-    assert_exit(&r, 0);
+    cli_run(&r, in, NULL, args);
+    if (r.status != want) {
+        cl_test_failf_at(file, line,
+                         "exit %d, expected %d; stdout:\n%s\n"
+                         "stderr:\n%s",
+                         r.status, want, r.out, r.err);
+    }
+    if (out != NULL && strcmp(r.out, out) != 0) {
+        cl_test_failf_at(file, line, "stdout \"%s\", expected \"%s\"", r.out,
+                         out);
+    }
+    if (err_part != NULL && strstr(r.err, err_part) == NULL) {
+        cl_test_failf_at(file, line, "\"%s\" not found in:\n%s", err_part,
+                         r.err);
+    }
     run_free(&r);
+}
+
+#define CLI_EXPECT(state, in, want, out, err_part, ...)                        \
+    cli_expect_at(                                                             \
+        __FILE__, __LINE__, (in), (want), (out), (err_part),                   \
+        (const char *const[]){"-d", data_dir(state), __VA_ARGS__, NULL})
+
+/* CLI() that must exit 0 (the output is not looked at). */
+#define CLI_OK(state, in, ...) CLI_EXPECT(state, in, 0, NULL, NULL, __VA_ARGS__)
+
+/* CLI() that must exit 0 and print exactly out on stdout. */
+#define CLI_OUT(state, in, out, ...)                                           \
+    CLI_EXPECT(state, in, 0, out, NULL, __VA_ARGS__)
+
+/* CLI() that must exit 1 with err_part on stderr. */
+#define CLI_FAILS(state, in, err_part, ...)                                    \
+    CLI_EXPECT(state, in, 1, NULL, err_part, __VA_ARGS__)
+
+/* Create topic with the given partition count; must succeed. */
+static void create_topic(void **state, const char *topic, const char *parts)
+{
+    CLI_OK(state, NULL, "topic", "create", topic, parts);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -277,10 +316,7 @@ static void test_cli_topic_commands(void **state)
 
     create_topic(state, "beta", "1");
     create_topic(state, "alpha", "2");
-    CLI(state, &r, NULL, "topic", "list");
-    assert_exit(&r, 0);
-    assert_string_equal(r.out, "alpha\nbeta\n");
-    run_free(&r);
+    CLI_OUT(state, NULL, "alpha\nbeta\n", "topic", "list");
     CLI(state, &r, NULL, "topic", "describe", "alpha");
     assert_exit(&r, 0);
     assert_contains(r.out, "partitions: 2\n");
@@ -289,55 +325,36 @@ static void test_cli_topic_commands(void **state)
     assert_contains(r.out, "partition 1: start 0 end 0 records 0\n");
     assert_null(strstr(r.out, "partition 2:"));
     run_free(&r);
-    CLI(state, &r, NULL, "topic", "add-partitions", "alpha", "4");
-    assert_exit(&r, 0);
-    run_free(&r);
+    CLI_OK(state, NULL, "topic", "add-partitions", "alpha", "4");
     CLI(state, &r, NULL, "topic", "describe", "alpha");
     assert_exit(&r, 0);
     assert_contains(r.out, "partitions: 4\n");
     assert_contains(r.out, "partition 3: start 0 end 0 records 0\n");
     run_free(&r);
-    CLI(state, &r, NULL, "topic", "add-partitions", "alpha", "3");
-    assert_exit(&r, 1);
-    assert_contains(r.err, "CRAWLLOG_EINVAL");
-    run_free(&r);
-    CLI(state, &r, NULL, "topic", "create", "alpha", "1");
-    assert_exit(&r, 1);
-    assert_contains(r.err, "CRAWLLOG_EEXIST");
-    run_free(&r);
-    CLI(state, &r, NULL, "topic", "delete", "beta");
-    assert_exit(&r, 0);
-    run_free(&r);
+    CLI_FAILS(state, NULL, "CRAWLLOG_EINVAL", "topic", "add-partitions",
+              "alpha", "3");
+    CLI_FAILS(state, NULL, "CRAWLLOG_EEXIST", "topic", "create", "alpha", "1");
+    CLI_OK(state, NULL, "topic", "delete", "beta");
     CLI(state, &r, NULL, "topic", "list");
     assert_string_equal(r.out, "alpha\n");
     run_free(&r);
-    CLI(state, &r, NULL, "topic", "delete", "beta");
-    assert_exit(&r, 1);
-    assert_contains(r.err, "CRAWLLOG_ENOTOPIC");
-    run_free(&r);
-    CLI(state, &r, NULL, "topic", "describe", "beta");
-    assert_exit(&r, 1);
-    assert_contains(r.err, "CRAWLLOG_ENOTOPIC");
-    run_free(&r);
+    CLI_FAILS(state, NULL, "CRAWLLOG_ENOTOPIC", "topic", "delete", "beta");
+    CLI_FAILS(state, NULL, "CRAWLLOG_ENOTOPIC", "topic", "describe", "beta");
 }
 
 static void test_cli_topic_overrides(void **state)
 {
     struct run r;
 
-    CLI(state, &r, NULL, "topic", "create", "t", "1", "-c",
-        "segment.bytes=65536", "-c", "retention.ms=12345");
-    assert_exit(&r, 0);
-    run_free(&r);
+    CLI_OK(state, NULL, "topic", "create", "t", "1", "-c",
+           "segment.bytes=65536", "-c", "retention.ms=12345");
     CLI(state, &r, NULL, "topic", "describe", "t");
     assert_exit(&r, 0);
     assert_contains(r.out, "segment.bytes=65536\n");
     assert_contains(r.out, "retention.ms=12345\n");
     run_free(&r);
-    CLI(state, &r, NULL, "topic", "create", "u", "1", "-c", "segment.bytes=x");
-    assert_exit(&r, 1);
-    assert_contains(r.err, "segment.bytes");
-    run_free(&r);
+    CLI_FAILS(state, NULL, "segment.bytes", "topic", "create", "u", "1", "-c",
+              "segment.bytes=x");
     CLI(state, &r, NULL, "topic", "list");
     assert_string_equal(r.out, "t\n");
     run_free(&r);
@@ -400,54 +417,30 @@ static void test_cli_produce_consume(void **state)
     assert_int_equal(i, 5);
     run_free(&r);
     /* Without --key-sep the whole line is the value and the key is null. */
-    CLI(state, &r, "a|b\n", "produce", "t", "0", "--sync", "durable");
-    assert_exit(&r, 0);
-    assert_contains(r.err, "produced 1 records, offsets 5..5");
-    run_free(&r);
-    CLI(state, &r, NULL, "consume", "t", "0", "--from", "5", "--format", "raw");
-    assert_exit(&r, 0);
-    assert_string_equal(r.out, "a|b\n");
-    run_free(&r);
+    CLI_EXPECT(state, "a|b\n", 0, NULL, "produced 1 records, offsets 5..5",
+               "produce", "t", "0", "--sync", "durable");
+    CLI_OUT(state, NULL, "a|b\n", "consume", "t", "0", "--from", "5",
+            "--format", "raw");
 }
 
 static void test_cli_consume_from_max(void **state)
 {
     static const char *const vals[6] = {"r0", "r1", "r2", "r3", "r4", "r5"};
-    struct run r;
     char in[128];
 
     create_topic(state, "t", "1");
-    CLI(state, &r, join_lines(vals, 6, in, sizeof(in)), "produce", "t", "0",
-        "--sync", "none");
-    assert_exit(&r, 0);
-    run_free(&r);
-    CLI(state, &r, NULL, "consume", "t", "0", "--from", "2", "--max", "3",
-        "--format", "raw");
-    assert_exit(&r, 0);
-    assert_string_equal(r.out, "r2\nr3\nr4\n");
-    run_free(&r);
-    CLI(state, &r, NULL, "consume", "t", "0", "--max", "0");
-    assert_exit(&r, 0);
-    assert_string_equal(r.out, "");
-    run_free(&r);
-    CLI(state, &r, NULL, "consume", "t", "0", "--from", "6");
-    assert_exit(&r, 0);
-    assert_string_equal(r.out, "");
-    run_free(&r);
-    CLI(state, &r, NULL, "consume", "t", "0", "--from", "7");
-    assert_exit(&r, 1);
-    assert_contains(r.err, "CRAWLLOG_EOFFSET");
-    run_free(&r);
-    CLI(state, &r, NULL, "consume", "t", "0", "--from-time", "0", "--max",
-        "1", "--format", "raw");
-    assert_exit(&r, 0);
-    assert_string_equal(r.out, "r0\n");
-    run_free(&r);
-    CLI(state, &r, NULL, "consume", "t", "0", "--from-time",
-        "4102444800000"); /* 2100-01-01: after every record */
-    assert_exit(&r, 0);
-    assert_string_equal(r.out, "");
-    run_free(&r);
+    CLI_OK(state, join_lines(vals, 6, in, sizeof(in)), "produce", "t", "0",
+           "--sync", "none");
+    CLI_OUT(state, NULL, "r2\nr3\nr4\n", "consume", "t", "0", "--from", "2",
+            "--max", "3", "--format", "raw");
+    CLI_OUT(state, NULL, "", "consume", "t", "0", "--max", "0");
+    CLI_OUT(state, NULL, "", "consume", "t", "0", "--from", "6");
+    CLI_FAILS(state, NULL, "CRAWLLOG_EOFFSET", "consume", "t", "0", "--from",
+              "7");
+    CLI_OUT(state, NULL, "r0\n", "consume", "t", "0", "--from-time", "0",
+            "--max", "1", "--format", "raw");
+    CLI_OUT(state, NULL, "", "consume", "t", "0", "--from-time",
+            "4102444800000"); /* 2100-01-01: after every record */
 }
 
 static void test_cli_offsets(void **state)
@@ -455,48 +448,31 @@ static void test_cli_offsets(void **state)
     struct run r;
 
     create_topic(state, "t", "3");
-    CLI(state, &r, "a\nb\n", "produce", "t", "0");
-    assert_exit(&r, 0);
-    run_free(&r);
-    CLI(state, &r, "c\nd\ne", "produce", "t", "2"); /* no final newline */
-    assert_exit(&r, 0);
-    assert_contains(r.err, "produced 3 records, offsets 0..2");
-    run_free(&r);
-    CLI(state, &r, NULL, "offsets", "t");
-    assert_exit(&r, 0);
-    assert_string_equal(r.out, "0 0 2\n1 0 0\n2 0 3\n");
-    run_free(&r);
+    CLI_OK(state, "a\nb\n", "produce", "t", "0");
+    CLI_EXPECT(state, "c\nd\ne", 0, NULL, "produced 3 records, offsets 0..2",
+               "produce", "t", "2"); /* no final newline */
+    CLI_OUT(state, NULL, "0 0 2\n1 0 0\n2 0 3\n", "offsets", "t");
     CLI(state, &r, NULL, "topic", "describe", "t");
     assert_contains(r.out, "partition 2: start 0 end 3 records 3\n");
     run_free(&r);
-    CLI(state, &r, NULL, "offsets", "nope");
-    assert_exit(&r, 1);
-    assert_contains(r.err, "CRAWLLOG_ENOTOPIC");
-    run_free(&r);
+    CLI_FAILS(state, NULL, "CRAWLLOG_ENOTOPIC", "offsets", "nope");
 }
 
 static void test_cli_verify(void **state)
 {
-    struct cl_test_snap *before, *after;
+    struct cl_test_snap *before;
     char seg[4300];
     unsigned char *bytes;
     size_t len, batch, pos;
     struct run r;
 
     create_topic(state, "t", "1");
-    CLI(state, &r, "first record\nsecond record\nthird\nfourth\nfifth\n",
-        "produce", "t", "0");
-    assert_exit(&r, 0);
-    run_free(&r);
+    CLI_OK(state, "first record\nsecond record\nthird\nfourth\nfifth\n",
+           "produce", "t", "0");
     /* A second batch, so that the damage below is not a torn tail (which
      * recovery on open would truncate). */
-    CLI(state, &r, "sixth\n", "produce", "t", "0");
-    assert_exit(&r, 0);
-    run_free(&r);
-    CLI(state, &r, NULL, "verify");
-    assert_exit(&r, 0);
-    assert_string_equal(r.out, "verify: ok\n");
-    run_free(&r);
+    CLI_OK(state, "sixth\n", "produce", "t", "0");
+    CLI_OUT(state, NULL, "verify: ok\n", "verify");
     snprintf(seg, sizeof(seg), "%s/topics/t/0/00000000000000000000.log",
              data_dir(state));
     bytes = cl_test_read_file(seg, &len);
@@ -515,18 +491,15 @@ static void test_cli_verify(void **state)
     assert_contains(r.out, " problem");
     assert_null(strstr(r.out, "verify: ok"));
     run_free(&r);
-    after = cl_test_snap_take(data_dir(state));
-    assert_snap_equal(before, after); /* verify changed nothing */
-    cl_test_snap_free(before);
-    cl_test_snap_free(after);
+    /* verify changed nothing */
+    assert_dir_unchanged(before, data_dir(state));
     CLI(state, &r, NULL, "consume", "t", "0");
     assert_exit(&r, 1);
     assert_contains(r.err, "CRAWLLOG_ECORRUPT");
     assert_contains(r.err, "00000000000000000000.log");
     run_free(&r);
-    CLI(state, &r, NULL, "verify"); /* still there: nothing was repaired */
-    assert_exit(&r, 1);
-    run_free(&r);
+    /* Still there: nothing was repaired. */
+    CLI_EXPECT(state, NULL, 1, NULL, NULL, "verify");
 }
 
 static void test_cli_errors(void **state)
@@ -534,14 +507,9 @@ static void test_cli_errors(void **state)
     struct run r;
     char missing[4300];
 
-    CLI(state, &r, NULL, "topic", "create", "bad/name", "1");
-    assert_exit(&r, 1);
-    assert_contains(r.err, "crawllog: topic create bad/name: CRAWLLOG_EINVAL");
-    run_free(&r);
-    CLI(state, &r, "x\n", "produce", "nope", "0");
-    assert_exit(&r, 1);
-    assert_contains(r.err, "CRAWLLOG_ENOTOPIC");
-    run_free(&r);
+    CLI_FAILS(state, NULL, "crawllog: topic create bad/name: CRAWLLOG_EINVAL",
+              "topic", "create", "bad/name", "1");
+    CLI_FAILS(state, "x\n", "CRAWLLOG_ENOTOPIC", "produce", "nope", "0");
     snprintf(missing, sizeof(missing), "%s/missing", CL_TEST_DIR(state));
     cli_run(&r, NULL, NULL,
             (const char *const[]){"-d", missing, "-X", "log.dir.create=false",
@@ -627,10 +595,8 @@ static void test_cli_conf(void **state)
     assert_contains(r.err, "CRAWLLOG_EINVAL");
     assert_string_equal(r.out, "");
     run_free(&r);
-    CLI(state, &r, NULL, "-X", "segment.bytes=lots", "topic", "list");
-    assert_exit(&r, 1);
-    assert_contains(r.err, "segment.bytes");
-    run_free(&r);
+    CLI_FAILS(state, NULL, "segment.bytes", "-X", "segment.bytes=lots", "topic",
+              "list");
     assert_false(cl_test_exists(data_dir(state)));
 }
 
@@ -661,24 +627,17 @@ static void test_cli_maintain(void **state)
     long long start = -1, end = -1, deleted = -1;
     int i;
 
-    CLI(state, &r, NULL, "topic", "create", "t", "1", "-c",
-        "segment.bytes=4096", "-c", "retention.ms=1");
-    assert_exit(&r, 0);
-    run_free(&r);
-    CLI(state, &r, NULL, "maintain");
-    assert_exit(&r, 0);
-    assert_string_equal(r.out, "maintain: deleted 0 segments\n");
-    run_free(&r);
+    CLI_OK(state, NULL, "topic", "create", "t", "1", "-c", "segment.bytes=4096",
+           "-c", "retention.ms=1");
+    CLI_OUT(state, NULL, "maintain: deleted 0 segments\n", "maintain");
     in[0] = '\0';
     for (i = 0; i < 120; i++) {
         snprintf(line, sizeof(line), "record %03d %s\n", i,
                  "padding padding padding padding padding padding padding");
         strcat(in, line);
     }
-    CLI(state, &r, in, "produce", "t", "0", "--batch", "10");
-    assert_exit(&r, 0);
-    assert_contains(r.err, "produced 120 records, offsets 0..119");
-    run_free(&r);
+    CLI_EXPECT(state, in, 0, NULL, "produced 120 records, offsets 0..119",
+               "produce", "t", "0", "--batch", "10");
     nanosleep(&(struct timespec){0, 20000000}, NULL); /* older than 1 ms */
     CLI(state, &r, NULL, "maintain");
     assert_exit(&r, 0);
@@ -698,24 +657,24 @@ static void test_cli_maintain(void **state)
     snprintf(line, sizeof(line), "record %03lld ", start);
     assert_memory_equal(r.out, line, strlen(line));
     run_free(&r);
-    CLI(state, &r, NULL, "verify");
-    assert_exit(&r, 0);
-    run_free(&r);
+    CLI_OK(state, NULL, "verify");
 }
 
 int main(void)
 {
-#define T(name)                                                                \
-    cmocka_unit_test_setup_teardown(name, cl_test_tmpdir_setup,                \
-                                    cl_test_tmpdir_teardown)
     const struct CMUnitTest tests[] = {
-        T(test_cli_version),         T(test_cli_topic_commands),
-        T(test_cli_topic_overrides), T(test_cli_produce_consume),
-        T(test_cli_consume_from_max), T(test_cli_offsets),
-        T(test_cli_verify),          T(test_cli_errors),
-        T(test_cli_usage_errors),    T(test_cli_conf),
-        T(test_cli_env_dir),         T(test_cli_maintain),
+        cl_test_unit_tmpdir(test_cli_version),
+        cl_test_unit_tmpdir(test_cli_topic_commands),
+        cl_test_unit_tmpdir(test_cli_topic_overrides),
+        cl_test_unit_tmpdir(test_cli_produce_consume),
+        cl_test_unit_tmpdir(test_cli_consume_from_max),
+        cl_test_unit_tmpdir(test_cli_offsets),
+        cl_test_unit_tmpdir(test_cli_verify),
+        cl_test_unit_tmpdir(test_cli_errors),
+        cl_test_unit_tmpdir(test_cli_usage_errors),
+        cl_test_unit_tmpdir(test_cli_conf),
+        cl_test_unit_tmpdir(test_cli_env_dir),
+        cl_test_unit_tmpdir(test_cli_maintain),
     };
-#undef T
     return cmocka_run_group_tests_name("cli", tests, group_setup, NULL);
 }

@@ -42,25 +42,23 @@ static const struct {
     {CL_CONF_MAX_MESSAGE_BYTES, "max.message.bytes", 1048588, "1048588", 1},
 };
 
-static const char default_dump[] = "log.dir.create=true\n"
-                                   "log.dir.mode=0700\n"
-                                   "log.file.mode=0600\n"
-                                   "log.buffer.bytes=1048576\n"
-                                   "segment.bytes=1073741824\n"
-                                   "segment.ms=604800000\n"
-                                   "retention.ms=604800000\n"
-                                   "retention.bytes=-1\n"
-                                   "index.interval.bytes=4096\n"
-                                   "segment.index.bytes=10485760\n"
-                                   "max.message.bytes=1048588\n";
+/* The topic properties at their defaults, as dumped. */
+#define DEFAULT_TOPIC_TEXT                                                     \
+    "segment.bytes=1073741824\n"                                               \
+    "segment.ms=604800000\n"                                                   \
+    "retention.ms=604800000\n"                                                 \
+    "retention.bytes=-1\n"                                                     \
+    "index.interval.bytes=4096\n"                                              \
+    "segment.index.bytes=10485760\n"                                           \
+    "max.message.bytes=1048588\n"
 
-static const char default_topic_text[] = "segment.bytes=1073741824\n"
-                                         "segment.ms=604800000\n"
-                                         "retention.ms=604800000\n"
-                                         "retention.bytes=-1\n"
-                                         "index.interval.bytes=4096\n"
-                                         "segment.index.bytes=10485760\n"
-                                         "max.message.bytes=1048588\n";
+static const char default_dump[] =
+    "log.dir.create=true\n"
+    "log.dir.mode=0700\n"
+    "log.file.mode=0600\n"
+    "log.buffer.bytes=1048576\n" DEFAULT_TOPIC_TEXT;
+
+static const char default_topic_text[] = DEFAULT_TOPIC_TEXT;
 
 /* ---------------------------------------------------------------------- */
 /* Helpers                                                                 */
@@ -109,12 +107,29 @@ static void get_is(const crawllog_conf_t *conf, const char *name,
     assert_int_equal(size, strlen(want) + 1);
 }
 
+/* set_ok(conf, name, val), then get_is(conf, name, shown). */
+static void set_shows(crawllog_conf_t *conf, const char *name, const char *val,
+                      const char *shown)
+{
+    set_ok(conf, name, val);
+    get_is(conf, name, shown);
+}
+
 static char *dump(const crawllog_conf_t *conf)
 {
     char *text = NULL;
     assert_int_equal(crawllog_conf_dump(conf, &text), CRAWLLOG_OK);
     assert_non_null(text);
     return text;
+}
+
+/* dump(conf) must still be before (a dump taken earlier, freed here). */
+static void expect_dump(const crawllog_conf_t *conf, char *before)
+{
+    char *after = dump(conf);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -144,41 +159,31 @@ static void test_conf_set_get_round_trip(void **state)
 {
     (void)state;
     crawllog_conf_t *conf = new_conf();
-    set_ok(conf, "log.dir.create", "false");
-    get_is(conf, "log.dir.create", "false");
+    set_shows(conf, "log.dir.create", "false", "false");
     assert_true(cl_conf_int(conf, CL_CONF_LOG_DIR_CREATE) == 0);
-    set_ok(conf, "log.dir.create", "1");
-    get_is(conf, "log.dir.create", "true");
-    set_ok(conf, "log.dir.create", "0");
-    get_is(conf, "log.dir.create", "false");
+    set_shows(conf, "log.dir.create", "1", "true");
+    set_shows(conf, "log.dir.create", "0", "false");
     set_ok(conf, "log.dir.create", "true");
     assert_true(cl_conf_int(conf, CL_CONF_LOG_DIR_CREATE) == 1);
 
-    set_ok(conf, "log.dir.mode", "750");
-    get_is(conf, "log.dir.mode", "0750");
+    set_shows(conf, "log.dir.mode", "750", "0750");
     assert_true(cl_conf_int(conf, CL_CONF_LOG_DIR_MODE) == 0750);
-    set_ok(conf, "log.file.mode", "0640");
-    get_is(conf, "log.file.mode", "0640");
+    set_shows(conf, "log.file.mode", "0640", "0640");
     assert_true(cl_conf_int(conf, CL_CONF_LOG_FILE_MODE) == 0640);
-    set_ok(conf, "log.file.mode", "00644");
-    get_is(conf, "log.file.mode", "0644");
+    set_shows(conf, "log.file.mode", "00644", "0644");
 
-    set_ok(conf, "segment.bytes", "1048576");
-    get_is(conf, "segment.bytes", "1048576");
+    set_shows(conf, "segment.bytes", "1048576", "1048576");
     assert_true(cl_conf_int(conf, CL_CONF_SEGMENT_BYTES) == 1048576);
     assert_int_equal(cl_conf_is_set(conf, CL_CONF_SEGMENT_BYTES), 1);
     assert_int_equal(cl_conf_is_set(conf, CL_CONF_SEGMENT_MS), 0);
 
-    set_ok(conf, "retention.ms", "-1");
-    get_is(conf, "retention.ms", "-1");
-    set_ok(conf, "retention.bytes", "0000123");
-    get_is(conf, "retention.bytes", "123");
+    set_shows(conf, "retention.ms", "-1", "-1");
+    set_shows(conf, "retention.bytes", "0000123", "123");
     set_ok(conf, "segment.ms", "9223372036854775807");
     assert_true(cl_conf_int(conf, CL_CONF_SEGMENT_MS) == INT64_MAX);
 
     /* segment.index.bytes is shown as set, used rounded down to 12s. */
-    set_ok(conf, "segment.index.bytes", "4096");
-    get_is(conf, "segment.index.bytes", "4096");
+    set_shows(conf, "segment.index.bytes", "4096", "4096");
     assert_true(cl_conf_int(conf, CL_CONF_SEGMENT_INDEX_BYTES) == 4092);
     set_ok(conf, "segment.index.bytes", "12000");
     assert_true(cl_conf_int(conf, CL_CONF_SEGMENT_INDEX_BYTES) == 12000);
@@ -342,10 +347,7 @@ static void test_conf_unknown_names(void **state)
         assert_int_equal(crawllog_conf_get(conf, names[i], buf, &size),
                          CRAWLLOG_EINVAL);
     }
-    char *after = dump(conf);
-    assert_string_equal(before, after);
-    free(before);
-    free(after);
+    expect_dump(conf, before);
     crawllog_conf_destroy(conf);
 }
 
@@ -361,14 +363,11 @@ static void test_conf_unchanged_after_failed_set(void **state)
     set_bad(conf, "log.file.mode", "0666");
     set_bad(conf, "segment.ms", "0");
     set_bad(conf, "retention.bytes", "");
-    char *after = dump(conf);
-    assert_string_equal(before, after);
+    expect_dump(conf, before);
     assert_int_equal(cl_conf_is_set(conf, CL_CONF_SEGMENT_MS), 0);
     assert_int_equal(cl_conf_is_set(conf, CL_CONF_RETENTION_BYTES), 0);
     assert_int_equal(cl_conf_is_set(conf, CL_CONF_SEGMENT_BYTES), 1);
     assert_true(cl_conf_int(conf, CL_CONF_SEGMENT_BYTES) == 8192);
-    free(before);
-    free(after);
     crawllog_conf_destroy(conf);
 }
 
@@ -668,10 +667,7 @@ static void test_conf_topic_parse_rejects_corrupt_lines(void **state)
                                          sizeof(errstr)),
                      CRAWLLOG_ECORRUPT);
     free(longline);
-    char *after = dump(conf);
-    assert_string_equal(before, after);
-    free(before);
-    free(after);
+    expect_dump(conf, before);
     crawllog_conf_destroy(conf);
 }
 

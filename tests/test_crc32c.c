@@ -15,22 +15,7 @@
 #include <string.h>
 
 #include "crc32c.h"
-
-#ifndef VECTORS_DIR
-#define VECTORS_DIR "tests/vectors"
-#endif
-
-#define LINE_MAX_ 8192
-
-struct vector {
-    uint8_t *data;
-    size_t len;
-    uint32_t expected;
-    int line;
-};
-
-static struct vector vectors[64];
-static size_t n_vectors;
+#include "helpers.h"
 
 /* ---------------------------------------------------------------------- */
 /* Helpers                                                                 */
@@ -66,97 +51,21 @@ static void fill_random(uint8_t *p, size_t len)
     }
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-/* Parse "<8 hex digits> hex:<hex>" or "<8 hex digits> ascii:<text>". */
-static int parse_vector(const char *line, struct vector *v)
+/* "<8 hex digits> hex:<hex>" or "<8 hex digits> ascii:<text>". */
+static const char *parse_prefix(const char *line, struct cl_test_vector *v)
 {
     char *end;
     unsigned long exp = strtoul(line, &end, 16);
     if (end != line + 8 || *end != ' ' || exp > 0xFFFFFFFFul) {
-        return -1;
+        return NULL;
     }
     v->expected = (uint32_t)exp;
-    const char *in = end + 1;
-    size_t inlen = strlen(in);
-    v->data = malloc(inlen + 1);
-    assert_non_null(v->data);
-    if (strncmp(in, "ascii:", 6) == 0) {
-        v->len = inlen - 6;
-        memcpy(v->data, in + 6, v->len);
-        return 0;
-    }
-    if (strncmp(in, "hex:", 4) != 0 || (inlen - 4) % 2 != 0) {
-        return -1;
-    }
-    v->len = (inlen - 4) / 2;
-    for (size_t i = 0; i < v->len; i++) {
-        int hi = hexval(in[4 + 2 * i]);
-        int lo = hexval(in[5 + 2 * i]);
-        if (hi < 0 || lo < 0) {
-            return -1;
-        }
-        v->data[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return 0;
+    return end + 1;
 }
 
-static int load_vectors(void **state)
-{
-    (void)state;
-    FILE *f = fopen(VECTORS_DIR "/crc32c.txt", "r");
-    if (f == NULL) {
-        fprintf(stderr, "cannot open %s\n", VECTORS_DIR "/crc32c.txt");
-        return -1;
-    }
-    char *line = malloc(LINE_MAX_);
-    int lineno = 0;
-    int rc = 0;
-    while (rc == 0 && fgets(line, LINE_MAX_, f) != NULL) {
-        lineno++;
-        size_t n = strlen(line);
-        if (n == 0 || line[n - 1] != '\n') {
-            rc = feof(f) ? 0 : -1; /* too long, unless the last line */
-        } else {
-            line[--n] = '\0';
-        }
-        if (rc != 0 || n == 0 || line[0] == '#') {
-            continue;
-        }
-        if (n_vectors == sizeof(vectors) / sizeof(vectors[0]) ||
-            parse_vector(line, &vectors[n_vectors]) != 0) {
-            fprintf(stderr, "crc32c.txt:%d: bad vector line\n", lineno);
-            rc = -1;
-            continue;
-        }
-        vectors[n_vectors++].line = lineno;
-    }
-    free(line);
-    fclose(f);
-    return rc;
-}
-
-static int free_vectors(void **state)
-{
-    (void)state;
-    for (size_t i = 0; i < n_vectors; i++) {
-        free(vectors[i].data);
-    }
-    n_vectors = 0;
-    return 0;
-}
+static struct cl_test_vectors vectors = {.path = VECTORS_DIR "/crc32c.txt",
+                                         .prefix = parse_prefix};
+CL_TEST_VECTORS_FIXTURES(vectors, load_vectors, free_vectors);
 
 /* ---------------------------------------------------------------------- */
 /* Tests                                                                   */
@@ -193,10 +102,10 @@ static void test_crc32c_upstream_vectors(void **state)
 {
     (void)state;
     /* 10 vectors in kafka-reference.md section 2 plus the check value. */
-    assert_true(n_vectors >= 10);
+    assert_true(vectors.n >= 10);
     int saw_licence = 0;
-    for (size_t i = 0; i < n_vectors; i++) {
-        const struct vector *v = &vectors[i];
+    for (size_t i = 0; i < vectors.n; i++) {
+        const struct cl_test_vector *v = &vectors.v[i];
         uint32_t hw = cl_crc32c(0, v->data, v->len);
         uint32_t sw = cl_crc32c_sw(0, v->data, v->len);
         uint32_t ref = crc_ref(0, v->data, v->len);
@@ -214,8 +123,8 @@ static void test_crc32c_vectors_split_and_unaligned(void **state)
     (void)state;
     uint8_t *buf = malloc(1024);
     assert_non_null(buf);
-    for (size_t i = 0; i < n_vectors; i++) {
-        const struct vector *v = &vectors[i];
+    for (size_t i = 0; i < vectors.n; i++) {
+        const struct cl_test_vector *v = &vectors.v[i];
         assert_true(v->len + 8 <= 1024);
         for (size_t off = 0; off < 8; off++) {
             memcpy(buf + off, v->data, v->len);

@@ -167,15 +167,6 @@ static int append_values(crawllog_t *log, const char *topic, int32_t p,
 /* Files                                                                   */
 /* ---------------------------------------------------------------------- */
 
-static void copy_file(const char *from, const char *to, mode_t mode)
-{
-    size_t len;
-    void *buf = cl_test_read_file(from, &len);
-    cl_test_write_file(to, buf, len);
-    assert_int_equal(chmod(to, mode & 07777), 0);
-    free(buf);
-}
-
 /* The topics a scenario's copy keeps (space-separated, NULL: all), so
  * that opens and recoveries before and after each run stay small. */
 static const char *kept_topics;
@@ -218,7 +209,7 @@ static void copy_tree(const char *from, const char *to)
             copy_tree(a, b);
         } else {
             assert_true(S_ISREG(st.st_mode));
-            copy_file(a, b, st.st_mode);
+            cl_test_copy_tree(a, b);
         }
     }
     closedir(d);
@@ -1014,23 +1005,23 @@ static void sweep(const struct scenario *sc)
     assert_true(t.points > 0);
 }
 
-static void test_fault_log_topic_create(void **state)
-{
-    (void)state;
-    sweep(&SCENARIOS[0]);
-}
+/* Define the test fn: the sweep of SCENARIOS[i] and nothing else.  Used
+ * with a semicolon after it. */
+#define SWEEP_TEST(fn, i)                                                      \
+    static void fn(void **state)                                               \
+    {                                                                          \
+        (void)state;                                                           \
+        sweep(&SCENARIOS[i]);                                                  \
+    }                                                                          \
+    _Static_assert((i) < sizeof(SCENARIOS) / sizeof(SCENARIOS[0]), #fn)
 
-static void test_fault_log_append_written(void **state)
-{
-    (void)state;
-    sweep(&SCENARIOS[1]);
-}
-
-static void test_fault_log_append_durable(void **state)
-{
-    (void)state;
-    sweep(&SCENARIOS[2]);
-}
+SWEEP_TEST(test_fault_log_topic_create, 0);
+SWEEP_TEST(test_fault_log_append_written, 1);
+SWEEP_TEST(test_fault_log_append_durable, 2);
+SWEEP_TEST(test_fault_log_retention, 4);
+SWEEP_TEST(test_fault_log_open_recover, 5);
+SWEEP_TEST(test_fault_log_topic_delete, 6);
+SWEEP_TEST(test_fault_log_add_partitions, 7);
 
 static void test_fault_log_append_roll(void **state)
 {
@@ -1045,30 +1036,6 @@ static void test_fault_log_append_roll(void **state)
     assert_int_equal(after, before + 1);
     assert_crawllog_ok(crawllog_close(c.log));
     sweep(&SCENARIOS[3]);
-}
-
-static void test_fault_log_retention(void **state)
-{
-    (void)state;
-    sweep(&SCENARIOS[4]);
-}
-
-static void test_fault_log_open_recover(void **state)
-{
-    (void)state;
-    sweep(&SCENARIOS[5]);
-}
-
-static void test_fault_log_topic_delete(void **state)
-{
-    (void)state;
-    sweep(&SCENARIOS[6]);
-}
-
-static void test_fault_log_add_partitions(void **state)
-{
-    (void)state;
-    sweep(&SCENARIOS[7]);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -204,19 +204,109 @@ static void test_helpers_rc_macros(void **state)
     assert_crawllog_rc(CRAWLLOG_EINVAL, CRAWLLOG_EINVAL);
 }
 
+/* "<8 hex digits> <input>": the expected value, then the input field. */
+static const char *hex8_prefix(const char *line, struct cl_test_vector *v)
+{
+    char *end;
+    unsigned long x = strtoul(line, &end, 16);
+
+    if (end != line + 8 || *end != ' ') {
+        return NULL;
+    }
+    v->expected = (uint32_t)x;
+    return end + 1;
+}
+
+static void test_helpers_vectors_load(void **state)
+{
+    static const char good[] = "# comment\n\n0000000a hex:0aFf\n"
+                               "ffffffff ascii:a b\n00000000 hex:";
+    static const char *const bad[] = {"00000001 hex:0\n", "00000001 hex:0g\n",
+                                      "00000001 ascii\n", "1 hex:00\n"};
+    static struct cl_test_vectors vs = {.prefix = hex8_prefix};
+    char p[4096];
+
+    vs.path = cl_test_path(p, sizeof(p), CL_TEST_DIR(state), "v.txt");
+    cl_test_write_file(p, good, strlen(good));
+    assert_int_equal(cl_test_vectors_load(&vs), 0);
+    assert_int_equal(vs.n, 3);
+    assert_int_equal(vs.v[0].line, 3);
+    assert_int_equal(vs.v[0].expected, 10);
+    assert_int_equal(vs.v[0].len, 2);
+    assert_memory_equal(vs.v[0].data, "\x0a\xff", 2);
+    assert_int_equal(vs.v[1].line, 4);
+    assert_int_equal(vs.v[1].expected, 0xffffffffu);
+    assert_int_equal(vs.v[1].len, 3);
+    assert_memory_equal(vs.v[1].data, "a b", 3);
+    assert_int_equal(vs.v[2].line, 5); /* no final newline */
+    assert_int_equal(vs.v[2].len, 0);
+    assert_int_equal(cl_test_vectors_free(&vs), 0);
+    assert_int_equal(vs.n, 0);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cl_test_write_file(p, bad[i], strlen(bad[i]));
+        assert_int_equal(cl_test_vectors_load(&vs), -1);
+        assert_int_equal(vs.n, 0);
+    }
+    cl_test_path(p, sizeof(p), CL_TEST_DIR(state), "missing.txt"); /* vs.path */
+    assert_int_equal(cl_test_vectors_load(&vs), -1);
+    assert_int_equal(cl_test_hexval('F'), 15);
+    assert_int_equal(cl_test_hexval('g'), -1);
+}
+
+static void copy_fifo(void *arg)
+{
+    const char *d = arg;
+    char a[4096], b[4096];
+
+    cl_test_path(a, sizeof(a), d, "fifo");
+    cl_test_path(b, sizeof(b), d, "fifo2");
+    cl_test_check(mkfifo(a, 0600) == 0);
+    cl_test_copy_tree(a, b);
+}
+
+static void test_helpers_copy_tree_and_count(void **state)
+{
+    const char *d = CL_TEST_DIR(state);
+    char src[4096], dst[4096], p[4096];
+    struct stat st;
+    void *buf;
+    mode_t um = umask(0);
+
+    umask(um);
+    cl_test_path(src, sizeof(src), d, "src");
+    cl_test_path(dst, sizeof(dst), d, "dst");
+    assert_int_equal(mkdir(src, 0750), 0);
+    cl_test_write_file(cl_test_path(p, sizeof(p), src, "f"), "data", 4);
+    assert_int_equal(chmod(p, 0640), 0);
+    assert_int_equal(mkdir(cl_test_path(p, sizeof(p), src, "sub"), 0700), 0);
+    cl_test_write_file(cl_test_path(p, sizeof(p), src, "sub/g"), "", 0);
+    cl_test_copy_tree(src, dst);
+    assert_int_equal(cl_test_count_entries(dst), 2);
+    assert_int_equal(
+        cl_test_count_entries(cl_test_path(p, sizeof(p), dst, "sub")), 1);
+    buf = cl_test_read_file(cl_test_path(p, sizeof(p), dst, "f"), NULL);
+    assert_string_equal((char *)buf, "data");
+    free(buf);
+    assert_int_equal(lstat(p, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0640);
+    assert_int_equal(lstat(dst, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0750 & ~um);
+    /* Anything but directories and regular files fails. */
+    assert_int_equal(WEXITSTATUS(cl_test_fork_run(copy_fifo, (void *)d)),
+                     CL_TEST_CHILD_FAILED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_helpers_tmpdir_is_fresh_and_removed),
-        cmocka_unit_test_setup_teardown(test_helpers_file_round_trip,
-                                        cl_test_tmpdir_setup,
-                                        cl_test_tmpdir_teardown),
-        cmocka_unit_test_setup_teardown(test_helpers_snapshot_detects_changes,
-                                        cl_test_tmpdir_setup,
-                                        cl_test_tmpdir_teardown),
+        cl_test_unit_tmpdir(test_helpers_file_round_trip),
+        cl_test_unit_tmpdir(test_helpers_snapshot_detects_changes),
         cmocka_unit_test(test_helpers_fork_run),
         cmocka_unit_test(test_helpers_rand_is_xorshift64star),
         cmocka_unit_test(test_helpers_rc_macros),
+        cl_test_unit_tmpdir(test_helpers_vectors_load),
+        cl_test_unit_tmpdir(test_helpers_copy_tree_and_count),
     };
     return cmocka_run_group_tests_name("helpers", tests, NULL, NULL);
 }

@@ -10,14 +10,12 @@
  */
 #include "helpers.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "crc32c.h"
@@ -31,18 +29,6 @@
 /* ---------------------------------------------------------------------- */
 /* Helpers                                                                 */
 /* ---------------------------------------------------------------------- */
-
-static int setup(void **state)
-{
-    cl_fp_clear();
-    return cl_test_tmpdir_setup(state);
-}
-
-static int teardown(void **state)
-{
-    cl_fp_clear();
-    return cl_test_tmpdir_teardown(state);
-}
 
 static int open_dir(void **state)
 {
@@ -66,21 +52,6 @@ static size_t build(char *out, size_t size, const char *head, const char *body)
     return (size_t)n;
 }
 
-/* Number of entries in the test directory. */
-static size_t entry_count(void **state)
-{
-    DIR *d = opendir(CL_TEST_DIR(state));
-    struct dirent *de;
-    size_t n = 0;
-
-    assert_non_null(d);
-    while ((de = readdir(d)) != NULL) {
-        n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
-    }
-    closedir(d);
-    return n;
-}
-
 /* Read NAME, expect rc; on success compare the body. */
 static void expect_read(int dirfd, int rc, const char *want_body)
 {
@@ -97,20 +68,6 @@ static void expect_read(int dirfd, int rc, const char *want_body)
         assert_null(body);
         assert_non_null(strstr(err.msg, REL));
     }
-}
-
-/* A pid that has exited and been reaped. */
-static long dead_pid(void)
-{
-    int status = 0;
-    pid_t pid = fork();
-
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        _exit(0);
-    }
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    return (long)pid;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -139,7 +96,7 @@ static void test_metafile_round_trip(void **state)
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0640 & ~mask);
     expect_read(fd, 0, "a=1\nb=-5\n");
-    assert_int_equal(entry_count(state), 1);
+    assert_int_equal(cl_test_count_entries(CL_TEST_DIR(state)), 1);
 
     /* Replace, then an empty body. */
     assert_crawllog_ok(
@@ -147,7 +104,7 @@ static void test_metafile_round_trip(void **state)
     expect_read(fd, 0, "c=3\n");
     assert_crawllog_ok(cl_metafile_write(fd, NAME, REL, KIND, "", 0600, &err));
     expect_read(fd, 0, "");
-    assert_int_equal(entry_count(state), 1);
+    assert_int_equal(cl_test_count_entries(CL_TEST_DIR(state)), 1);
     close(fd);
 }
 
@@ -388,7 +345,7 @@ static void test_metafile_failpoint_each_site(void **state)
             assert_int_equal(cl_fp_hits(sites[s]), 1);
             cl_fp_clear();
             assert_non_null(strstr(err.msg, REL));
-            assert_int_equal(entry_count(state), 1);
+            assert_int_equal(cl_test_count_entries(CL_TEST_DIR(state)), 1);
             /* Only the directory fsync comes after the rename. */
             expect_read(fd, 0, dirsync ? "v=new\n" : "v=old\n");
         }
@@ -427,7 +384,7 @@ static void test_metafile_failpoint_read_and_tmp_collision(void **state)
         CRAWLLOG_EEXIST);
     cl_fp_clear();
     expect_read(fd, 0, "a=2\n");
-    assert_int_equal(entry_count(state), 1);
+    assert_int_equal(cl_test_count_entries(CL_TEST_DIR(state)), 1);
     close(fd);
 }
 
@@ -465,7 +422,7 @@ static void test_metafile_cleanup_removes_dead_tmp_only(void **state)
 {
     struct cl_err err = {""};
     char path[4096], name[128];
-    long dead = dead_pid(), self = (long)getpid();
+    long dead = cl_test_dead_pid(), self = (long)getpid();
     int fd = open_dir(state);
     struct {
         char name[128];
@@ -513,20 +470,18 @@ static void test_metafile_cleanup_removes_dead_tmp_only(void **state)
 
 int main(void)
 {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_metafile_round_trip),
-        T(test_metafile_reads_hand_built_file),
-        T(test_metafile_get_int_strict),
-        T(test_metafile_every_byte_flip_is_corrupt),
-        T(test_metafile_every_truncation_is_corrupt),
-        T(test_metafile_version_and_kind),
-        T(test_metafile_not_a_regular_file),
-        T(test_metafile_failpoint_each_site),
-        T(test_metafile_failpoint_read_and_tmp_collision),
-        T(test_metafile_symlink_refused),
-        T(test_metafile_cleanup_removes_dead_tmp_only),
+        cl_test_unit_fp(test_metafile_round_trip),
+        cl_test_unit_fp(test_metafile_reads_hand_built_file),
+        cl_test_unit_fp(test_metafile_get_int_strict),
+        cl_test_unit_fp(test_metafile_every_byte_flip_is_corrupt),
+        cl_test_unit_fp(test_metafile_every_truncation_is_corrupt),
+        cl_test_unit_fp(test_metafile_version_and_kind),
+        cl_test_unit_fp(test_metafile_not_a_regular_file),
+        cl_test_unit_fp(test_metafile_failpoint_each_site),
+        cl_test_unit_fp(test_metafile_failpoint_read_and_tmp_collision),
+        cl_test_unit_fp(test_metafile_symlink_refused),
+        cl_test_unit_fp(test_metafile_cleanup_removes_dead_tmp_only),
     };
-#undef T
     return cmocka_run_group_tests_name("metafile", tests, NULL, NULL);
 }

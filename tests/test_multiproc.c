@@ -29,7 +29,6 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "io.h" /* cl_fp_set: failpoints (-DCRAWLLOG_TESTING) */
@@ -128,24 +127,10 @@ static void kill_all_children(void)
     nchildren = 0;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 /* Wait for pid (at most timeout_ms) and return its status. */
 static int wait_child(pid_t pid, int64_t timeout_ms)
 {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = cl_test_mono_ms() + timeout_ms;
     int status;
     for (;;) {
         pid_t r = waitpid(pid, &status, WNOHANG);
@@ -154,12 +139,12 @@ static int wait_child(pid_t pid, int64_t timeout_ms)
             return status;
         }
         assert_true(r == 0 || errno == EINTR);
-        if (now_ms() > deadline) {
+        if (cl_test_mono_ms() > deadline) {
             kill_all_children();
             fail_msg("child %ld did not end within %lld ms", (long)pid,
                      (long long)timeout_ms);
         }
-        sleep_ms(2);
+        cl_test_sleep_ms(2);
     }
 }
 
@@ -190,9 +175,9 @@ static void send_byte(int fd, char c)
 static int recv_byte(int fd, int timeout_ms)
 {
     struct pollfd pfd = {fd, POLLIN, 0};
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = cl_test_mono_ms() + timeout_ms;
     for (;;) {
-        int left = (int)(deadline - now_ms());
+        int left = (int)(deadline - cl_test_mono_ms());
         if (left < 0) {
             return -1;
         }
@@ -423,12 +408,9 @@ static char g_logdir[4200];
 
 static crawllog_t *open_log(const char *dir)
 {
-    crawllog_conf_t *conf;
+    crawllog_conf_t *conf = cl_test_conf("log.dir.create", "true", NULL);
     crawllog_t *log = NULL;
     char errstr[CRAWLLOG_ERRSTR_SIZE];
-    assert_crawllog_ok(crawllog_conf_new(&conf));
-    assert_crawllog_ok(
-        crawllog_conf_set(conf, "log.dir.create", "true", NULL, 0));
     int rc = crawllog_open(&log, dir, conf, errstr, sizeof(errstr));
     crawllog_conf_destroy(conf);
     if (rc != 0) {
@@ -442,15 +424,9 @@ static crawllog_t *open_log(const char *dir)
 /* Parent: open the data dir and create topics before any fork. */
 static void create_topic(const char *dir, const char *topic, int32_t parts)
 {
-    crawllog_conf_t *tconf;
     crawllog_t *log = open_log(dir);
     assert_non_null(log);
-    assert_crawllog_ok(crawllog_conf_new(&tconf));
-    assert_crawllog_ok(
-        crawllog_conf_set(tconf, "segment.bytes", SEG_BYTES, NULL, 0));
-    assert_crawllog_ok_log(log,
-                           crawllog_topic_create(log, topic, parts, tconf));
-    crawllog_conf_destroy(tconf);
+    cl_test_create_topic(log, topic, parts, "segment.bytes", SEG_BYTES, NULL);
     assert_crawllog_ok(crawllog_close(log));
 }
 
@@ -470,24 +446,6 @@ static size_t count_segments(const char *dir, const char *topic, int32_t p)
     }
     closedir(d);
     return n;
-}
-
-static void verify_cb(void *opaque, const char *problem)
-{
-    (void)opaque;
-    print_error("verify: %s\n", problem);
-}
-
-static void assert_verify_clean(const char *dir)
-{
-    size_t problems = 0;
-    char errstr[CRAWLLOG_ERRSTR_SIZE] = "";
-    int rc = crawllog_verify(dir, verify_cb, NULL, &problems, errstr,
-                             sizeof(errstr));
-    if (rc != 0 || problems != 0) {
-        fail_msg("crawllog_verify(%s): %s, %zu problem(s): %s", dir,
-                 crawllog_err_name(rc), problems, errstr);
-    }
 }
 
 /* ---------------------------------------------------------------------- */
@@ -666,7 +624,7 @@ static void run_writers(const char *dir, const char *topic, uint32_t nw,
         pids[w] = spawn(writer_main, &args[w]);
     }
     close(fds[1]);
-    int64_t deadline = now_ms() + WAIT_MS;
+    int64_t deadline = cl_test_mono_ms() + WAIT_MS;
     for (;;) {
         struct pollfd pfd = {fds[0], POLLIN, 0};
         int r = poll(&pfd, 1, 100);
@@ -687,7 +645,7 @@ static void run_writers(const char *dir, const char *topic, uint32_t nw,
                 partlen = 0;
             }
         }
-        if (now_ms() > deadline) {
+        if (cl_test_mono_ms() > deadline) {
             kill_all_children();
             fail_msg("writers did not finish within %d ms", WAIT_MS);
         }
@@ -742,7 +700,7 @@ static void concurrent_appends(void **state, uint32_t nw, uint32_t batches)
                   nw, n, acks.n, segs);
     assert_true(segs >= 4); /* rolls happened while they raced */
     assert_crawllog_ok(crawllog_close(log));
-    assert_verify_clean(g_logdir);
+    cl_test_expect_verify_clean(g_logdir);
     free(v);
     free(acks.v);
     free(f.v);
@@ -782,7 +740,7 @@ static void follower_main(void *opaque)
     CHILD_CHECK(m == NULL); /* nothing yet */
     send_byte(a->ready_fd, 'R');
     uint32_t seen = 0;
-    int64_t deadline = now_ms() + 30000;
+    int64_t deadline = cl_test_mono_ms() + 30000;
     while (seen < FOLLOW_N) {
         int rc = crawllog_reader_next(rd, &m);
         if (rc != 0) {
@@ -791,8 +749,8 @@ static void follower_main(void *opaque)
         }
         CHILD_CHECK(rc == 0);
         if (m == NULL) {
-            CHILD_CHECK(now_ms() < deadline);
-            sleep_ms(1);
+            CHILD_CHECK(cl_test_mono_ms() < deadline);
+            cl_test_sleep_ms(1);
             continue;
         }
         struct rec r;
@@ -828,7 +786,7 @@ static void slow_writer_main(void *opaque)
                  crawllog_append(log, "follow", 0, b.recs, n,
                                  CRAWLLOG_SYNC_WRITTEN, NULL),
                  CRAWLLOG_OK);
-        sleep_ms((long)cl_test_rand_below(&rng, 3));
+        cl_test_sleep_ms((long)cl_test_rand_below(&rng, 3));
     }
     CHILD_RC(log, crawllog_close(log), CRAWLLOG_OK);
 }
@@ -938,8 +896,8 @@ static void chaos_kill(struct chaos *c, uint32_t w)
 /* Sleep about ms while collecting acks. */
 static void chaos_pause(struct chaos *c, long ms)
 {
-    int64_t until = now_ms() + ms;
-    while (now_ms() < until) {
+    int64_t until = cl_test_mono_ms() + ms;
+    while (cl_test_mono_ms() < until) {
         struct pollfd pfd = {c->fds[0], POLLIN, 0};
         int r = poll(&pfd, 1, 5);
         assert_true(r >= 0 || errno == EINTR);
@@ -993,9 +951,9 @@ static void test_multiproc_kill9_chaos(void **state)
     for (uint32_t w = 0; w < CHAOS_WRITERS; w++) {
         chaos_start(&c, w);
     }
-    int64_t t0 = now_ms();
+    int64_t t0 = cl_test_mono_ms();
     int kills = 0;
-    while (kills < CHAOS_KILLS && now_ms() - t0 < CHAOS_MS) {
+    while (kills < CHAOS_KILLS && cl_test_mono_ms() - t0 < CHAOS_MS) {
         chaos_pause(&c, 20 + (long)cl_test_rand_below(&rng, 300));
         uint32_t w = (uint32_t)cl_test_rand_below(&rng, CHAOS_WRITERS);
         chaos_kill(&c, w);
@@ -1014,10 +972,10 @@ static void test_multiproc_kill9_chaos(void **state)
     close(c.fds[0]);
     print_message("chaos: %d kills and %u deaths at crash points in %lld "
                   "ms\n",
-                  kills, c.self_kills, (long long)(now_ms() - t0));
+                  kills, c.self_kills, (long long)(cl_test_mono_ms() - t0));
     assert_true(kills >= 5);
     chaos_check(&c);
-    assert_verify_clean(g_logdir);
+    cl_test_expect_verify_clean(g_logdir);
     free(c.acks.v);
 }
 
@@ -1039,6 +997,18 @@ static void one_record(crawllog_record_t *r, const char *val)
     r->timestamp = -1;
 }
 
+/* In a child: one_record(r, val), appended to topic/p with sync, which
+ * must succeed; returns the base offset. */
+static int64_t child_append(crawllog_t *log, const char *topic, int32_t p,
+                            crawllog_record_t *r, const char *val, int sync)
+{
+    int64_t base = -1;
+    one_record(r, val);
+    CHILD_RC(log, crawllog_append(log, topic, p, r, 1, sync, &base),
+             CRAWLLOG_OK);
+    return base;
+}
+
 static void deleted_child(void *opaque)
 {
     struct duo *d = opaque;
@@ -1048,11 +1018,7 @@ static void deleted_child(void *opaque)
     struct stat st;
     crawllog_t *log = open_log(d->dir);
     CHILD_CHECK(log != NULL);
-    one_record(&r, "old");
-    CHILD_RC(log,
-             crawllog_append(log, "gone", 0, &r, 1, CRAWLLOG_SYNC_WRITTEN,
-                             &base),
-             CRAWLLOG_OK);
+    base = child_append(log, "gone", 0, &r, "old", CRAWLLOG_SYNC_WRITTEN);
     CHILD_CHECK(base == 0);
     send_byte(d->to_parent[1], 'A');
     child_expect(d->to_child[0], 'D'); /* the parent deleted "gone" */
@@ -1071,11 +1037,7 @@ static void deleted_child(void *opaque)
     CHILD_CHECK(stat(path, &st) != 0 && errno == ENOENT);
     send_byte(d->to_parent[1], 'B');
     child_expect(d->to_child[0], 'C'); /* the parent re-created it */
-    one_record(&r, "new");
-    CHILD_RC(log,
-             crawllog_append(log, "gone", 0, &r, 1, CRAWLLOG_SYNC_WRITTEN,
-                             &base),
-             CRAWLLOG_OK);
+    base = child_append(log, "gone", 0, &r, "new", CRAWLLOG_SYNC_WRITTEN);
     CHILD_CHECK(base == 0);
     CHILD_RC(log, crawllog_partition_offsets(log, "gone", 0, &start, &end),
              CRAWLLOG_OK);
@@ -1097,18 +1059,36 @@ static void duo_close(struct duo *d)
     close(d->to_parent[1]);
 }
 
+/* In the parent: the data directory with topic (one partition), the pipes
+ * of d and a child running fn(d), which has sent its 'A'; returns the
+ * child's pid. */
+static pid_t duo_start(void **state, struct duo *d, const char *topic,
+                       void (*fn)(void *))
+{
+    cl_test_path(g_logdir, sizeof(g_logdir), CL_TEST_DIR(state), "log");
+    d->dir = g_logdir;
+    create_topic(g_logdir, topic, 1);
+    duo_open(d);
+    pid_t pid = spawn(fn, d);
+    parent_expect(d->to_parent[0], 'A');
+    return pid;
+}
+
+/* In the parent, after the child: close log and the pipes, then verify. */
+static void duo_finish(struct duo *d, crawllog_t *log)
+{
+    assert_crawllog_ok(crawllog_close(log));
+    duo_close(d);
+    cl_test_expect_verify_clean(g_logdir);
+}
+
 static void test_multiproc_topic_deleted_by_other_process(void **state)
 {
     struct duo d;
     const crawllog_msg_t *m;
     crawllog_reader_t *rd;
     size_t len;
-    cl_test_path(g_logdir, sizeof(g_logdir), CL_TEST_DIR(state), "log");
-    d.dir = g_logdir;
-    create_topic(g_logdir, "gone", 1);
-    duo_open(&d);
-    pid_t pid = spawn(deleted_child, &d);
-    parent_expect(d.to_parent[0], 'A');
+    pid_t pid = duo_start(state, &d, "gone", deleted_child);
     crawllog_t *log = open_log(g_logdir);
     assert_non_null(log);
     assert_crawllog_ok_log(log, crawllog_topic_delete(log, "gone"));
@@ -1128,9 +1108,7 @@ static void test_multiproc_topic_deleted_by_other_process(void **state)
     assert_crawllog_ok(crawllog_reader_next(rd, &m));
     assert_null(m);
     crawllog_reader_destroy(rd);
-    assert_crawllog_ok(crawllog_close(log));
-    duo_close(&d);
-    assert_verify_clean(g_logdir);
+    duo_finish(&d, log);
 }
 
 static void grown_child(void *opaque)
@@ -1143,10 +1121,7 @@ static void grown_child(void *opaque)
     int32_t parts;
     crawllog_t *log = open_log(d->dir);
     CHILD_CHECK(log != NULL);
-    one_record(&r, "p0");
-    CHILD_RC(log, crawllog_append(log, "grow", 0, &r, 1,
-                                  CRAWLLOG_SYNC_WRITTEN, &base),
-             CRAWLLOG_OK);
+    child_append(log, "grow", 0, &r, "p0", CRAWLLOG_SYNC_WRITTEN);
     CHILD_RC(log, crawllog_append(log, "grow", 1, &r, 1,
                                   CRAWLLOG_SYNC_WRITTEN, &base),
              CRAWLLOG_ENOTOPIC);
@@ -1157,15 +1132,9 @@ static void grown_child(void *opaque)
     CHILD_RC(log, crawllog_topic_describe(log, "grow", &parts, NULL),
              CRAWLLOG_OK);
     CHILD_CHECK(parts == 3);
-    one_record(&r, "p1");
-    CHILD_RC(log, crawllog_append(log, "grow", 1, &r, 1,
-                                  CRAWLLOG_SYNC_DURABLE, &base),
-             CRAWLLOG_OK);
+    base = child_append(log, "grow", 1, &r, "p1", CRAWLLOG_SYNC_DURABLE);
     CHILD_CHECK(base == 0);
-    one_record(&r, "p2");
-    CHILD_RC(log, crawllog_append(log, "grow", 2, &r, 1,
-                                  CRAWLLOG_SYNC_WRITTEN, &base),
-             CRAWLLOG_OK);
+    base = child_append(log, "grow", 2, &r, "p2", CRAWLLOG_SYNC_WRITTEN);
     CHILD_CHECK(base == 0);
     CHILD_RC(log, crawllog_reader_new(&rd, log, "grow", 2), CRAWLLOG_OK);
     CHILD_RC(log, crawllog_reader_next(rd, &m), CRAWLLOG_OK);
@@ -1200,12 +1169,7 @@ static void expect_one(crawllog_t *log, int32_t p, const char *val)
 static void test_multiproc_partitions_added_by_other_process(void **state)
 {
     struct duo d;
-    cl_test_path(g_logdir, sizeof(g_logdir), CL_TEST_DIR(state), "log");
-    d.dir = g_logdir;
-    create_topic(g_logdir, "grow", 1);
-    duo_open(&d);
-    pid_t pid = spawn(grown_child, &d);
-    parent_expect(d.to_parent[0], 'A');
+    pid_t pid = duo_start(state, &d, "grow", grown_child);
     crawllog_t *log = open_log(g_logdir);
     assert_non_null(log);
     assert_crawllog_ok_log(log, crawllog_topic_add_partitions(log, "grow", 3));
@@ -1214,9 +1178,7 @@ static void test_multiproc_partitions_added_by_other_process(void **state)
     expect_one(log, 0, "p0");
     expect_one(log, 1, "p1");
     expect_one(log, 2, "p2");
-    assert_crawllog_ok(crawllog_close(log));
-    duo_close(&d);
-    assert_verify_clean(g_logdir);
+    duo_finish(&d, log);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1293,7 +1255,7 @@ static void test_multiproc_dead_roll_is_undone(void **state)
     append_sized(log, BIG_LEN, 4);
     append_sized(log, BIG_LEN, 5);
     assert_crawllog_ok(crawllog_close(log));
-    assert_verify_clean(g_logdir);
+    cl_test_expect_verify_clean(g_logdir);
 
     log = open_log(g_logdir);
     assert_non_null(log);

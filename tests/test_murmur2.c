@@ -13,146 +13,47 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helpers.h"
 #include "murmur2.h"
-
-#ifndef VECTORS_DIR
-#define VECTORS_DIR "tests/vectors"
-#endif
-
-#define LINE_MAX_ 4096
-
-struct vector {
-    int is_partition;  /* 0: "hash" line, 1: "partition" line */
-    uint32_t expected; /* hash, or expected partition */
-    int32_t n;         /* partition count (partition lines) */
-    uint8_t *data;
-    size_t len;
-    int line;
-};
-
-static struct vector vectors[128];
-static size_t n_vectors;
 
 /* ---------------------------------------------------------------------- */
 /* Vector file                                                             */
 /* ---------------------------------------------------------------------- */
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-/* "hex:<hex>" or "ascii:<text>" into a malloc'd buffer. */
-static int parse_input(const char *in, struct vector *v)
-{
-    size_t inlen = strlen(in);
-    v->data = malloc(inlen + 1);
-    if (v->data == NULL) {
-        return -1;
-    }
-    if (strncmp(in, "ascii:", 6) == 0) {
-        v->len = inlen - 6;
-        memcpy(v->data, in + 6, v->len);
-        return 0;
-    }
-    if (strncmp(in, "hex:", 4) != 0 || (inlen - 4) % 2 != 0) {
-        return -1;
-    }
-    v->len = (inlen - 4) / 2;
-    for (size_t i = 0; i < v->len; i++) {
-        int hi = hexval(in[4 + 2 * i]);
-        int lo = hexval(in[5 + 2 * i]);
-        if (hi < 0 || lo < 0) {
-            return -1;
-        }
-        v->data[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return 0;
-}
-
-static int parse_vector(const char *line, struct vector *v)
+/* "hash <8 hex digits> <input>" or "partition <n> <partition> <input>". */
+static const char *parse_prefix(const char *line, struct cl_test_vector *v)
 {
     char *end;
-    memset(v, 0, sizeof(*v));
     if (strncmp(line, "hash ", 5) == 0) {
         unsigned long h = strtoul(line + 5, &end, 16);
         if (end != line + 13 || *end != ' ' || h > 0xFFFFFFFFul) {
-            return -1;
+            return NULL;
         }
         v->expected = (uint32_t)h;
-        return parse_input(end + 1, v);
+        return end + 1;
     }
     if (strncmp(line, "partition ", 10) == 0) {
         long n = strtol(line + 10, &end, 10);
         if (*end != ' ' || n < 1 || n > INT32_MAX) {
-            return -1;
+            return NULL;
         }
         const char *p = end + 1;
         long part = strtol(p, &end, 10);
         if (end == p || *end != ' ' || part < 0 || part >= n) {
-            return -1;
+            return NULL;
         }
-        v->is_partition = 1;
         v->n = (int32_t)n;
         v->expected = (uint32_t)part;
-        return parse_input(end + 1, v);
+        return end + 1;
     }
-    return -1;
+    return NULL;
 }
 
-static int load_vectors(void **state)
-{
-    (void)state;
-    FILE *f = fopen(VECTORS_DIR "/murmur2.txt", "r");
-    if (f == NULL) {
-        fprintf(stderr, "cannot open %s\n", VECTORS_DIR "/murmur2.txt");
-        return -1;
-    }
-    char line[LINE_MAX_];
-    int lineno = 0;
-    int rc = 0;
-    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
-        lineno++;
-        size_t n = strlen(line);
-        if (n > 0 && line[n - 1] == '\n') {
-            line[--n] = '\0';
-        } else if (!feof(f)) {
-            rc = -1;
-            continue;
-        }
-        if (n == 0 || line[0] == '#') {
-            continue;
-        }
-        if (n_vectors == sizeof(vectors) / sizeof(vectors[0]) ||
-            parse_vector(line, &vectors[n_vectors]) != 0) {
-            fprintf(stderr, "murmur2.txt:%d: bad vector line\n", lineno);
-            rc = -1;
-            continue;
-        }
-        vectors[n_vectors++].line = lineno;
-    }
-    fclose(f);
-    return rc;
-}
-
-static int free_vectors(void **state)
-{
-    (void)state;
-    for (size_t i = 0; i < n_vectors; i++) {
-        free(vectors[i].data);
-    }
-    n_vectors = 0;
-    return 0;
-}
+/* expected: the hash, or the partition; n: the partition count of a
+ * "partition" line, 0 on a "hash" line. */
+static struct cl_test_vectors vectors = {.path = VECTORS_DIR "/murmur2.txt",
+                                         .prefix = parse_prefix};
+CL_TEST_VECTORS_FIXTURES(vectors, load_vectors, free_vectors);
 
 /* ---------------------------------------------------------------------- */
 /* Tests                                                                   */
@@ -162,9 +63,9 @@ static void test_murmur2_hash_vectors(void **state)
 {
     (void)state;
     size_t hashes = 0;
-    for (size_t i = 0; i < n_vectors; i++) {
-        const struct vector *v = &vectors[i];
-        if (v->is_partition) {
+    for (size_t i = 0; i < vectors.n; i++) {
+        const struct cl_test_vector *v = &vectors.v[i];
+        if (v->n != 0) { /* a partition line */
             continue;
         }
         uint32_t got = cl_murmur2(v->data, v->len);
@@ -182,9 +83,9 @@ static void test_murmur2_partition_vectors(void **state)
 {
     (void)state;
     size_t kafka_python = 0;
-    for (size_t i = 0; i < n_vectors; i++) {
-        const struct vector *v = &vectors[i];
-        if (!v->is_partition) {
+    for (size_t i = 0; i < vectors.n; i++) {
+        const struct cl_test_vector *v = &vectors.v[i];
+        if (v->n == 0) { /* a hash line */
             continue;
         }
         int32_t got = cl_murmur2_partition(v->data, v->len, v->n);
@@ -201,9 +102,9 @@ static void test_murmur2_vectors_unaligned(void **state)
 {
     (void)state;
     uint8_t buf[256 + 8];
-    for (size_t i = 0; i < n_vectors; i++) {
-        const struct vector *v = &vectors[i];
-        if (v->is_partition) {
+    for (size_t i = 0; i < vectors.n; i++) {
+        const struct cl_test_vector *v = &vectors.v[i];
+        if (v->n != 0) { /* a partition line */
             continue;
         }
         assert_true(v->len <= 256);

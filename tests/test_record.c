@@ -19,11 +19,8 @@
 
 #include "bytes.h"
 #include "crc32c.h"
+#include "helpers.h"
 #include "record.h"
-
-#ifndef VECTORS_DIR
-#define VECTORS_DIR "tests/vectors"
-#endif
 
 #define SARAMA_BASE_TS INT64_C(1479847795000)
 
@@ -31,27 +28,13 @@
 /* Helpers                                                                 */
 /* ====================================================================== */
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Append the hex digits of s to out (spaces skipped); fails on junk. */
 static size_t append_hex(const char *s, uint8_t *out, size_t len, size_t cap)
 {
     int hi = -1;
 
     for (; *s != '\0' && *s != '\n'; s++) {
-        int v = hexval((unsigned char)*s);
+        int v = cl_test_hexval((unsigned char)*s);
 
         if (*s == ' ' || *s == '\t' || *s == '\r') {
             continue;

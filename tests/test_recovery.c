@@ -121,6 +121,14 @@ static void rec_free(struct recbuf *rb, size_t n)
     }
 }
 
+/* The model gains nrec records of vlen value bytes. */
+static void model_add(struct model *m, size_t nrec, size_t vlen)
+{
+    for (size_t i = 0; i < nrec; i++) {
+        m->vlen[m->n++] = vlen;
+    }
+}
+
 /* Append nrec records of vlen value bytes as one batch; its base offset
  * must be m->n.  Safe in a forked child. */
 static void append_batch(crawllog_t *log, struct model *m, size_t nrec,
@@ -141,9 +149,7 @@ static void append_batch(crawllog_t *log, struct model *m, size_t nrec,
                          "append got base offset %" PRId64 ", expected %"
                          PRId64, base, m->n);
     }
-    for (size_t i = 0; i < nrec; i++) {
-        m->vlen[m->n++] = vlen;
-    }
+    model_add(m, nrec, vlen);
 }
 
 /* Does msg hold exactly the record expected at off?  Safe in a child. */
@@ -202,15 +208,7 @@ static void read_check(crawllog_t *log, const struct model *m, int64_t from)
         }
     }
     for (int64_t off = from; off < m->n; off++) {
-        int rc = crawllog_reader_next(rd, &msg);
-        if (rc != 0 || msg == NULL) {
-            cl_test_failf_at(__FILE__, __LINE__,
-                             "next at %" PRId64 ": %s (%s)%s", off,
-                             crawllog_err_name(rc),
-                             crawllog_reader_errmsg(rd),
-                             msg ? "" : ", no message");
-        }
-        check_msg(msg, off, m->vlen[off]);
+        check_msg(cl_test_next_msg(rd), off, m->vlen[off]);
     }
     assert_crawllog_ok(crawllog_reader_next(rd, &msg));
     if (msg != NULL) {
@@ -237,23 +235,11 @@ static void check_offsets(crawllog_t *log, int64_t start, int64_t end)
 /* Directories and files                                                   */
 /* ---------------------------------------------------------------------- */
 
-static crawllog_t *open_log(const char *dir)
-{
-    crawllog_t *log = NULL;
-    char errstr[CRAWLLOG_ERRSTR_SIZE] = "";
-    int rc = crawllog_open(&log, dir, NULL, errstr, sizeof(errstr));
-    if (rc != 0) {
-        cl_test_failf_at(__FILE__, __LINE__, "crawllog_open %s: %s: %s", dir,
-                         crawllog_err_name(rc), errstr);
-    }
-    return log;
-}
-
 /* Open dir and create the topic with one partition; conf optional. */
 static crawllog_t *create_log(const char *dir, const char *seg_bytes,
                               const char *index_interval)
 {
-    crawllog_t *log = open_log(dir);
+    crawllog_t *log = cl_test_open(dir, NULL);
     crawllog_conf_t *tc = NULL;
     if (seg_bytes || index_interval) {
         assert_crawllog_ok(crawllog_conf_new(&tc));
@@ -288,56 +274,11 @@ static char *seg_file(char *buf, size_t size, const char *dir, int64_t base,
     return part_file(buf, size, dir, name);
 }
 
-static void copy_file(const char *src, const char *dst, mode_t mode)
-{
-    size_t len;
-    void *buf = cl_test_read_file(src, &len);
-    cl_test_write_file(dst, buf, len);
-    free(buf);
-    if (chmod(dst, mode & 07777) != 0) {
-        cl_test_failf_at(__FILE__, __LINE__, "chmod %s: %s", dst,
-                         strerror(errno));
-    }
-}
-
-/* Copy the tree src to dst (which must not exist): directories and
- * regular files, with their permission bits. */
-static void copy_tree(const char *src, const char *dst)
-{
-    struct stat st;
-    cl_test_check(lstat(src, &st) == 0 && S_ISDIR(st.st_mode));
-    if (mkdir(dst, st.st_mode & 07777) != 0) {
-        cl_test_failf_at(__FILE__, __LINE__, "mkdir %s: %s", dst,
-                         strerror(errno));
-    }
-    DIR *d = opendir(src);
-    cl_test_check(d != NULL);
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        char s[4096], t[4096];
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
-            continue;
-        }
-        cl_test_path(s, sizeof(s), src, de->d_name);
-        cl_test_path(t, sizeof(t), dst, de->d_name);
-        cl_test_check(lstat(s, &st) == 0);
-        if (S_ISDIR(st.st_mode)) {
-            copy_tree(s, t);
-        } else if (S_ISREG(st.st_mode)) {
-            copy_file(s, t, st.st_mode);
-        } else {
-            cl_test_failf_at(__FILE__, __LINE__, "copy_tree: %s: odd type",
-                             s);
-        }
-    }
-    closedir(d);
-}
-
 /* Replace dst by a fresh copy of src. */
 static void restore(const char *src, const char *dst)
 {
     cl_test_rmrf(dst);
-    copy_tree(src, dst);
+    cl_test_copy_tree(src, dst);
 }
 
 /* Append len bytes (zeros if buf is NULL) at the end of path. */
@@ -456,12 +397,6 @@ static int setup(void **state)
     return cl_test_tmpdir_setup(state);
 }
 
-static int teardown(void **state)
-{
-    cl_fp_clear();
-    return cl_test_tmpdir_teardown(state);
-}
-
 /* ---------------------------------------------------------------------- */
 /* Torn tails                                                              */
 /* ---------------------------------------------------------------------- */
@@ -549,10 +484,7 @@ static void expect_corrupt_open(const char *work, uint64_t byte,
                          "%s: message \"%s\" does not contain \"%s\"", what,
                          errstr, want);
     }
-    struct cl_test_snap *after = cl_test_snap_take(work);
-    assert_snap_equal(before, after);
-    cl_test_snap_free(before);
-    cl_test_snap_free(after);
+    assert_dir_unchanged(before, work);
 }
 
 /* Restore work, cut the last batch (bytes [start, end) of the .log) to c
@@ -869,7 +801,7 @@ static void test_recovery_rot_final_batch(void **state)
                     continue;
                 }
                 torn += !reboot;
-                crawllog_t *log = open_log(work);
+                crawllog_t *log = cl_test_open(work, NULL);
                 mm.n = n_prev;
                 if (cl_test_file_size(seg) != first) {
                     cl_test_failf_at(__FILE__, __LINE__,
@@ -906,7 +838,7 @@ static void test_recovery_rot_after_reboot(void **state)
         restore(pristine, work);
         cl_test_flip_byte(seg, (off_t)(bpos[b] + 62), 0x40);
         fake_reboot(work);
-        crawllog_t *log = open_log(work);
+        crawllog_t *log = cl_test_open(work, NULL);
         mm.n = 0;
         for (int i = 0; i < b; i++) {
             mm.n += 1 + i % 3;
@@ -961,7 +893,7 @@ static void test_recovery_rot_sealed_segment(void **state)
 
     int victim = 2;
     cl_test_flip_byte(seg, (off_t)(bpos[victim] + 100), 0x08);
-    log = open_log(dir);
+    log = cl_test_open(dir, NULL);
     check_offsets(log, 0, m.n);
     crawllog_reader_t *rd;
     const crawllog_msg_t *msg;
@@ -1058,7 +990,7 @@ static int64_t scan_time(const struct model *m, int64_t ts)
 static void check_lookups(const char *dir, const struct model *m,
                           const char *what)
 {
-    crawllog_t *log = open_log(dir);
+    crawllog_t *log = cl_test_open(dir, NULL);
     crawllog_reader_t *rd;
     const crawllog_msg_t *msg;
     check_offsets(log, 0, m->n);
@@ -1113,52 +1045,60 @@ static void idx_prepare(void **state, struct idx_ctx *x)
     x->bases[1] = make_indexed_log(x->pristine, &x->m);
 }
 
-/* Truncate an index file of either segment at every byte. */
-static void test_recovery_index_truncated_every_byte(void **state)
+/* Damage the file path at pos and describe the damage into what. */
+typedef void idx_damage_fn(const char *path, size_t pos, char *what,
+                           size_t size);
+
+/* For each index file (.index and .timeindex of both segments), which must
+ * have at least min_size bytes, and each pos from 0 to its size (included
+ * if past_end): damage a fresh copy at pos and check every lookup. */
+static void idx_sweep(void **state, size_t min_size, int past_end,
+                      idx_damage_fn *spoil)
 {
     static struct idx_ctx x;
+    static const char *const sfx[] = {".index", ".timeindex"};
     char path[4096], what[128];
     idx_prepare(state, &x);
-    static const char *const sfx[] = {".index", ".timeindex"};
     for (int s = 0; s < 2; s++) {
         for (int k = 0; k < 2; k++) {
             size_t size = cl_test_file_size(
                 seg_file(path, sizeof(path), x.pristine, x.bases[s], sfx[k]));
-            assert_true(size >= 2 * 8);
-            for (size_t c = 0; c <= size; c++) {
+            assert_true(size >= min_size);
+            for (size_t pos = 0; pos < size + (past_end != 0); pos++) {
+                int n =
+                    snprintf(what, sizeof(what), "segment %d %s ", s, sfx[k]);
                 restore(x.pristine, x.work);
                 seg_file(path, sizeof(path), x.work, x.bases[s], sfx[k]);
-                cl_test_truncate(path, (off_t)c);
-                snprintf(what, sizeof(what), "segment %d %s cut at %zu", s,
-                         sfx[k], c);
+                spoil(path, pos, what + n, sizeof(what) - (size_t)n);
                 check_lookups(x.work, &x.m, what);
             }
         }
     }
 }
 
+static void cut_at(const char *path, size_t pos, char *what, size_t size)
+{
+    cl_test_truncate(path, (off_t)pos);
+    snprintf(what, size, "cut at %zu", pos);
+}
+
+static void flip_at(const char *path, size_t pos, char *what, size_t size)
+{
+    static const unsigned char masks[] = {0x01, 0x80, 0xff};
+    cl_test_flip_byte(path, (off_t)pos, masks[pos % 3]);
+    snprintf(what, size, "byte %zu ^ %#x", pos, masks[pos % 3]);
+}
+
+/* Truncate an index file of either segment at every byte. */
+static void test_recovery_index_truncated_every_byte(void **state)
+{
+    idx_sweep(state, 2 * 8, 1, cut_at);
+}
+
 /* Flip every byte of both index files of both segments. */
 static void test_recovery_index_flipped_every_byte(void **state)
 {
-    static struct idx_ctx x;
-    char path[4096], what[128];
-    static const unsigned char masks[] = {0x01, 0x80, 0xff};
-    idx_prepare(state, &x);
-    static const char *const sfx[] = {".index", ".timeindex"};
-    for (int s = 0; s < 2; s++) {
-        for (int k = 0; k < 2; k++) {
-            size_t size = cl_test_file_size(
-                seg_file(path, sizeof(path), x.pristine, x.bases[s], sfx[k]));
-            for (size_t p = 0; p < size; p++) {
-                restore(x.pristine, x.work);
-                seg_file(path, sizeof(path), x.work, x.bases[s], sfx[k]);
-                cl_test_flip_byte(path, (off_t)p, masks[p % 3]);
-                snprintf(what, sizeof(what), "segment %d %s byte %zu ^ %#x",
-                         s, sfx[k], p, masks[p % 3]);
-                check_lookups(x.work, &x.m, what);
-            }
-        }
-    }
+    idx_sweep(state, 0, 0, flip_at);
 }
 
 /* Deleted, emptied, garbage, or another segment's index files. */
@@ -1190,7 +1130,7 @@ static void test_recovery_index_missing_or_swapped(void **state)
                         }
                         cl_test_write_file(a, junk, sizeof(junk));
                     } else {
-                        copy_file(b, a, 0600);
+                        cl_test_copy_tree(b, a);
                     }
                 }
                 snprintf(what, sizeof(what), "segment %d files %d how %d", s,
@@ -1239,7 +1179,7 @@ static void test_recovery_headerless_next_segment(void **state)
         restore(pristine, work);
         seg_file(path, sizeof(path), work, m.n, ".log");
         cl_test_write_file(path, zero, variant ? sizeof(zero) : 0);
-        log = open_log(work);
+        log = cl_test_open(work, NULL);
         check_offsets(log, 0, mm.n);
         /* The header is there now, valid for this base offset. */
         uint8_t *hdr = cl_test_read_file(path, NULL);
@@ -1256,7 +1196,7 @@ static void test_recovery_headerless_next_segment(void **state)
         assert_int_equal(cl_test_file_size(
                              seg_file(seg0, sizeof(seg0), work, 0, ".log")),
                          seg0_size);
-        log = open_log(work);
+        log = cl_test_open(work, NULL);
         check_offsets(log, 0, mm.n);
         read_check(log, &mm, 0);
         assert_crawllog_ok(crawllog_close(log));
@@ -1308,7 +1248,7 @@ static void test_recovery_leftover_segment_reused(void **state)
         read_check(log, &m, 0);
         read_check(log, &m, base);
         assert_crawllog_ok(crawllog_close(log));
-        log = open_log(dir);
+        log = cl_test_open(dir, NULL);
         check_offsets(log, 0, m.n);
         read_check(log, &m, 0);
         assert_crawllog_ok(crawllog_close(log));
@@ -1331,7 +1271,7 @@ static void crash_child(void *p)
 {
     struct crash_arg *a = p;
     struct model mm = *a->m;
-    crawllog_t *log = open_log(a->dir);
+    crawllog_t *log = cl_test_open(a->dir, NULL);
     cl_test_check(cl_fp_set(a->spec) == 0);
     append_batch(log, &mm, a->nrec, a->vlen, CRAWLLOG_SYNC_WRITTEN);
     cl_test_failf_at(__FILE__, __LINE__, "the append survived %s", a->spec);
@@ -1365,6 +1305,19 @@ static size_t batch_len(int64_t first, size_t nrec, size_t vlen)
     return n;
 }
 
+/* Create the topic in a new data directory <test dir>/data<i> (its path
+ * into dir, that of its first segment into seg) and empty the model. */
+static crawllog_t *fresh_log(void **state, size_t i, char dir[4096],
+                             char seg[4096], struct model *m)
+{
+    char sub[32];
+    snprintf(sub, sizeof(sub), "data%zu", i);
+    cl_test_path(dir, 4096, CL_TEST_DIR(state), sub);
+    seg_file(seg, 4096, dir, 0, ".log");
+    m->n = 0;
+    return create_log(dir, NULL, NULL);
+}
+
 /* Reopen after the crash: the torn bytes are gone, the end is unchanged,
  * the next append is contiguous.  A whole but unpublished batch is
  * complete data and is kept. */
@@ -1378,21 +1331,14 @@ static void test_recovery_killed_writer_reopen(void **state)
     const size_t cuts[] = {1, 8, 12, 20, 60, 61, 62, 100, len / 2, len - 1,
                            len};
     for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
-        char sub[32];
-        snprintf(sub, sizeof(sub), "data%zu", i);
-        cl_test_path(dir, sizeof(dir), CL_TEST_DIR(state), sub);
-        seg_file(seg, sizeof(seg), dir, 0, ".log");
-        crawllog_t *log = create_log(dir, NULL, NULL);
-        m.n = 0;
+        crawllog_t *log = fresh_log(state, i, dir, seg, &m);
         append_batch(log, &m, 2, 10, CRAWLLOG_SYNC_WRITTEN);
         append_batch(log, &m, 1, 33, CRAWLLOG_SYNC_DURABLE);
         assert_crawllog_ok(crawllog_close(log));
         size_t before = crash_append(dir, &m, cuts[i], nrec, vlen);
-        log = open_log(dir);
+        log = cl_test_open(dir, NULL);
         if (cuts[i] == len) {
-            for (size_t r = 0; r < nrec; r++) {
-                m.vlen[m.n++] = vlen;
-            }
+            model_add(&m, nrec, vlen);
             assert_int_equal(cl_test_file_size(seg), before + len);
         } else {
             assert_int_equal(cl_test_file_size(seg), before);
@@ -1415,19 +1361,12 @@ static void test_recovery_killed_writer_open_handle(void **state)
     size_t len = batch_len(3, nrec, vlen); /* after 3 records */
     const size_t cuts[] = {1, 30, 61, 70, len - 1, len};
     for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
-        char sub[32];
-        snprintf(sub, sizeof(sub), "data%zu", i);
-        cl_test_path(dir, sizeof(dir), CL_TEST_DIR(state), sub);
-        seg_file(seg, sizeof(seg), dir, 0, ".log");
-        crawllog_t *log = create_log(dir, NULL, NULL);
-        m.n = 0;
+        crawllog_t *log = fresh_log(state, i, dir, seg, &m);
         append_batch(log, &m, 3, 12, CRAWLLOG_SYNC_WRITTEN);
         read_check(log, &m, 0);
         size_t before = crash_append(dir, &m, cuts[i], nrec, vlen);
         if (cuts[i] == len) {
-            for (size_t r = 0; r < nrec; r++) {
-                m.vlen[m.n++] = vlen;
-            }
+            model_add(&m, nrec, vlen);
         }
         /* Readers never see the unpublished bytes. */
         int64_t e = -1;
@@ -1441,7 +1380,7 @@ static void test_recovery_killed_writer_open_handle(void **state)
         check_offsets(log, 0, m.n);
         read_check(log, &m, 0);
         assert_crawllog_ok(crawllog_close(log));
-        log = open_log(dir);
+        log = cl_test_open(dir, NULL);
         check_offsets(log, 0, m.n);
         read_check(log, &m, 0);
         assert_crawllog_ok(crawllog_close(log));
@@ -1497,7 +1436,7 @@ static void test_recovery_damaged_state(void **state)
             free(cur);
             cl_test_write_file(st, junk, sizeof(junk));
         }
-        log = open_log(work);
+        log = cl_test_open(work, NULL);
         check_offsets(log, 0, mm.n);
         read_check(log, &mm, 0);
         append_batch(log, &mm, 1, 4, CRAWLLOG_SYNC_WRITTEN);
@@ -1515,43 +1454,27 @@ int main(void)
     if (getenv("TMPDIR") == NULL && access("/dev/shm", W_OK | X_OK) == 0) {
         setenv("TMPDIR", "/dev/shm", 1);
     }
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, cl_test_fp_teardown)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_recovery_torn_tail_small, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_recovery_torn_tail_medium,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_recovery_torn_tail_large, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(
-            test_recovery_torn_tail_small_no_state, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_recovery_torn_tail_medium_no_state, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_recovery_torn_tail_large_no_state, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_recovery_rot_nonfinal_is_corrupt,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_recovery_rot_final_batch,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_recovery_rot_after_reboot, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_recovery_rot_sealed_segment,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_recovery_index_truncated_every_byte, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_recovery_index_flipped_every_byte, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_recovery_index_missing_or_swapped, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_recovery_headerless_next_segment, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_recovery_leftover_segment_reused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_recovery_killed_writer_reopen,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_recovery_killed_writer_open_handle, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_recovery_damaged_state, setup,
-                                        teardown),
+        T(test_recovery_torn_tail_small),
+        T(test_recovery_torn_tail_medium),
+        T(test_recovery_torn_tail_large),
+        T(test_recovery_torn_tail_small_no_state),
+        T(test_recovery_torn_tail_medium_no_state),
+        T(test_recovery_torn_tail_large_no_state),
+        T(test_recovery_rot_nonfinal_is_corrupt),
+        T(test_recovery_rot_final_batch),
+        T(test_recovery_rot_after_reboot),
+        T(test_recovery_rot_sealed_segment),
+        T(test_recovery_index_truncated_every_byte),
+        T(test_recovery_index_flipped_every_byte),
+        T(test_recovery_index_missing_or_swapped),
+        T(test_recovery_headerless_next_segment),
+        T(test_recovery_leftover_segment_reused),
+        T(test_recovery_killed_writer_reopen),
+        T(test_recovery_killed_writer_open_handle),
+        T(test_recovery_damaged_state),
     };
+#undef T
     return cmocka_run_group_tests_name("recovery", tests, NULL, NULL);
 }

@@ -12,14 +12,12 @@
  */
 #include "helpers.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -36,18 +34,6 @@
 /* ---------------------------------------------------------------------- */
 /* Helpers                                                                 */
 /* ---------------------------------------------------------------------- */
-
-static int setup(void **state)
-{
-    cl_fp_clear();
-    return cl_test_tmpdir_setup(state);
-}
-
-static int teardown(void **state)
-{
-    cl_fp_clear();
-    return cl_test_tmpdir_teardown(state);
-}
 
 /* mkdir <test dir>/<sub> (if missing) and open it; path into buf. */
 static int open_root(void **state, const char *sub, char *buf, size_t size)
@@ -89,19 +75,9 @@ static void assert_conf_value(const crawllog_conf_t *conf, const char *name,
 static size_t count_entries(const char *root, const char *rel)
 {
     char path[4096];
-    DIR *d = opendir(cl_test_path(path, sizeof path, root, rel));
-    struct dirent *de;
-    size_t n = 0;
 
-    if (d == NULL) {
-        assert_int_equal(errno, ENOENT);
-        return 0;
-    }
-    while ((de = readdir(d)) != NULL) {
-        n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
-    }
-    closedir(d);
-    return n;
+    cl_test_path(path, sizeof path, root, rel);
+    return cl_test_exists(path) ? cl_test_count_entries(path) : 0;
 }
 
 static int is_dir(const char *root, const char *rel)
@@ -163,19 +139,6 @@ static void assert_list(int rootfd, const char *const *want, size_t n)
         assert_string_equal(names[i], want[i]);
     }
     cl_io_listdir_free(names, count);
-}
-
-static long dead_pid(void)
-{
-    int status = 0;
-    pid_t pid = fork();
-
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        _exit(0);
-    }
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    return (long)pid;
 }
 
 /* Arm "*=EIO@k" (with :persist if asked) with fresh hit counts. */
@@ -377,7 +340,7 @@ static void test_topic_bad_names_change_nothing(void **state)
     struct cl_err err = {""};
     char root[4096], longname[CRAWLLOG_TOPIC_NAME_MAX + 2];
     int rootfd = open_root(state, "r", root, sizeof root), fd = 0;
-    struct cl_test_snap *before, *after;
+    struct cl_test_snap *before;
     struct cl_topic_meta meta;
 
     assert_crawllog_ok(
@@ -419,10 +382,7 @@ static void test_topic_bad_names_change_nothing(void **state)
     assert_crawllog_rc(
         cl_topic_create(rootfd, "fresh", 1, NULL, DMODE, FMODE, &err),
         CRAWLLOG_EINVAL);
-    after = cl_test_snap_take(root);
-    assert_snap_equal(before, after);
-    cl_test_snap_free(before);
-    cl_test_snap_free(after);
+    assert_dir_unchanged(before, root);
 
     /* And in a root that has nothing at all yet. */
     close(rootfd);
@@ -645,7 +605,7 @@ static void test_topic_symlinks_refused(void **state)
     char out[4096], root[4096], path[4096], target[4096];
     int outfd = open_root(state, "outside", out, sizeof out);
     int rootfd = open_root(state, "r", root, sizeof root), fd = 0;
-    struct cl_test_snap *before, *after;
+    struct cl_test_snap *before;
 
     assert_crawllog_ok(
         cl_topic_create(outfd, "real", 2, conf, DMODE, FMODE, &err));
@@ -722,10 +682,7 @@ static void test_topic_symlinks_refused(void **state)
         assert_null(names);
         assert_int_equal(count, 0);
     }
-    after = cl_test_snap_take(out);
-    assert_snap_equal(before, after);
-    cl_test_snap_free(before);
-    cl_test_snap_free(after);
+    assert_dir_unchanged(before, out);
     crawllog_conf_destroy(conf);
     close(rootfd);
     close(outfd);
@@ -801,7 +758,7 @@ static void test_topic_cleanup_leftovers(void **state)
     crawllog_conf_t *conf = make_conf();
     struct cl_err err = {""};
     char root[4096], path[4096], rel[256], mine[64], deadtmp[256], mytmp[256];
-    long dead = dead_pid(), self = (long)getpid();
+    long dead = cl_test_dead_pid(), self = (long)getpid();
     int rootfd = open_root(state, "r", root, sizeof root);
 
     assert_crawllog_ok(
@@ -861,22 +818,20 @@ static void test_topic_cleanup_leftovers(void **state)
 
 int main(void)
 {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_topic_create_read_list_delete),
-        T(test_topic_partition_bounds_and_long_name),
-        T(test_topic_add_partitions),
-        T(test_topic_create_existing_is_untouched),
-        T(test_topic_bad_names_change_nothing),
-        T(test_topic_list_skips_junk),
-        T(test_topic_create_failpoint_sweep),
-        T(test_topic_create_failpoint_sweep_persistent),
-        T(test_topic_delete_failpoint_sweep),
-        T(test_topic_add_partitions_failpoint_sweep),
-        T(test_topic_symlinks_refused),
-        T(test_topic_meta_corrupt),
-        T(test_topic_cleanup_leftovers),
+        cl_test_unit_fp(test_topic_create_read_list_delete),
+        cl_test_unit_fp(test_topic_partition_bounds_and_long_name),
+        cl_test_unit_fp(test_topic_add_partitions),
+        cl_test_unit_fp(test_topic_create_existing_is_untouched),
+        cl_test_unit_fp(test_topic_bad_names_change_nothing),
+        cl_test_unit_fp(test_topic_list_skips_junk),
+        cl_test_unit_fp(test_topic_create_failpoint_sweep),
+        cl_test_unit_fp(test_topic_create_failpoint_sweep_persistent),
+        cl_test_unit_fp(test_topic_delete_failpoint_sweep),
+        cl_test_unit_fp(test_topic_add_partitions_failpoint_sweep),
+        cl_test_unit_fp(test_topic_symlinks_refused),
+        cl_test_unit_fp(test_topic_meta_corrupt),
+        cl_test_unit_fp(test_topic_cleanup_leftovers),
     };
-#undef T
     return cmocka_run_group_tests_name("topic", tests, NULL, NULL);
 }

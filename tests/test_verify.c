@@ -65,6 +65,15 @@ static const char *dpath(void **state, const char *rel, char *buf, size_t size)
     return cl_test_path(buf, size, data_dir(state, d, sizeof(d)), rel);
 }
 
+/* Path of the file name of partition 0 inside the data directory. */
+static const char *p0path(void **state, const char *name, char *buf,
+                          size_t size)
+{
+    char rel[256];
+    snprintf(rel, sizeof(rel), P0 "/%s", name);
+    return dpath(state, rel, buf, size);
+}
+
 /* Create the data: topic "t" with 3 partitions and small segments; 120
  * single-record batches with shuffled timestamps in partition 0 (several
  * segments, several index entries), one batch in partition 1, nothing in
@@ -72,20 +81,10 @@ static const char *dpath(void **state, const char *rel, char *buf, size_t size)
 static void build(void **state)
 {
     char dir[4096];
-    crawllog_t *log = NULL;
-    crawllog_conf_t *tc = NULL;
-    char errstr[CRAWLLOG_ERRSTR_SIZE] = "";
     char value[200];
-    data_dir(state, dir, sizeof(dir));
-    if (crawllog_open(&log, dir, NULL, errstr, sizeof(errstr)) != 0) {
-        fail_msg("crawllog_open: %s", errstr);
-    }
-    assert_crawllog_ok(crawllog_conf_new(&tc));
-    assert_crawllog_ok(crawllog_conf_set(tc, "segment.bytes", "4096", NULL, 0));
-    assert_crawllog_ok(
-        crawllog_conf_set(tc, "index.interval.bytes", "256", NULL, 0));
-    assert_crawllog_ok_log(log, crawllog_topic_create(log, TOPIC, 3, tc));
-    crawllog_conf_destroy(tc);
+    crawllog_t *log = cl_test_open(data_dir(state, dir, sizeof(dir)), NULL);
+    cl_test_create_topic(log, TOPIC, 3, "segment.bytes", "4096",
+                         "index.interval.bytes", "256", NULL);
     memset(value, 'v', sizeof(value));
     for (int i = 0; i < NRECORDS; i++) {
         char key[32];
@@ -105,10 +104,7 @@ static void build(void **state)
     assert_crawllog_ok_log(log, crawllog_append(log, TOPIC, 1, &one, 1,
                                                 CRAWLLOG_SYNC_WRITTEN, NULL));
     assert_crawllog_ok(crawllog_close(log));
-    log = NULL;
-    if (crawllog_open(&log, dir, NULL, errstr, sizeof(errstr)) != 0) {
-        fail_msg("crawllog_open (reopen): %s", errstr);
-    }
+    log = cl_test_open(dir, NULL); /* a reopen */
     assert_crawllog_ok(crawllog_close(log));
 }
 
@@ -209,23 +205,19 @@ static const char *p0rel(const char *name, char *buf, size_t size)
 
 static void test_verify_clean_is_ok_and_read_only(void **state)
 {
-    char segs[MAX_SEGS][64], dir[4096], path[4096], name[64], rel[256];
+    char segs[MAX_SEGS][64], dir[4096], path[4096], name[64];
     struct seen s;
     build(state);
     size_t n = segments(state, segs);
     assert_true(n >= 4); /* several segments ... */
-    snprintf(rel, sizeof(rel), P0 "/%s",
-             with_suffix(segs[1], ".index", name, sizeof(name)));
-    assert_true(cl_test_file_size(dpath(state, rel, path, sizeof(path))) >=
+    with_suffix(segs[1], ".index", name, sizeof(name));
+    assert_true(cl_test_file_size(p0path(state, name, path, sizeof(path))) >=
                 16); /* ... with several index entries */
     struct cl_test_snap *before =
         cl_test_snap_take(data_dir(state, dir, sizeof(dir)));
     assert_crawllog_rc(verify(state, &s), CRAWLLOG_OK);
     assert_int_equal(s.calls, 0);
-    struct cl_test_snap *after = cl_test_snap_take(dir);
-    assert_snap_equal(before, after);
-    cl_test_snap_free(before);
-    cl_test_snap_free(after);
+    assert_dir_unchanged(before, dir);
     /* No callback and no out-pointers is fine too. */
     assert_crawllog_rc(crawllog_verify(dir, NULL, NULL, NULL, NULL, 0),
                        CRAWLLOG_OK);
@@ -233,11 +225,9 @@ static void test_verify_clean_is_ok_and_read_only(void **state)
 
 static void test_verify_fresh_topic_is_ok(void **state)
 {
-    char dir[4096], errstr[CRAWLLOG_ERRSTR_SIZE];
-    crawllog_t *log = NULL;
+    char dir[4096];
     struct seen s;
-    data_dir(state, dir, sizeof(dir));
-    assert_crawllog_ok(crawllog_open(&log, dir, NULL, errstr, sizeof(errstr)));
+    crawllog_t *log = cl_test_open(data_dir(state, dir, sizeof(dir)), NULL);
     assert_crawllog_ok_log(log, crawllog_topic_create(log, "fresh", 2, NULL));
     assert_crawllog_ok(crawllog_close(log));
     assert_crawllog_rc(verify(state, &s), CRAWLLOG_OK);
@@ -247,12 +237,8 @@ static void test_verify_fresh_topic_is_ok(void **state)
  * buffered, or written and followed by crawllog_maintain() if deletedp. */
 static void append_more(void **state, int n, int64_t *deletedp)
 {
-    char dir[4096], errstr[CRAWLLOG_ERRSTR_SIZE] = "";
-    crawllog_t *log = NULL;
-    if (crawllog_open(&log, data_dir(state, dir, sizeof(dir)), NULL, errstr,
-                      sizeof(errstr)) != 0) {
-        fail_msg("crawllog_open: %s", errstr);
-    }
+    char dir[4096];
+    crawllog_t *log = cl_test_open(data_dir(state, dir, sizeof(dir)), NULL);
     for (int i = 0; i < n; i++) {
         crawllog_record_t r = {"k",  1, "again", 5, 1600000000000 + i * 7,
                                NULL, 0};
@@ -270,12 +256,11 @@ static void append_more(void **state, int n, int64_t *deletedp)
 
 static void test_verify_ok_after_recovery(void **state)
 {
-    char segs[MAX_SEGS][64], path[4096], rel[256];
+    char segs[MAX_SEGS][64], path[4096];
     struct seen s;
     build(state);
     size_t n = segments(state, segs);
-    snprintf(rel, sizeof(rel), P0 "/%s", segs[n - 1]);
-    dpath(state, rel, path, sizeof(path));
+    p0path(state, segs[n - 1], path, sizeof(path));
     cl_test_truncate(path, (off_t)cl_test_file_size(path) - 5); /* torn */
     assert_int_equal(
         unlink(dpath(state, P0 "/partition.state", path, sizeof(path))),
@@ -286,19 +271,12 @@ static void test_verify_ok_after_recovery(void **state)
 
 static void test_verify_ok_after_retention(void **state)
 {
-    char path[4096], dir[4096], errstr[CRAWLLOG_ERRSTR_SIZE];
-    crawllog_t *log = NULL;
-    crawllog_conf_t *tc = NULL;
+    char path[4096], dir[4096];
     int64_t deleted = 0;
     struct seen s;
-    assert_crawllog_ok(crawllog_open(&log, data_dir(state, dir, sizeof(dir)),
-                                     NULL, errstr, sizeof(errstr)));
-    assert_crawllog_ok(crawllog_conf_new(&tc));
-    assert_crawllog_ok(crawllog_conf_set(tc, "segment.bytes", "4096", NULL, 0));
-    assert_crawllog_ok(
-        crawllog_conf_set(tc, "retention.bytes", "9000", NULL, 0));
-    assert_crawllog_ok_log(log, crawllog_topic_create(log, TOPIC, 1, tc));
-    crawllog_conf_destroy(tc);
+    crawllog_t *log = cl_test_open(data_dir(state, dir, sizeof(dir)), NULL);
+    cl_test_create_topic(log, TOPIC, 1, "segment.bytes", "4096",
+                         "retention.bytes", "9000", NULL);
     assert_crawllog_ok(crawllog_close(log));
     append_more(state, 1500, &deleted);
     assert_true(deleted > 0);
@@ -325,13 +303,12 @@ static void test_verify_bad_arguments(void **state)
 
 static void test_verify_flipped_byte_in_middle_batch(void **state)
 {
-    char segs[MAX_SEGS][64], path[4096], rel[256], want[256], at[64];
+    char segs[MAX_SEGS][64], path[4096], want[256], at[64];
     uint32_t pos[256];
     build(state);
     size_t n = segments(state, segs);
     const char *seg = segs[n / 2];
-    snprintf(rel, sizeof(rel), P0 "/%s", seg);
-    size_t nb = batch_starts(dpath(state, rel, path, sizeof(path)), pos, 256);
+    size_t nb = batch_starts(p0path(state, seg, path, sizeof(path)), pos, 256);
     assert_true(nb >= 3);
     uint32_t b = pos[nb / 2], e = pos[nb / 2 + 1];
     cl_test_flip_byte(path, e - 2, 0x5a); /* inside the records (CRC) */
@@ -341,11 +318,10 @@ static void test_verify_flipped_byte_in_middle_batch(void **state)
 
 static void test_verify_torn_last_batch(void **state)
 {
-    char segs[MAX_SEGS][64], path[4096], rel[256], want[256];
+    char segs[MAX_SEGS][64], path[4096], want[256];
     build(state);
     size_t n = segments(state, segs);
-    snprintf(rel, sizeof(rel), P0 "/%s", segs[n - 1]);
-    dpath(state, rel, path, sizeof(path));
+    p0path(state, segs[n - 1], path, sizeof(path));
     size_t size = cl_test_file_size(path);
     assert_true(size > 64 + 61);
     cl_test_truncate(path, (off_t)size - 5);
@@ -354,35 +330,32 @@ static void test_verify_torn_last_batch(void **state)
 
 static void test_verify_bad_segment_header(void **state)
 {
-    char segs[MAX_SEGS][64], path[4096], rel[256], want[256];
+    char segs[MAX_SEGS][64], path[4096], want[256];
     build(state);
     assert_true(segments(state, segs) >= 2);
-    snprintf(rel, sizeof(rel), P0 "/%s", segs[1]);
-    cl_test_flip_byte(dpath(state, rel, path, sizeof(path)), 26, 0x01);
+    cl_test_flip_byte(p0path(state, segs[1], path, sizeof(path)), 26, 0x01);
     expect_problem(state, p0rel(segs[1], want, sizeof(want)), "byte 0:");
 }
 
 static void test_verify_deleted_index(void **state)
 {
-    char segs[MAX_SEGS][64], path[4096], rel[256], want[256], name[64];
+    char segs[MAX_SEGS][64], path[4096], want[256], name[64];
     build(state);
     size_t n = segments(state, segs);
     with_suffix(segs[n / 2], ".index", name, sizeof(name));
-    snprintf(rel, sizeof(rel), P0 "/%s", name);
-    assert_int_equal(unlink(dpath(state, rel, path, sizeof(path))), 0);
+    assert_int_equal(unlink(p0path(state, name, path, sizeof(path))), 0);
     expect_problem(state, p0rel(name, want, sizeof(want)), "missing");
 }
 
 static void test_verify_index_entry_not_at_batch(void **state)
 {
-    char segs[MAX_SEGS][64], path[4096], rel[256], want[256], name[64];
+    char segs[MAX_SEGS][64], path[4096], want[256], name[64];
     size_t len;
     build(state);
     segments(state, segs);
     with_suffix(segs[1], ".index", name, sizeof(name));
-    snprintf(rel, sizeof(rel), P0 "/%s", name);
     unsigned char *buf =
-        cl_test_read_file(dpath(state, rel, path, sizeof(path)), &len);
+        cl_test_read_file(p0path(state, name, path, sizeof(path)), &len);
     assert_true(len >= 16);
     put_be32(buf + 4, be32(buf + 4) + 3); /* still below entry 1 */
     cl_test_write_file(path, buf, len);
@@ -392,28 +365,24 @@ static void test_verify_index_entry_not_at_batch(void **state)
 
 static void test_verify_wrong_time_index_entry(void **state)
 {
-    char segs[MAX_SEGS][64], path[4096], rel[256], want[256], name[64];
-    size_t len;
+    char segs[MAX_SEGS][64], path[4096], want[256], name[64];
     build(state);
     segments(state, segs);
     with_suffix(segs[1], ".timeindex", name, sizeof(name));
-    snprintf(rel, sizeof(rel), P0 "/%s", name);
-    unsigned char *buf =
-        cl_test_read_file(dpath(state, rel, path, sizeof(path)), &len);
-    assert_true(len >= 12);
-    buf[7] ^= 0x01; /* lowest byte of the first entry's timestamp */
-    cl_test_write_file(path, buf, len);
-    free(buf);
+    assert_true(cl_test_file_size(p0path(state, name, path, sizeof(path))) >=
+                12);
+    /* The lowest byte of the first entry's timestamp. */
+    cl_test_flip_byte(path, 7, 0x01);
     expect_problem(state, p0rel(name, want, sizeof(want)), "time ");
 }
 
 static void test_verify_world_writable_segment(void **state)
 {
-    char segs[MAX_SEGS][64], path[4096], rel[256], want[256];
+    char segs[MAX_SEGS][64], path[4096], want[256];
     build(state);
     segments(state, segs);
-    snprintf(rel, sizeof(rel), P0 "/%s", segs[0]);
-    assert_int_equal(chmod(dpath(state, rel, path, sizeof(path)), 0666), 0);
+    assert_int_equal(chmod(p0path(state, segs[0], path, sizeof(path)), 0666),
+                     0);
     expect_problem(state, p0rel(segs[0], want, sizeof(want)), "world-writable");
 }
 
@@ -500,45 +469,40 @@ static void test_verify_damaged_topic_meta(void **state)
 
 static void test_verify_offset_gap(void **state)
 {
-    char segs[MAX_SEGS][64], path[4096], rel[256], want[256], name[64];
+    char segs[MAX_SEGS][64], path[4096], want[256], name[64];
     static const char *const sfx[] = {".log", ".index", ".timeindex"};
     build(state);
     size_t n = segments(state, segs);
     assert_true(n >= 3);
     for (int i = 0; i < 3; i++) {
-        snprintf(rel, sizeof(rel), P0 "/%s",
-                 with_suffix(segs[n / 2], sfx[i], name, sizeof(name)));
-        assert_int_equal(unlink(dpath(state, rel, path, sizeof(path))), 0);
+        with_suffix(segs[n / 2], sfx[i], name, sizeof(name));
+        assert_int_equal(unlink(p0path(state, name, path, sizeof(path))), 0);
     }
     expect_problem(state, p0rel(segs[n / 2 + 1], want, sizeof(want)), "gap");
 }
 
 int main(void)
 {
-#define T(f)                                                                   \
-    cmocka_unit_test_setup_teardown(f, cl_test_tmpdir_setup,                   \
-                                    cl_test_tmpdir_teardown)
     const struct CMUnitTest tests[] = {
-        T(test_verify_clean_is_ok_and_read_only),
-        T(test_verify_fresh_topic_is_ok),
-        T(test_verify_ok_after_recovery),
-        T(test_verify_ok_after_retention),
-        T(test_verify_bad_arguments),
-        T(test_verify_flipped_byte_in_middle_batch),
-        T(test_verify_torn_last_batch),
-        T(test_verify_bad_segment_header),
-        T(test_verify_deleted_index),
-        T(test_verify_index_entry_not_at_batch),
-        T(test_verify_wrong_time_index_entry),
-        T(test_verify_world_writable_segment),
-        T(test_verify_symlink_partition_dir),
-        T(test_verify_stray_tmp_files),
-        T(test_verify_root_problems),
-        T(test_verify_extra_partition_dir),
-        T(test_verify_missing_partition_dir),
-        T(test_verify_damaged_topic_meta),
-        T(test_verify_offset_gap),
+        cl_test_unit_tmpdir(test_verify_clean_is_ok_and_read_only),
+        cl_test_unit_tmpdir(test_verify_fresh_topic_is_ok),
+        cl_test_unit_tmpdir(test_verify_ok_after_recovery),
+        cl_test_unit_tmpdir(test_verify_ok_after_retention),
+        cl_test_unit_tmpdir(test_verify_bad_arguments),
+        cl_test_unit_tmpdir(test_verify_flipped_byte_in_middle_batch),
+        cl_test_unit_tmpdir(test_verify_torn_last_batch),
+        cl_test_unit_tmpdir(test_verify_bad_segment_header),
+        cl_test_unit_tmpdir(test_verify_deleted_index),
+        cl_test_unit_tmpdir(test_verify_index_entry_not_at_batch),
+        cl_test_unit_tmpdir(test_verify_wrong_time_index_entry),
+        cl_test_unit_tmpdir(test_verify_world_writable_segment),
+        cl_test_unit_tmpdir(test_verify_symlink_partition_dir),
+        cl_test_unit_tmpdir(test_verify_stray_tmp_files),
+        cl_test_unit_tmpdir(test_verify_root_problems),
+        cl_test_unit_tmpdir(test_verify_extra_partition_dir),
+        cl_test_unit_tmpdir(test_verify_missing_partition_dir),
+        cl_test_unit_tmpdir(test_verify_damaged_topic_meta),
+        cl_test_unit_tmpdir(test_verify_offset_gap),
     };
-#undef T
     return cmocka_run_group_tests_name("verify", tests, NULL, NULL);
 }
