@@ -5,10 +5,10 @@
  * needs (see io.h), each returning 0 / fd / count or a negative errno, and
  * retrying EINTR and short transfers where that is safe.  Under
  * -DCRAWLLOG_TESTING every wrapper first reports its failpoint site to the
- * failpoint engine (failpoint.c), which may make it fail, write a prefix,
+ * failpoint engine (io_failpoint.c), which may make it fail, write a prefix,
  * pretend success or kill the process (grammar in io.h), and the wrappers
  * that create inodes or sync them report that to the power-loss simulator
- * (shadow.c).  Without CRAWLLOG_TESTING those hooks are constant macros:
+ * (io_shadow.c).  Without CRAWLLOG_TESTING those hooks are constant macros:
  * no cl_fp_* / cl_shadow_* symbols, no checks.
  *
  * On disk: nothing of its own.
@@ -18,7 +18,7 @@
  * leaves its out-pointers NULL; a SKIPped sync is never reported to the
  * shadow (it did not happen).
  *
- * Locks: none here (the hooks have their own, see failpoint.c, shadow.c).
+ * Locks: none here (the hooks have their own, see io_failpoint.c, io_shadow.c).
  */
 #define _GNU_SOURCE
 
@@ -35,9 +35,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "failpoint.h"
+#include "io_failpoint.h"
 #include "io.h"
-#include "shadow.h"
+#include "io_shadow.h"
 
 /* ---------------------------------------------------------------------- */
 /* Transfer loops                                                          */

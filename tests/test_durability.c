@@ -1,6 +1,6 @@
 /*
  * test_durability.c - power-loss durability of libcrawllog, proven with the
- * shadow durable image (libcrawllog/shadow.c), and fsync ablation.
+ * shadow durable image (libcrawllog/io_shadow.c), and fsync ablation.
  * Built with -DCRAWLLOG_TESTING.
  *
  * Method (reliability.md sections 2, 4.1 items 2-3 and 4.6):
@@ -122,7 +122,7 @@
 #include "crawllog.h"
 #include "helpers.h"
 #include "io.h"
-#include "shadow.h"
+#include "io_shadow.h"
 
 /* This binary, for the CRAWLLOG_SHADOW re-exec test. */
 static const char *self_path = "/proc/self/exe";

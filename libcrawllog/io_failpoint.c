@@ -1,5 +1,5 @@
 /*
- * failpoint.c - the CRAWLLOG_TESTING failpoint engine (layer 0, test-only).
+ * io_failpoint.c - the CRAWLLOG_TESTING failpoint engine (layer 0, test-only).
  *
  * Purpose: parse failpoint specifications (CRAWLLOG_FP or cl_fp_set, the
  * grammar is in io.h), count the hits of every site io.c's wrappers report
@@ -38,7 +38,7 @@ typedef int cl_failpoint_unit;
 #include <stdlib.h>
 #include <string.h>
 
-#include "failpoint.h"
+#include "io_failpoint.h"
 #include "io.h"
 
 enum fp_kind { FP_NONE, FP_FAIL, FP_SHORT, FP_SKIP, FP_CRASH };

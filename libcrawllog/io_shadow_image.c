@@ -1,7 +1,7 @@
 /*
- * shadow_image.c - builds the power-loss images of the crash simulator
- * (layer 0, CRAWLLOG_TESTING only; the model is described in shadow.h, the
- * records in shadow.c).
+ * io_shadow_image.c - builds the power-loss images of the crash simulator
+ * (layer 0, CRAWLLOG_TESTING only; the model is described in io_shadow.h, the
+ * records in io_shadow.c).
  *
  * Purpose: cl_shadow_image() turns a shadow root into a directory tree:
  *  (a) CL_SHADOW_DURABLE  from the real root's durable entries down: each
@@ -12,7 +12,7 @@
  *  (c) CL_SHADOW_TORN     (a), and each file whose real counterpart (same
  *      path, same inode incarnation) only grew since its last sync also
  *      keeps a seeded random prefix of the appended bytes (ALICE).
- * Raw system calls and malloc, like shadow.c; the raw file helpers both
+ * Raw system calls and malloc, like io_shadow.c; the raw file helpers both
  * files use (cl_shadow_read_fd, _read_path, _write_path, _mkdir,
  * _each_entry) are defined here.
  *
@@ -40,9 +40,9 @@ typedef int cl_shadow_image_unit;
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "shadow.h"
+#include "io_shadow.h"
 
-/* ---- raw helpers shared with shadow.c (declared in shadow.h) ---------- */
+/* ---- raw helpers shared with io_shadow.c (declared in io_shadow.h) ---------- */
 
 static int write_all(int fd, const void *buf, size_t len)
 {

@@ -1,9 +1,9 @@
 /*
- * shadow.c - the power-loss crash simulator (layer 0, CRAWLLOG_TESTING
- * only; the model and the API are described in shadow.h).
+ * io_shadow.c - the power-loss crash simulator (layer 0, CRAWLLOG_TESTING
+ * only; the model and the API are described in io_shadow.h).
  *
  * Purpose: record, beside a real directory tree, what a power loss would
- * leave of it, from the syncs io.c reports (shadow_image.c builds the
+ * leave of it, from the syncs io.c reports (io_shadow_image.c builds the
  * images from these records, and holds the raw file helpers both use).
  * This is test instrumentation inside the I/O layer: it uses raw system
  * calls and malloc (never the cl_io_* wrappers, so it hits no failpoint
@@ -49,7 +49,7 @@ typedef int cl_shadow_unit;
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "shadow.h"
+#include "io_shadow.h"
 
 static pthread_mutex_t sh_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t sh_once = PTHREAD_ONCE_INIT;

@@ -1,11 +1,11 @@
 /*
- * failpoint.h - the failpoint engine behind io.c's wrappers (internal).
+ * io_failpoint.h - the failpoint engine behind io.c's wrappers (internal).
  *
  * Only io.c calls these hooks, once per wrapper call, before the system
  * call; the grammar of the failpoint configuration and the public test
  * calls (cl_fp_set, cl_fp_clear, cl_fp_hits, cl_fp_hits_total) are in io.h.
- * Under -DCRAWLLOG_TESTING the hooks are functions of failpoint.c; without
- * it they are constant macros, failpoint.c compiles to nothing and a
+ * Under -DCRAWLLOG_TESTING the hooks are functions of io_failpoint.c; without
+ * it they are constant macros, io_failpoint.c compiles to nothing and a
  * release build has no failpoint symbol and no check on any path.
  */
 #ifndef CL_FAILPOINT_H

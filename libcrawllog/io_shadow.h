@@ -1,5 +1,5 @@
 /*
- * shadow.h - the power-loss crash simulator ("shadow durable image"),
+ * io_shadow.h - the power-loss crash simulator ("shadow durable image"),
  * internal and CRAWLLOG_TESTING only.
  *
  * While enabled, io.c reports every successful fsync/fdatasync and every
@@ -29,7 +29,7 @@
  * shadow root: updates are serialized with a lock on <shadow_root>/.lock.
  *
  * Without CRAWLLOG_TESTING nothing of this exists: the hooks are empty
- * macros, and shadow.c and shadow_image.c compile to empty objects.
+ * macros, and io_shadow.c and io_shadow_image.c compile to empty objects.
  */
 #ifndef CL_SHADOW_H
 #define CL_SHADOW_H
@@ -72,7 +72,7 @@ void cl_shadow_created(int dirfd, const char *name, int fd);
 /* After a successful fsync/fdatasync of fd. */
 void cl_shadow_synced(int fd);
 
-/* ---- internal: shared by shadow.c and shadow_image.c only ------------- */
+/* ---- internal: shared by io_shadow.c and io_shadow_image.c only ------------- */
 /* Raw system calls and malloc (never cl_io_*, so no failpoint and no hook
  * recursion); negative errno on failure. */
 
