@@ -97,13 +97,16 @@ CRAWLLOG_API const char *crawllog_version_str(void);
     XX(EMISUSE, -16, "library used incorrectly")                             \
     XX(ELOOP, -17, "symbolic link refused")                                  \
     XX(ENOENT, -18, "no such file or directory")                             \
-    XX(EMFILE, -19, "too many open files")
+    XX(EMFILE, -19, "too many open files")                                   \
+    XX(ESEQUENCE, -20, "producer sequence out of order")                     \
+    XX(EFENCED, -21, "producer fenced by a newer instance")                  \
+    XX(EPARTITION, -22, "partitioner returned an invalid partition")
 
 typedef enum crawllog_err {
 #define CRAWLLOG_ERR_ENUM_(name, code, desc) CRAWLLOG_##name = (code),
     CRAWLLOG_ERRORS(CRAWLLOG_ERR_ENUM_)
 #undef CRAWLLOG_ERR_ENUM_
-    CRAWLLOG_ERR_END_ = -20 /* one below the last code; not an error */
+    CRAWLLOG_ERR_END_ = -23 /* one below the last code; not an error */
 } crawllog_err_t;
 
 /** Size of an errstr buffer that always holds the whole message. */
@@ -471,6 +474,18 @@ CRAWLLOG_API size_t crawllog_msg_header_count(const crawllog_msg_t *msg);
  */
 CRAWLLOG_API int crawllog_msg_header(const crawllog_msg_t *msg, size_t i,
                                      crawllog_header_t *hdr);
+
+/* ====================================================================== */
+/* Partitioners                                                            */
+/* ====================================================================== */
+
+/* @@PARTITIONERS@@ (section being written; see issue 3) */
+
+/* ====================================================================== */
+/* Producer                                                                */
+/* ====================================================================== */
+
+/* @@PRODUCER@@ (section being written; see issue 3) */
 
 /* ====================================================================== */
 /* Maintenance and verification                                            */
