@@ -479,13 +479,297 @@ CRAWLLOG_API int crawllog_msg_header(const crawllog_msg_t *msg, size_t i,
 /* Partitioners                                                            */
 /* ====================================================================== */
 
-/* @@PARTITIONERS@@ (section being written; see issue 3) */
+/*
+ * A partitioner maps a record's key to a partition of its topic.  The
+ * producer's rule: an explicit partition wins; else a custom partitioner if
+ * one is configured; else murmur2 for a keyed record (an empty key is a
+ * key) and round robin - or sticky - for a NULL key.  Partitioners are pure
+ * functions of their arguments (plus the keyless state): call them and
+ * crawllog_partitioner_stats() from a unit test, no log needed.
+ */
+
+/** "No particular partition": let the partitioner choose.  A partitioner
+ *  returns it when it cannot choose (e.g. murmur2 for a NULL key). */
+#define CRAWLLOG_PARTITION_ANY (-1)
+
+/**
+ * @brief A partitioner: the partition, in [0, partition_count), of a record
+ *        of topic with the given key.
+ * @param key     NULL for a null key (then keylen is 0); an empty key is
+ *                non-NULL with keylen 0.  Valid only during the call.
+ * @param opaque  the pointer registered with the partitioner.
+ * @return the partition.  The producer refuses any other value, including
+ *         CRAWLLOG_PARTITION_ANY, with CRAWLLOG_EPARTITION (never a modulo).
+ * @note Thread-safety: called from any thread that sends, concurrently;
+ *       must not call back into the producer.
+ */
+typedef int32_t crawllog_partitioner_fn(const char *topic, const void *key,
+                                        size_t keylen, int32_t partition_count,
+                                        void *opaque);
+
+/** Records per partition of the sticky partitioner when the state is made
+ *  with sticky_batch 0. */
+#define CRAWLLOG_PARTITIONER_STICKY_BATCH_DEFAULT 1000
+
+/**
+ * State of the keyless partitioners (round robin and sticky): a counter
+ * and the current sticky partition.  Updated with atomics only, so one
+ * state may be shared by any number of threads.  Use one state per topic
+ * for sticky (a shared state sticks across topics, which is still valid).
+ */
+typedef struct crawllog_partitioner_state_s crawllog_partitioner_state_t;
+
+/**
+ * @brief Create a keyless-partitioner state.
+ * @param sp           out: the new state (NULL on error).  Owned by the
+ *                     caller: free with crawllog_partitioner_state_destroy().
+ * @param sticky_batch records the sticky partitioner sends to one partition
+ *                     before it moves on; 0 for
+ *                     CRAWLLOG_PARTITIONER_STICKY_BATCH_DEFAULT.
+ * @return CRAWLLOG_OK, CRAWLLOG_EINVAL (sp NULL, sticky_batch < 0),
+ *         CRAWLLOG_ENOMEM.
+ */
+CRAWLLOG_API int
+crawllog_partitioner_state_new(crawllog_partitioner_state_t **sp,
+                               int32_t sticky_batch);
+
+/** @brief Free a state.  NULL is fine.  No call may be using it. */
+CRAWLLOG_API void
+crawllog_partitioner_state_destroy(crawllog_partitioner_state_t *s);
+
+/**
+ * @brief Kafka's murmur2 hash (seed 0x9747b28c): the same 32 bits as the
+ *        Java client's Utils.murmur2().  A NULL key hashes as empty.
+ * @note Thread-safety: pure function.
+ */
+CRAWLLOG_API uint32_t crawllog_murmur2(const void *key, size_t len);
+
+/**
+ * @brief The default partitioner for keyed records, byte for byte Kafka's:
+ *        (murmur2(key) & 0x7fffffff) % partition_count.  An empty key
+ *        (non-NULL, keylen 0) is hashed like any other key.  opaque and
+ *        topic are ignored.
+ * @return the partition; CRAWLLOG_PARTITION_ANY for a NULL key (Kafka never
+ *         hashes a null key: the caller applies its keyless strategy) or
+ *         partition_count < 1.
+ * @note Thread-safety: pure function.
+ */
+CRAWLLOG_API int32_t crawllog_partitioner_murmur2(const char *topic,
+                                                  const void *key,
+                                                  size_t keylen,
+                                                  int32_t partition_count,
+                                                  void *opaque);
+
+/**
+ * @brief Round robin: the k-th call on a state returns k % partition_count
+ *        (k counted from 0, 64 bits); the key is ignored.  The default for
+ *        NULL keys.
+ * @param opaque a crawllog_partitioner_state_t *, required.
+ * @return the partition; CRAWLLOG_PARTITION_ANY if opaque is NULL or
+ *         partition_count < 1.
+ * @note Thread-safety: any thread; concurrent calls on one state each get a
+ *       distinct k, so k*n calls give every partition exactly k.
+ */
+CRAWLLOG_API int32_t crawllog_partitioner_round_robin(const char *topic,
+                                                      const void *key,
+                                                      size_t keylen,
+                                                      int32_t partition_count,
+                                                      void *opaque);
+
+/**
+ * @brief Sticky (Kafka >= 2.4 for NULL keys): send sticky_batch records in
+ *        a row to one partition, then move to the next one, (p + 1) %
+ *        partition_count.  The first partition is the state's round-robin
+ *        counter modulo partition_count (0 for a fresh state); it restarts
+ *        there if partition_count shrank below the current partition.  The
+ *        key is ignored.  Larger batches per partition, same long-run
+ *        spread as round robin.
+ * @param opaque a crawllog_partitioner_state_t *, required.
+ * @return the partition; CRAWLLOG_PARTITION_ANY if opaque is NULL or
+ *         partition_count < 1.
+ * @note Thread-safety: any thread; the partition and its count change
+ *       together atomically, so no partition gets more than sticky_batch
+ *       records in a row.
+ */
+CRAWLLOG_API int32_t crawllog_partitioner_sticky(const char *topic,
+                                                 const void *key,
+                                                 size_t keylen,
+                                                 int32_t partition_count,
+                                                 void *opaque);
+
+/**
+ * @brief Run fn over nkeys keys and count where they land: for a unit test
+ *        asserting that a partitioner spreads keys.
+ * @param keys     nkeys keys; an entry may be NULL (a null key).
+ * @param keylens  nkeys lengths, or NULL: then each non-NULL key is a
+ *                 NUL-terminated string and its length is strlen().
+ * @param partitions 1 .. CRAWLLOG_PARTITIONS_MAX.
+ * @param counts   out: partitions entries, caller-allocated; counts[p] =
+ *                 keys sent to p.  Not meaningful after an error.
+ * @param skewp    out, optional: max(counts) / mean(counts), 1.0 for a
+ *                 perfect spread, partitions if all keys land on one; 0.0
+ *                 when nkeys is 0.
+ * @return CRAWLLOG_OK; CRAWLLOG_EPARTITION as soon as fn returns a value
+ *         outside [0, partitions) (CRAWLLOG_PARTITION_ANY included);
+ *         CRAWLLOG_EINVAL (fn or counts NULL, keys NULL with nkeys > 0,
+ *         partitions out of range).
+ * @note Thread-safety: as fn; no log involved.
+ */
+CRAWLLOG_API int crawllog_partitioner_stats(crawllog_partitioner_fn *fn,
+                                            void *opaque, const char *topic,
+                                            const void *const *keys,
+                                            const size_t *keylens,
+                                            size_t nkeys, int32_t partitions,
+                                            uint64_t *counts, double *skewp);
 
 /* ====================================================================== */
 /* Producer                                                                */
 /* ====================================================================== */
 
-/* @@PRODUCER@@ (section being written; see issue 3) */
+/*
+ * A producer sends records to topics of one log with a chosen
+ * acknowledgement level (conf "acks"), batching and partitioning them.
+ * It is thread-safe: many threads may send on one producer at once.  It
+ * starts no thread: buffered (acks=0) messages whose linger.ms has passed
+ * are written by the next crawllog_producer_send(), crawllog_producer_poll()
+ * or crawllog_producer_flush() on the producer, from the calling thread -
+ * call poll from your own loop, like librdkafka's rd_kafka_poll().
+ *
+ * Producer properties (docs/CONFIGURATION.md, scope "producer"):
+ *  acks        0: a send buffers the message in the producer and returns
+ *                 at once (offset -1); it is written on linger.ms expiry, a
+ *                 full batch (batch.size), flush or destroy, and lost if
+ *                 the process dies first (never torn: whole batches only).
+ *              1: written to the OS (CRAWLLOG_SYNC_WRITTEN) before return:
+ *                 survives a crash of the process.
+ *              all (default): fdatasync'd before return (survives a power
+ *                 loss).  Concurrent senders share fdatasyncs (group
+ *                 commit).
+ *  linger.ms, batch.size   acks=0 batching.
+ *  partitioner round_robin (default) | sticky | murmur2_random: where a
+ *              record with a NULL key and CRAWLLOG_PARTITION_ANY goes.
+ *              Keyed records go to Kafka's murmur2 partition, unless a
+ *              custom partitioner is set.
+ *  max.message.bytes (the topic's): a larger record is CRAWLLOG_ETOOBIG,
+ *              nothing is written.
+ * Ordering: the records one thread sends to one partition keep their order.
+ */
+typedef struct crawllog_producer_s crawllog_producer_t;
+
+/**
+ * @brief Delivery report: called once per message with its offset, or
+ *        with err != 0 (offset -1) if it could not be written.
+ *
+ * Runs in a thread that called crawllog_producer_send(), _poll(),
+ * _flush() or _destroy(), never under an internal lock: it may call the
+ * log's functions and crawllog_producer_send() (whose own reports then
+ * come later).  With acks=0 reports of one partition come in send order.
+ * @param topic  valid during the call only.
+ */
+typedef void crawllog_delivery_cb(void *opaque, const char *topic,
+                                  int32_t partition, int64_t offset, int err);
+
+/**
+ * @brief Create a producer on an open log.
+ * @param conf    optional: producer properties (others are ignored).
+ * @param prodp   out: the producer, NULL on failure.
+ * @param errstr  out, optional: why it failed.
+ * @return CRAWLLOG_OK, CRAWLLOG_EINVAL, CRAWLLOG_ENOMEM.
+ * @note Ownership: conf is read, not kept.  The log must outlive the
+ *       producer.  Destroy it with crawllog_producer_destroy().
+ */
+CRAWLLOG_API int crawllog_producer_new(crawllog_t *log,
+                                       const crawllog_conf_t *conf,
+                                       crawllog_producer_t **prodp,
+                                       char *errstr, size_t errstr_size);
+
+/**
+ * @brief Flush (write every buffered message, delivering its report),
+ *        then free the producer.
+ * @return the flush's result (the producer is freed anyway).  NULL is fine.
+ * @note No other call may be running on the producer.
+ */
+CRAWLLOG_API int crawllog_producer_destroy(crawllog_producer_t *prod);
+
+/**
+ * @brief Send one record (timestamp: now).
+ * @param partition  a partition, or CRAWLLOG_PARTITION_ANY.
+ * @param key        NULL for a null key.
+ * @param value      NULL for a null value.
+ * @param headers    nheaders headers (NULL if 0).
+ * @param offsetp    out, optional: the record's offset; -1 with acks=0 (see
+ *                   the delivery report).
+ * @return CRAWLLOG_OK, or CRAWLLOG_EINVAL, CRAWLLOG_ENOTOPIC,
+ *         CRAWLLOG_EPARTITION (partition out of range, or from the custom
+ *         partitioner), CRAWLLOG_ETOOBIG (nothing written), CRAWLLOG_ENOMEM,
+ *         and with acks=1/all the append's errors (CRAWLLOG_EIO,
+ *         CRAWLLOG_ENOSPC, CRAWLLOG_ECLOSED, ...).  With acks=all, after an
+ *         fdatasync failure every later send fails too (CRAWLLOG_ECLOSED
+ *         or the original error): recreate the log and the producer.  With
+ *         acks=0 an error writing an earlier batch is reported through the
+ *         delivery callback and crawllog_producer_flush(), not here.
+ * @note Thread-safety: any thread.  Bytes are copied before return.
+ */
+CRAWLLOG_API int crawllog_producer_send(crawllog_producer_t *prod,
+                                        const char *topic, int32_t partition,
+                                        const void *key, size_t keylen,
+                                        const void *value, size_t vlen,
+                                        const crawllog_header_t *headers,
+                                        size_t nheaders, int64_t *offsetp);
+
+/**
+ * @brief Send one record given whole (rec->timestamp < 0 means now).
+ * @return as crawllog_producer_send().
+ */
+CRAWLLOG_API int crawllog_producer_send_record(crawllog_producer_t *prod,
+                                               const char *topic,
+                                               int32_t partition,
+                                               const crawllog_record_t *rec,
+                                               int64_t *offsetp);
+
+/**
+ * @brief Write buffered batches whose linger.ms has passed and run pending
+ *        delivery reports, in the calling thread.
+ * @return number of reports delivered (>= 0), or a negative error of a
+ *         write (also reported to the callback of each message).
+ * @note Thread-safety: any thread.
+ */
+CRAWLLOG_API int crawllog_producer_poll(crawllog_producer_t *prod);
+
+/**
+ * @brief Write every buffered message now and run their delivery reports.
+ * @param timeout_ms  accepted for Kafka compatibility; flush is synchronous
+ *                    (the writes are done in this call) and always waits.
+ * @return CRAWLLOG_OK or the first write error since the last flush.
+ */
+CRAWLLOG_API int crawllog_producer_flush(crawllog_producer_t *prod,
+                                         int timeout_ms);
+
+/**
+ * @brief Use fn for every record sent with CRAWLLOG_PARTITION_ANY, keyed or
+ *        not (NULL fn: back to the built-in rule).
+ * @return CRAWLLOG_OK or CRAWLLOG_EINVAL.
+ * @note Call it before the first send (not concurrently with sends).
+ */
+CRAWLLOG_API int crawllog_producer_set_partitioner(crawllog_producer_t *prod,
+                                                   crawllog_partitioner_fn *fn,
+                                                   void *opaque);
+
+/**
+ * @brief Set the delivery-report callback (NULL: none).
+ * @return CRAWLLOG_OK or CRAWLLOG_EINVAL.
+ * @note Call it before the first send (not concurrently with sends).
+ */
+CRAWLLOG_API int crawllog_producer_set_delivery_cb(crawllog_producer_t *prod,
+                                                   crawllog_delivery_cb *cb,
+                                                   void *opaque);
+
+/**
+ * @brief Detail of the producer's latest failure ("" if none).
+ * @return a string owned by the producer, valid until its next call.
+ */
+CRAWLLOG_API const char *
+crawllog_producer_errmsg(const crawllog_producer_t *prod);
 
 /* ====================================================================== */
 /* Maintenance and verification                                            */
