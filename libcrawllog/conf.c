@@ -38,8 +38,8 @@
 /* The property table                                                      */
 /* ---------------------------------------------------------------------- */
 
-enum prop_type { PROP_BOOL, PROP_INT64, PROP_MODE };
-enum prop_scope { SCOPE_LOG, SCOPE_TOPIC };
+enum prop_type { PROP_BOOL, PROP_INT64, PROP_MODE, PROP_ENUM };
+enum prop_scope { SCOPE_LOG, SCOPE_TOPIC, SCOPE_PRODUCER };
 
 struct prop {
     const char *name;
@@ -48,7 +48,13 @@ struct prop {
     int64_t forbid; /* PROP_MODE: bits that must not be set */
     enum prop_scope scope;
     const char *doc;
+    const char *const *names; /* PROP_ENUM: value v is names[v] */
 };
+
+/* PROP_ENUM value names (NULL-terminated; min..max index them). */
+static const char *const acks_names[] = {"0", "1", "all", NULL};
+static const char *const partitioner_names[] = {
+    "round_robin", "sticky", "murmur2_random", NULL};
 
 /* 2 GiB - 1: segment positions and index entries are 32-bit. */
 #define I32MAX ((int64_t)INT32_MAX)
@@ -58,47 +64,67 @@ struct prop {
  * accepted value has the owner bits 0700 (0600) set. */
 static const struct prop props[CL_CONF__COUNT] = {
     [CL_CONF_LOG_DIR_CREATE] = {"log.dir.create", PROP_BOOL, 1, 0, 1, 0,
-        SCOPE_LOG, "Create the data directory if it is missing."},
+        SCOPE_LOG, "Create the data directory if it is missing.", NULL},
     [CL_CONF_LOG_DIR_MODE] = {"log.dir.mode", PROP_MODE, 0700, 0700, 0777,
         WORLD_WRITABLE, SCOPE_LOG,
         "Permission bits of directories the library creates; never "
-        "world-writable."},
+        "world-writable.", NULL},
     [CL_CONF_LOG_FILE_MODE] = {"log.file.mode", PROP_MODE, 0600, 0600, 0777,
         WORLD_WRITABLE, SCOPE_LOG,
         "Permission bits of files the library creates: must include owner "
-        "read and write (0600), never world-writable."},
+        "read and write (0600), never world-writable.", NULL},
     [CL_CONF_LOG_BUFFER_BYTES] = {"log.buffer.bytes", PROP_INT64, 1048576, 0,
         1073741824, 0, SCOPE_LOG,
         "Bytes of CRAWLLOG_SYNC_NONE appends buffered per partition before "
-        "they are written."},
+        "they are written.", NULL},
     [CL_CONF_SEGMENT_BYTES] = {"segment.bytes", PROP_INT64, 1073741824, 4096,
         I32MAX, 0, SCOPE_TOPIC,
         "Largest size of a segment file; the next segment is rolled before "
-        "an append would pass it."},
+        "an append would pass it.", NULL},
     [CL_CONF_SEGMENT_MS] = {"segment.ms", PROP_INT64, 604800000, 1,
         INT64_MAX, 0, SCOPE_TOPIC,
         "Roll a new segment when the active one is older than this many "
-        "milliseconds (checked by crawllog_maintain())."},
+        "milliseconds (checked by crawllog_maintain()).", NULL},
     [CL_CONF_RETENTION_MS] = {"retention.ms", PROP_INT64, 604800000, -1,
         INT64_MAX, 0, SCOPE_TOPIC,
         "Delete whole segments whose newest record is older than this many "
-        "milliseconds; -1 means no time limit."},
+        "milliseconds; -1 means no time limit.", NULL},
     [CL_CONF_RETENTION_BYTES] = {"retention.bytes", PROP_INT64, -1, -1,
         INT64_MAX, 0, SCOPE_TOPIC,
         "Delete the oldest whole segments while a partition is larger than "
-        "this; -1 means no size limit."},
+        "this; -1 means no size limit.", NULL},
     [CL_CONF_INDEX_INTERVAL_BYTES] = {"index.interval.bytes", PROP_INT64,
         4096, 0, I32MAX, 0, SCOPE_TOPIC,
         "Bytes of log between two entries of the sparse offset index; 0 "
-        "indexes every batch."},
+        "indexes every batch.", NULL},
     [CL_CONF_SEGMENT_INDEX_BYTES] = {"segment.index.bytes", PROP_INT64,
         10485760, 4096, I32MAX, 0, SCOPE_TOPIC,
         "Size of a segment's index files, used rounded down to a multiple of "
-        "12 bytes (one entry)."},
+        "12 bytes (one entry).", NULL},
     [CL_CONF_MAX_MESSAGE_BYTES] = {"max.message.bytes", PROP_INT64, 1048588,
         64, I32MAX, 0, SCOPE_TOPIC,
         "Largest record batch accepted, including its 12-byte log overhead; "
-        "a larger append fails with CRAWLLOG_ETOOBIG."},
+        "a larger append fails with CRAWLLOG_ETOOBIG.", NULL},
+    [CL_CONF_ACKS] = {"acks", PROP_ENUM, 2, 0, 2, 0, SCOPE_PRODUCER,
+        "Producer acknowledgement: `0` buffers in the producer (written on "
+        "linger.ms expiry, a full batch, flush or destroy; lost if the "
+        "process dies), `1` writes to the OS before a send returns, `all` "
+        "(or `-1`) fdatasyncs before a send returns (group commit).",
+        acks_names},
+    [CL_CONF_LINGER_MS] = {"linger.ms", PROP_INT64, 5, 0, 3600000, 0,
+        SCOPE_PRODUCER,
+        "With acks=0: longest time a buffered message waits before it is "
+        "written (checked by send, poll and flush; no thread).", NULL},
+    [CL_CONF_BATCH_SIZE] = {"batch.size", PROP_INT64, 16384, 64, I32MAX, 0,
+        SCOPE_PRODUCER,
+        "With acks=0: bytes of one partition's buffered batch (capped by "
+        "max.message.bytes) after which it is written at once.", NULL},
+    [CL_CONF_PARTITIONER] = {"partitioner", PROP_ENUM, 0, 0, 2, 0,
+        SCOPE_PRODUCER,
+        "Partition of a message sent with CRAWLLOG_PARTITION_ANY and a NULL "
+        "key (keyed messages always use murmur2 unless a custom partitioner "
+        "is set): `round_robin`, `sticky` or `murmur2_random` (random).",
+        partitioner_names},
 };
 
 struct crawllog_conf_s {
@@ -181,6 +207,22 @@ static int parse_bool(const char *s, int64_t *out)
     return yes || no ? 0 : -1;
 }
 
+/* One of pr->names ("all" of acks also as "-1"): 0, -1 unknown. */
+static int parse_enum(const struct prop *pr, const char *s, int64_t *out)
+{
+    for (int64_t i = 0; pr->names[i] != NULL; i++) {
+        if (strcmp(pr->names[i], s) == 0) {
+            *out = i;
+            return 0;
+        }
+    }
+    if (pr->names == acks_names && strcmp(s, "-1") == 0) {
+        *out = CL_CONF_ACKS_ALL;
+        return 0;
+    }
+    return -1;
+}
+
 static void format_value(const struct prop *pr, int64_t v, char *buf,
                          size_t size)
 {
@@ -190,6 +232,9 @@ static void format_value(const struct prop *pr, int64_t v, char *buf,
         break;
     case PROP_MODE:
         snprintf(buf, size, "0%03" PRIo64, (uint64_t)v);
+        break;
+    case PROP_ENUM:
+        snprintf(buf, size, "%s", pr->names[v]);
         break;
     default:
         snprintf(buf, size, "%" PRId64, v);
@@ -235,6 +280,10 @@ static int parse_value(int k, const char *value, int64_t *out,
     case PROP_MODE:
         prc = parse_mode(value, &v);
         what = "is not an octal mode such as 0640";
+        break;
+    case PROP_ENUM:
+        prc = parse_enum(pr, value, &v);
+        what = "is not one of the allowed values";
         break;
     default:
         prc = parse_int64(value, &v);
@@ -555,6 +604,16 @@ int cl_conf_check_topic_only(const crawllog_conf_t *conf, char *errstr,
 static void md_range(const struct prop *pr, char *buf, size_t size)
 {
     char lo[32], hi[32];
+    if (pr->type == PROP_ENUM) {
+        size_t len = 0;
+        buf[0] = '\0';
+        for (int i = 0; pr->names[i] != NULL && len < size; i++) {
+            int n = snprintf(buf + len, size - len, "%s`%s`", i ? ", " : "",
+                             pr->names[i]);
+            len += n > 0 ? (size_t)n : 0;
+        }
+        return;
+    }
     format_value(pr, pr->min, lo, sizeof(lo));
     format_value(pr, pr->max, hi, sizeof(hi));
     snprintf(buf, size, "%s .. %s%s", lo, hi,
@@ -563,7 +622,9 @@ static void md_range(const struct prop *pr, char *buf, size_t size)
 
 int cl_conf_markdown(char **textp)
 {
-    static const char *const type_names[] = {"bool", "int64", "mode"};
+    static const char *const type_names[] = {"bool", "int64", "mode",
+                                             "enum"};
+    static const char *const scope_names[] = {"log", "topic", "producer"};
     struct sbuf sb;
     size_t cap = 1024; /* the intro and header */
     for (int k = 0; k < CL_CONF__COUNT; k++) {
@@ -582,7 +643,9 @@ int cl_conf_markdown(char **textp)
               "be overridden per topic\n(`crawllog_topic_create`); a topic's "
               "unset ones follow the log's conf.\nIntegers are decimal, modes "
               "octal (`0640` or `640`), booleans `true`,\n`false`, `1` or "
-              "`0`.\n\n"
+              "`0`, enumerations one of the listed words.  Producer-scope "
+              "properties\nare read by `crawllog_producer_new` and refused on "
+              "a topic conf.\n\n"
               "| Property | Type | Default | Range | Scope | Description |\n"
               "|---|---|---|---|---|---|\n");
     for (int k = 0; k < CL_CONF__COUNT; k++) {
@@ -592,7 +655,7 @@ int cl_conf_markdown(char **textp)
         md_range(pr, range, sizeof(range));
         sb_printf(&sb, "| `%s` | %s | `%s` | %s | %s | %s |\n", pr->name,
                   type_names[pr->type], def, range,
-                  pr->scope == SCOPE_TOPIC ? "topic" : "log", pr->doc);
+                  scope_names[pr->scope], pr->doc);
     }
     return 0;
 }

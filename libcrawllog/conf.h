@@ -27,8 +27,20 @@ enum cl_conf_key {
     CL_CONF_INDEX_INTERVAL_BYTES,
     CL_CONF_SEGMENT_INDEX_BYTES,
     CL_CONF_MAX_MESSAGE_BYTES,
+    CL_CONF_ACKS,               /* PRODUCER scope from here on */
+    CL_CONF_LINGER_MS,
+    CL_CONF_BATCH_SIZE,
+    CL_CONF_PARTITIONER,
     CL_CONF__COUNT
 };
+
+/* Values of the enumerated producer properties (cl_conf_int). */
+#define CL_CONF_ACKS_0 0   /* "0" */
+#define CL_CONF_ACKS_1 1   /* "1" */
+#define CL_CONF_ACKS_ALL 2 /* "all" (also "-1") */
+#define CL_CONF_PARTITIONER_ROUND_ROBIN 0
+#define CL_CONF_PARTITIONER_STICKY 1
+#define CL_CONF_PARTITIONER_MURMUR2_RANDOM 2
 
 /* Bytes of one index entry: segment.index.bytes is used rounded down to a
  * multiple of this. */
@@ -44,7 +56,10 @@ int64_t cl_conf_int(const crawllog_conf_t *conf, enum cl_conf_key k);
  * merge that took it from a conf where it was set), else 0. */
 int cl_conf_is_set(const crawllog_conf_t *conf, enum cl_conf_key k);
 
-/* 1 if k is a topic-scope property (may be overridden per topic). */
+/* 1 if k is a topic-scope property (may be overridden per topic).
+ * Producer-scope properties (acks, linger.ms, ...) are neither topic
+ * properties nor used by crawllog_open(): crawllog_producer_new() reads
+ * them; they are refused on a topic conf like log-scope ones. */
 int cl_conf_is_topic(enum cl_conf_key k);
 
 /* The property's name, e.g. "segment.bytes". */

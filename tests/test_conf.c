@@ -40,7 +40,18 @@ static const struct {
     {CL_CONF_SEGMENT_INDEX_BYTES, "segment.index.bytes", 10485756,
      "10485760", 1},
     {CL_CONF_MAX_MESSAGE_BYTES, "max.message.bytes", 1048588, "1048588", 1},
+    /* producer scope (issue 3) */
+    {CL_CONF_ACKS, "acks", 2, "all", 0},
+    {CL_CONF_LINGER_MS, "linger.ms", 5, "5", 0},
+    {CL_CONF_BATCH_SIZE, "batch.size", 16384, "16384", 0},
+    {CL_CONF_PARTITIONER, "partitioner", 0, "round_robin", 0},
 };
+
+#define DEFAULT_PRODUCER_TEXT                                                  \
+    "acks=all\n"                                                               \
+    "linger.ms=5\n"                                                            \
+    "batch.size=16384\n"                                                       \
+    "partitioner=round_robin\n"
 
 /* The topic properties at their defaults, as dumped. */
 #define DEFAULT_TOPIC_TEXT                                                     \
@@ -56,7 +67,7 @@ static const char default_dump[] =
     "log.dir.create=true\n"
     "log.dir.mode=0700\n"
     "log.file.mode=0600\n"
-    "log.buffer.bytes=1048576\n" DEFAULT_TOPIC_TEXT;
+    "log.buffer.bytes=1048576\n" DEFAULT_TOPIC_TEXT DEFAULT_PRODUCER_TEXT;
 
 static const char default_topic_text[] = DEFAULT_TOPIC_TEXT;
 
@@ -484,7 +495,8 @@ static void test_conf_dump_contents(void **state)
                               "retention.bytes=1000000\n"
                               "index.interval.bytes=4096\n"
                               "segment.index.bytes=10485760\n"
-                              "max.message.bytes=1048588\n");
+                              "max.message.bytes=1048588\n"
+                              DEFAULT_PRODUCER_TEXT);
     free(text);
     crawllog_conf_destroy(conf);
 }

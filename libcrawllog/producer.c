@@ -1,0 +1,491 @@
+/*
+ * producer.c - the producer: acks levels, acks=0 batching with linger,
+ * acks=all group commit, partitioning and delivery reports (layer 3).
+ *
+ * The acks=0 buffers and the report queue are in producer_buf.c.
+ * Owns nothing on disk: records are encoded into RecordBatch v2 batches
+ * (record.c) and appended through the partition (partition.c), as
+ * crawllog_append() does (append.c).
+ *
+ * acks=0: each send copies the record into the batch being collected for
+ * its topic partition (struct cl_pbuf).  A batch is written with
+ * CRAWLLOG_SYNC_WRITTEN when it would pass min(batch.size,
+ * max.message.bytes), when its oldest message is older than linger.ms (seen
+ * by send, poll and flush: no thread), on flush and on destroy.  Writes of
+ * buffered batches happen under prod->lock, so the batches of one
+ * partition reach the file in send order.
+ *
+ * acks=1: one batch per send, written before return.
+ * acks=all: the same, then group commit: the sender adds its partition to
+ * the dirty set and takes a ticket = the next sync round.  When no round
+ * runs, a waiting thread starts one: the round takes the dirty set, and
+ * every waiting thread claims one of its partitions not yet claimed and
+ * fdatasyncs it (cl_partition_flush, DURABLE) with no producer lock held,
+ * so several files are synced in parallel; whoever finishes the last one
+ * marks the round done and wakes the others.  A failed round fails every
+ * waiter of that round and of every later one (sticky: after a failed
+ * fdatasync the partition refuses writes anyway - fsyncgate).
+ *
+ * Delivery reports: acks=0 reports are queued under prod->lock and handed
+ * to the callback after the lock is released, by one draining thread at a
+ * time (so one partition's reports keep their order); acks=1/all reports
+ * are called by the sending thread after its send completed.
+ *
+ * Locks: prod->lock, then the partition's locks (inside
+ * cl_partition_append).  gc.lock is never held with another lock.  No
+ * callback runs under any lock; the custom partitioner runs under none.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conf.h"
+#include "io.h"
+#include "log.h"
+#include "partitioner.h"
+#include "producer.h"
+#include "record.h"
+
+int cl_producer_fail(crawllog_producer_t *prod, int rc,
+                     const struct cl_err *err)
+{
+    pthread_mutex_lock(&prod->lock);
+    snprintf(prod->errmsg, sizeof(prod->errmsg), "%s", err->msg);
+    pthread_mutex_unlock(&prod->lock);
+    return rc;
+}
+
+/* ---- group commit (acks=all) ------------------------------------------- */
+
+static int gc_add_dirty(struct cl_gcommit *gc, struct cl_partition *part)
+{
+    for (size_t i = 0; i < gc->dirty.n; i++) {
+        if (gc->dirty.v[i] == part) {
+            return 0;
+        }
+    }
+    if (gc->dirty.n == gc->dirty.cap) {
+        size_t ncap = gc->dirty.cap ? gc->dirty.cap * 2 : 16;
+        void *p = cl_io_realloc(gc->dirty.v, ncap * sizeof(*gc->dirty.v));
+        if (p == NULL) {
+            return CRAWLLOG_ENOMEM;
+        }
+        gc->dirty.v = p;
+        gc->dirty.cap = ncap;
+    }
+    gc->dirty.v[gc->dirty.n++] = part;
+    return 0;
+}
+
+/* Start a round over the dirty set; gc->lock held. */
+static void gc_start(struct cl_gcommit *gc)
+{
+    gc->round = gc->dirty;
+    gc->dirty = gc->spare;
+    gc->dirty.n = 0;
+    gc->spare = (struct cl_partset){NULL, 0, 0};
+    gc->claimed = 0;
+    gc->pending = gc->round.n;
+    gc->started++;
+    gc->active = 1;
+}
+
+/* Sync one unclaimed partition of the running round; gc->lock held (and
+ * released during the fdatasync).  The thread that finishes the last one
+ * ends the round and wakes the waiters. */
+static void gc_help(struct cl_gcommit *gc)
+{
+    struct cl_partition *part = gc->round.v[gc->claimed++];
+    uint64_t round = gc->started;
+    struct cl_err err;
+    err.msg[0] = '\0';
+    pthread_mutex_unlock(&gc->lock);
+    int rc = cl_partition_flush(part, CRAWLLOG_SYNC_DURABLE, &err);
+    pthread_mutex_lock(&gc->lock);
+    if (rc != 0 && gc->fail_round == 0) {
+        gc->failed_rc = rc;
+        gc->fail_round = round;
+        snprintf(gc->failmsg, sizeof(gc->failmsg), "%s", err.msg);
+    }
+    if (--gc->pending == 0) {
+        gc->spare = gc->round;
+        gc->round = (struct cl_partset){NULL, 0, 0};
+        gc->done = round;
+        gc->active = 0;
+        pthread_cond_broadcast(&gc->cond);
+    }
+}
+
+/*
+ * Wait until part's data written so far is fdatasync'd.  Rounds run one
+ * at a time; every waiting thread helps the running round by syncing one
+ * of its partitions not yet claimed, so the fdatasyncs of different
+ * partitions run in parallel and each covers every write made before it.
+ */
+static int gc_commit(struct cl_gcommit *gc, struct cl_partition *part,
+                     struct cl_err *err)
+{
+    pthread_mutex_lock(&gc->lock);
+    if (gc->fail_round == 0 && gc_add_dirty(gc, part) != 0) {
+        pthread_mutex_unlock(&gc->lock); /* no memory: sync alone */
+        return cl_partition_flush(part, CRAWLLOG_SYNC_DURABLE, err);
+    }
+    uint64_t ticket = gc->started + 1;
+    while (gc->done < ticket && gc->fail_round == 0) {
+        if (!gc->active) {
+            gc_start(gc);
+        }
+        if (gc->claimed < gc->round.n) {
+            gc_help(gc);
+        } else {
+            pthread_cond_wait(&gc->cond, &gc->lock);
+        }
+    }
+    int rc = 0;
+    if (gc->fail_round != 0 && ticket >= gc->fail_round) {
+        rc = cl_errf(err, gc->failed_rc, "group fdatasync failed: %s",
+                     gc->failmsg);
+    }
+    pthread_mutex_unlock(&gc->lock);
+    return rc;
+}
+
+/* ---- send -------------------------------------------------------------- */
+
+static int check_record(const crawllog_record_t *rec, struct cl_err *err)
+{
+    if (rec->header_count > 0 && rec->headers == NULL) {
+        return cl_errf(err, CRAWLLOG_EINVAL, "headers is NULL");
+    }
+    for (size_t h = 0; h < rec->header_count; h++) {
+        if (rec->headers[h].name == NULL) {
+            return cl_errf(err, CRAWLLOG_EINVAL, "header %zu has no name", h);
+        }
+    }
+    if ((rec->key && rec->key_len > INT32_MAX) ||
+        (rec->value && rec->value_len > INT32_MAX)) {
+        return cl_errf(err, CRAWLLOG_ETOOBIG, "key or value over 2 GiB");
+    }
+    return 0;
+}
+
+/* splitmix64 of a shared counter: lock-free randomness for murmur2_random. */
+static uint64_t next_random(crawllog_producer_t *prod)
+{
+    uint64_t z = atomic_fetch_add_explicit(&prod->rnd, 0x9e3779b97f4a7c15u,
+                                           memory_order_relaxed);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+static int choose_partition(crawllog_producer_t *prod, const char *topic,
+                            int32_t partition, const crawllog_record_t *rec,
+                            int32_t *outp, struct cl_err *err)
+{
+    int32_t n;
+    int rc = cl_log_topic_partitions(prod->log, topic, &n, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (partition == CRAWLLOG_PARTITION_ANY && rec->key == NULL &&
+        prod->custom == NULL &&
+        prod->keyless == CL_CONF_PARTITIONER_MURMUR2_RANDOM) {
+        partition = (int32_t)(next_random(prod) % (uint64_t)n);
+    }
+    rc = cl_partitioner_choose(prod->custom, prod->custom_opaque,
+                               prod->pstate, topic, partition, rec->key,
+                               rec->key_len, n,
+                               prod->keyless == CL_CONF_PARTITIONER_STICKY,
+                               outp);
+    if (rc != 0) {
+        return cl_errf(err, rc, "topic %s: no valid partition (%" PRId32
+                       " asked, %" PRId32 " partitions)",
+                       topic, partition, n);
+    }
+    return 0;
+}
+
+/* acks=0: copy the record into its partition's batch. */
+static int send_buffered(crawllog_producer_t *prod, const char *topic,
+                         int32_t p, const crawllog_record_t *rec,
+                         struct cl_err *err)
+{
+    struct write_args a = {rec, 1, 0, 1, -1, 0, NULL};
+    int rc = cl_log_with_partition(prod->log, topic, p, cl_producer_write_op,
+                                   &a, err);
+    if (rc != 0) {
+        return rc;
+    }
+    /* In a batch, offset and timestamp deltas take up to 5 + 10 bytes
+     * more than in a batch of one. */
+    size_t est = cl_record_batch_size(rec, 1) - CL_BATCH_HEADER_SIZE + 16;
+    crawllog_record_t r = *rec;
+    if (r.timestamp < 0) {
+        r.timestamp = cl_io_now_ms();
+    }
+    pthread_mutex_lock(&prod->lock);
+    struct cl_pbuf *pb = cl_producer_buf_get(prod, topic, p);
+    if (pb == NULL) {
+        rc = cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
+    } else {
+        size_t limit = (size_t)prod->batch_size < a.max_bytes
+                           ? (size_t)prod->batch_size : a.max_bytes;
+        struct cl_err e2;
+        int wrc = 0;
+        if (pb->n > 0 && CL_BATCH_HEADER_SIZE + pb->est + est > limit) {
+            wrc = cl_producer_buf_write(prod, pb, &e2);
+        }
+        if (pb->n == 0) {
+            pb->first_ns = cl_io_mono_ns();
+        }
+        rc = cl_producer_buf_add(pb, &r, est);
+        if (rc == 0) {
+            prod->nbuffered++;
+            if (CL_BATCH_HEADER_SIZE + pb->est >= limit) {
+                wrc = wrc ? wrc : cl_producer_buf_write(prod, pb, &e2);
+            }
+        } else {
+            cl_errf(err, rc, "out of memory");
+        }
+        if (wrc == 0) {
+            wrc = cl_producer_write_due(prod, 0, &e2);
+        }
+        if (wrc != 0 && prod->async_rc == 0) {
+            prod->async_rc = wrc;
+            snprintf(prod->errmsg, sizeof(prod->errmsg), "%s", e2.msg);
+        }
+    }
+    pthread_mutex_unlock(&prod->lock);
+    cl_producer_drain(prod);
+    return rc;
+}
+
+/* Errors a send returns without a delivery report: the message was
+ * refused before any write. */
+static int refused(int rc)
+{
+    return rc == CRAWLLOG_EINVAL || rc == CRAWLLOG_ETOOBIG ||
+           rc == CRAWLLOG_ENOTOPIC || rc == CRAWLLOG_EPARTITION ||
+           rc == CRAWLLOG_ENOMEM;
+}
+
+/* acks=1/all: write now (and with all, wait for the group fdatasync). */
+static int send_direct(crawllog_producer_t *prod, const char *topic,
+                       int32_t p, const crawllog_record_t *rec,
+                       int64_t *offsetp, struct cl_err *err)
+{
+    struct write_args a = {rec, 1, CRAWLLOG_SYNC_WRITTEN, 0, -1, 0, NULL};
+    int rc = cl_log_with_partition(prod->log, topic, p, cl_producer_write_op,
+                                   &a, err);
+    if (rc == 0 && prod->acks == CL_CONF_ACKS_ALL) {
+        rc = gc_commit(&prod->gc, a.part, err);
+    }
+    if (rc == 0) {
+        *offsetp = a.base;
+    }
+    if (prod->dr_cb != NULL && !refused(rc)) {
+        prod->dr_cb(prod->dr_opaque, topic, p, rc == 0 ? a.base : -1, rc);
+    }
+    return rc;
+}
+
+CRAWLLOG_API int crawllog_producer_send_record(crawllog_producer_t *prod,
+                                               const char *topic,
+                                               int32_t partition,
+                                               const crawllog_record_t *rec,
+                                               int64_t *offsetp)
+{
+    struct cl_err err;
+    int64_t off = -1;
+    int32_t p = -1;
+    int rc;
+    err.msg[0] = '\0';
+    if (offsetp != NULL) {
+        *offsetp = -1;
+    }
+    if (prod == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    if (topic == NULL || rec == NULL) {
+        rc = cl_errf(&err, CRAWLLOG_EINVAL, "topic and record needed");
+    } else if ((rc = check_record(rec, &err)) == 0 &&
+               (rc = choose_partition(prod, topic, partition, rec, &p,
+                                      &err)) == 0) {
+        rc = prod->acks == CL_CONF_ACKS_0
+                 ? send_buffered(prod, topic, p, rec, &err)
+                 : send_direct(prod, topic, p, rec, &off, &err);
+    }
+    if (rc != 0) {
+        return cl_producer_fail(prod, rc, &err);
+    }
+    if (offsetp != NULL) {
+        *offsetp = off;
+    }
+    return 0;
+}
+
+CRAWLLOG_API int crawllog_producer_send(crawllog_producer_t *prod,
+                                        const char *topic, int32_t partition,
+                                        const void *key, size_t keylen,
+                                        const void *value, size_t vlen,
+                                        const crawllog_header_t *headers,
+                                        size_t nheaders, int64_t *offsetp)
+{
+    crawllog_record_t rec = {key, keylen, value, vlen, -1, headers, nheaders};
+    return crawllog_producer_send_record(prod, topic, partition, &rec,
+                                         offsetp);
+}
+
+/* ---- poll, flush ------------------------------------------------------- */
+
+CRAWLLOG_API int crawllog_producer_poll(crawllog_producer_t *prod)
+{
+    struct cl_err err;
+    err.msg[0] = '\0';
+    if (prod == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    pthread_mutex_lock(&prod->lock);
+    int rc = cl_producer_write_due(prod, 0, &err);
+    if (rc != 0 && prod->async_rc == 0) {
+        prod->async_rc = rc;
+    }
+    if (rc != 0) {
+        snprintf(prod->errmsg, sizeof(prod->errmsg), "%s", err.msg);
+    }
+    pthread_mutex_unlock(&prod->lock);
+    int n = cl_producer_drain(prod);
+    return rc != 0 ? rc : n;
+}
+
+CRAWLLOG_API int crawllog_producer_flush(crawllog_producer_t *prod,
+                                         int timeout_ms)
+{
+    struct cl_err err;
+    err.msg[0] = '\0';
+    (void)timeout_ms;
+    if (prod == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    pthread_mutex_lock(&prod->lock);
+    int rc = cl_producer_write_due(prod, 1, &err);
+    if (rc != 0) {
+        snprintf(prod->errmsg, sizeof(prod->errmsg), "%s", err.msg);
+    } else {
+        rc = prod->async_rc;
+    }
+    prod->async_rc = 0;
+    pthread_mutex_unlock(&prod->lock);
+    cl_producer_drain(prod);
+    return rc;
+}
+
+/* ---- lifecycle --------------------------------------------------------- */
+
+static int producer_init(crawllog_producer_t *prod, const crawllog_conf_t *conf)
+{
+    prod->acks = (int)cl_conf_int(conf, CL_CONF_ACKS);
+    prod->linger_ns = cl_conf_int(conf, CL_CONF_LINGER_MS) * 1000000;
+    prod->batch_size = cl_conf_int(conf, CL_CONF_BATCH_SIZE);
+    prod->keyless = (int)cl_conf_int(conf, CL_CONF_PARTITIONER);
+    atomic_init(&prod->rnd, (uint64_t)cl_io_mono_ns());
+    int rc = crawllog_partitioner_state_new(&prod->pstate, 0);
+    if (rc != 0) {
+        return rc;
+    }
+    if (pthread_mutex_init(&prod->lock, NULL) != 0) {
+        return CRAWLLOG_ENOMEM;
+    }
+    if (pthread_mutex_init(&prod->gc.lock, NULL) != 0) {
+        pthread_mutex_destroy(&prod->lock);
+        return CRAWLLOG_ENOMEM;
+    }
+    if (pthread_cond_init(&prod->gc.cond, NULL) != 0) {
+        pthread_mutex_destroy(&prod->gc.lock);
+        pthread_mutex_destroy(&prod->lock);
+        return CRAWLLOG_ENOMEM;
+    }
+    return 0;
+}
+
+CRAWLLOG_API int crawllog_producer_new(crawllog_t *log,
+                                       const crawllog_conf_t *conf,
+                                       crawllog_producer_t **prodp,
+                                       char *errstr, size_t errstr_size)
+{
+    if (prodp != NULL) {
+        *prodp = NULL;
+    }
+    if (log == NULL || prodp == NULL) {
+        cl_err_copy(errstr, errstr_size, "log and prodp needed");
+        return CRAWLLOG_EINVAL;
+    }
+    crawllog_producer_t *prod = cl_io_calloc(1, sizeof(*prod));
+    int rc = prod != NULL ? producer_init(prod, conf) : CRAWLLOG_ENOMEM;
+    if (rc != 0) {
+        if (prod != NULL) {
+            crawllog_partitioner_state_destroy(prod->pstate);
+        }
+        cl_io_free(prod);
+        cl_err_copy(errstr, errstr_size, "out of memory");
+        return rc;
+    }
+    prod->log = log;
+    *prodp = prod;
+    cl_err_copy(errstr, errstr_size, "");
+    return 0;
+}
+
+CRAWLLOG_API int crawllog_producer_destroy(crawllog_producer_t *prod)
+{
+    if (prod == NULL) {
+        return 0;
+    }
+    int rc = crawllog_producer_flush(prod, -1);
+    while (prod->bufs != NULL) {
+        struct cl_pbuf *next = prod->bufs->next;
+        cl_producer_buf_free(prod->bufs);
+        prod->bufs = next;
+    }
+    cl_io_free(prod->reports);
+    cl_io_free(prod->gc.dirty.v);
+    cl_io_free(prod->gc.round.v);
+    cl_io_free(prod->gc.spare.v);
+    crawllog_partitioner_state_destroy(prod->pstate);
+    pthread_cond_destroy(&prod->gc.cond);
+    pthread_mutex_destroy(&prod->gc.lock);
+    pthread_mutex_destroy(&prod->lock);
+    cl_io_free(prod);
+    return rc;
+}
+
+CRAWLLOG_API int crawllog_producer_set_partitioner(crawllog_producer_t *prod,
+                                                   crawllog_partitioner_fn *fn,
+                                                   void *opaque)
+{
+    if (prod == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    prod->custom = fn;
+    prod->custom_opaque = opaque;
+    return 0;
+}
+
+CRAWLLOG_API int crawllog_producer_set_delivery_cb(crawllog_producer_t *prod,
+                                                   crawllog_delivery_cb *cb,
+                                                   void *opaque)
+{
+    if (prod == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    prod->dr_cb = cb;
+    prod->dr_opaque = opaque;
+    return 0;
+}
+
+CRAWLLOG_API const char *
+crawllog_producer_errmsg(const crawllog_producer_t *prod)
+{
+    return prod != NULL ? prod->errmsg : "";
+}
