@@ -287,6 +287,15 @@ int cl_index_append(struct cl_index *idx, uint32_t rel, uint32_t pos,
                        pos <= idx->ent[idx->n - 1].pos)) {
         return 0; /* an entry for this region exists already */
     }
+    /* The time entry goes first: recovery resumes at the last offset
+     * entry and takes the segment's running maximum timestamp from the
+     * time entries up to it, which is only exact if an offset entry never
+     * exists without the time entry written with it (a writer can die
+     * between the two writes). */
+    int rc = write_time(idx, ts, trel, reldir, base, err);
+    if (rc != 0) {
+        return rc;
+    }
     if (grow((void **)&idx->ent, &idx->cap, idx->n + 1, sizeof(*idx->ent)) !=
         0) {
         return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
@@ -294,15 +303,15 @@ int cl_index_append(struct cl_index *idx, uint32_t rel, uint32_t pos,
     uint8_t b[CL_INDEX_ENTRY_SIZE];
     cl_put_u32(b, rel);
     cl_put_u32(b + 4, pos);
-    int rc = cl_io_pwrite_all("idx.write", idx->fd, b, sizeof(b),
-                              (uint64_t)idx->n * sizeof(b));
+    rc = cl_io_pwrite_all("idx.write", idx->fd, b, sizeof(b),
+                          (uint64_t)idx->n * sizeof(b));
     if (rc < 0) {
         return index_sys(err, rc, reldir, base, ".index", "write");
     }
     idx->ent[idx->n].rel = rel;
     idx->ent[idx->n++].pos = pos;
     idx->file_n = idx->n;
-    return write_time(idx, ts, trel, reldir, base, err);
+    return 0;
 }
 
 int cl_index_append_time(struct cl_index *idx, int64_t ts, uint32_t trel,

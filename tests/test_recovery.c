@@ -1446,6 +1446,60 @@ static void test_recovery_damaged_state(void **state)
     }
 }
 
+/* One record with an explicit timestamp, appended WRITTEN. */
+static void append_ts(crawllog_t *log, int64_t ts)
+{
+    char v[40];
+    memset(v, 'v', sizeof(v));
+    crawllog_record_t r = {.key = "k", .key_len = 1, .value = v,
+                           .value_len = sizeof(v), .timestamp = ts};
+    cl_test_check(crawllog_append(log, TOPIC, 0, &r, 1, CRAWLLOG_SYNC_WRITTEN,
+                                  NULL) == CRAWLLOG_OK);
+}
+
+/* Child: batches B1 and B2 (B2 has the largest timestamp), then B3 is the
+ * first index point (more than 150 bytes after the first batch) and the
+ * writer dies between its two index writes. */
+static void crash_between_index_writes(void *arg)
+{
+    crawllog_t *log = cl_test_open(arg, NULL);
+    append_ts(log, 1000);
+    append_ts(log, 5000);
+    cl_test_check(cl_fp_set("idx.write=CRASH@2") == 0);
+    append_ts(log, 2000);
+    _exit(3); /* not reached: the failpoint kills the process */
+}
+
+/* Regression (found by the kill -9 chaos test): a writer that dies after
+ * writing an index point's offset entry but before its time entry left
+ * recovery resuming at that offset entry with a running maximum timestamp
+ * taken from older time entries, so a batch between them with a larger
+ * timestamp was forgotten and later time entries were too small (verify:
+ * "entry: time 3000, largest 5000").  Time entries are now written first. */
+static void test_recovery_writer_dies_between_index_writes(void **state)
+{
+    char dir[4096];
+    cl_test_path(dir, sizeof(dir), CL_TEST_DIR(state), "tidx");
+    crawllog_t *log = cl_test_open(dir, NULL);
+    /* Batches of ~110 bytes: an index point every second batch. */
+    cl_test_create_topic(log, TOPIC, 1, "index.interval.bytes", "150", NULL);
+    assert_crawllog_ok(crawllog_close(log));
+    int st = cl_test_fork_run(crash_between_index_writes, dir);
+    cl_test_assert_killed_by(st, SIGKILL);
+    log = cl_test_open(dir, NULL);
+    for (int i = 0; i < 12; i++) {
+        append_ts(log, 2500 + i); /* below 5000: more index points */
+    }
+    /* ~ "entry: time 2511, largest 5000" with the old write order. */
+    crawllog_reader_t *rd;
+    int64_t off;
+    assert_crawllog_ok(crawllog_reader_new(&rd, log, TOPIC, 0));
+    assert_crawllog_ok(crawllog_reader_seek_time(rd, 4000, &off));
+    assert_int_equal(off, 1); /* B2 */
+    crawllog_reader_destroy(rd);
+    cl_test_close_verify(log, dir);
+}
+
 int main(void)
 {
     /* Thousands of small directory trees are copied and removed: on a
@@ -1474,6 +1528,7 @@ int main(void)
         T(test_recovery_killed_writer_reopen),
         T(test_recovery_killed_writer_open_handle),
         T(test_recovery_damaged_state),
+        T(test_recovery_writer_dies_between_index_writes),
     };
 #undef T
     return cmocka_run_group_tests_name("recovery", tests, NULL, NULL);
