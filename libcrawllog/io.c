@@ -180,6 +180,16 @@ int cl_io_close(int fd)
     return 0;
 }
 
+int cl_io_dup(const char *site, int fd)
+{
+    int rc = cl_fp_check(site, 0, NULL);
+    if (rc != 0) {
+        return rc;
+    }
+    int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    return nfd < 0 ? -errno : nfd;
+}
+
 int cl_io_mkdirat(const char *site, int dirfd, const char *name,
                   mode_t mode)
 {

@@ -73,6 +73,9 @@ int cl_io_openat(const char *site, int dirfd, const char *name, int flags,
  * is gone either way). */
 int cl_io_close(int fd);
 
+/* A new descriptor (close-on-exec) for the same open file description. */
+int cl_io_dup(const char *site, int fd);
+
 /* mkdirat(2). */
 int cl_io_mkdirat(const char *site, int dirfd, const char *name,
                   mode_t mode);

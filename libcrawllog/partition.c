@@ -428,6 +428,7 @@ int cl_partition_open(struct cl_partition **partp, int topic_dirfd,
         return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
     }
     pthread_mutex_init(&part->lock, NULL);
+    pthread_mutex_init(&part->sync_lock, NULL);
     part->conf = *conf;
     part->id = id;
     part->ps.fd = -1;
@@ -484,6 +485,7 @@ void cl_partition_close(struct cl_partition *part)
         cl_io_close(part->dirfd);
     }
     pthread_mutex_destroy(&part->lock);
+    pthread_mutex_destroy(&part->sync_lock);
     cl_io_free(part);
 }
 
@@ -574,7 +576,7 @@ static int write_run(struct cl_partition *part, uint8_t *buf, size_t len,
         }
         return cl_err_sys(err, -rc, part->reldir, "write");
     }
-    part->unsynced = 1;
+    part->write_gen++;
     for (size_t p = 0; p < len;) {
         struct cl_batch_hdr h;
         cl_record_batch_header(buf + p, len - p, &h);
@@ -630,20 +632,64 @@ static int write_batches_locked(struct cl_partition *part, uint8_t *buf,
     return p > run ? write_run(part, buf + run, p - run, err) : 0;
 }
 
-static int datasync_locked(struct cl_partition *part, struct cl_err *err)
+static int check_failed(struct cl_partition *part, struct cl_err *err)
 {
-    struct cl_segment *a = active(part);
-    if (!part->unsynced) {
-        return 0;
+    if (part->failed) {
+        return cl_errf(err, CRAWLLOG_ECLOSED,
+                       "%s: an earlier write or fsync failed; reopen the log",
+                       part->reldir);
     }
-    int rc = cl_io_fdatasync("seg.append.fdatasync", a->fd);
-    if (rc < 0) {
-        part->failed = 1;
-        return cl_err_sys(err, -rc, part->reldir, "fdatasync");
-    }
-    part->unsynced = 0;
-    cl_pstate_set_synced(&part->ps, a->base, a->size);
     return 0;
+}
+
+/* Make every append this handle wrote durable.  The fdatasync runs
+ * without the partition lock, so other threads keep appending meanwhile
+ * (their next sync covers them: group commit), on a dup of the active
+ * segment's descriptor so that a concurrent roll or retention cannot close
+ * it under us.  Syncs of one partition are serialised by sync_lock: with
+ * one open file description, a writeback error is reported to one fsync
+ * only, and a concurrent second fsync could otherwise succeed for data the
+ * kernel has dropped (fsyncgate).  After a failure the partition refuses
+ * every append and sync until the log is reopened. */
+static int sync_partition(struct cl_partition *part, struct cl_err *err)
+{
+    pthread_mutex_lock(&part->sync_lock);
+    int fd = -1, rc = cl_partition_lock(part, err);
+    if (rc != 0) {
+        pthread_mutex_unlock(&part->sync_lock);
+        return rc;
+    }
+    struct cl_segment *a = active(part);
+    int64_t base = a->base;
+    uint64_t size = a->size, gen = part->write_gen;
+    rc = check_failed(part, err);
+    if (rc == 0 && gen != part->synced_gen) {
+        fd = cl_io_dup("seg.sync.dup", a->fd);
+        rc = fd < 0 ? cl_err_sys(err, -fd, part->reldir, "dup") : 0;
+    }
+    cl_partition_unlock(part);
+    if (fd >= 0) {
+        int src = cl_io_fdatasync("seg.append.fdatasync", fd);
+        cl_io_close(fd);
+        pthread_mutex_lock(&part->lock);
+        if (src < 0) {
+            part->failed = 1;
+            rc = cl_err_sys(err, -src, part->reldir, "fdatasync");
+        } else if (gen > part->synced_gen) {
+            part->synced_gen = gen;
+        }
+        pthread_mutex_unlock(&part->lock);
+        if (src == 0 && cl_partition_lock(part, err) == 0) {
+            /* The durable mark recovery trusts after a power loss. */
+            if (part->ps.shm->active_base == base &&
+                cl_pstate_synced(&part->ps, base) < size) {
+                cl_pstate_set_synced(&part->ps, base, size);
+            }
+            cl_partition_unlock(part);
+        }
+    }
+    pthread_mutex_unlock(&part->sync_lock);
+    return rc;
 }
 
 static int write_pending_locked(struct cl_partition *part,
@@ -660,15 +706,6 @@ static int write_pending_locked(struct cl_partition *part,
     return rc;
 }
 
-static int check_failed(struct cl_partition *part, struct cl_err *err)
-{
-    if (part->failed) {
-        return cl_errf(err, CRAWLLOG_ECLOSED,
-                       "%s: an earlier write or fsync failed; reopen the log",
-                       part->reldir);
-    }
-    return 0;
-}
 
 static int buffer_batches(struct cl_partition *part, const uint8_t *buf,
                           size_t len, size_t nbatches, struct cl_err *err)
@@ -713,12 +750,13 @@ int cl_partition_append(struct cl_partition *part, uint8_t *buf, size_t len,
     }
     if ((rc = check_failed(part, err)) == 0 &&
         (rc = cl_partition_sync_locked(part, err)) == 0 &&
-        (rc = write_pending_locked(part, err)) == 0 &&
-        (rc = write_batches_locked(part, buf, len, basep, err)) == 0 &&
-        sync == CRAWLLOG_SYNC_DURABLE) {
-        rc = datasync_locked(part, err);
+        (rc = write_pending_locked(part, err)) == 0) {
+        rc = write_batches_locked(part, buf, len, basep, err);
     }
     cl_partition_unlock(part);
+    if (rc == 0 && sync == CRAWLLOG_SYNC_DURABLE) {
+        rc = sync_partition(part, err);
+    }
     if (rc != 0) {
         *basep = -1;
     }
@@ -730,7 +768,8 @@ int cl_partition_flush(struct cl_partition *part, int sync,
 {
     pthread_mutex_lock(&part->lock);
     int idle = part->pend_len == 0 &&
-               (sync != CRAWLLOG_SYNC_DURABLE || !part->unsynced);
+               (sync != CRAWLLOG_SYNC_DURABLE ||
+                part->write_gen == part->synced_gen);
     pthread_mutex_unlock(&part->lock);
     if (idle) {
         return 0; /* nothing of ours to write or sync */
@@ -740,12 +779,13 @@ int cl_partition_flush(struct cl_partition *part, int sync,
         return rc;
     }
     if ((rc = check_failed(part, err)) == 0 &&
-        (rc = cl_partition_sync_locked(part, err)) == 0 &&
-        (rc = write_pending_locked(part, err)) == 0 &&
-        sync == CRAWLLOG_SYNC_DURABLE) {
-        rc = datasync_locked(part, err);
+        (rc = cl_partition_sync_locked(part, err)) == 0) {
+        rc = write_pending_locked(part, err);
     }
     cl_partition_unlock(part);
+    if (rc == 0 && sync == CRAWLLOG_SYNC_DURABLE) {
+        rc = sync_partition(part, err);
+    }
     return rc;
 }
 

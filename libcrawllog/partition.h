@@ -40,7 +40,10 @@ struct cl_partition {
     size_t nseg, segcap;
     uint64_t seen_seq;          /* ps.shm->change_seq when segs was built */
     int failed;                 /* an fsync failed: appends refused */
-    int unsynced;               /* written since the last fdatasync */
+    uint64_t write_gen;         /* appends this handle wrote */
+    uint64_t synced_gen;        /* appends up to this one are durable */
+    pthread_mutex_t sync_lock;  /* one fdatasync of this partition at a
+                                   time (taken before lock, never after) */
     uint8_t *pend;              /* SYNC_NONE batches not yet written */
     size_t pend_len, pend_cap, pend_n;
 };
