@@ -457,4 +457,10 @@ struct cl_test_seglist {
 struct cl_test_seglist *cl_test_segments(const char *dir, const char *topic,
                                          int32_t p);
 
+/* Line parser for tests/vectors/murmur2.txt (a cl_test_vectors prefix):
+ * "hash <8 hex digits> <input>" sets expected to the hash and n to 0;
+ * "partition <n> <partition> <input>" sets n and expected to the
+ * partition.  Returns the input part, or NULL for a malformed line. */
+const char *cl_test_murmur2_prefix(const char *line, struct cl_test_vector *v);
+
 #endif /* CL_TEST_HELPERS_H */

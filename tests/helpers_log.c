@@ -366,3 +366,32 @@ struct cl_test_seglist *cl_test_segments(const char *dir, const char *topic,
     }
     return sl;
 }
+
+/* See helpers.h. */
+const char *cl_test_murmur2_prefix(const char *line, struct cl_test_vector *v)
+{
+    char *end;
+    if (strncmp(line, "hash ", 5) == 0) {
+        unsigned long h = strtoul(line + 5, &end, 16);
+        if (end != line + 13 || *end != ' ' || h > 0xFFFFFFFFul) {
+            return NULL;
+        }
+        v->expected = (uint32_t)h;
+        return end + 1;
+    }
+    if (strncmp(line, "partition ", 10) == 0) {
+        long n = strtol(line + 10, &end, 10);
+        if (*end != ' ' || n < 1 || n > INT32_MAX) {
+            return NULL;
+        }
+        const char *p = end + 1;
+        long part = strtol(p, &end, 10);
+        if (end == p || *end != ' ' || part < 0 || part >= n) {
+            return NULL;
+        }
+        v->n = (int32_t)n;
+        v->expected = (uint32_t)part;
+        return end + 1;
+    }
+    return NULL;
+}

@@ -24,37 +24,9 @@
 /* Vector file (same grammar as test_murmur2.c)                            */
 /* ---------------------------------------------------------------------- */
 
-/* "hash <8 hex digits> <input>" or "partition <n> <partition> <input>". */
-static const char *parse_prefix(const char *line, struct cl_test_vector *v)
-{
-    char *end;
-    if (strncmp(line, "hash ", 5) == 0) {
-        unsigned long h = strtoul(line + 5, &end, 16);
-        if (end != line + 13 || *end != ' ' || h > 0xFFFFFFFFul) {
-            return NULL;
-        }
-        v->expected = (uint32_t)h;
-        return end + 1;
-    }
-    if (strncmp(line, "partition ", 10) == 0) {
-        long n = strtol(line + 10, &end, 10);
-        if (*end != ' ' || n < 1 || n > INT32_MAX) {
-            return NULL;
-        }
-        const char *p = end + 1;
-        long part = strtol(p, &end, 10);
-        if (end == p || *end != ' ' || part < 0 || part >= n) {
-            return NULL;
-        }
-        v->n = (int32_t)n;
-        v->expected = (uint32_t)part;
-        return end + 1;
-    }
-    return NULL;
-}
 
 static struct cl_test_vectors vectors = {.path = VECTORS_DIR "/murmur2.txt",
-                                         .prefix = parse_prefix};
+                                         .prefix = cl_test_murmur2_prefix};
 CL_TEST_VECTORS_FIXTURES(vectors, load_vectors, free_vectors);
 
 /* A non-NULL pointer for an empty key. */
