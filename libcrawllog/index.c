@@ -102,24 +102,6 @@ void cl_index_close(struct cl_index *idx)
     cl_index_init(idx);
 }
 
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap) {
-        return 0;
-    }
-    size_t ncap = *cap ? *cap : 64;
-    while (ncap < need) {
-        ncap *= 2;
-    }
-    void *p = cl_io_realloc(*arr, ncap * elem);
-    if (p == NULL) {
-        return CRAWLLOG_ENOMEM;
-    }
-    *arr = p;
-    *cap = ncap;
-    return 0;
-}
-
 /* Accept an offset entry if it continues the ascending sequence. */
 static int ent_ok(const struct cl_index *idx, uint32_t rel, uint32_t pos,
                   uint64_t header_size, uint64_t log_size)
@@ -186,7 +168,7 @@ static int read_entries(struct cl_index *idx, int timeidx, uint64_t from,
                     stopped = 1;
                     break;
                 }
-                if (grow((void **)&idx->tent, &idx->tcap, idx->tn + 1,
+                if (cl_io_grow((void **)&idx->tent, &idx->tcap, idx->tn + 1,
                          sizeof(*idx->tent)) != 0) {
                     return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
                 }
@@ -198,7 +180,7 @@ static int read_entries(struct cl_index *idx, int timeidx, uint64_t from,
                     stopped = 1;
                     break;
                 }
-                if (grow((void **)&idx->ent, &idx->cap, idx->n + 1,
+                if (cl_io_grow((void **)&idx->ent, &idx->cap, idx->n + 1,
                          sizeof(*idx->ent)) != 0) {
                     return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
                 }
@@ -261,7 +243,7 @@ static int write_time(struct cl_index *idx, int64_t ts, uint32_t trel,
     if (!tent_ok(idx, ts, trel)) {
         return 0;
     }
-    if (grow((void **)&idx->tent, &idx->tcap, idx->tn + 1,
+    if (cl_io_grow((void **)&idx->tent, &idx->tcap, idx->tn + 1,
              sizeof(*idx->tent)) != 0) {
         return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
     }
@@ -296,7 +278,7 @@ int cl_index_append(struct cl_index *idx, uint32_t rel, uint32_t pos,
     if (rc != 0) {
         return rc;
     }
-    if (grow((void **)&idx->ent, &idx->cap, idx->n + 1, sizeof(*idx->ent)) !=
+    if (cl_io_grow((void **)&idx->ent, &idx->cap, idx->n + 1, sizeof(*idx->ent)) !=
         0) {
         return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
     }

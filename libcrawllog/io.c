@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crawllog.h"
 #include "io_failpoint.h"
 #include "io.h"
 #include "io_shadow.h"
@@ -599,4 +600,28 @@ int cl_io_pid_alive(long pid)
         return 0;
     }
     return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+int cl_io_grow(void **arrp, size_t *capp, size_t need, size_t elem)
+{
+    if (need <= *capp) {
+        return 0;
+    }
+    size_t ncap = *capp ? *capp : 16;
+    while (ncap < need) {
+        if (ncap > SIZE_MAX / 2) {
+            return CRAWLLOG_ENOMEM;
+        }
+        ncap *= 2;
+    }
+    if (elem != 0 && ncap > SIZE_MAX / elem) {
+        return CRAWLLOG_ENOMEM;
+    }
+    void *p = cl_io_realloc(*arrp, ncap * elem);
+    if (p == NULL) {
+        return CRAWLLOG_ENOMEM;
+    }
+    *arrp = p;
+    *capp = ncap;
+    return 0;
 }

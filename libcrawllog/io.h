@@ -146,6 +146,11 @@ void *cl_io_malloc(size_t n);
 void *cl_io_calloc(size_t n, size_t size);
 void *cl_io_realloc(void *p, size_t n);
 char *cl_io_strdup(const char *s);
+
+/* Grow the array *arrp (elements of elem bytes, capacity *capp) to hold at
+ * least need elements, doubling (from 16).  Returns 0, or CRAWLLOG_ENOMEM
+ * (allocation failed or the size would overflow; *arrp unchanged). */
+int cl_io_grow(void **arrp, size_t *capp, size_t need, size_t elem);
 void cl_io_free(void *p);
 
 /* CLOCK_REALTIME in milliseconds since the epoch. */

@@ -141,25 +141,6 @@ void cl_producer_buf_free(struct cl_pbuf *pb)
     cl_io_free(pb);
 }
 
-/* Grow *pp (elements of size esz, capacity *capp) to hold need. */
-static int grow(void **pp, size_t *capp, size_t need, size_t esz)
-{
-    if (need <= *capp) {
-        return 0;
-    }
-    size_t ncap = *capp ? *capp : 16;
-    while (ncap < need) {
-        ncap *= 2;
-    }
-    void *p = cl_io_realloc(*pp, ncap * esz);
-    if (p == NULL) {
-        return CRAWLLOG_ENOMEM;
-    }
-    *pp = p;
-    *capp = ncap;
-    return 0;
-}
-
 /* Copy len bytes (NULL: null) into pb->data; *offp, *lenp describe them. */
 static void put_bytes(struct cl_pbuf *pb, const void *b, size_t len,
                       size_t *offp, int32_t *lenp)
@@ -182,10 +163,10 @@ int cl_producer_buf_add(struct cl_pbuf *pb, const crawllog_record_t *rec,
         bytes += rec->headers[i].name_len +
                  (rec->headers[i].value ? rec->headers[i].value_len : 0);
     }
-    if (grow((void **)&pb->msgs, &pb->ncap, pb->n + 1, sizeof(*pb->msgs)) ||
-        grow((void **)&pb->hdrs, &pb->hcap, pb->nh + rec->header_count + 1,
+    if (cl_io_grow((void **)&pb->msgs, &pb->ncap, pb->n + 1, sizeof(*pb->msgs)) ||
+        cl_io_grow((void **)&pb->hdrs, &pb->hcap, pb->nh + rec->header_count + 1,
              sizeof(*pb->hdrs)) ||
-        grow((void **)&pb->data, &pb->dcap, pb->len + bytes + 1, 1)) {
+        cl_io_grow((void **)&pb->data, &pb->dcap, pb->len + bytes + 1, 1)) {
         return CRAWLLOG_ENOMEM;
     }
     struct cl_pmsg *m = &pb->msgs[pb->n++];
