@@ -652,7 +652,29 @@ CRAWLLOG_API int crawllog_partitioner_stats(crawllog_partitioner_fn *fn,
  *              custom partitioner is set.
  *  max.message.bytes (the topic's): a larger record is CRAWLLOG_ETOOBIG,
  *              nothing is written.
+ *  enable.idempotence (default true), producer.id: see Idempotence below.
  * Ordering: the records one thread sends to one partition keep their order.
+ *
+ * Idempotence (Kafka's idempotent producer, KIP-98, without a broker).
+ * Every batch carries the producer's id, epoch and a per-partition base
+ * sequence (records are numbered 0, 1, 2, ... per partition and producer
+ * id, wrapping after INT32_MAX).  Each partition keeps, per producer id,
+ * the last sequence and the last 5 batches, rebuilt from the segments
+ * when a process first needs them, so the state survives restarts and is
+ * shared by every process.
+ *  - producer.id "" (default): a random id; sequences last as long as the
+ *    producer.
+ *  - producer.id "name": the id is stored in <dir>/producers/name.  A
+ *    producer re-created with the same name continues its sequences
+ *    (crawllog_producer_next_sequence() tells where), and becomes the only
+ *    live instance: every later send of an older instance, in any process,
+ *    fails with CRAWLLOG_EFENCED (and so do all its sends after that).
+ *  - crawllog_producer_send_sequenced() sends a batch with the sequence
+ *    the application gives: the same batch sent again (after a crash or a
+ *    failed call) is not written twice and its original offset comes back;
+ *    a sequence after a gap is CRAWLLOG_ESEQUENCE.
+ * Automatic sequences are assigned under the partition's append lock, so
+ * concurrent sends never collide.
  */
 typedef struct crawllog_producer_s crawllog_producer_t;
 
@@ -726,6 +748,75 @@ CRAWLLOG_API int crawllog_producer_send_record(crawllog_producer_t *prod,
                                                int32_t partition,
                                                const crawllog_record_t *rec,
                                                int64_t *offsetp);
+
+/**
+ * @brief Send n records to one partition as one batch: all of them are
+ *        written, at consecutive offsets, or none.
+ * @param partition  a partition, or CRAWLLOG_PARTITION_ANY: then the
+ *                   partition is chosen once, for recs[0].
+ * @param recs       n >= 1 records (timestamp < 0: now).
+ * @param base_offsetp out, optional: offset of recs[0] (recs[i] is at
+ *                   base + i).
+ * @return as crawllog_producer_send(); CRAWLLOG_ETOOBIG if the batch is
+ *         larger than max.message.bytes.  With acks=0 the batch is written
+ *         (to the OS) at once, after the partition's buffered messages,
+ *         and its offset is returned too.  The delivery callback, if set,
+ *         gets one report per record.
+ * @note Thread-safety: any thread.  Bytes are copied before return.
+ */
+CRAWLLOG_API int crawllog_producer_send_batch(crawllog_producer_t *prod,
+                                              const char *topic,
+                                              int32_t partition,
+                                              const crawllog_record_t *recs,
+                                              size_t n,
+                                              int64_t *base_offsetp);
+
+/**
+ * @brief Send (or re-send) n records to one partition as one batch whose
+ *        first record has sequence base_sequence (idempotent producers).
+ *
+ * If the batch is the next one (base_sequence ==
+ * crawllog_producer_next_sequence()), it is written.  If exactly this
+ * sequence range was written before by this producer.id (one of the last
+ * 5 batches of the partition), nothing is written, *duplicatep is 1 and
+ * *base_offsetp the original offset; a range older than those 5 is also a
+ * duplicate, with offset -1 (no longer known).  Records of a duplicate are
+ * not compared: the sequence identifies them.
+ * @param partition  an explicit partition (sequences are per partition).
+ * @param duplicatep out, optional: 1 if nothing was written.
+ * @return CRAWLLOG_OK, CRAWLLOG_ESEQUENCE (a gap after the last written
+ *         sequence, or a range that overlaps written batches differently:
+ *         nothing written), CRAWLLOG_EFENCED, CRAWLLOG_EINVAL (idempotence
+ *         off, base_sequence < 0, CRAWLLOG_PARTITION_ANY), and the errors of
+ *         crawllog_producer_send_batch().  With acks=all a duplicate is
+ *         made durable before return too.
+ */
+CRAWLLOG_API int crawllog_producer_send_sequenced(
+    crawllog_producer_t *prod, const char *topic, int32_t partition,
+    int32_t base_sequence, const crawllog_record_t *recs, size_t n,
+    int64_t *base_offsetp, int *duplicatep);
+
+/**
+ * @brief The sequence the next record this producer.id sends to a
+ *        partition will get (0 if it has written nothing there), as the
+ *        log shows it now (every process's writes included).
+ * @return CRAWLLOG_OK, CRAWLLOG_EINVAL (idempotence off), CRAWLLOG_ENOTOPIC,
+ *         CRAWLLOG_EPARTITION, I/O errors (the partition's batches are read
+ *         the first time).
+ * @note Buffered acks=0 messages are not counted until written.
+ */
+CRAWLLOG_API int crawllog_producer_next_sequence(crawllog_producer_t *prod,
+                                                 const char *topic,
+                                                 int32_t partition,
+                                                 int32_t *seqp);
+
+/**
+ * @brief The producer id and epoch written into this producer's batches
+ *        (-1, -1 with enable.idempotence=false).
+ * @return CRAWLLOG_OK or CRAWLLOG_EINVAL.
+ */
+CRAWLLOG_API int crawllog_producer_identity(const crawllog_producer_t *prod,
+                                            int64_t *pidp, int16_t *epochp);
 
 /**
  * @brief Write buffered batches whose linger.ms has passed and run pending

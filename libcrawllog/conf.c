@@ -18,8 +18,9 @@
  *
  * Invariants: a conf only ever holds values that passed their property's
  * checks; a failed set or parse leaves the conf unchanged.  Values are kept
- * as numbers (a conf has no strings), so a conf is a flat struct and
- * dup/merge are plain copies.
+ * as numbers, and the few name-valued properties (producer.id) in fixed
+ * character slots, so a conf is a flat struct and dup/merge are plain
+ * copies.
  *
  * Locks: none.  A conf is not modified concurrently (crawllog.h); reading
  * one from several threads is fine.  Allocation goes through io.h.
@@ -33,12 +34,15 @@
 #include "conf.h"
 #include "errors.h"
 #include "io.h"
+#include "names.h"
 
 /* ---------------------------------------------------------------------- */
 /* The property table                                                      */
 /* ---------------------------------------------------------------------- */
 
-enum prop_type { PROP_BOOL, PROP_INT64, PROP_MODE, PROP_ENUM };
+/* PROP_NAME: a name (the characters and length of a topic name), or ""
+ * (unset); stored in a slot of crawllog_conf_s.names, def = slot. */
+enum prop_type { PROP_BOOL, PROP_INT64, PROP_MODE, PROP_ENUM, PROP_NAME };
 enum prop_scope { SCOPE_LOG, SCOPE_TOPIC, SCOPE_PRODUCER };
 
 struct prop {
@@ -125,11 +129,26 @@ static const struct prop props[CL_CONF__COUNT] = {
         "key (keyed messages always use murmur2 unless a custom partitioner "
         "is set): `round_robin`, `sticky` or `murmur2_random` (random).",
         partitioner_names},
+    [CL_CONF_ENABLE_IDEMPOTENCE] = {"enable.idempotence", PROP_BOOL, 1, 0,
+        1, 0, SCOPE_PRODUCER,
+        "Idempotent producer: batches carry the producer id, epoch and "
+        "per-partition sequence numbers; a re-sent batch is not written "
+        "twice, a sequence gap is CRAWLLOG_ESEQUENCE.", NULL},
+    [CL_CONF_PRODUCER_ID] = {"producer.id", PROP_NAME, 0, 0, 0, 0,
+        SCOPE_PRODUCER,
+        "Stable name of an idempotent producer (characters of a topic name). "
+        "A producer re-created with the same name continues its sequences "
+        "and fences the older instance (CRAWLLOG_EFENCED).  Empty: a fresh "
+        "anonymous id per producer.", NULL},
 };
+
+/* Slot of each PROP_NAME property (its def). */
+#define NAME_SLOTS 1
 
 struct crawllog_conf_s {
     int64_t val[CL_CONF__COUNT];        /* valid where set[k] */
     unsigned char set[CL_CONF__COUNT];  /* 1: explicitly set */
+    char names[NAME_SLOTS][CRAWLLOG_TOPIC_NAME_MAX + 1]; /* PROP_NAME */
 };
 
 static int find_prop(const char *name)
@@ -227,6 +246,9 @@ static void format_value(const struct prop *pr, int64_t v, char *buf,
                          size_t size)
 {
     switch (pr->type) {
+    case PROP_NAME:
+        snprintf(buf, size, "%s", "");
+        break;
     case PROP_BOOL:
         snprintf(buf, size, "%s", v ? "true" : "false");
         break;
@@ -302,6 +324,32 @@ static int parse_value(int k, const char *value, int64_t *out,
     return rc;
 }
 
+/* The value of property k on conf as text (names included). */
+static void format_prop(const crawllog_conf_t *conf, int k, char *buf,
+                        size_t size)
+{
+    if (props[k].type == PROP_NAME) {
+        snprintf(buf, size, "%s",
+                 conf != NULL && conf->set[k] ? conf->names[props[k].def]
+                                              : "");
+        return;
+    }
+    format_value(&props[k], raw_value(conf, k), buf, size);
+}
+
+/* A PROP_NAME value: "" or a valid name. */
+static int parse_name(int k, const char *value, struct cl_err *err)
+{
+    if (value[0] != '\0' && !cl_names_topic_valid(value)) {
+        return cl_errf(err, CRAWLLOG_EINVAL,
+                       "%s: \"%.64s\"%s is not a valid name (1 to %d of "
+                       "[A-Za-z0-9._-], not . or ..)",
+                       props[k].name, value, strlen(value) > 64 ? "..." : "",
+                       CRAWLLOG_TOPIC_NAME_MAX);
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Text buffer for dumps                                                   */
 /* ---------------------------------------------------------------------- */
@@ -344,16 +392,18 @@ static int sb_init(struct sbuf *sb, size_t cap, char **textp)
 static int dump_lines(const crawllog_conf_t *conf, int scope, char **textp)
 {
     struct sbuf sb;
-    /* A line is a name (< 32 bytes), '=', at most 20 digits and '\n'. */
-    if (sb_init(&sb, CL_CONF__COUNT * 64 + 1, textp) != 0) {
+    /* A line is a name (< 32 bytes), '=', at most 20 digits or a name
+     * value, and '\n'. */
+    if (sb_init(&sb, CL_CONF__COUNT * (64 + CRAWLLOG_TOPIC_NAME_MAX) + 1,
+                textp) != 0) {
         return CRAWLLOG_ENOMEM;
     }
     for (int k = 0; k < CL_CONF__COUNT; k++) {
         if (scope >= 0 && (int)props[k].scope != scope) {
             continue;
         }
-        char vs[32];
-        format_value(&props[k], raw_value(conf, k), vs, sizeof(vs));
+        char vs[CRAWLLOG_TOPIC_NAME_MAX + 1];
+        format_prop(conf, k, vs, sizeof(vs));
         sb_printf(&sb, "%s=%s\n", props[k].name, vs);
     }
     return 0;
@@ -409,12 +459,18 @@ CRAWLLOG_API int crawllog_conf_set(crawllog_conf_t *conf, const char *name,
     } else if (k < 0) {
         rc = cl_errf(&err, CRAWLLOG_EINVAL, "no such property \"%.64s\"%s",
                      name, strlen(name) > 64 ? "..." : "");
+    } else if (props[k].type == PROP_NAME) {
+        rc = parse_name(k, value, &err);
     } else {
         rc = parse_value(k, value, &v, &err);
     }
     if (rc != 0) {
         cl_err_copy(errstr, errstr_size, err.msg);
         return rc;
+    }
+    if (props[k].type == PROP_NAME) {
+        snprintf(conf->names[props[k].def], sizeof(conf->names[0]), "%s",
+                 value);
     }
     conf->val[k] = v;
     conf->set[k] = 1;
@@ -434,8 +490,8 @@ CRAWLLOG_API int crawllog_conf_get(const crawllog_conf_t *conf,
     if (k < 0) {
         return CRAWLLOG_EINVAL;
     }
-    char vs[32];
-    format_value(&props[k], raw_value(conf, k), vs, sizeof(vs));
+    char vs[CRAWLLOG_TOPIC_NAME_MAX + 1];
+    format_prop(conf, k, vs, sizeof(vs));
     size_t need = strlen(vs) + 1;
     size_t have = *sizep;
     *sizep = need;
@@ -470,6 +526,12 @@ int64_t cl_conf_int(const crawllog_conf_t *conf, enum cl_conf_key k)
         v -= v % CL_CONF_INDEX_ENTRY_BYTES;
     }
     return v;
+}
+
+const char *cl_conf_str(const crawllog_conf_t *conf, enum cl_conf_key k)
+{
+    assert(k >= 0 && k < CL_CONF__COUNT && props[k].type == PROP_NAME);
+    return conf != NULL && conf->set[k] ? conf->names[props[k].def] : "";
 }
 
 int cl_conf_is_set(const crawllog_conf_t *conf, enum cl_conf_key k)
@@ -614,6 +676,11 @@ static void md_range(const struct prop *pr, char *buf, size_t size)
         }
         return;
     }
+    if (pr->type == PROP_NAME) {
+        snprintf(buf, size, "1 .. %d of `[A-Za-z0-9._-]`, or empty",
+                 CRAWLLOG_TOPIC_NAME_MAX);
+        return;
+    }
     format_value(pr, pr->min, lo, sizeof(lo));
     format_value(pr, pr->max, hi, sizeof(hi));
     snprintf(buf, size, "%s .. %s%s", lo, hi,
@@ -623,7 +690,7 @@ static void md_range(const struct prop *pr, char *buf, size_t size)
 int cl_conf_markdown(char **textp)
 {
     static const char *const type_names[] = {"bool", "int64", "mode",
-                                             "enum"};
+                                             "enum", "name"};
     static const char *const scope_names[] = {"log", "topic", "producer"};
     struct sbuf sb;
     size_t cap = 1024; /* the intro and header */
@@ -651,7 +718,7 @@ int cl_conf_markdown(char **textp)
     for (int k = 0; k < CL_CONF__COUNT; k++) {
         const struct prop *pr = &props[k];
         char def[32], range[96];
-        format_value(pr, pr->def, def, sizeof(def));
+        format_prop(NULL, k, def, sizeof(def));
         md_range(pr, range, sizeof(range));
         sb_printf(&sb, "| `%s` | %s | `%s` | %s | %s | %s |\n", pr->name,
                   type_names[pr->type], def, range,

@@ -3,7 +3,8 @@
  *
  * The public API (crawllog_conf_new/destroy/dup/set/get/dump) is declared in
  * crawllog.h.  Internally a conf is read by key, as a number: bools are 0/1,
- * modes are permission bits, everything else int64.  One property table in
+ * modes are permission bits, names (producer.id) strings via cl_conf_str,
+ * everything else int64.  One property table in
  * conf.c defines every property; the keys below index it.
  */
 #ifndef CL_CONF_H
@@ -31,6 +32,8 @@ enum cl_conf_key {
     CL_CONF_LINGER_MS,
     CL_CONF_BATCH_SIZE,
     CL_CONF_PARTITIONER,
+    CL_CONF_ENABLE_IDEMPOTENCE,
+    CL_CONF_PRODUCER_ID,
     CL_CONF__COUNT
 };
 
@@ -51,6 +54,10 @@ enum cl_conf_key {
  * a multiple of CL_CONF_INDEX_ENTRY_BYTES; crawllog_conf_get() and the dumps
  * show the value as set. */
 int64_t cl_conf_int(const crawllog_conf_t *conf, enum cl_conf_key k);
+
+/* Value of a name-valued key (producer.id): "" when unset.  Valid while
+ * conf is. */
+const char *cl_conf_str(const crawllog_conf_t *conf, enum cl_conf_key k);
 
 /* 1 if k was set explicitly on conf (by crawllog_conf_set, a parse, or a
  * merge that took it from a conf where it was set), else 0. */

@@ -23,6 +23,7 @@
 #define _GNU_SOURCE
 
 #include <dirent.h>
+#include <sys/random.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -600,6 +601,23 @@ int cl_io_pid_alive(long pid)
         return 0;
     }
     return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+int cl_io_random(void *buf, size_t len)
+{
+    uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = getrandom(p, len, 0);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
 }
 
 int cl_io_grow(void **arrp, size_t *capp, size_t need, size_t elem)

@@ -163,6 +163,9 @@ int64_t cl_io_now_ms(void);
  * simulated reboot, e.g. to recover a power-loss image). */
 int cl_io_boot_id(char *out, size_t size);
 
+/* len random bytes from the kernel (getrandom(2)): 0 or -errno. */
+int cl_io_random(void *buf, size_t len);
+
 /* 1 if a process with this pid exists (kill(pid, 0)), 0 if not. */
 int cl_io_pid_alive(long pid);
 

@@ -480,6 +480,7 @@ void cl_partition_close(struct cl_partition *part)
     close_segments(part);
     cl_io_free(part->segs);
     cl_io_free(part->pend);
+    cl_idem_free(&part->idem);
     cl_pstate_close(&part->ps);
     if (part->dirfd >= 0) {
         cl_io_close(part->dirfd);
@@ -495,6 +496,7 @@ static int roll_locked(struct cl_partition *part, int64_t now_ms,
                        struct cl_err *err)
 {
     struct cl_segment *a = active(part), *seg;
+    int track = cl_idem_at(&part->idem, a->base, a->size);
     int rc = cl_segment_seal(a, part->reldir, err);
     if (rc != 0) {
         part->failed = 1;
@@ -543,6 +545,9 @@ static int roll_locked(struct cl_partition *part, int64_t now_ms,
     cl_pstate_set_synced(&part->ps, base, CL_SEG_HEADER_SIZE);
     cl_partition_publish(part, -1, 1);
     part->ps.shm->roll_pending = 0;
+    if (track) {
+        cl_idem_move(&part->idem, base, CL_SEG_HEADER_SIZE);
+    }
     return 0;
 }
 
@@ -577,11 +582,19 @@ static int write_run(struct cl_partition *part, uint8_t *buf, size_t len,
         return cl_err_sys(err, -rc, part->reldir, "write");
     }
     part->write_gen++;
+    int track = cl_idem_at(&part->idem, a->base, a->size);
     for (size_t p = 0; p < len;) {
         struct cl_batch_hdr h;
         cl_record_batch_header(buf + p, len - p, &h);
         size_t total = cl_record_batch_total(&h);
         int64_t last = h.base_offset + h.last_offset_delta;
+        if (track && h.producer_id >= 0 && h.base_sequence >= 0 &&
+            cl_idem_record(&part->idem, h.producer_id, h.producer_epoch,
+                           h.base_sequence, h.records_count,
+                           h.base_offset) != 0) {
+            cl_idem_free(&part->idem); /* no memory: rebuilt when needed */
+            track = 0;
+        }
         if (rc == 0) {
             /* An index that failed to grow only makes lookups scan
              * further; recovery re-adds the missing entries. */
@@ -595,6 +608,9 @@ static int write_run(struct cl_partition *part, uint8_t *buf, size_t len,
         a->size += total;
         a->next_offset = last + 1;
         p += total;
+    }
+    if (track) {
+        cl_idem_move(&part->idem, a->base, a->size);
     }
     cl_partition_publish(part, -1, 0);
     return 0;
@@ -728,6 +744,59 @@ static int buffer_batches(struct cl_partition *part, const uint8_t *buf,
     return 0;
 }
 
+/* An idempotent batch (req != NULL) is checked against the producer
+ * state under the lock: a duplicate writes nothing (see idem.c). */
+static int write_idem_locked(struct cl_partition *part, uint8_t *buf,
+                             size_t len, struct cl_idem_req *req,
+                             int64_t *basep, struct cl_err *err)
+{
+    int rc = cl_idem_catch_up(&part->idem, part->segs, part->nseg,
+                              part->reldir, err);
+    if (rc == 0) {
+        rc = cl_idem_check(&part->idem, req, part->reldir, err);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (req->dup) {
+        /* The original may not be durable yet (its writer died before its
+         * fdatasync): make the next sync of this handle run. */
+        *basep = req->dup_offset;
+        part->write_gen++;
+        return 0;
+    }
+    if (cl_get_i32(buf + CL_BATCH_OFF_BASE_SEQUENCE) != req->seq_out) {
+        cl_record_batch_set_sequence(buf, len, req->seq_out);
+    }
+    return write_batches_locked(part, buf, len, basep, err);
+}
+
+/* Write now (sync WRITTEN or DURABLE), after any buffered batches. */
+static int append_now(struct cl_partition *part, uint8_t *buf, size_t len,
+                      int sync, struct cl_idem_req *req, int64_t *basep,
+                      struct cl_err *err)
+{
+    *basep = -1;
+    int rc = cl_partition_lock(part, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if ((rc = check_failed(part, err)) == 0 &&
+        (rc = cl_partition_sync_locked(part, err)) == 0 &&
+        (rc = write_pending_locked(part, err)) == 0) {
+        rc = req != NULL ? write_idem_locked(part, buf, len, req, basep, err)
+                         : write_batches_locked(part, buf, len, basep, err);
+    }
+    cl_partition_unlock(part);
+    if (rc == 0 && sync == CRAWLLOG_SYNC_DURABLE) {
+        rc = sync_partition(part, err);
+    }
+    if (rc != 0) {
+        *basep = -1;
+    }
+    return rc;
+}
+
 int cl_partition_append(struct cl_partition *part, uint8_t *buf, size_t len,
                         size_t nbatches, int sync, int64_t *basep,
                         struct cl_err *err)
@@ -744,22 +813,29 @@ int cl_partition_append(struct cl_partition *part, uint8_t *buf, size_t len,
         pthread_mutex_unlock(&part->lock);
         return rc == 0 && full ? cl_partition_flush(part, sync, err) : rc;
     }
-    rc = cl_partition_lock(part, err);
+    return append_now(part, buf, len, sync, NULL, basep, err);
+}
+
+int cl_partition_append_idem(struct cl_partition *part, uint8_t *buf,
+                             size_t len, int sync, struct cl_idem_req *req,
+                             int64_t *basep, struct cl_err *err)
+{
+    return append_now(part, buf, len, sync, req, basep, err);
+}
+
+int cl_partition_idem_next(struct cl_partition *part, int64_t pid,
+                           int32_t *seqp, struct cl_err *err)
+{
+    int rc = cl_partition_lock(part, err);
     if (rc != 0) {
         return rc;
     }
-    if ((rc = check_failed(part, err)) == 0 &&
-        (rc = cl_partition_sync_locked(part, err)) == 0 &&
-        (rc = write_pending_locked(part, err)) == 0) {
-        rc = write_batches_locked(part, buf, len, basep, err);
+    if ((rc = cl_partition_sync_locked(part, err)) == 0 &&
+        (rc = cl_idem_catch_up(&part->idem, part->segs, part->nseg,
+                               part->reldir, err)) == 0) {
+        *seqp = cl_idem_next_seq(&part->idem, pid);
     }
     cl_partition_unlock(part);
-    if (rc == 0 && sync == CRAWLLOG_SYNC_DURABLE) {
-        rc = sync_partition(part, err);
-    }
-    if (rc != 0) {
-        *basep = -1;
-    }
     return rc;
 }
 

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "errors.h"
+#include "idem.h"
 #include "pstate.h"
 #include "segment.h"
 
@@ -46,6 +47,8 @@ struct cl_partition {
                                    time (taken before lock, never after) */
     uint8_t *pend;              /* SYNC_NONE batches not yet written */
     size_t pend_len, pend_cap, pend_n;
+    struct cl_idem idem;        /* idempotent producers' state (built on
+                                   first use) */
 };
 
 /* Open partition id below the topic directory and recover it. */
@@ -62,6 +65,21 @@ void cl_partition_close(struct cl_partition *part);
 int cl_partition_append(struct cl_partition *part, uint8_t *buf, size_t len,
                         size_t nbatches, int sync, int64_t *basep,
                         struct cl_err *err);
+
+/* Append one batch of an idempotent producer (buf: len bytes, encoded
+ * with its producer id, epoch and a base sequence that is rewritten if
+ * req->seq is -1).  Checked against the partition's producer state under
+ * the lock (see idem.c): a duplicate writes nothing and gives the original
+ * base offset (-1 if no longer known) with req->dup = 1.  sync:
+ * CRAWLLOG_SYNC_WRITTEN or CRAWLLOG_SYNC_DURABLE.  Errors as
+ * cl_partition_append, plus CRAWLLOG_EFENCED and CRAWLLOG_ESEQUENCE. */
+int cl_partition_append_idem(struct cl_partition *part, uint8_t *buf,
+                             size_t len, int sync, struct cl_idem_req *req,
+                             int64_t *basep, struct cl_err *err);
+
+/* The next sequence producer pid would write to the partition. */
+int cl_partition_idem_next(struct cl_partition *part, int64_t pid,
+                           int32_t *seqp, struct cl_err *err);
 
 /* Write buffered batches; with sync == SYNC_DURABLE also fdatasync. */
 int cl_partition_flush(struct cl_partition *part, int sync,

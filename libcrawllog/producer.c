@@ -150,9 +150,27 @@ static int gc_commit(struct cl_gcommit *gc, struct cl_partition *part,
     return rc;
 }
 
+int cl_producer_gc_commit(crawllog_producer_t *prod,
+                          struct cl_partition *part, struct cl_err *err)
+{
+    return gc_commit(&prod->gc, part, err);
+}
+
+int cl_producer_check_fenced(crawllog_producer_t *prod, struct cl_err *err)
+{
+    if (atomic_load_explicit(&prod->fenced, memory_order_relaxed)) {
+        return cl_errf(err, CRAWLLOG_EFENCED,
+                       "producer %" PRId64 " epoch %d was fenced by a newer "
+                       "instance with the same producer.id; destroy it",
+                       prod->id.pid, prod->id.epoch);
+    }
+    return 0;
+}
+
 /* ---- send -------------------------------------------------------------- */
 
-static int check_record(const crawllog_record_t *rec, struct cl_err *err)
+int cl_producer_check_record(const crawllog_record_t *rec,
+                             struct cl_err *err)
 {
     if (rec->header_count > 0 && rec->headers == NULL) {
         return cl_errf(err, CRAWLLOG_EINVAL, "headers is NULL");
@@ -179,9 +197,9 @@ static uint64_t next_random(crawllog_producer_t *prod)
     return z ^ (z >> 31);
 }
 
-static int choose_partition(crawllog_producer_t *prod, const char *topic,
-                            int32_t partition, const crawllog_record_t *rec,
-                            int32_t *outp, struct cl_err *err)
+int cl_producer_choose(crawllog_producer_t *prod, const char *topic,
+                       int32_t partition, const crawllog_record_t *rec,
+                       int32_t *outp, struct cl_err *err)
 {
     int32_t n;
     int rc = cl_log_topic_partitions(prod->log, topic, &n, err);
@@ -211,7 +229,8 @@ static int send_buffered(crawllog_producer_t *prod, const char *topic,
                          int32_t p, const crawllog_record_t *rec,
                          struct cl_err *err)
 {
-    struct write_args a = {rec, 1, 0, 1, -1, 0, NULL};
+    struct write_args a = CL_WRITE_ARGS(prod, rec, 1, 0);
+    a.check_only = 1;
     int rc = cl_log_with_partition(prod->log, topic, p, cl_producer_write_op,
                                    &a, err);
     if (rc != 0) {
@@ -275,7 +294,7 @@ static int send_direct(crawllog_producer_t *prod, const char *topic,
                        int32_t p, const crawllog_record_t *rec,
                        int64_t *offsetp, struct cl_err *err)
 {
-    struct write_args a = {rec, 1, CRAWLLOG_SYNC_WRITTEN, 0, -1, 0, NULL};
+    struct write_args a = CL_WRITE_ARGS(prod, rec, 1, CRAWLLOG_SYNC_WRITTEN);
     int rc = cl_log_with_partition(prod->log, topic, p, cl_producer_write_op,
                                    &a, err);
     if (rc == 0 && prod->acks == CL_CONF_ACKS_ALL) {
@@ -309,9 +328,10 @@ CRAWLLOG_API int crawllog_producer_send_record(crawllog_producer_t *prod,
     }
     if (topic == NULL || rec == NULL) {
         rc = cl_errf(&err, CRAWLLOG_EINVAL, "topic and record needed");
-    } else if ((rc = check_record(rec, &err)) == 0 &&
-               (rc = choose_partition(prod, topic, partition, rec, &p,
-                                      &err)) == 0) {
+    } else if ((rc = cl_producer_check_fenced(prod, &err)) == 0 &&
+               (rc = cl_producer_check_record(rec, &err)) == 0 &&
+               (rc = cl_producer_choose(prod, topic, partition, rec, &p,
+                                        &err)) == 0) {
         rc = prod->acks == CL_CONF_ACKS_0
                  ? send_buffered(prod, topic, p, rec, &err)
                  : send_direct(prod, topic, p, rec, &off, &err);
@@ -385,6 +405,9 @@ CRAWLLOG_API int crawllog_producer_flush(crawllog_producer_t *prod,
 
 static int producer_init(crawllog_producer_t *prod, const crawllog_conf_t *conf)
 {
+    prod->id.fd = -1;
+    prod->idempotent = (int)cl_conf_int(conf, CL_CONF_ENABLE_IDEMPOTENCE);
+    atomic_init(&prod->fenced, 0);
     prod->acks = (int)cl_conf_int(conf, CL_CONF_ACKS);
     prod->linger_ns = cl_conf_int(conf, CL_CONF_LINGER_MS) * 1000000;
     prod->batch_size = cl_conf_int(conf, CL_CONF_BATCH_SIZE);
@@ -421,6 +444,13 @@ CRAWLLOG_API int crawllog_producer_new(crawllog_t *log,
         cl_err_copy(errstr, errstr_size, "log and prodp needed");
         return CRAWLLOG_EINVAL;
     }
+    const char *name = cl_conf_str(conf, CL_CONF_PRODUCER_ID);
+    if (name[0] != '\0' &&
+        !cl_conf_int(conf, CL_CONF_ENABLE_IDEMPOTENCE)) {
+        cl_err_copy(errstr, errstr_size,
+                    "producer.id: needs enable.idempotence=true");
+        return CRAWLLOG_EINVAL;
+    }
     crawllog_producer_t *prod = cl_io_calloc(1, sizeof(*prod));
     int rc = prod != NULL ? producer_init(prod, conf) : CRAWLLOG_ENOMEM;
     if (rc != 0) {
@@ -432,6 +462,17 @@ CRAWLLOG_API int crawllog_producer_new(crawllog_t *log,
         return rc;
     }
     prod->log = log;
+    if (prod->idempotent) {
+        struct cl_err err;
+        rc = cl_prodid_acquire(&prod->id, log->rootfd, name, log->dmode,
+                               log->fmode, &err);
+        if (rc != 0) {
+            cl_err_copy(errstr, errstr_size, err.msg);
+            prod->idempotent = 0; /* nothing to flush */
+            crawllog_producer_destroy(prod);
+            return rc;
+        }
+    }
     *prodp = prod;
     cl_err_copy(errstr, errstr_size, "");
     return 0;
@@ -453,6 +494,7 @@ CRAWLLOG_API int crawllog_producer_destroy(crawllog_producer_t *prod)
     cl_io_free(prod->gc.round.v);
     cl_io_free(prod->gc.spare.v);
     crawllog_partitioner_state_destroy(prod->pstate);
+    cl_prodid_release(&prod->id);
     pthread_cond_destroy(&prod->gc.cond);
     pthread_mutex_destroy(&prod->gc.lock);
     pthread_mutex_destroy(&prod->lock);

@@ -2,8 +2,9 @@
  * producer.h - the producer, internal view (layer 3).  See producer.c.
  *
  * The public API (crawllog_producer_*) is declared in crawllog.h.  The
- * struct is here so that a later module (idempotence: producer.id,
- * sequences) can extend it without reaching into producer.c.
+ * struct is shared by producer.c (sending, group commit), producer_buf.c
+ * (acks=0 buffers, reports, the write op) and producer_seq.c (batches,
+ * explicit sequences).
  */
 #ifndef CL_PRODUCER_H
 #define CL_PRODUCER_H
@@ -14,6 +15,7 @@
 #include "crawllog.h"
 #include "errors.h"
 #include "partition.h"
+#include "prodid.h"
 
 /* One buffered (acks=0) message: offsets into its pbuf's data. */
 struct cl_pmsg {
@@ -85,6 +87,9 @@ struct crawllog_producer_s {
     crawllog_delivery_cb *dr_cb;     /* set before sending */
     void *dr_opaque;
     atomic_uint_least64_t rnd;       /* murmur2_random: splitmix64 counter */
+    int idempotent;            /* enable.idempotence */
+    struct cl_prodid id;       /* producer id and epoch (idempotent) */
+    atomic_int fenced;         /* a newer instance of producer.id exists */
 
     pthread_mutex_t lock;      /* guards the fields below and errmsg */
     struct cl_pbuf *bufs;      /* acks=0 batches, one per partition used */
@@ -100,14 +105,23 @@ struct crawllog_producer_s {
 
 /* Arguments of cl_producer_write_op (a cl_log_with_partition op). */
 struct write_args {
+    crawllog_producer_t *prod;
     const crawllog_record_t *recs;
     size_t n;
     int sync;
     int check_only;          /* only check the size against the topic */
-    int64_t base;
+    int32_t seq;             /* idempotent: base sequence, -1: the next */
+    int64_t base;            /* out: base offset */
+    int dup;                 /* out: a duplicate, nothing written */
     size_t max_bytes;        /* out: the topic's max.message.bytes */
     struct cl_partition *part; /* out: where it went */
 };
+
+/* write_args for n records written with sync (defaults elsewhere). */
+#define CL_WRITE_ARGS(prod_, recs_, n_, sync_)                              \
+    {.prod = (prod_), .recs = (recs_), .n = (n_), .sync = (sync_),          \
+     .check_only = 0, .seq = -1, .base = -1, .dup = 0, .max_bytes = 0,      \
+     .part = NULL}
 
 /* Check (check_only) or encode and append recs as one batch. */
 int cl_producer_write_op(struct cl_partition *part, void *arg,
@@ -130,6 +144,22 @@ int cl_producer_write_due(crawllog_producer_t *prod, int all,
 /* Hand queued reports to the callback with no lock held (takes
  * prod->lock itself); returns how many this call delivered. */
 int cl_producer_drain(crawllog_producer_t *prod);
+
+/* Refuse to send once fenced: 0 or CRAWLLOG_EFENCED. */
+int cl_producer_check_fenced(crawllog_producer_t *prod, struct cl_err *err);
+
+/* Wait until part's writes are durable (acks=all group commit). */
+int cl_producer_gc_commit(crawllog_producer_t *prod,
+                          struct cl_partition *part, struct cl_err *err);
+
+/* The partition a record goes to (custom / keyed / keyless rules). */
+int cl_producer_choose(crawllog_producer_t *prod, const char *topic,
+                       int32_t partition, const crawllog_record_t *rec,
+                       int32_t *outp, struct cl_err *err);
+
+/* Sanity of a record's headers and sizes. */
+int cl_producer_check_record(const crawllog_record_t *rec,
+                             struct cl_err *err);
 
 /* Record err's message as the producer's errmsg; returns rc. */
 int cl_producer_fail(crawllog_producer_t *prod, int rc,

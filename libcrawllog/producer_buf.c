@@ -43,9 +43,27 @@ int cl_producer_write_op(struct cl_partition *part, void *arg,
         return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
     }
     int rc = CRAWLLOG_EINVAL;
+    crawllog_producer_t *prod = a->prod;
+    struct cl_batch_meta meta = CL_BATCH_META_NONE;
+    if (prod->idempotent) {
+        meta.producer_id = prod->id.pid;
+        meta.producer_epoch = prod->id.epoch;
+        meta.base_sequence = a->seq >= 0 ? a->seq : 0;
+    }
     if (cl_record_batch_encode(buf, size, a->recs, a->n, cl_io_now_ms(),
-                               NULL) != size) {
+                               &meta) != size) {
         cl_errf(err, rc, "records could not be encoded");
+    } else if (prod->idempotent) {
+        struct cl_idem_req req = {
+            .pid = prod->id.pid, .epoch = prod->id.epoch, .seq = a->seq,
+            .count = (int32_t)a->n, .live = prod->id.live,
+            .live_epoch = prod->id.instance};
+        rc = cl_partition_append_idem(part, buf, size, a->sync, &req,
+                                      &a->base, err);
+        a->dup = req.dup;
+        if (rc == CRAWLLOG_EFENCED) {
+            atomic_store(&prod->fenced, 1);
+        }
     } else {
         rc = cl_partition_append(part, buf, size, 1, a->sync, &a->base, err);
     }
@@ -221,8 +239,8 @@ int cl_producer_buf_write(crawllog_producer_t *prod, struct cl_pbuf *pb,
     }
     crawllog_record_t *recs = cl_io_malloc(pb->n * sizeof(*recs));
     crawllog_header_t *hdrs = cl_io_malloc((pb->nh + 1) * sizeof(*hdrs));
-    struct write_args a = {recs, pb->n, CRAWLLOG_SYNC_WRITTEN, 0, -1, 0,
-                           NULL};
+    struct write_args a = CL_WRITE_ARGS(prod, recs, pb->n,
+                                        CRAWLLOG_SYNC_WRITTEN);
     int rc;
     if (recs == NULL || hdrs == NULL) {
         rc = cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");

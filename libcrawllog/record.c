@@ -304,3 +304,12 @@ void cl_record_batch_set_base_offset(uint8_t *batch, int64_t base_offset)
 {
     cl_put_i64(batch + CL_BATCH_OFF_BASE_OFFSET, base_offset);
 }
+
+void cl_record_batch_set_sequence(uint8_t *batch, size_t total,
+                                  int32_t base_sequence)
+{
+    cl_put_i32(batch + CL_BATCH_OFF_BASE_SEQUENCE, base_sequence);
+    cl_put_u32(batch + CL_BATCH_OFF_CRC,
+               cl_crc32c(0, batch + CL_BATCH_OFF_ATTRIBUTES,
+                         total - CL_BATCH_OFF_ATTRIBUTES));
+}

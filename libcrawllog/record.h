@@ -111,6 +111,12 @@ size_t cl_record_batch_encode(uint8_t *buf, size_t cap,
 /* Patch the base offset of an encoded batch (not covered by the CRC). */
 void cl_record_batch_set_base_offset(uint8_t *batch, int64_t base_offset);
 
+/* Rewrite the base sequence of an encoded batch of total bytes (an
+ * idempotent producer's sequence is assigned under the append lock) and
+ * recompute the CRC, which covers it. */
+void cl_record_batch_set_sequence(uint8_t *batch, size_t total,
+                                  int32_t base_sequence);
+
 /*
  * Parse and sanity-check the 61-byte header at buf (len bytes available).
  * *hdr is filled whenever len >= 61, even when a check fails.

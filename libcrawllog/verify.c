@@ -36,6 +36,7 @@
 #include "metafile.h"
 #include "names.h"
 #include "partition.h"
+#include "prodid.h"
 #include "segment.h"
 #include "topic.h"
 
@@ -537,6 +538,38 @@ static int topics_entry(struct vctx *v, struct walk *w, const char *name,
     return rc > 0 ? verify_topic(v, *(int *)w->ctx, w->fd, name, rel) : rc;
 }
 
+/* producers/<name>: a 4096-byte registry file with a valid slot. */
+static int producers_entry(struct vctx *v, struct walk *w, const char *name,
+                           const char *rel)
+{
+    int rc = check_entry(v, w->fd, name, rel, S_IFREG);
+    if (rc <= 0) {
+        return rc;
+    }
+    if (!cl_names_topic_valid(name) || strstr(name, ".tmp.") != NULL) {
+        return stray(v, w, name, rel);
+    }
+    uint8_t page[CL_PRODID_LIVE_OFF];
+    int fd = cl_io_openat("verify.open", w->fd, name, O_RDONLY, 0);
+    if (fd < 0) {
+        return sys_fail(v, fd, rel, "open");
+    }
+    ssize_t n = cl_io_pread_all("verify.read", fd, page, sizeof(page), 0);
+    cl_io_close(fd);
+    if (n < 0) {
+        return sys_fail(v, (int)n, rel, "read");
+    }
+    uint64_t inst;
+    int64_t pid;
+    int empty;
+    if ((size_t)n < sizeof(page) ||
+        (cl_prodid_slot_decode(page, &inst, &pid, &empty) != 0 &&
+         cl_prodid_slot_decode(page + 512, &inst, &pid, &empty) != 0)) {
+        report(v, rel, "producer registry file: no valid slot");
+    }
+    return 0;
+}
+
 static int root_entry(struct vctx *v, struct walk *w, const char *name,
                       const char *rel)
 {
@@ -545,8 +578,10 @@ static int root_entry(struct vctx *v, struct walk *w, const char *name,
     if (!strcmp(name, "crawllog.meta") || !strcmp(name, "crawllog.lock")) {
         rc = check_entry(v, w->fd, name, rel, S_IFREG);
     } else if (!strcmp(name, "topics") || !strcmp(name, "staging") ||
-               !strcmp(name, "trash")) {
-        sub.fn = strcmp(name, "topics") ? stray : topics_entry;
+               !strcmp(name, "trash") || !strcmp(name, CL_PRODID_DIR)) {
+        sub.fn = !strcmp(name, "topics")          ? topics_entry
+                 : !strcmp(name, CL_PRODID_DIR) ? producers_entry
+                                                  : stray;
         rc = check_entry(v, w->fd, name, rel, S_IFDIR);
         rc = rc > 0 ? walk_dir(v, w->fd, name, &sub) : rc;
         if (sub.fd >= 0) {

@@ -45,13 +45,17 @@ static const struct {
     {CL_CONF_LINGER_MS, "linger.ms", 5, "5", 0},
     {CL_CONF_BATCH_SIZE, "batch.size", 16384, "16384", 0},
     {CL_CONF_PARTITIONER, "partitioner", 0, "round_robin", 0},
+    {CL_CONF_ENABLE_IDEMPOTENCE, "enable.idempotence", 1, "true", 0},
+    {CL_CONF_PRODUCER_ID, "producer.id", 0, "", 0}, /* a name: "" unset */
 };
 
 #define DEFAULT_PRODUCER_TEXT                                                  \
     "acks=all\n"                                                               \
     "linger.ms=5\n"                                                            \
     "batch.size=16384\n"                                                       \
-    "partitioner=round_robin\n"
+    "partitioner=round_robin\n"                                                \
+    "enable.idempotence=true\n"                                                \
+    "producer.id=\n"
 
 /* The topic properties at their defaults, as dumped. */
 #define DEFAULT_TOPIC_TEXT                                                     \
@@ -718,6 +722,48 @@ static void test_conf_check_topic_only(void **state)
 /* Documentation and allocation failures                                   */
 /* ---------------------------------------------------------------------- */
 
+/* producer.id: a name kept in the conf (copied by dup), "" when unset. */
+static void test_conf_name_property(void **state)
+{
+    (void)state;
+    crawllog_conf_t *conf = new_conf();
+    assert_string_equal(cl_conf_str(conf, CL_CONF_PRODUCER_ID), "");
+    assert_string_equal(cl_conf_str(NULL, CL_CONF_PRODUCER_ID), "");
+    set_shows(conf, "producer.id", "crawler-1.eu_west", "crawler-1.eu_west");
+    assert_string_equal(cl_conf_str(conf, CL_CONF_PRODUCER_ID),
+                        "crawler-1.eu_west");
+    char longest[CRAWLLOG_TOPIC_NAME_MAX + 2];
+    memset(longest, 'n', CRAWLLOG_TOPIC_NAME_MAX);
+    longest[CRAWLLOG_TOPIC_NAME_MAX] = '\0';
+    set_ok(conf, "producer.id", longest);
+    char buf[CRAWLLOG_TOPIC_NAME_MAX + 1];
+    size_t size = sizeof(buf) - 1;
+    assert_int_equal(crawllog_conf_get(conf, "producer.id", buf, &size),
+                     CRAWLLOG_ETOOBIG);
+    assert_int_equal(size, sizeof(buf));
+    assert_int_equal(crawllog_conf_get(conf, "producer.id", buf, &size), 0);
+    assert_string_equal(buf, longest);
+    crawllog_conf_t *copy = NULL;
+    assert_int_equal(crawllog_conf_dup(&copy, conf), 0);
+    assert_string_equal(cl_conf_str(copy, CL_CONF_PRODUCER_ID), longest);
+    crawllog_conf_destroy(copy);
+    /* Refused values leave the conf unchanged. */
+    longest[CRAWLLOG_TOPIC_NAME_MAX] = 'n';
+    longest[CRAWLLOG_TOPIC_NAME_MAX + 1] = '\0';
+    const char *bad[] = {longest, "a/b", "..", ".", "sp ace", "\xc3\xa9"};
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        char errstr[CRAWLLOG_ERRSTR_SIZE];
+        assert_int_equal(crawllog_conf_set(conf, "producer.id", bad[i], errstr,
+                                           sizeof(errstr)),
+                         CRAWLLOG_EINVAL);
+        assert_non_null(strstr(errstr, "producer.id"));
+    }
+    assert_int_equal(strlen(cl_conf_str(conf, CL_CONF_PRODUCER_ID)),
+                     CRAWLLOG_TOPIC_NAME_MAX);
+    set_shows(conf, "producer.id", "", "");
+    crawllog_conf_destroy(conf);
+}
+
 static void test_conf_markdown(void **state)
 {
     (void)state;
@@ -806,6 +852,7 @@ int main(void)
         cmocka_unit_test(test_conf_topic_parse_lenient_forms),
         cmocka_unit_test(test_conf_topic_parse_rejects_corrupt_lines),
         cmocka_unit_test(test_conf_check_topic_only),
+        cmocka_unit_test(test_conf_name_property),
         cmocka_unit_test(test_conf_markdown),
         cmocka_unit_test(test_conf_allocation_failures),
     };

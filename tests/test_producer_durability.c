@@ -18,6 +18,13 @@
  *  3. Ablation: with "seg.append.fdatasync=SKIP:persist" set in the sender
  *     after the topic exists, at least one acknowledged record must be
  *     missing from the image -- proof that the check sees lost data.
+ *  4. The producer registry (producers/<name>): three instances of one
+ *     producer.id are created, the third sends acks=all, then the power
+ *     fails.  In the image a new instance must get a newer epoch than the
+ *     durable batch carries, and so may send.  Ablation: with the
+ *     registry updates' fdatasync skipped ("prod.update.fsync=SKIP:persist")
+ *     the image forgets the later instances and the new one is fenced by its own older
+ *     epoch.
  * Knob: CL_PD_DEBUG=1 prints how many acked records each image kept.
  */
 #include <stdarg.h>
@@ -135,13 +142,12 @@ static void *sender_main(void *arg)
  * SIGKILL when it could). */
 enum { EXIT_SHADOW = 10, EXIT_OPEN, EXIT_TOPIC, EXIT_FP, EXIT_PROD, EXIT_SEND };
 
-static _Noreturn void sender_child(const struct run *r, int nthreads,
-                                   int ablate, int fd)
+/* In a sender child: shadow r->real, open the log, create the topic, then
+ * arm fp (if not NULL).  Exits with a code above on failure. */
+static crawllog_t *child_setup(const struct run *r, const char *fp)
 {
     char data[800], err[256];
     crawllog_t *log = NULL;
-    crawllog_producer_t *prod = NULL;
-    crawllog_conf_t *conf = NULL;
     cl_fp_clear();
     if (cl_shadow_enable(r->real, r->shadow) != 0) {
         _exit(EXIT_SHADOW);
@@ -153,9 +159,20 @@ static _Noreturn void sender_child(const struct run *r, int nthreads,
     if (crawllog_topic_create(log, TOPIC, PARTS, NULL) != 0) {
         _exit(EXIT_TOPIC);
     }
-    if (ablate && cl_fp_set("seg.append.fdatasync=SKIP:persist") != 0) {
+    if (fp != NULL && cl_fp_set(fp) != 0) {
         _exit(EXIT_FP);
     }
+    return log;
+}
+
+static _Noreturn void sender_child(const struct run *r, int nthreads,
+                                   int ablate, int fd)
+{
+    char err[256];
+    crawllog_t *log = child_setup(r, ablate ? "seg.append.fdatasync=SKIP:persist"
+                                            : NULL);
+    crawllog_producer_t *prod = NULL;
+    crawllog_conf_t *conf = NULL;
     if (crawllog_conf_new(&conf) != 0 ||
         crawllog_conf_set(conf, "acks", "all", err, sizeof(err)) != 0 ||
         crawllog_producer_new(log, conf, &prod, err, sizeof(err)) != 0) {
@@ -373,6 +390,94 @@ static void test_producer_durability_ablation_group_loses_acks(void **state)
     }
 }
 
+/* ---- the producer registry ---------------------------------------------- */
+
+static _Noreturn void registry_child(const struct run *r, int ablate)
+{
+    char err[256];
+    crawllog_t *log = child_setup(r, ablate ? "prod.update.fsync=SKIP:persist"
+                                            : NULL);
+    crawllog_producer_t *prod = NULL;
+    crawllog_conf_t *conf = NULL;
+    if (crawllog_conf_new(&conf) != 0 ||
+        crawllog_conf_set(conf, "producer.id", "reg", err, sizeof(err)) != 0) {
+        _exit(EXIT_PROD);
+    }
+    for (int i = 0; i < 3; i++) {
+        crawllog_producer_destroy(prod);
+        if (crawllog_producer_new(log, conf, &prod, err, sizeof(err)) != 0) {
+            _exit(EXIT_PROD);
+        }
+    }
+    int64_t off;
+    if (crawllog_producer_send(prod, TOPIC, 0, NULL, 0, "x", 1, NULL, 0,
+                               &off) != 0) {
+        _exit(EXIT_SEND);
+    }
+    raise(SIGKILL);
+    _exit(EXIT_SEND);
+}
+
+/* In the image: a new instance of "reg" sends; exit code = its result
+ * (0, or 100 + the negated error code), 2 if the image does not open. */
+static void registry_check_child(void *arg)
+{
+    const char *img = arg;
+    char data[800], err[256];
+    crawllog_t *log = NULL;
+    crawllog_producer_t *prod = NULL;
+    crawllog_conf_t *conf = NULL;
+    setenv("CRAWLLOG_BOOT_ID", "simulated-reboot-after-power-loss", 1);
+    pathf(data, sizeof(data), "%s/data", img);
+    if (crawllog_open(&log, data, NULL, err, sizeof(err)) != 0 ||
+        crawllog_conf_new(&conf) != 0 ||
+        crawllog_conf_set(conf, "producer.id", "reg", err, sizeof(err)) != 0) {
+        _exit(2);
+    }
+    int rc = crawllog_producer_new(log, conf, &prod, err, sizeof(err));
+    int64_t off;
+    if (rc == 0) {
+        rc = crawllog_producer_send(prod, TOPIC, 0, NULL, 0, "y", 1, NULL, 0,
+                                    &off);
+    }
+    if (rc == 0 && off != 1) {
+        _exit(3); /* the durable batch of the old instance is gone */
+    }
+    _exit(rc == 0 ? 0 : 100 - rc);
+}
+
+static int registry_scenario(void **state, const char *tag, int ablate)
+{
+    struct run r;
+    run_init(&r, CL_TEST_DIR(state), tag);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        registry_child(&r, ablate);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    cl_test_assert_killed_by(st, SIGKILL);
+    assert_int_equal(cl_shadow_image(r.shadow, r.img, CL_SHADOW_DURABLE, 0),
+                     0);
+    st = cl_test_fork_run(registry_check_child, r.img);
+    assert_true(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+static void test_producer_durability_registry(void **state)
+{
+    assert_int_equal(registry_scenario(state, "registry", 0), 0);
+}
+
+static void test_producer_durability_registry_ablation(void **state)
+{
+    assert_int_equal(registry_scenario(state, "registry-ablate", 1),
+                     100 - CRAWLLOG_EFENCED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -380,6 +485,8 @@ int main(void)
         cl_test_unit_fp(test_producer_durability_group_commit_survives),
         cl_test_unit_fp(test_producer_durability_ablation_loses_acks),
         cl_test_unit_fp(test_producer_durability_ablation_group_loses_acks),
+        cl_test_unit_fp(test_producer_durability_registry),
+        cl_test_unit_fp(test_producer_durability_registry_ablation),
     };
     return cmocka_run_group_tests_name("producer_durability", tests, NULL,
                                        NULL);
