@@ -183,10 +183,11 @@ static int topic_grow(crawllog_t *log, struct cl_topic_rt *t,
 static int get_topic_locked(crawllog_t *log, const char *name,
                             struct cl_topic_rt **tp, struct cl_err *err)
 {
-    if (!cl_names_topic_valid(name)) {
+    /* A known topic's name is valid: validate only what is not known. */
+    struct cl_topic_rt *t = topic_find(log, name);
+    if (t == NULL && !cl_names_topic_valid(name)) {
         return cl_errf(err, CRAWLLOG_EINVAL, "invalid topic name");
     }
-    struct cl_topic_rt *t = topic_find(log, name);
     if (t == NULL) {
         int rc = topic_load(log, name, &t, err);
         if (rc != 0) {

@@ -224,39 +224,67 @@ int cl_producer_choose(crawllog_producer_t *prod, const char *topic,
     return 0;
 }
 
-/* acks=0: copy the record into its partition's batch. */
-static int send_buffered(crawllog_producer_t *prod, const char *topic,
-                         int32_t p, const crawllog_record_t *rec,
-                         struct cl_err *err)
+/* The topic's max.message.bytes, learnt once per partition batch (it is
+ * fixed when the topic is created). */
+static int learn_max_bytes(crawllog_producer_t *prod, const char *topic,
+                           int32_t p, const crawllog_record_t *rec,
+                           size_t *maxp, struct cl_err *err)
 {
     struct write_args a = CL_WRITE_ARGS(prod, rec, 1, 0);
     a.check_only = 1;
     int rc = cl_log_with_partition(prod->log, topic, p, cl_producer_write_op,
                                    &a, err);
-    if (rc != 0) {
-        return rc;
+    if (rc == 0 || rc == CRAWLLOG_ETOOBIG) {
+        *maxp = a.max_bytes;
+    }
+    return rc;
+}
+
+/* acks=0: copy the record into its partition's batch.  prod->lock is
+ * taken once; the topic's size limit is cached in the batch. */
+static int send_buffered(crawllog_producer_t *prod, const char *topic,
+                         int32_t p, const crawllog_record_t *rec,
+                         struct cl_err *err)
+{
+    size_t size = cl_record_batch_size(rec, 1);
+    if (size == 0) {
+        return cl_errf(err, CRAWLLOG_EINVAL, "record cannot be encoded");
     }
     /* In a batch, offset and timestamp deltas take up to 5 + 10 bytes
      * more than in a batch of one. */
-    size_t est = cl_record_batch_size(rec, 1) - CL_BATCH_HEADER_SIZE + 16;
+    size_t est = size - CL_BATCH_HEADER_SIZE + 16;
+    int64_t now = cl_io_now_ms();
     crawllog_record_t r = *rec;
     if (r.timestamp < 0) {
-        r.timestamp = cl_io_now_ms();
+        r.timestamp = now;
     }
     pthread_mutex_lock(&prod->lock);
     struct cl_pbuf *pb = cl_producer_buf_get(prod, topic, p);
+    int rc = 0, wrc = 0;
+    struct cl_err e2;
     if (pb == NULL) {
         rc = cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
-    } else {
-        size_t limit = (size_t)prod->batch_size < a.max_bytes
-                           ? (size_t)prod->batch_size : a.max_bytes;
-        struct cl_err e2;
-        int wrc = 0;
+    } else if (pb->max_bytes == 0) {
+        pthread_mutex_unlock(&prod->lock); /* no I/O under prod->lock */
+        size_t max = 0;
+        rc = learn_max_bytes(prod, topic, p, rec, &max, err);
+        pthread_mutex_lock(&prod->lock);
+        pb->max_bytes = max;
+    }
+    if (rc == 0 && size > pb->max_bytes) {
+        rc = cl_errf(err, CRAWLLOG_ETOOBIG,
+                     "topic %s: record of %zu bytes exceeds "
+                     "max.message.bytes %zu",
+                     topic, size, pb->max_bytes);
+    }
+    if (rc == 0) {
+        size_t limit = (size_t)prod->batch_size < pb->max_bytes
+                           ? (size_t)prod->batch_size : pb->max_bytes;
         if (pb->n > 0 && CL_BATCH_HEADER_SIZE + pb->est + est > limit) {
             wrc = cl_producer_buf_write(prod, pb, &e2);
         }
         if (pb->n == 0) {
-            pb->first_ns = cl_io_mono_ns();
+            pb->first_ms = now;
         }
         rc = cl_producer_buf_add(pb, &r, est);
         if (rc == 0) {
@@ -268,7 +296,7 @@ static int send_buffered(crawllog_producer_t *prod, const char *topic,
             cl_errf(err, rc, "out of memory");
         }
         if (wrc == 0) {
-            wrc = cl_producer_write_due(prod, 0, &e2);
+            wrc = cl_producer_write_due(prod, 0, now, &e2);
         }
         if (wrc != 0 && prod->async_rc == 0) {
             prod->async_rc = wrc;
@@ -367,7 +395,7 @@ CRAWLLOG_API int crawllog_producer_poll(crawllog_producer_t *prod)
         return CRAWLLOG_EINVAL;
     }
     pthread_mutex_lock(&prod->lock);
-    int rc = cl_producer_write_due(prod, 0, &err);
+    int rc = cl_producer_write_due(prod, 0, cl_io_now_ms(), &err);
     if (rc != 0 && prod->async_rc == 0) {
         prod->async_rc = rc;
     }
@@ -389,7 +417,7 @@ CRAWLLOG_API int crawllog_producer_flush(crawllog_producer_t *prod,
         return CRAWLLOG_EINVAL;
     }
     pthread_mutex_lock(&prod->lock);
-    int rc = cl_producer_write_due(prod, 1, &err);
+    int rc = cl_producer_write_due(prod, 1, cl_io_now_ms(), &err);
     if (rc != 0) {
         snprintf(prod->errmsg, sizeof(prod->errmsg), "%s", err.msg);
     } else {
@@ -409,7 +437,8 @@ static int producer_init(crawllog_producer_t *prod, const crawllog_conf_t *conf)
     prod->idempotent = (int)cl_conf_int(conf, CL_CONF_ENABLE_IDEMPOTENCE);
     atomic_init(&prod->fenced, 0);
     prod->acks = (int)cl_conf_int(conf, CL_CONF_ACKS);
-    prod->linger_ns = cl_conf_int(conf, CL_CONF_LINGER_MS) * 1000000;
+    prod->linger_ms = cl_conf_int(conf, CL_CONF_LINGER_MS);
+    atomic_init(&prod->queued, 0);
     prod->batch_size = cl_conf_int(conf, CL_CONF_BATCH_SIZE);
     prod->keyless = (int)cl_conf_int(conf, CL_CONF_PARTITIONER);
     atomic_init(&prod->rnd, (uint64_t)cl_io_mono_ns());
@@ -484,11 +513,7 @@ CRAWLLOG_API int crawllog_producer_destroy(crawllog_producer_t *prod)
         return 0;
     }
     int rc = crawllog_producer_flush(prod, -1);
-    while (prod->bufs != NULL) {
-        struct cl_pbuf *next = prod->bufs->next;
-        cl_producer_buf_free(prod->bufs);
-        prod->bufs = next;
-    }
+    cl_producer_bufs_free(prod);
     cl_io_free(prod->reports);
     cl_io_free(prod->gc.dirty.v);
     cl_io_free(prod->gc.round.v);

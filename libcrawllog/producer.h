@@ -42,8 +42,17 @@ struct cl_pbuf {
     uint8_t *data;
     size_t len, dcap;
     size_t est;        /* upper bound of the encoded batch size */
-    int64_t first_ns;  /* mono time of the oldest buffered message */
+    int64_t first_ms;  /* wall time of the oldest buffered message */
+    size_t max_bytes;  /* the topic's max.message.bytes */
     struct cl_pbuf *next;
+};
+
+/* The acks=0 batches of one topic, by partition (lookup by send). */
+struct cl_ptopic {
+    char *name;
+    int32_t n;               /* slots in pb */
+    struct cl_pbuf **pb;     /* NULL: no batch for that partition yet */
+    struct cl_ptopic *next;
 };
 
 /* A delivery report waiting to be handed to the callback. */
@@ -78,7 +87,7 @@ struct cl_gcommit {
 struct crawllog_producer_s {
     crawllog_t *log;
     int acks;                  /* CL_CONF_ACKS_* */
-    int64_t linger_ns;
+    int64_t linger_ms;
     int64_t batch_size;
     int keyless;               /* CL_CONF_PARTITIONER_* */
     crawllog_partitioner_state_t *pstate;
@@ -93,9 +102,12 @@ struct crawllog_producer_s {
 
     pthread_mutex_t lock;      /* guards the fields below and errmsg */
     struct cl_pbuf *bufs;      /* acks=0 batches, one per partition used */
+    struct cl_ptopic *ptopics; /* the same, by topic and partition */
+    int64_t due_ms;            /* wall ms of the last linger check */
     size_t nbuffered;          /* messages in bufs */
     struct cl_report *reports; /* waiting for the callback */
     size_t nreports, rcap;
+    atomic_size_t queued;      /* = nreports, readable without the lock */
     int draining;              /* a thread is calling the callback */
     int async_rc;              /* first acks=0 write error since a flush */
     char errmsg[CL_ERRMSG_SIZE];
@@ -127,18 +139,21 @@ struct write_args {
 int cl_producer_write_op(struct cl_partition *part, void *arg,
                          struct cl_err *err);
 
-/* acks=0 buffers; prod->lock held (producer_buf.c). */
+/* acks=0 buffers; prod->lock held (producer_buf.c).  buf_get finds or
+ * makes the batch of topic/partition (NULL: no memory). */
 struct cl_pbuf *cl_producer_buf_get(crawllog_producer_t *prod,
                                     const char *topic, int32_t partition);
-void cl_producer_buf_free(struct cl_pbuf *pb);
+/* Free every batch and the topic index. */
+void cl_producer_bufs_free(crawllog_producer_t *prod);
 /* Append a copy of rec (already checked); est bounds its encoded size. */
 int cl_producer_buf_add(struct cl_pbuf *pb, const crawllog_record_t *rec,
                         size_t est);
 /* Write pb's batch, queue its reports, empty it. */
 int cl_producer_buf_write(crawllog_producer_t *prod, struct cl_pbuf *pb,
                           struct cl_err *err);
-/* Write batches older than linger.ms (every one if all): first error. */
-int cl_producer_write_due(crawllog_producer_t *prod, int all,
+/* Write batches older than linger.ms at wall time now_ms (every one if
+ * all): first error.  Without all, scans at most once per millisecond. */
+int cl_producer_write_due(crawllog_producer_t *prod, int all, int64_t now_ms,
                           struct cl_err *err);
 
 /* Hand queued reports to the callback with no lock held (takes

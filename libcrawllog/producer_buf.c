@@ -91,6 +91,8 @@ static void queue_report(crawllog_producer_t *prod, const char *topic,
         prod->rcap = ncap;
     }
     struct cl_report *r = &prod->reports[prod->nreports++];
+    atomic_store_explicit(&prod->queued, prod->nreports,
+                          memory_order_relaxed);
     r->topic = topic;
     r->partition = partition;
     r->offset = offset;
@@ -102,6 +104,9 @@ static void queue_report(crawllog_producer_t *prod, const char *topic,
 int cl_producer_drain(crawllog_producer_t *prod)
 {
     int delivered = 0;
+    if (atomic_load_explicit(&prod->queued, memory_order_relaxed) == 0) {
+        return 0; /* a report queued by another thread is its to drain */
+    }
     pthread_mutex_lock(&prod->lock);
     if (prod->draining) {
         pthread_mutex_unlock(&prod->lock);
@@ -115,6 +120,8 @@ int cl_producer_drain(crawllog_producer_t *prod)
         memmove(prod->reports, prod->reports + n,
                 (prod->nreports - n) * sizeof(one[0]));
         prod->nreports -= n;
+        atomic_store_explicit(&prod->queued, prod->nreports,
+                              memory_order_relaxed);
         pthread_mutex_unlock(&prod->lock);
         for (size_t i = 0; i < n; i++) {
             prod->dr_cb(prod->dr_opaque, one[i].topic, one[i].partition,
@@ -130,33 +137,74 @@ int cl_producer_drain(crawllog_producer_t *prod)
 
 /* ---- acks=0 buffers ----------------------------------------------------- */
 
+static struct cl_ptopic *ptopic_get(crawllog_producer_t *prod,
+                                    const char *topic)
+{
+    struct cl_ptopic *t;
+    for (t = prod->ptopics; t != NULL; t = t->next) {
+        if (strcmp(t->name, topic) == 0) {
+            return t;
+        }
+    }
+    t = cl_io_calloc(1, sizeof(*t));
+    if (t == NULL || (t->name = cl_io_strdup(topic)) == NULL) {
+        cl_io_free(t);
+        return NULL;
+    }
+    t->next = prod->ptopics;
+    prod->ptopics = t;
+    return t;
+}
+
 struct cl_pbuf *cl_producer_buf_get(crawllog_producer_t *prod,
                                     const char *topic, int32_t partition)
 {
-    struct cl_pbuf *pb;
-    for (pb = prod->bufs; pb != NULL; pb = pb->next) {
-        if (pb->partition == partition && strcmp(pb->topic, topic) == 0) {
-            return pb;
-        }
-    }
-    pb = cl_io_calloc(1, sizeof(*pb));
-    if (pb == NULL || (pb->topic = cl_io_strdup(topic)) == NULL) {
-        cl_io_free(pb);
+    struct cl_ptopic *t = ptopic_get(prod, topic);
+    if (t == NULL) {
         return NULL;
     }
+    if (partition >= t->n) {
+        size_t cap = (size_t)t->n;
+        if (cl_io_grow((void **)&t->pb, &cap, (size_t)partition + 1,
+                       sizeof(*t->pb)) != 0) {
+            return NULL;
+        }
+        memset(t->pb + t->n, 0, (cap - (size_t)t->n) * sizeof(*t->pb));
+        t->n = (int32_t)cap;
+    }
+    struct cl_pbuf *pb = t->pb[partition];
+    if (pb != NULL) {
+        return pb;
+    }
+    pb = cl_io_calloc(1, sizeof(*pb));
+    if (pb == NULL) {
+        return NULL;
+    }
+    pb->topic = t->name;
     pb->partition = partition;
     pb->next = prod->bufs;
     prod->bufs = pb;
+    t->pb[partition] = pb;
     return pb;
 }
 
-void cl_producer_buf_free(struct cl_pbuf *pb)
+void cl_producer_bufs_free(crawllog_producer_t *prod)
 {
-    cl_io_free(pb->msgs);
-    cl_io_free(pb->hdrs);
-    cl_io_free(pb->data);
-    cl_io_free(pb->topic);
-    cl_io_free(pb);
+    while (prod->bufs != NULL) {
+        struct cl_pbuf *pb = prod->bufs;
+        prod->bufs = pb->next;
+        cl_io_free(pb->msgs);
+        cl_io_free(pb->hdrs);
+        cl_io_free(pb->data);
+        cl_io_free(pb);
+    }
+    while (prod->ptopics != NULL) {
+        struct cl_ptopic *t = prod->ptopics;
+        prod->ptopics = t->next;
+        cl_io_free(t->pb);
+        cl_io_free(t->name);
+        cl_io_free(t);
+    }
 }
 
 /* Copy len bytes (NULL: null) into pb->data; *offp, *lenp describe them. */
@@ -262,16 +310,18 @@ int cl_producer_buf_write(crawllog_producer_t *prod, struct cl_pbuf *pb,
 
 /* Write the batches older than linger.ms (all of them if all); prod->lock
  * held.  Returns the first error. */
-int cl_producer_write_due(crawllog_producer_t *prod, int all,
+int cl_producer_write_due(crawllog_producer_t *prod, int all, int64_t now_ms,
                           struct cl_err *err)
 {
     int first = 0;
-    if (prod->nbuffered == 0) {
+    if (prod->nbuffered == 0 || (!all && now_ms == prod->due_ms)) {
         return 0;
     }
-    int64_t now = cl_io_mono_ns();
+    prod->due_ms = now_ms;
     for (struct cl_pbuf *pb = prod->bufs; pb != NULL; pb = pb->next) {
-        if (pb->n > 0 && (all || now - pb->first_ns >= prod->linger_ns)) {
+        /* A clock stepped back (now < first) counts as due. */
+        if (pb->n > 0 && (all || now_ms < pb->first_ms ||
+                          now_ms - pb->first_ms >= prod->linger_ms)) {
             struct cl_err e2;
             e2.msg[0] = '\0';
             int rc = cl_producer_buf_write(prod, pb, &e2);

@@ -36,12 +36,11 @@ static int write_after_buffered(crawllog_producer_t *prod,
 {
     int rc = 0;
     pthread_mutex_lock(&prod->lock);
-    for (struct cl_pbuf *pb = prod->bufs; pb != NULL; pb = pb->next) {
-        if (pb->n > 0 && pb->partition == b->partition &&
-            strcmp(pb->topic, b->topic) == 0) {
-            rc = cl_producer_buf_write(prod, pb, err);
-            break;
-        }
+    struct cl_pbuf *pb = cl_producer_buf_get(prod, b->topic, b->partition);
+    if (pb == NULL) {
+        rc = cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
+    } else if (pb->n > 0) {
+        rc = cl_producer_buf_write(prod, pb, err);
     }
     if (rc == 0) {
         rc = cl_log_with_partition(prod->log, b->topic, b->partition,
