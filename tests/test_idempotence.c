@@ -363,8 +363,9 @@ static void test_resend_duplicate_and_gap(void **state)
 static void test_restart_continues_sequences(void **state)
 {
     const char *dir = CL_TEST_DIR(state);
-    crawllog_t *log = cl_test_open(dir, cl_test_conf("segment.bytes",
-                                                     "4096", NULL));
+    crawllog_conf_t *small = cl_test_conf("segment.bytes", "4096", NULL);
+    crawllog_t *log = cl_test_open(dir, small);
+    crawllog_conf_destroy(small);
     cl_test_create_topic(log, "t", 1, NULL);
     crawllog_producer_t *prod = producer(log, "stable", "1");
     char v[200];
