@@ -30,9 +30,9 @@ static void die(const char *what, int rc, const char *msg)
 
 static crawllog_producer_t *make_producer(crawllog_t *log)
 {
-    crawllog_conf_t *conf;
-    crawllog_producer_t *prod;
-    char errstr[CRAWLLOG_ERRSTR_SIZE];
+    crawllog_conf_t *conf = NULL;
+    crawllog_producer_t *prod = NULL;
+    char errstr[CRAWLLOG_ERRSTR_SIZE] = "";
     int rc = crawllog_conf_new(&conf);
     if (rc != 0 ||
         (rc = crawllog_conf_set(conf, "producer.id", PRODUCER_ID, errstr,
