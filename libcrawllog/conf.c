@@ -43,7 +43,7 @@
 /* PROP_NAME: a name (the characters and length of a topic name), or ""
  * (unset); stored in a slot of crawllog_conf_s.names, def = slot. */
 enum prop_type { PROP_BOOL, PROP_INT64, PROP_MODE, PROP_ENUM, PROP_NAME };
-enum prop_scope { SCOPE_LOG, SCOPE_TOPIC, SCOPE_PRODUCER };
+enum prop_scope { SCOPE_LOG, SCOPE_TOPIC, SCOPE_PRODUCER, SCOPE_CONSUMER };
 
 struct prop {
     const char *name;
@@ -59,6 +59,10 @@ struct prop {
 static const char *const acks_names[] = {"0", "1", "all", NULL};
 static const char *const partitioner_names[] = {
     "round_robin", "sticky", "murmur2_random", NULL};
+static const char *const reset_names[] = {"earliest", "latest", "error",
+                                          NULL};
+static const char *const strategy_names[] = {"range", "roundrobin",
+                                             "cooperative-sticky", NULL};
 
 /* 2 GiB - 1: segment positions and index entries are 32-bit. */
 #define I32MAX ((int64_t)INT32_MAX)
@@ -140,10 +144,65 @@ static const struct prop props[CL_CONF__COUNT] = {
         "A producer re-created with the same name continues its sequences "
         "and fences the older instance (CRAWLLOG_EFENCED).  Empty: a fresh "
         "anonymous id per producer.", NULL},
+    [CL_CONF_GROUP_ID] = {"group.id", PROP_NAME, 1, 0, 0, 0, SCOPE_CONSUMER,
+        "Consumer group name (characters of a topic name); needed by "
+        "crawllog_consumer_subscribe() and for commits.", NULL},
+    [CL_CONF_GROUP_INSTANCE_ID] = {"group.instance.id", PROP_NAME, 2, 0, 0,
+        0, SCOPE_CONSUMER,
+        "Static membership: a member that restarts with the same id within "
+        "session.timeout.ms gets its partitions back without a rebalance. "
+        "Empty: a dynamic member.", NULL},
+    [CL_CONF_CLIENT_ID] = {"client.id", PROP_NAME, 3, 0, 0, 0,
+        SCOPE_CONSUMER,
+        "Prefix of the member id and shown by crawllog_group_describe(); "
+        "empty means `crawllog`.", NULL},
+    [CL_CONF_AUTO_OFFSET_RESET] = {"auto.offset.reset", PROP_ENUM, 1, 0, 2,
+        0, SCOPE_CONSUMER,
+        "Where a partition with no committed offset (or one outside the "
+        "log) starts: `earliest`, `latest`, or `error` (poll fails with "
+        "CRAWLLOG_EOFFSET).", reset_names},
+    [CL_CONF_ENABLE_AUTO_COMMIT] = {"enable.auto.commit", PROP_BOOL, 0, 0, 1,
+        0, SCOPE_CONSUMER,
+        "Commit the positions of delivered messages from poll every "
+        "auto.commit.interval.ms, and durably at close.  Off by default: "
+        "commit after the work is done.", NULL},
+    [CL_CONF_AUTO_COMMIT_INTERVAL_MS] = {"auto.commit.interval.ms",
+        PROP_INT64, 5000, 1, I32MAX, 0, SCOPE_CONSUMER,
+        "Interval of automatic commits.", NULL},
+    [CL_CONF_MAX_POLL_INTERVAL_MS] = {"max.poll.interval.ms", PROP_INT64,
+        300000, 1, I32MAX, 0, SCOPE_CONSUMER,
+        "A member that does not call poll for this long is expelled from the "
+        "group by the others; its partitions move and its commits fail with "
+        "CRAWLLOG_EGENERATION.", NULL},
+    [CL_CONF_SESSION_TIMEOUT_MS] = {"session.timeout.ms", PROP_INT64, 45000,
+        1, I32MAX, 0, SCOPE_CONSUMER,
+        "How long a dead static member (group.instance.id) keeps its "
+        "partitions, waiting to be restarted.  Dead dynamic members are "
+        "detected at once through their lock, not by this timeout.", NULL},
+    [CL_CONF_HEARTBEAT_INTERVAL_MS] = {"heartbeat.interval.ms", PROP_INT64,
+        100, 1, 60000, 0, SCOPE_CONSUMER,
+        "How often a member blocked in or calling poll checks the others' "
+        "liveness locks and poll deadlines: a crashed member's partitions "
+        "move within about this long.", NULL},
+    [CL_CONF_PARTITION_ASSIGNMENT_STRATEGY] = {
+        "partition.assignment.strategy", PROP_ENUM, 2, 0, 2, 0,
+        SCOPE_CONSUMER,
+        "Assignor of the group: `range`, `roundrobin` (eager: every member "
+        "revokes everything at a rebalance) or `cooperative-sticky` (only "
+        "moved partitions are revoked).  All members must agree.",
+        strategy_names},
+    [CL_CONF_MAX_POLL_RECORDS] = {"max.poll.records", PROP_INT64, 500, 1,
+        I32MAX, 0, SCOPE_CONSUMER,
+        "Most messages one crawllog_consumer_poll() returns (also capped by "
+        "its max argument).", NULL},
+    [CL_CONF_MAX_PARTITION_FETCH_BYTES] = {"max.partition.fetch.bytes",
+        PROP_INT64, 1048576, 4096, I32MAX, 0, SCOPE_CONSUMER,
+        "Bytes read from one partition at a time (at least one whole batch "
+        "is always read).", NULL},
 };
 
 /* Slot of each PROP_NAME property (its def). */
-#define NAME_SLOTS 1
+#define NAME_SLOTS 4
 
 struct crawllog_conf_s {
     int64_t val[CL_CONF__COUNT];        /* valid where set[k] */
@@ -164,6 +223,9 @@ static int find_prop(const char *name)
 /* Stored value: set or default; never rounded. */
 static int64_t raw_value(const crawllog_conf_t *conf, int k)
 {
+    if (props[k].type == PROP_NAME) {
+        return 0; /* names are read with cl_conf_str; def is their slot */
+    }
     if (conf != NULL && conf->set[k]) {
         return conf->val[k];
     }
@@ -691,7 +753,8 @@ int cl_conf_markdown(char **textp)
 {
     static const char *const type_names[] = {"bool", "int64", "mode",
                                              "enum", "name"};
-    static const char *const scope_names[] = {"log", "topic", "producer"};
+    static const char *const scope_names[] = {"log", "topic", "producer",
+                                              "consumer"};
     struct sbuf sb;
     size_t cap = 1024; /* the intro and header */
     for (int k = 0; k < CL_CONF__COUNT; k++) {
@@ -711,8 +774,8 @@ int cl_conf_markdown(char **textp)
               "unset ones follow the log's conf.\nIntegers are decimal, modes "
               "octal (`0640` or `640`), booleans `true`,\n`false`, `1` or "
               "`0`, enumerations one of the listed words.  Producer-scope "
-              "properties\nare read by `crawllog_producer_new` and refused on "
-              "a topic conf.\n\n"
+              "properties\nare read by `crawllog_producer_new`, consumer-scope ones by "
+              "`crawllog_consumer_new`;\nboth are refused on a topic conf.\n\n"
               "| Property | Type | Default | Range | Scope | Description |\n"
               "|---|---|---|---|---|---|\n");
     for (int k = 0; k < CL_CONF__COUNT; k++) {

@@ -32,7 +32,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -372,6 +374,76 @@ int cl_io_lock(const char *site, int fd, int exclusive, int wait)
 int cl_io_unlock(int fd)
 {
     return flock(fd, LOCK_UN) == 0 ? 0 : -errno;
+}
+
+static void ofd_byte(struct flock *fl, short type, uint64_t off)
+{
+    memset(fl, 0, sizeof(*fl));
+    fl->l_type = type;
+    fl->l_whence = SEEK_SET;
+    fl->l_start = (off_t)off;
+    fl->l_len = 1;
+}
+
+int cl_io_ofd_lock(const char *site, int fd, uint64_t off, int wait)
+{
+    struct flock fl;
+    int eintr = 0;
+    int rc = cl_fp_check(site, 1, &eintr);
+
+    if (rc != 0) {
+        return skip_to_ok(rc);
+    }
+    for (;;) {
+        ofd_byte(&fl, F_WRLCK, off);
+        if (!fake_eintr(&eintr) &&
+            fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) == 0) {
+            return 0;
+        }
+        if (errno != EINTR) {
+            return (errno == EAGAIN || errno == EACCES) ? -EWOULDBLOCK
+                                                         : -errno;
+        }
+    }
+}
+
+int cl_io_ofd_unlock(int fd, uint64_t off)
+{
+    struct flock fl;
+    ofd_byte(&fl, F_UNLCK, off);
+    return fcntl(fd, F_OFD_SETLK, &fl) == 0 ? 0 : -errno;
+}
+
+int cl_io_ofd_held(int fd, uint64_t off)
+{
+    struct flock fl;
+    ofd_byte(&fl, F_WRLCK, off);
+    if (fcntl(fd, F_OFD_GETLK, &fl) != 0) {
+        return -errno;
+    }
+    return fl.l_type != F_UNLCK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* futex                                                                   */
+/* ---------------------------------------------------------------------- */
+
+int cl_io_futex_wait(const void *addr, uint32_t val, int64_t timeout_ns)
+{
+    struct timespec ts, *tsp = NULL;
+    if (timeout_ns >= 0) {
+        ts.tv_sec = (time_t)(timeout_ns / 1000000000);
+        ts.tv_nsec = (long)(timeout_ns % 1000000000);
+        tsp = &ts;
+    }
+    /* Not FUTEX_PRIVATE: the word may be shared with other processes. */
+    (void)syscall(SYS_futex, addr, FUTEX_WAIT, val, tsp, NULL, 0);
+    return 0;
+}
+
+void cl_io_futex_wake(const void *addr)
+{
+    (void)syscall(SYS_futex, addr, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -122,6 +122,28 @@ int cl_io_lock(const char *site, int fd, int exclusive, int wait);
 /* flock(fd, LOCK_UN).  No failpoint site. */
 int cl_io_unlock(int fd);
 
+/* Open-file-description byte-range locks (Linux F_OFD_SETLK): a write lock
+ * on the one byte at offset off of fd's file.  Like flock they belong to the
+ * open file description (threads with their own open() conflict, closing
+ * another fd does not drop them) and the kernel releases them when the
+ * last descriptor closes - in particular when the process dies, which is
+ * how one process learns within milliseconds that another is gone.
+ * cl_io_ofd_lock: 0, or -EWOULDBLOCK if held elsewhere and !wait.
+ * cl_io_ofd_held: 1 if another open file description holds a lock on that
+ * byte, 0 if not, negative errno on failure (no failpoint: a probe). */
+int cl_io_ofd_lock(const char *site, int fd, uint64_t off, int wait);
+int cl_io_ofd_unlock(int fd, uint64_t off);
+int cl_io_ofd_held(int fd, uint64_t off);
+
+/* futex(2) on a 32-bit word that may live in a MAP_SHARED file mapping (so
+ * it works across processes).  cl_io_futex_wait sleeps while *addr == val,
+ * at most timeout_ns (< 0: no limit); returns 0 when woken, on timeout, on
+ * a signal or when *addr != val already (callers re-check their
+ * condition).  cl_io_futex_wake wakes every waiter.  No failpoint sites:
+ * a spurious wake-up is always allowed. */
+int cl_io_futex_wait(const void *addr, uint32_t val, int64_t timeout_ns);
+void cl_io_futex_wake(const void *addr);
+
 /* List the names in directory dirfd except "." and "..", sorted with
  * strcmp.  On success *namesp (NULL when *countp is 0) and its strings are
  * allocated with cl_io_malloc; release them with cl_io_listdir_free.  On
@@ -169,7 +191,8 @@ int cl_io_random(void *buf, size_t len);
 /* 1 if a process with this pid exists (kill(pid, 0)), 0 if not. */
 int cl_io_pid_alive(long pid);
 
-/* CLOCK_MONOTONIC in nanoseconds (arbitrary origin). */
+/* CLOCK_MONOTONIC in nanoseconds (origin: boot; the same clock in every
+ * process of the machine, so values can be compared across processes). */
 int64_t cl_io_mono_ns(void);
 
 #ifdef CRAWLLOG_TESTING

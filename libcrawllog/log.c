@@ -9,6 +9,8 @@
  *   crawllog.lock      flock'd exclusively around topic create, delete and
  *                      add-partitions and the clean-up of staging/ and
  *                      trash/ at open (short critical sections only)
+ *   crawllog.notify    doorbells of waiting consumers, mapped shared
+ *                      (notify.c); opened (created) at every open
  *   topics/            one directory per topic (topic.c), each holding one
  *                      directory per partition (partition.c)
  *   staging/, trash/   topics being created or deleted (topic.c)
@@ -216,7 +218,7 @@ static int open_partition_locked(crawllog_t *log, struct cl_topic_rt *t,
     }
     if (t->parts[p] == NULL) {
         return cl_partition_open(&t->parts[p], t->dirfd, t->name, p,
-                                 &t->pconf, err);
+                                 &t->pconf, log->notify, err);
     }
     return 0;
 }
@@ -430,6 +432,8 @@ int crawllog_open(crawllog_t **logp, const char *dir,
     log->fmode = (unsigned)cl_conf_int(log->conf, CL_CONF_LOG_FILE_MODE);
     if ((rc = open_root(log, dir, &err)) != 0 ||
         (rc = init_root(log, &err)) != 0 ||
+        (rc = cl_notify_open(&log->notify, log->rootfd, log->fmode,
+                             &err)) != 0 ||
         (rc = recover_all(log, &err)) != 0) {
         goto fail;
     }
@@ -458,6 +462,7 @@ int crawllog_close(crawllog_t *log)
         log->dead = t->next;
         topic_free(t);
     }
+    cl_notify_close(log->notify); /* after the partitions that ring it */
     if (log->lockfd >= 0) {
         cl_io_close(log->lockfd);
     }
@@ -608,6 +613,11 @@ int crawllog_topic_describe(crawllog_t *log, const char *topic,
 }
 
 /* ---- helpers for the data-path modules --------------------------------- */
+
+struct cl_notify *cl_log_notify(crawllog_t *log)
+{
+    return log->notify;
+}
 
 /* Run fn on a partition; if the topic turns out to have been deleted (and
  * maybe re-created) by another process, forget it and try once more. */

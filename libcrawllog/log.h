@@ -9,6 +9,7 @@
 
 #include "crawllog.h"
 #include "errors.h"
+#include "notify.h"
 #include "partition.h"
 
 /* One topic as this process knows it. */
@@ -27,6 +28,7 @@ struct crawllog_s {
     char *dir;                      /* as given to crawllog_open */
     int rootfd;                     /* the data directory */
     int lockfd;                     /* crawllog.lock: metadata changes */
+    struct cl_notify *notify;       /* crawllog.notify: doorbells */
     crawllog_conf_t *conf;          /* copy of the open conf */
     unsigned dmode, fmode;          /* log.dir.mode, log.file.mode */
     struct cl_topic_rt *topics;     /* known topics */
@@ -36,6 +38,11 @@ struct crawllog_s {
 
 /* Record err's message as the handle's errmsg; returns rc. */
 int cl_log_fail(crawllog_t *log, int rc, const struct cl_err *err);
+
+/* The log's doorbells (crawllog.notify), for consumers: claim a slot,
+ * register it with cl_partition_watch(part), wait (notify.h).  Valid until
+ * crawllog_close. */
+struct cl_notify *cl_log_notify(crawllog_t *log);
 
 /* The partition, opened (and recovered) on first use. */
 int cl_log_partition(crawllog_t *log, const char *topic, int32_t partition,

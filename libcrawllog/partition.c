@@ -34,6 +34,12 @@
  * to locate a position; they follow the log end through the shared state's
  * atomics.  No callback runs under either lock.
  *
+ * Wake-ups: every store of the log end or start offset goes through
+ * cl_partition_publish, which marks the partition; cl_partition_unlock then
+ * rings the doorbells registered in partition.state's watch (notify.c),
+ * after releasing both locks.  With nobody waiting that is one fence and
+ * one atomic load.  Consumers register without any lock.
+ *
  * Recovery: on open, under the lock, the active segment's tail is scanned
  * from its last index entry (segment.c); if the shared state comes from
  * another boot - a power loss may have torn any unsynced page - the whole
@@ -65,10 +71,17 @@ int cl_partition_lock(struct cl_partition *part, struct cl_err *err)
     return rc;
 }
 
+/* Watchers are rung after both locks are released: the FUTEX_WAKE calls
+ * (only when someone waits) do not lengthen the critical section. */
 void cl_partition_unlock(struct cl_partition *part)
 {
+    int ring = part->ring_due;
+    part->ring_due = 0;
     cl_pstate_unlock(&part->ps);
     pthread_mutex_unlock(&part->lock);
+    if (ring) {
+        cl_watch_ring(part->notify, &part->ps.shm->watch);
+    }
 }
 
 static struct cl_segment *active(struct cl_partition *part)
@@ -275,6 +288,7 @@ void cl_partition_publish(struct cl_partition *part, int64_t log_start,
     }
     atomic_store_explicit(&s->next_offset, a->next_offset,
                           memory_order_release);
+    part->ring_due = 1;
 }
 
 /* A process that died in a roll after creating the new segment but before
@@ -309,6 +323,9 @@ static int recover_locked(struct cl_partition *part, struct cl_err *err)
     int valid = cl_pstate_valid(&part->ps);
     /* After a reboot nobody appended past a dead roll: keep its segment. */
     int rc = valid ? drop_dead_roll(part, err) : 0;
+    if (!valid) {
+        cl_pstate_reset_watch(&part->ps);
+    }
     if (part->ps.shm->roll_pending != 0) {
         /* Only when needed: a store to the mapping dirties the file (and
          * its mtime) even when the open then fails with ECORRUPT. */
@@ -419,7 +436,8 @@ int cl_partition_sync_locked(struct cl_partition *part, struct cl_err *err)
 
 int cl_partition_open(struct cl_partition **partp, int topic_dirfd,
                       const char *topic, int32_t id,
-                      const struct cl_part_conf *conf, struct cl_err *err)
+                      const struct cl_part_conf *conf,
+                      struct cl_notify *notify, struct cl_err *err)
 {
     char name[16];
     *partp = NULL;
@@ -431,6 +449,7 @@ int cl_partition_open(struct cl_partition **partp, int topic_dirfd,
     pthread_mutex_init(&part->sync_lock, NULL);
     part->conf = *conf;
     part->id = id;
+    part->notify = notify;
     part->ps.fd = -1;
     snprintf(part->reldir, sizeof(part->reldir), "topics/%s/%d", topic,
              (int)id);
@@ -465,6 +484,8 @@ int cl_partition_open(struct cl_partition **partp, int topic_dirfd,
     if (rc != 0) {
         goto fail;
     }
+    /* Stop ringing the slots of waiters that died registered. */
+    cl_watch_sweep(notify, &part->ps.shm->watch);
     *partp = part;
     return 0;
 fail:
@@ -885,6 +906,11 @@ int cl_partition_roll_if_old(struct cl_partition *part, int64_t now_ms,
 }
 
 /* ---- offsets and positions -------------------------------------------- */
+
+struct cl_watch *cl_partition_watch(struct cl_partition *part)
+{
+    return &part->ps.shm->watch;
+}
 
 int cl_partition_offsets(struct cl_partition *part, int64_t *startp,
                          int64_t *endp, struct cl_err *err)

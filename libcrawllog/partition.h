@@ -11,6 +11,7 @@
 
 #include "errors.h"
 #include "idem.h"
+#include "notify.h"
 #include "pstate.h"
 #include "segment.h"
 
@@ -49,12 +50,18 @@ struct cl_partition {
     size_t pend_len, pend_cap, pend_n;
     struct cl_idem idem;        /* idempotent producers' state (built on
                                    first use) */
+    struct cl_notify *notify;   /* the log's doorbells (NULL: none) */
+    int ring_due;               /* published since the lock was taken:
+                                   ring the watchers at unlock */
 };
 
-/* Open partition id below the topic directory and recover it. */
+/* Open partition id below the topic directory and recover it.  notify
+ * (may be NULL, then nobody is woken) is the log's doorbell file: every
+ * change of the log end or start offset rings the partition's watchers. */
 int cl_partition_open(struct cl_partition **partp, int topic_dirfd,
                       const char *topic, int32_t id,
-                      const struct cl_part_conf *conf, struct cl_err *err);
+                      const struct cl_part_conf *conf,
+                      struct cl_notify *notify, struct cl_err *err);
 
 /* Close without flushing (the caller flushes first). */
 void cl_partition_close(struct cl_partition *part);
@@ -84,6 +91,12 @@ int cl_partition_idem_next(struct cl_partition *part, int64_t pid,
 /* Write buffered batches; with sync == SYNC_DURABLE also fdatasync. */
 int cl_partition_flush(struct cl_partition *part, int sync,
                        struct cl_err *err);
+
+/* The partition's watch (in partition.state): a consumer waiting for the
+ * log end (or start) to move registers its doorbell slot here
+ * (cl_watch_add), then re-checks cl_partition_offsets before sleeping
+ * (notify.h).  Valid until the log is closed. */
+struct cl_watch *cl_partition_watch(struct cl_partition *part);
 
 /* Log start and end offsets as all processes see them now. */
 int cl_partition_offsets(struct cl_partition *part, int64_t *startp,
@@ -116,6 +129,9 @@ int cl_partition_write_log_start(struct cl_partition *part, int64_t start,
                                  struct cl_err *err);
 int cl_partition_unlink_segment(struct cl_partition *part, int64_t base,
                                 struct cl_err *err);
+/* With the lock held: store the active segment's state, log_start (if >=
+ * 0) and the log end in the shared state; the watchers are rung when the
+ * lock is released (cl_partition_unlock). */
 void cl_partition_publish(struct cl_partition *part, int64_t log_start,
                           int bump);
 int cl_partition_segment_max_ts(struct cl_partition *part,

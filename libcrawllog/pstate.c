@@ -4,16 +4,21 @@
  * On disk: <partition dir>/partition.state, CL_PSTATE_SIZE bytes, holding a
  * struct cl_pstate_shm in host byte order.  It is a cache, not a source of
  * truth: it is never fsync'd and never needed for durability.  It serves
- * two purposes:
+ * three purposes:
  *   1. flock() on it is the cross-process append lock of the partition
  *      (flock belongs to the open file description, so closing another fd
  *      of the same file does not drop it - unlike POSIX record locks);
  *   2. mapped MAP_SHARED, it lets every process see the log end offset, the
- *      active segment and rolls without re-reading the directory.
+ *      active segment and rolls without re-reading the directory;
+ *   3. its watch field says which consumers (doorbell slots of
+ *      crawllog.notify) sleep until the log end or start moves, so that the
+ *      writer can wake them (partition.c rings after publishing).
  *
- * Invariants: only a lock holder writes it.  next_offset is stored last,
- * with release order, after the batch bytes are in the file, so a reader
- * that loads it with acquire order can read every batch below it.  A lock
+ * Invariants: only a lock holder writes it, except the watch field (the
+ * doorbell slots of waiting consumers, notify.h), which waiters change
+ * with atomics and no lock.  next_offset is stored last, with release
+ * order, after the batch bytes are in the file, so a reader that loads it
+ * with acquire order can read every batch below it.  A lock
  * holder that finds the file's size different from active_size knows a
  * writer died between write and publish, and recovers the tail.
  *
@@ -29,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -39,6 +45,10 @@
 
 _Static_assert(sizeof(struct cl_pstate_shm) <= CL_PSTATE_SIZE,
                "state fits in its file");
+_Static_assert(offsetof(struct cl_pstate_shm, pad3) == 168 &&
+                   offsetof(struct cl_pstate_shm, watch) ==
+                       CL_PSTATE_WATCH_OFF,
+               "docs/FORMAT.md section 6 offsets");
 
 int cl_pstate_open(struct cl_pstate *ps, int dirfd, const char *reldir,
                    unsigned fmode, struct cl_err *err)
@@ -168,6 +178,30 @@ void cl_pstate_stamp(struct cl_pstate *ps)
     memcpy(s->magic, CL_PSTATE_MAGIC, 8);
     s->version = CL_PSTATE_VERSION;
     boot_id(s->boot_id);
+}
+
+void cl_pstate_watch(struct cl_pstate *ps, int slot)
+{
+    cl_watch_add(&ps->shm->watch, slot);
+}
+
+void cl_pstate_unwatch(struct cl_pstate *ps, int slot)
+{
+    cl_watch_remove(&ps->shm->watch, slot);
+}
+
+void cl_pstate_reset_watch(struct cl_pstate *ps)
+{
+    /* Stores only where needed: keep a clean page clean. */
+    struct cl_watch *w = &ps->shm->watch;
+    for (int i = 0; i < CL_NOTIFY_WORDS; i++) {
+        if (atomic_load(&w->mask[i]) != 0) {
+            atomic_store(&w->mask[i], 0);
+        }
+    }
+    if (atomic_load(&w->nwait) != 0) {
+        atomic_store(&w->nwait, 0);
+    }
 }
 
 int cl_pstate_unlinked(const struct cl_pstate *ps)

@@ -10,15 +10,18 @@
 #include <stdint.h>
 
 #include "errors.h"
+#include "notify.h"
 
 #define CL_PSTATE_NAME "partition.state"
 #define CL_PSTATE_SIZE 4096
 #define CL_PSTATE_MAGIC "CLPSTATE"
 #define CL_PSTATE_VERSION 1
 #define CL_BOOT_ID_SIZE 48
+#define CL_PSTATE_WATCH_OFF 256   /* offset of watch in the file */
 
 /* Shared by every process that has the partition open (MAP_SHARED).  Only a
- * holder of the lock writes; readers load the atomics without the lock. */
+ * holder of the lock writes, except watch (waiters, with atomics); readers
+ * load the atomics without the lock. */
 struct cl_pstate_shm {
     char magic[8];                /* CL_PSTATE_MAGIC when initialised */
     uint32_t version;             /* CL_PSTATE_VERSION */
@@ -39,6 +42,9 @@ struct cl_pstate_shm {
     uint32_t synced_crc;          /* CRC-32C of synced_base, synced_size */
     uint32_t pad2;
     int64_t roll_pending;         /* 1 + base of a roll being made, 0: none */
+    uint8_t pad3[CL_PSTATE_WATCH_OFF - 168];
+    struct cl_watch watch;        /* consumers waiting for appends (its own
+                                     cache lines; zeros: nobody waits) */
 };
 
 struct cl_pstate {
@@ -71,6 +77,17 @@ void cl_pstate_set_synced(struct cl_pstate *ps, int64_t base, uint64_t size);
 
 /* With the lock held: mark the state as built in this boot. */
 void cl_pstate_stamp(struct cl_pstate *ps);
+
+/* Register / unregister a waiter's doorbell slot in the partition's watch
+ * (no lock: see notify.h for the protocol). */
+void cl_pstate_watch(struct cl_pstate *ps, int slot);
+void cl_pstate_unwatch(struct cl_pstate *ps, int slot);
+
+/* With the lock held, when the state is rebuilt (cl_pstate_valid() was 0):
+ * forget every registration.  Safe then: nobody registers before the
+ * state has been stamped in this boot, so these are from an earlier boot
+ * or garbage. */
+void cl_pstate_reset_watch(struct cl_pstate *ps);
 
 /* 1 if the state file has been unlinked (the topic was deleted). */
 int cl_pstate_unlinked(const struct cl_pstate *ps);

@@ -30,13 +30,10 @@
 #include "io.h"
 #include "log.h"
 #include "names.h"
+#include "reader.h"
 #include "record.h"
 
 #define READ_CHUNK (256 * 1024)
-
-struct crawllog_msg_s {
-    struct cl_record_view rv;
-};
 
 struct crawllog_reader_s {
     crawllog_t *log;
@@ -106,6 +103,8 @@ int crawllog_reader_new(crawllog_reader_t **rdp, crawllog_t *log,
     rd->log = log;
     rd->part = part;
     rd->partition = partition;
+    rd->msg.topic = rd->topic;
+    rd->msg.partition = partition;
     rd->fd = -1;
     cl_partition_offsets(part, &start, NULL, &err);
     reset(rd, start);
@@ -352,6 +351,52 @@ static int fill(crawllog_reader_t *rd, size_t want, int *eofp,
                    rd->next);
 }
 
+/* The next record into *msg: 1, or 0 if none now (see reader.h). */
+static int next_into(crawllog_reader_t *rd, int may_fill, size_t fill_bytes,
+                     struct crawllog_msg_s *msg, struct cl_err *err)
+{
+    for (;;) {
+        if (rd->in_batch) {
+            int rc = cl_record_iter_next(&rd->it, &msg->rv);
+            if (rc == 0) {
+                if (msg->rv.offset < rd->next) {
+                    continue; /* before the position asked for */
+                }
+                rd->next = msg->rv.offset + 1;
+                return 1;
+            }
+            rd->in_batch = 0;
+            if (rc < 0) {
+                return corrupt(rd, rd->pos, "bad record", err);
+            }
+        }
+        if (rd->off < rd->len) {
+            struct cl_batch_hdr h;
+            cl_record_batch_header(rd->buf + rd->off, rd->len - rd->off, &h);
+            size_t total = cl_record_batch_total(&h);
+            int rc = cl_record_iter_init(&rd->it, rd->buf + rd->off, total);
+            if (rc != 0) {
+                return corrupt(rd, rd->pos, "bad batch", err);
+            }
+            rd->batch_start = rd->off;
+            rd->off += total;
+            rd->in_batch = 1;
+            continue;
+        }
+        if (!may_fill) {
+            return 0;
+        }
+        int eof, rc = fill(rd, fill_bytes, &eof, err);
+        if (rc != 0) {
+            return rc;
+        }
+        if (eof) {
+            return 0;
+        }
+        may_fill = 0; /* one refill per call: the caller's views stay valid */
+    }
+}
+
 int crawllog_reader_next(crawllog_reader_t *rd, const crawllog_msg_t **msgp)
 {
     struct cl_err err;
@@ -362,45 +407,36 @@ int crawllog_reader_next(crawllog_reader_t *rd, const crawllog_msg_t **msgp)
     if (rd == NULL || msgp == NULL) {
         return CRAWLLOG_EINVAL;
     }
-    for (;;) {
-        if (rd->in_batch) {
-            int rc = cl_record_iter_next(&rd->it, &rd->msg.rv);
-            if (rc == 0) {
-                if (rd->msg.rv.offset < rd->next) {
-                    continue; /* before the position asked for */
-                }
-                rd->next = rd->msg.rv.offset + 1;
-                *msgp = &rd->msg;
-                return 0;
-            }
-            rd->in_batch = 0;
-            if (rc < 0) {
-                return rd_fail(rd, corrupt(rd, rd->pos, "bad record", &err),
-                               &err);
-            }
-        }
-        if (rd->off < rd->len) {
-            struct cl_batch_hdr h;
-            cl_record_batch_header(rd->buf + rd->off, rd->len - rd->off, &h);
-            size_t total = cl_record_batch_total(&h);
-            int rc = cl_record_iter_init(&rd->it, rd->buf + rd->off, total);
-            if (rc != 0) {
-                return rd_fail(rd, corrupt(rd, rd->pos, "bad batch", &err),
-                               &err);
-            }
-            rd->batch_start = rd->off;
-            rd->off += total;
-            rd->in_batch = 1;
-            continue;
-        }
-        int eof, rc = fill(rd, READ_CHUNK, &eof, &err);
-        if (rc != 0) {
-            return rd_fail(rd, rc, &err);
-        }
-        if (eof) {
-            return 0;
-        }
+    int rc = next_into(rd, 1, READ_CHUNK, &rd->msg, &err);
+    if (rc < 0) {
+        return rd_fail(rd, rc, &err);
     }
+    if (rc == 1) {
+        *msgp = &rd->msg;
+    }
+    return 0;
+}
+
+int cl_reader_next_into(crawllog_reader_t *rd, int may_fill,
+                        size_t fill_bytes, struct crawllog_msg_s *msg,
+                        int *gotp)
+{
+    struct cl_err err;
+    err.msg[0] = '\0';
+    *gotp = 0;
+    int rc = next_into(rd, may_fill, fill_bytes, msg, &err);
+    if (rc < 0) {
+        return rd_fail(rd, rc, &err);
+    }
+    *gotp = rc;
+    msg->topic = rd->topic;
+    msg->partition = rd->partition;
+    return 0;
+}
+
+struct cl_partition *cl_reader_partition(const crawllog_reader_t *rd)
+{
+    return rd->part;
 }
 
 int crawllog_reader_fetch(crawllog_reader_t *rd, size_t max_bytes,
@@ -450,6 +486,16 @@ int crawllog_reader_fetch(crawllog_reader_t *rd, size_t max_bytes,
 }
 
 /* ---- message accessors -------------------------------------------------- */
+
+const char *crawllog_msg_topic(const crawllog_msg_t *msg)
+{
+    return msg ? msg->topic : NULL;
+}
+
+int32_t crawllog_msg_partition(const crawllog_msg_t *msg)
+{
+    return msg ? msg->partition : -1;
+}
 
 int64_t crawllog_msg_offset(const crawllog_msg_t *msg)
 {

@@ -35,6 +35,9 @@
 #include "io.h"
 #include "metafile.h"
 #include "names.h"
+#include "group.h"
+#include "notify.h"
+#include "offsets.h"
 #include "partition.h"
 #include "prodid.h"
 #include "segment.h"
@@ -570,17 +573,67 @@ static int producers_entry(struct vctx *v, struct walk *w, const char *name,
     return 0;
 }
 
+/* groups/<group>/<entry>: group.state (a cache: any content) and
+ * offsets (a valid header; records are CRC-checked by every reader, a torn
+ * tail is normal). */
+static int group_file(struct vctx *v, struct walk *w, const char *name,
+                      const char *rel)
+{
+    if (strcmp(name, CL_GROUP_STATE_NAME) != 0 &&
+        strcmp(name, CL_OFFSETS_NAME) != 0) {
+        return stray(v, w, name, rel);
+    }
+    int rc = check_entry(v, w->fd, name, rel, S_IFREG);
+    if (rc <= 0 || strcmp(name, CL_OFFSETS_NAME) != 0) {
+        return rc > 0 ? 0 : rc;
+    }
+    uint8_t h[CL_OFFSETS_HEADER_SIZE];
+    char why[128];
+    int fd = cl_io_openat("verify.open", w->fd, name, O_RDONLY, 0);
+    if (fd < 0) {
+        return sys_fail(v, fd, rel, "open");
+    }
+    ssize_t n = cl_io_pread_all("verify.read", fd, h, sizeof(h), 0);
+    cl_io_close(fd);
+    if (n < 0) {
+        return sys_fail(v, (int)n, rel, "read");
+    }
+    if (cl_offsets_check_header(h, (size_t)n, why, sizeof(why)) != 0) {
+        report(v, rel, "%s", why);
+    }
+    return 0;
+}
+
+static int groups_entry(struct vctx *v, struct walk *w, const char *name,
+                        const char *rel)
+{
+    struct walk sub = {-1, rel, group_file, w->ctx};
+    int rc = check_entry(v, w->fd, name, rel, S_IFDIR);
+    if (rc > 0 && !cl_names_topic_valid(name)) {
+        report(v, rel, "invalid group name");
+        return 0;
+    }
+    rc = rc > 0 ? walk_dir(v, w->fd, name, &sub) : rc;
+    if (sub.fd >= 0) {
+        cl_io_close(sub.fd);
+    }
+    return rc > 0 ? 0 : rc;
+}
+
 static int root_entry(struct vctx *v, struct walk *w, const char *name,
                       const char *rel)
 {
     struct walk sub = {-1, rel, stray, w->ctx};
     int rc = 0;
-    if (!strcmp(name, "crawllog.meta") || !strcmp(name, "crawllog.lock")) {
+    if (!strcmp(name, "crawllog.meta") || !strcmp(name, "crawllog.lock") ||
+        !strcmp(name, CL_NOTIFY_NAME)) {
         rc = check_entry(v, w->fd, name, rel, S_IFREG);
     } else if (!strcmp(name, "topics") || !strcmp(name, "staging") ||
-               !strcmp(name, "trash") || !strcmp(name, CL_PRODID_DIR)) {
+               !strcmp(name, "trash") || !strcmp(name, CL_PRODID_DIR) ||
+               !strcmp(name, CL_GROUPS_DIR)) {
         sub.fn = !strcmp(name, "topics")          ? topics_entry
                  : !strcmp(name, CL_PRODID_DIR) ? producers_entry
+                 : !strcmp(name, CL_GROUPS_DIR) ? groups_entry
                                                   : stray;
         rc = check_entry(v, w->fd, name, rel, S_IFDIR);
         rc = rc > 0 ? walk_dir(v, w->fd, name, &sub) : rc;

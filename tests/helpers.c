@@ -564,10 +564,9 @@ int cl_test_snap_equal(const struct cl_test_snap *a,
 /* Processes                                                               */
 /* ---------------------------------------------------------------------- */
 
-int cl_test_fork_run(void (*fn)(void *), void *arg)
+pid_t cl_test_fork_start(void (*fn)(void *), void *arg)
 {
     pid_t pid;
-    int status;
 
     fflush(stdout);
     fflush(stderr);
@@ -582,6 +581,13 @@ int cl_test_fork_run(void (*fn)(void *), void *arg)
         fflush(stderr);
         _exit(0);
     }
+    return pid;
+}
+
+int cl_test_fork_run(void (*fn)(void *), void *arg)
+{
+    int status;
+    pid_t pid = cl_test_fork_start(fn, arg);
     while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) {
             HFAIL("waitpid %ld: %s", (long)pid, strerror(errno));

@@ -263,6 +263,14 @@ void cl_test_snap_free(struct cl_test_snap *snap);
  */
 int cl_test_fork_run(void (*fn)(void *), void *arg);
 
+/*
+ * fork() without waiting: the child runs fn(arg) and then _exit(0), like
+ * cl_test_fork_run() (and, like there, the helpers' failures end it with
+ * _exit(CL_TEST_CHILD_FAILED)); the parent gets the child's pid and must
+ * reap it (waitpid).  stdout and stderr are flushed before the fork.
+ */
+pid_t cl_test_fork_start(void (*fn)(void *), void *arg);
+
 /* Fail unless status (from waitpid) is a normal exit with code 0. */
 void cl_test_assert_exit_ok(int status);
 

@@ -47,6 +47,23 @@ static const struct {
     {CL_CONF_PARTITIONER, "partitioner", 0, "round_robin", 0},
     {CL_CONF_ENABLE_IDEMPOTENCE, "enable.idempotence", 1, "true", 0},
     {CL_CONF_PRODUCER_ID, "producer.id", 0, "", 0}, /* a name: "" unset */
+    /* consumer scope (issue 4) */
+    {CL_CONF_GROUP_ID, "group.id", 0, "", 0},
+    {CL_CONF_GROUP_INSTANCE_ID, "group.instance.id", 0, "", 0},
+    {CL_CONF_CLIENT_ID, "client.id", 0, "", 0},
+    {CL_CONF_AUTO_OFFSET_RESET, "auto.offset.reset", 1, "latest", 0},
+    {CL_CONF_ENABLE_AUTO_COMMIT, "enable.auto.commit", 0, "false", 0},
+    {CL_CONF_AUTO_COMMIT_INTERVAL_MS, "auto.commit.interval.ms", 5000, "5000",
+     0},
+    {CL_CONF_MAX_POLL_INTERVAL_MS, "max.poll.interval.ms", 300000, "300000",
+     0},
+    {CL_CONF_SESSION_TIMEOUT_MS, "session.timeout.ms", 45000, "45000", 0},
+    {CL_CONF_HEARTBEAT_INTERVAL_MS, "heartbeat.interval.ms", 100, "100", 0},
+    {CL_CONF_PARTITION_ASSIGNMENT_STRATEGY, "partition.assignment.strategy",
+     2, "cooperative-sticky", 0},
+    {CL_CONF_MAX_POLL_RECORDS, "max.poll.records", 500, "500", 0},
+    {CL_CONF_MAX_PARTITION_FETCH_BYTES, "max.partition.fetch.bytes", 1048576,
+     "1048576", 0},
 };
 
 #define DEFAULT_PRODUCER_TEXT                                                  \
@@ -56,6 +73,20 @@ static const struct {
     "partitioner=round_robin\n"                                                \
     "enable.idempotence=true\n"                                                \
     "producer.id=\n"
+
+#define DEFAULT_CONSUMER_TEXT                                                  \
+    "group.id=\n"                                                              \
+    "group.instance.id=\n"                                                     \
+    "client.id=\n"                                                             \
+    "auto.offset.reset=latest\n"                                               \
+    "enable.auto.commit=false\n"                                               \
+    "auto.commit.interval.ms=5000\n"                                           \
+    "max.poll.interval.ms=300000\n"                                            \
+    "session.timeout.ms=45000\n"                                               \
+    "heartbeat.interval.ms=100\n"                                              \
+    "partition.assignment.strategy=cooperative-sticky\n"                       \
+    "max.poll.records=500\n"                                                   \
+    "max.partition.fetch.bytes=1048576\n"
 
 /* The topic properties at their defaults, as dumped. */
 #define DEFAULT_TOPIC_TEXT                                                     \
@@ -71,7 +102,8 @@ static const char default_dump[] =
     "log.dir.create=true\n"
     "log.dir.mode=0700\n"
     "log.file.mode=0600\n"
-    "log.buffer.bytes=1048576\n" DEFAULT_TOPIC_TEXT DEFAULT_PRODUCER_TEXT;
+    "log.buffer.bytes=1048576\n" DEFAULT_TOPIC_TEXT DEFAULT_PRODUCER_TEXT
+        DEFAULT_CONSUMER_TEXT;
 
 static const char default_topic_text[] = DEFAULT_TOPIC_TEXT;
 
@@ -345,7 +377,7 @@ static void test_conf_unknown_names(void **state)
     static const char *const names[] = {
         "x", "", "segment.byte", "segment.bytes ", " segment.bytes",
         "SEGMENT.BYTES", "segment_bytes", "segment.bytes=1", "log.dir",
-        "log.dirs", "retention", "auto.offset.reset",
+        "log.dirs", "retention", "auto.offset.resets",
     };
     crawllog_conf_t *conf = new_conf();
     char *before = dump(conf);
@@ -500,7 +532,7 @@ static void test_conf_dump_contents(void **state)
                               "index.interval.bytes=4096\n"
                               "segment.index.bytes=10485760\n"
                               "max.message.bytes=1048588\n"
-                              DEFAULT_PRODUCER_TEXT);
+                              DEFAULT_PRODUCER_TEXT DEFAULT_CONSUMER_TEXT);
     free(text);
     crawllog_conf_destroy(conf);
 }

@@ -79,6 +79,8 @@ static const struct site {
     {"meta.fsync", 0},          {"meta.open", 1},
     {"meta.read", 0},           {"meta.rename", 0},
     {"meta.unlink", 0},         {"meta.write", 1},
+    {"notify.mmap", 0},         {"notify.open", 1},
+    {"notify.stat", 0},         {"notify.truncate", 1},
     {"part.list", 0},           {"part.open", 1},
     {"reader.open", 1},         {"reader.read", 1},
     {"seg.append.fdatasync", 0}, {"seg.append.undo", 1},

@@ -1,0 +1,721 @@
+/*
+ * consumer.c - crawllog_consumer_t: creation, subscribe / assign, the
+ * group synchronisation run from poll, and poll itself.
+ *
+ * On disk: nothing of its own (group.c owns groups/<g>/group.state,
+ * offsets.c groups/<g>/offsets, notify.c the doorbell it claims).
+ *
+ * Poll: keep the membership alive (last-poll stamp, liveness checks each
+ * heartbeat.interval.ms), synchronise with the group when its state
+ * changed (revoke -> callback -> release -> acquire -> callback), then
+ * hand out records of the owned, unpaused partitions as views into their
+ * readers' buffers.  A reader's buffer is refilled at most once per poll
+ * and only before any of its records was handed out in that poll, so
+ * every message of one poll stays valid until the next.  With nothing to
+ * read it sleeps on its doorbell after registering in each partition's
+ * watch set (and the group rings every member on a change): woken within
+ * microseconds by an append in any process, never sleep-polling.
+ *
+ * Invariants: cparts lists exactly what the member owns after its last
+ * sync (group mode) or what was assigned (manual); a partition is handed
+ * out only from its position, which moves past each message handed out.
+ *
+ * Locks: a consumer is used by one thread at a time and has no mutex; it
+ * takes the group lock inside group.c / commits for microseconds, never
+ * across a callback or a wait.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "assignor.h"
+#include "conf.h"
+#include "consumer.h"
+#include "io.h"
+#include "log.h"
+#include "names.h"
+#include "notify.h"
+#include "partition.h"
+
+int cl_cons_fail(crawllog_consumer_t *c, int rc, const struct cl_err *err)
+{
+    cl_err_copy(c->errmsg, sizeof(c->errmsg),
+                err && err->msg[0] ? err->msg : crawllog_strerror(rc));
+    return rc;
+}
+
+const char *crawllog_consumer_errmsg(const crawllog_consumer_t *cons)
+{
+    return cons ? cons->errmsg : "";
+}
+
+int cl_cons_group(crawllog_consumer_t *c, struct cl_err *err)
+{
+    if (c->group_id[0] == '\0') {
+        return cl_errf(err, CRAWLLOG_EINVAL, "group.id is not set");
+    }
+    if (!c->group_open) {
+        int rc = cl_group_open(&c->group, c->log, c->group_id, 1, err);
+        if (rc != 0) {
+            return rc;
+        }
+        c->group_open = 1;
+    }
+    if (c->offsets == NULL) {
+        /* First use, or reopened after a failed fsync (offsets.c refuses
+         * further work on a handle whose sync failed). */
+        c->unsynced_token = 0;
+        return cl_offsets_open(&c->offsets, c->group.dirfd, c->group.reldir,
+                               c->log->fmode, err);
+    }
+    return 0;
+}
+
+struct cl_cpart *cl_cons_find(crawllog_consumer_t *c, const char *topic,
+                              int32_t partition)
+{
+    for (size_t i = 0; topic != NULL && i < c->nparts; i++) {
+        if (c->parts[i].partition == partition &&
+            strcmp(c->parts[i].topic, topic) == 0) {
+            return &c->parts[i];
+        }
+    }
+    return NULL;
+}
+
+int crawllog_consumer_new(crawllog_t *log, const crawllog_conf_t *conf,
+                          crawllog_consumer_t **consp, char *errstr,
+                          size_t errstr_size)
+{
+    struct cl_err err = {{0}};
+    int rc = 0;
+    if (consp) {
+        *consp = NULL;
+    }
+    if (log == NULL || consp == NULL) {
+        cl_err_copy(errstr, errstr_size, "log or consp is NULL");
+        return CRAWLLOG_EINVAL;
+    }
+    crawllog_consumer_t *c = cl_io_calloc(1, sizeof(*c));
+    if (c == NULL) {
+        cl_err_copy(errstr, errstr_size, "out of memory");
+        return CRAWLLOG_ENOMEM;
+    }
+    c->log = log;
+    c->notify_slot = -1;
+    if ((conf ? crawllog_conf_dup(&c->conf, conf)
+              : crawllog_conf_new(&c->conf)) != 0) {
+        rc = cl_errf(&err, CRAWLLOG_ENOMEM, "out of memory");
+        goto fail;
+    }
+    snprintf(c->group_id, sizeof(c->group_id), "%s",
+             cl_conf_str(c->conf, CL_CONF_GROUP_ID));
+    c->heartbeat_ms = cl_conf_int(c->conf, CL_CONF_HEARTBEAT_INTERVAL_MS);
+    c->fetch_bytes = cl_conf_int(c->conf, CL_CONF_MAX_PARTITION_FETCH_BYTES);
+    c->reset = (int)cl_conf_int(c->conf, CL_CONF_AUTO_OFFSET_RESET);
+    rc = cl_notify_claim(cl_log_notify(log), &c->notify_slot, &err);
+    if (rc != 0) {
+        c->notify_slot = -1;
+        goto fail;
+    }
+    *consp = c;
+    cl_err_copy(errstr, errstr_size, "");
+    return 0;
+fail:
+    cl_err_copy(errstr, errstr_size, err.msg);
+    crawllog_consumer_destroy(c);
+    return rc;
+}
+
+int crawllog_consumer_set_rebalance_cb(crawllog_consumer_t *cons,
+                                       crawllog_rebalance_cb *cb,
+                                       void *opaque)
+{
+    if (cons == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    cons->cb = cb;
+    cons->cb_opaque = opaque;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The partition list                                                      */
+/* ---------------------------------------------------------------------- */
+
+static void drop_part(crawllog_consumer_t *c, size_t i)
+{
+    crawllog_reader_destroy(c->parts[i].rd);
+    cl_io_free(c->parts[i].topic);
+    c->parts[i] = c->parts[--c->nparts];
+}
+
+static void drop_all(crawllog_consumer_t *c)
+{
+    while (c->nparts > 0) {
+        drop_part(c, c->nparts - 1);
+    }
+}
+
+static int add_part(crawllog_consumer_t *c, const char *topic,
+                    int32_t partition, int64_t start, struct cl_err *err)
+{
+    if (cl_io_grow((void **)&c->parts, &c->partcap, c->nparts + 1,
+                   sizeof(*c->parts)) != 0) {
+        return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
+    }
+    struct cl_cpart *cp = &c->parts[c->nparts];
+    memset(cp, 0, sizeof(*cp));
+    cp->topic = cl_io_strdup(topic);
+    if (cp->topic == NULL) {
+        return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
+    }
+    cp->partition = partition;
+    cp->position = -1;
+    cp->start = start;
+    c->nparts++;
+    return 0;
+}
+
+/* Call the rebalance callback with a list of (topic, partition). */
+static void callback(crawllog_consumer_t *c, int event,
+                     const struct cl_gtp *tps, size_t n)
+{
+    if (c->cb == NULL || n == 0) {
+        return;
+    }
+    crawllog_topic_partition_t *list = cl_io_calloc(n, sizeof(*list));
+    if (list == NULL) {
+        return; /* the rebalance itself goes on */
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct cl_cpart *cp = cl_cons_find(c, tps[i].topic, tps[i].partition);
+        list[i].topic = tps[i].topic;
+        list[i].partition = tps[i].partition;
+        list[i].offset = cp ? cp->position : -1;
+    }
+    c->in_cb = 1;
+    c->cb(c, event, list, n, c->cb_opaque);
+    c->in_cb = 0;
+    cl_io_free(list);
+}
+
+/* Our owned partitions as (topic, partition) pairs. */
+static int owned_tps(crawllog_consumer_t *c, struct cl_gtp **tpsp,
+                     struct cl_err *err)
+{
+    *tpsp = cl_io_calloc(c->nparts + 1, sizeof(**tpsp));
+    if (*tpsp == NULL) {
+        return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < c->nparts; i++) {
+        snprintf((*tpsp)[i].topic, sizeof((*tpsp)[i].topic), "%s",
+                 c->parts[i].topic);
+        (*tpsp)[i].partition = c->parts[i].partition;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Membership                                                              */
+/* ---------------------------------------------------------------------- */
+
+static int join(crawllog_consumer_t *c, struct cl_err *err)
+{
+    struct cl_group_join j;
+    j.client_id = cl_conf_str(c->conf, CL_CONF_CLIENT_ID);
+    j.instance_id = cl_conf_str(c->conf, CL_CONF_GROUP_INSTANCE_ID);
+    j.strategy =
+        (int)cl_conf_int(c->conf, CL_CONF_PARTITION_ASSIGNMENT_STRATEGY);
+    j.max_poll_ms = cl_conf_int(c->conf, CL_CONF_MAX_POLL_INTERVAL_MS);
+    j.session_ms = cl_conf_int(c->conf, CL_CONF_SESSION_TIMEOUT_MS);
+    j.notify_slot = c->notify_slot;
+    j.topics = (const char *const *)c->topics;
+    j.ntopics = c->ntopics;
+    return cl_group_join(&c->group, &j, err);
+}
+
+/* Give up everything without a chance to commit (expelled or fenced). */
+static void lose_all(crawllog_consumer_t *c)
+{
+    struct cl_gtp *tps = NULL;
+    struct cl_err err = {{0}};
+    if (c->nparts > 0 && owned_tps(c, &tps, &err) == 0) {
+        callback(c, CRAWLLOG_REBALANCE_LOST, tps, c->nparts);
+    }
+    cl_io_free(tps);
+    drop_all(c);
+}
+
+/* Revoke (callback, auto-commit) and drop the listed partitions. */
+static void revoke(crawllog_consumer_t *c, const struct cl_gtp *tps,
+                   size_t n)
+{
+    struct cl_err err = {{0}};
+    if (n == 0) {
+        return;
+    }
+    if (cl_conf_int(c->conf, CL_CONF_ENABLE_AUTO_COMMIT)) {
+        cl_cons_commit_positions(c, tps, n, CRAWLLOG_SYNC_DURABLE, &err);
+    }
+    callback(c, CRAWLLOG_REBALANCE_REVOKED, tps, n);
+    for (size_t k = 0; k < n; k++) {
+        for (size_t i = 0; i < c->nparts; i++) {
+            if (c->parts[i].partition == tps[k].partition &&
+                strcmp(c->parts[i].topic, tps[k].topic) == 0) {
+                drop_part(c, i);
+                break;
+            }
+        }
+    }
+}
+
+/* Synchronise with the group: revoke, release, acquire, callbacks. */
+static int group_sync(crawllog_consumer_t *c, struct cl_err *err)
+{
+    struct cl_group_sync sy;
+    int rc = cl_group_sync_begin(&c->group, &sy, err);
+    if (rc != 0) {
+        return rc;
+    }
+    /* Partitions revoked in an eager rebalance but assigned again keep
+     * their pause state. */
+    struct cl_gtp *paused = NULL;
+    size_t npaused = 0;
+    if (!sy.lost && sy.nrevoke > 0 &&
+        (paused = cl_io_calloc(sy.nrevoke, sizeof(*paused))) != NULL) {
+        for (size_t k = 0; k < sy.nrevoke; k++) {
+            struct cl_cpart *cp =
+                cl_cons_find(c, sy.revoke[k].topic, sy.revoke[k].partition);
+            if (cp != NULL && cp->paused) {
+                paused[npaused++] = sy.revoke[k];
+            }
+        }
+    }
+    if (!sy.lost) {
+        revoke(c, sy.revoke, sy.nrevoke);
+        rc = cl_group_sync_end(&c->group, &sy, err);
+    }
+    if (rc == 0 && sy.lost) {
+        cl_io_free(paused);
+        lose_all(c);
+        cl_group_leave(&c->group);
+        if (sy.fenced) {
+            c->fatal = CRAWLLOG_EFENCED;
+            rc = cl_errf(err, CRAWLLOG_EFENCED,
+                         "%s: a newer consumer with group.instance.id=%s "
+                         "joined; this one is fenced",
+                         c->group.reldir,
+                         cl_conf_str(c->conf, CL_CONF_GROUP_INSTANCE_ID));
+        } else {
+            rc = join(c, err); /* expelled: rejoin as a new member */
+        }
+        cl_group_sync_free(&sy);
+        return rc;
+    }
+    size_t nnew = 0;
+    for (size_t k = 0; rc == 0 && k < sy.nowned; k++) {
+        if (cl_cons_find(c, sy.owned[k].topic, sy.owned[k].partition) ==
+            NULL) {
+            rc = add_part(c, sy.owned[k].topic, sy.owned[k].partition,
+                          CRAWLLOG_OFFSET_COMMITTED, err);
+            sy.owned[nnew++] = sy.owned[k]; /* k >= nnew: safe */
+        }
+    }
+    for (size_t k = 0; k < npaused; k++) {
+        struct cl_cpart *cp = cl_cons_find(c, paused[k].topic,
+                                           paused[k].partition);
+        if (cp != NULL) {
+            cp->paused = 1;
+        }
+    }
+    cl_io_free(paused);
+    if (rc == 0) {
+        callback(c, CRAWLLOG_REBALANCE_ASSIGNED, sy.owned, nnew);
+    }
+    cl_group_sync_free(&sy);
+    return rc;
+}
+
+int crawllog_consumer_subscribe(crawllog_consumer_t *cons,
+                                const char *const *topics, size_t count)
+{
+    struct cl_err err = {{0}};
+    if (cons == NULL || (topics == NULL && count > 0)) {
+        return CRAWLLOG_EINVAL;
+    }
+    if (cons->closed || cons->fatal) {
+        return cl_cons_fail(cons, cons->fatal ? cons->fatal : CRAWLLOG_ECLOSED,
+                            NULL);
+    }
+    if (cons->mode == CL_CONS_ASSIGNED) {
+        cl_errf(&err, CRAWLLOG_EMISUSE,
+                "the consumer uses assign(); it cannot also subscribe");
+        return cl_cons_fail(cons, CRAWLLOG_EMISUSE, &err);
+    }
+    if (count == 0 || count > CL_GROUP_MAX_TOPICS) {
+        cl_errf(&err, CRAWLLOG_EINVAL, "subscribe to 1 .. %d topics, not %zu",
+                CL_GROUP_MAX_TOPICS, count);
+        return cl_cons_fail(cons, CRAWLLOG_EINVAL, &err);
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (topics[i] == NULL || !cl_names_topic_valid(topics[i])) {
+            cl_errf(&err, CRAWLLOG_EINVAL, "topics[%zu] is not a valid topic "
+                    "name", i);
+            return cl_cons_fail(cons, CRAWLLOG_EINVAL, &err);
+        }
+    }
+    int rc = cl_cons_group(cons, &err);
+    if (rc != 0) {
+        return cl_cons_fail(cons, rc, &err);
+    }
+    char **copy = cl_io_calloc(count, sizeof(*copy));
+    for (size_t i = 0; copy != NULL && i < count; i++) {
+        if ((copy[i] = cl_io_strdup(topics[i])) == NULL) {
+            for (size_t k = 0; k < i; k++) {
+                cl_io_free(copy[k]);
+            }
+            cl_io_free(copy);
+            copy = NULL;
+        }
+    }
+    if (copy == NULL) {
+        cl_errf(&err, CRAWLLOG_ENOMEM, "out of memory");
+        return cl_cons_fail(cons, CRAWLLOG_ENOMEM, &err);
+    }
+    if (cons->mode == CL_CONS_SUBSCRIBED) {
+        struct cl_gtp *tps = NULL;
+        if (owned_tps(cons, &tps, &err) == 0) {
+            revoke(cons, tps, cons->nparts);
+        }
+        cl_io_free(tps);
+        drop_all(cons);
+        cl_group_leave(&cons->group);
+    }
+    for (size_t i = 0; i < cons->ntopics; i++) {
+        cl_io_free(cons->topics[i]);
+    }
+    cl_io_free(cons->topics);
+    cons->topics = copy;
+    cons->ntopics = count;
+    rc = join(cons, &err);
+    if (rc != 0) {
+        return cl_cons_fail(cons, rc, &err);
+    }
+    cons->mode = CL_CONS_SUBSCRIBED;
+    cons->next_autocommit_ns =
+        cl_io_mono_ns() +
+        cl_conf_int(cons->conf, CL_CONF_AUTO_COMMIT_INTERVAL_MS) * 1000000;
+    return 0;
+}
+
+int crawllog_consumer_assign(crawllog_consumer_t *cons,
+                             const crawllog_topic_partition_t *parts,
+                             size_t count)
+{
+    struct cl_err err = {{0}};
+    if (cons == NULL || (parts == NULL && count > 0)) {
+        return CRAWLLOG_EINVAL;
+    }
+    if (cons->closed) {
+        return cl_cons_fail(cons, CRAWLLOG_ECLOSED, NULL);
+    }
+    if (cons->mode == CL_CONS_SUBSCRIBED) {
+        cl_errf(&err, CRAWLLOG_EMISUSE,
+                "the consumer is subscribed; it cannot also assign()");
+        return cl_cons_fail(cons, CRAWLLOG_EMISUSE, &err);
+    }
+    for (size_t i = 0; i < count; i++) {
+        int32_t n = 0;
+        int64_t o = parts[i].offset;
+        if (parts[i].topic == NULL ||
+            crawllog_topic_describe(cons->log, parts[i].topic, &n, NULL) !=
+                0 ||
+            parts[i].partition < 0 || parts[i].partition >= n) {
+            cl_errf(&err, CRAWLLOG_ENOTOPIC, "parts[%zu]: no partition %s/%d",
+                    i, parts[i].topic ? parts[i].topic : "(null)",
+                    (int)parts[i].partition);
+            return cl_cons_fail(cons, CRAWLLOG_ENOTOPIC, &err);
+        }
+        if (o < 0 && o != CRAWLLOG_OFFSET_BEGINNING &&
+            o != CRAWLLOG_OFFSET_END && o != CRAWLLOG_OFFSET_COMMITTED) {
+            cl_errf(&err, CRAWLLOG_EINVAL, "parts[%zu]: bad offset %" PRId64,
+                    i, o);
+            return cl_cons_fail(cons, CRAWLLOG_EINVAL, &err);
+        }
+    }
+    drop_all(cons);
+    for (size_t i = 0; i < count; i++) {
+        if (cl_cons_find(cons, parts[i].topic, parts[i].partition) != NULL) {
+            continue;
+        }
+        int rc = add_part(cons, parts[i].topic, parts[i].partition,
+                          parts[i].offset, &err);
+        if (rc != 0) {
+            drop_all(cons);
+            return cl_cons_fail(cons, rc, &err);
+        }
+    }
+    cons->mode = count > 0 ? CL_CONS_ASSIGNED : CL_CONS_NONE;
+    cons->next_autocommit_ns =
+        cl_io_mono_ns() +
+        cl_conf_int(cons->conf, CL_CONF_AUTO_COMMIT_INTERVAL_MS) * 1000000;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Poll                                                                    */
+/* ---------------------------------------------------------------------- */
+
+/* Hand out up to max records; *np gets how many. */
+static int fetch(crawllog_consumer_t *c, const crawllog_msg_t **msgs,
+                 size_t max, size_t *np, struct cl_err *err)
+{
+    size_t n = 0;
+    int rc = 0;
+    if (cl_io_grow((void **)&c->msgs, &c->msgcap, max, sizeof(*c->msgs)) !=
+        0) {
+        return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < c->nparts; i++) {
+        c->parts[i].handed = c->parts[i].filled = 0;
+    }
+    for (size_t k = 0; k < c->nparts && n < max && rc == 0; k++) {
+        struct cl_cpart *cp = &c->parts[(c->rr + k) % c->nparts];
+        if (cp->paused) {
+            continue;
+        }
+        if (cp->rd == NULL && (rc = cl_cons_start(c, cp, err)) != 0) {
+            break;
+        }
+        while (n < max) {
+            int got = 0;
+            int may_fill = !cp->handed && !cp->filled;
+            rc = cl_reader_next_into(cp->rd, may_fill, (size_t)c->fetch_bytes,
+                                     &c->msgs[n], &got);
+            cp->filled |= may_fill;
+            if (rc == CRAWLLOG_EOFFSET && !cp->handed) {
+                /* Deleted by retention under our position. */
+                crawllog_reader_destroy(cp->rd);
+                cp->rd = NULL;
+                cp->start = CL_START_RESET;
+                rc = cl_cons_start(c, cp, err);
+                continue;
+            }
+            if (rc != 0) {
+                cl_errf(err, rc, "%s", crawllog_reader_errmsg(cp->rd));
+                break;
+            }
+            if (!got) {
+                break;
+            }
+            cp->handed = 1;
+            cp->position = c->msgs[n].rv.offset + 1;
+            msgs[n] = &c->msgs[n];
+            n++;
+        }
+    }
+    c->rr = c->nparts ? (c->rr + 1) % c->nparts : 0;
+    *np = n;
+    return n > 0 ? 0 : rc; /* deliver what we have; the error recurs */
+}
+
+/* 1 if an owned, unpaused partition has data at its position. */
+static int data_ready(crawllog_consumer_t *c)
+{
+    for (size_t i = 0; i < c->nparts; i++) {
+        struct cl_cpart *cp = &c->parts[i];
+        int64_t end = 0;
+        struct cl_err err;
+        if (cp->paused) {
+            continue;
+        }
+        if (cp->rd == NULL) {
+            return 1; /* start not resolved yet */
+        }
+        err.msg[0] = '\0';
+        cl_partition_offsets(cl_reader_partition(cp->rd), NULL, &end, &err);
+        if (end > crawllog_reader_position(cp->rd)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Sleep until an append to an owned partition, a group change, or
+ * timeout_ns. */
+static void wait_data(crawllog_consumer_t *c, int64_t timeout_ns)
+{
+    struct cl_notify *n = cl_log_notify(c->log);
+    uint32_t seen = cl_notify_seq(n, c->notify_slot);
+    for (size_t i = 0; i < c->nparts; i++) {
+        if (!c->parts[i].paused && c->parts[i].rd != NULL) {
+            cl_watch_add(cl_partition_watch(cl_reader_partition(c->parts[i].rd)),
+                         c->notify_slot);
+        }
+    }
+    int changed = c->mode == CL_CONS_SUBSCRIBED && c->group_open &&
+                  cl_group_changed(&c->group);
+    if (!changed && !data_ready(c)) {
+        cl_notify_wait(n, c->notify_slot, seen, timeout_ns);
+    }
+    for (size_t i = 0; i < c->nparts; i++) {
+        if (c->parts[i].rd != NULL) {
+            cl_watch_remove(
+                cl_partition_watch(cl_reader_partition(c->parts[i].rd)),
+                c->notify_slot);
+        }
+    }
+}
+
+/* The group part of a poll: stay alive, check others, sync. */
+static int group_step(crawllog_consumer_t *c, struct cl_err *err)
+{
+    struct cl_group *g = &c->group;
+    int64_t now = cl_io_mono_ns();
+    if (g->slot >= 0 &&
+        g->shm->members[g->slot].instance_id[0] == '\0' &&
+        now - atomic_load(&g->shm->members[g->slot].last_poll_ns) >
+            cl_conf_int(c->conf, CL_CONF_MAX_POLL_INTERVAL_MS) * 1000000) {
+        /* We overran max.poll.interval.ms ourselves: whether or not the
+         * others noticed, our partitions may be gone. */
+        lose_all(c);
+        cl_group_leave(g);
+        int rc = join(c, err);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    cl_group_touch(g);
+    int rc = cl_group_check(g, c->heartbeat_ms, err);
+    if (rc == 0 && cl_group_changed(g)) {
+        rc = group_sync(c, err);
+    }
+    return rc;
+}
+
+int crawllog_consumer_poll(crawllog_consumer_t *cons, int timeout_ms,
+                           const crawllog_msg_t **msgs, size_t max,
+                           size_t *countp)
+{
+    struct cl_err err;
+    err.msg[0] = '\0';
+    if (countp) {
+        *countp = 0;
+    }
+    if (cons == NULL || msgs == NULL || countp == NULL || max == 0) {
+        return CRAWLLOG_EINVAL;
+    }
+    if (cons->closed || cons->fatal || cons->in_cb) {
+        return cl_cons_fail(cons,
+                            cons->fatal    ? cons->fatal
+                            : cons->in_cb  ? CRAWLLOG_EMISUSE
+                                           : CRAWLLOG_ECLOSED,
+                            NULL);
+    }
+    int64_t limit = cl_conf_int(cons->conf, CL_CONF_MAX_POLL_RECORDS);
+    if ((int64_t)max > limit) {
+        max = (size_t)limit;
+    }
+    int64_t start = cl_io_mono_ns();
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX
+                                      : start + (int64_t)timeout_ms * 1000000;
+    for (;;) {
+        int rc = 0;
+        if (cons->mode == CL_CONS_SUBSCRIBED) {
+            rc = group_step(cons, &err);
+        }
+        if (rc == 0 && cons->mode != CL_CONS_NONE &&
+            cl_conf_int(cons->conf, CL_CONF_ENABLE_AUTO_COMMIT) &&
+            cl_io_mono_ns() >= cons->next_autocommit_ns && cons->group_id[0]) {
+            cons->next_autocommit_ns =
+                cl_io_mono_ns() +
+                cl_conf_int(cons->conf, CL_CONF_AUTO_COMMIT_INTERVAL_MS) *
+                    1000000;
+            struct cl_err cerr = {{0}};
+            cl_cons_commit_positions(cons, NULL, 0, CRAWLLOG_SYNC_WRITTEN,
+                                     &cerr);
+        }
+        if (rc == 0) {
+            rc = fetch(cons, msgs, max, countp, &err);
+        }
+        if (rc != 0) {
+            return cl_cons_fail(cons, rc, &err);
+        }
+        int64_t now = cl_io_mono_ns();
+        if (*countp > 0 || now >= deadline) {
+            return 0;
+        }
+        int64_t slice = deadline - now;
+        if (cons->mode == CL_CONS_SUBSCRIBED &&
+            slice > cons->heartbeat_ms * 1000000) {
+            slice = cons->heartbeat_ms * 1000000;
+        }
+        wait_data(cons, slice);
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Close                                                                   */
+/* ---------------------------------------------------------------------- */
+
+int crawllog_consumer_close(crawllog_consumer_t *cons)
+{
+    struct cl_err err = {{0}};
+    int rc = 0;
+    if (cons == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    if (cons->closed) {
+        return 0;
+    }
+    if (cons->in_cb) {
+        return cl_cons_fail(cons, CRAWLLOG_EMISUSE, NULL);
+    }
+    int autoc = (int)cl_conf_int(cons->conf, CL_CONF_ENABLE_AUTO_COMMIT);
+    if (cons->mode == CL_CONS_SUBSCRIBED && !cons->fatal) {
+        struct cl_gtp *tps = NULL;
+        if (owned_tps(cons, &tps, &err) == 0) {
+            revoke(cons, tps, cons->nparts); /* auto-commits if enabled */
+        }
+        cl_io_free(tps);
+        cl_group_leave(&cons->group);
+    } else if (cons->mode == CL_CONS_ASSIGNED && autoc && cons->group_id[0]) {
+        rc = cl_cons_commit_positions(cons, NULL, 0, CRAWLLOG_SYNC_DURABLE,
+                                      &err);
+    }
+    if (cons->offsets != NULL) {
+        int src = cl_cons_sync_commits(cons, &err);
+        rc = rc ? rc : src;
+    }
+    drop_all(cons);
+    cons->closed = 1;
+    return rc ? cl_cons_fail(cons, rc, &err) : 0;
+}
+
+void crawllog_consumer_destroy(crawllog_consumer_t *cons)
+{
+    if (cons == NULL) {
+        return;
+    }
+    if (!cons->closed && cons->conf != NULL) {
+        cons->in_cb = 0;
+        crawllog_consumer_close(cons);
+    }
+    drop_all(cons);
+    cl_io_free(cons->parts);
+    cl_io_free(cons->msgs);
+    for (size_t i = 0; i < cons->ntopics; i++) {
+        cl_io_free(cons->topics[i]);
+    }
+    cl_io_free(cons->topics);
+    cl_offsets_close(cons->offsets);
+    if (cons->group_open) {
+        cl_group_close(&cons->group);
+    }
+    if (cons->notify_slot >= 0) {
+        cl_notify_release(cl_log_notify(cons->log), cons->notify_slot);
+    }
+    crawllog_conf_destroy(cons->conf);
+    cl_io_free(cons);
+}

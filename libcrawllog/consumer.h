@@ -1,0 +1,93 @@
+/*
+ * consumer.h - crawllog_consumer_t, internal view shared by consumer.c
+ * (membership, poll) and consumer_commit.c (commits, positions) (layer 3).
+ */
+#ifndef CL_CONSUMER_H
+#define CL_CONSUMER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crawllog.h"
+#include "errors.h"
+#include "group.h"
+#include "offsets.h"
+#include "reader.h"
+
+#define CL_CONS_NONE 0
+#define CL_CONS_SUBSCRIBED 1
+#define CL_CONS_ASSIGNED 2
+
+/* cl_cpart.start: apply auto.offset.reset (position lost to retention). */
+#define CL_START_RESET (-1002)
+
+/* One partition the consumer owns (group) or was assigned (manual). */
+struct cl_cpart {
+    char *topic;
+    int32_t partition;
+    crawllog_reader_t *rd;     /* NULL until the start is resolved */
+    int64_t position;          /* next offset to hand out; -1 unknown */
+    int64_t start;             /* unresolved start: offset or special */
+    int paused;
+    int handed;                /* messages handed out in this poll */
+    int filled;                /* reader refilled in this poll */
+};
+
+struct crawllog_consumer_s {
+    crawllog_t *log;
+    crawllog_conf_t *conf;
+    int mode;                  /* CL_CONS_* */
+    int closed;
+    int fatal;                 /* sticky error (CRAWLLOG_EFENCED), 0 */
+    char group_id[CL_GROUP_NAME_SIZE];
+    int group_open;
+    struct cl_group group;
+    struct cl_offsets *offsets;
+    uint64_t unsynced_token;   /* last WRITTEN commit not yet synced, 0 */
+    char **topics;             /* subscription */
+    size_t ntopics;
+    struct cl_cpart *parts;
+    size_t nparts, partcap;
+    size_t rr;                 /* first partition of the next fetch */
+    struct crawllog_msg_s *msgs;
+    size_t msgcap;
+    int notify_slot;
+    crawllog_rebalance_cb *cb;
+    void *cb_opaque;
+    int in_cb;                 /* a rebalance callback is running */
+    int64_t next_autocommit_ns;
+    int64_t heartbeat_ms;
+    int64_t fetch_bytes;
+    int reset;                 /* auto.offset.reset */
+    char errmsg[CL_ERRMSG_SIZE];
+};
+
+/* Record err as the consumer's message; returns rc. */
+int cl_cons_fail(crawllog_consumer_t *c, int rc, const struct cl_err *err);
+
+/* Open the group (and its offsets) on first need. */
+int cl_cons_group(crawllog_consumer_t *c, struct cl_err *err);
+
+/* The partition entry, or NULL. */
+struct cl_cpart *cl_cons_find(crawllog_consumer_t *c, const char *topic,
+                              int32_t partition);
+
+/* Commit n entries: ownership checked and one record appended under the
+ * group lock, synced if sync is CRAWLLOG_SYNC_DURABLE. */
+int cl_cons_commit(crawllog_consumer_t *c, const struct cl_offset_entry *e,
+                   size_t n, int sync, struct cl_err *err);
+
+/* Commit the positions of the listed owned partitions (NULL: all). */
+int cl_cons_commit_positions(crawllog_consumer_t *c,
+                             const struct cl_gtp *only, size_t nonly,
+                             int sync, struct cl_err *err);
+
+/* Resolve a partition's start (committed offset or auto.offset.reset)
+ * and open its reader. */
+int cl_cons_start(crawllog_consumer_t *c, struct cl_cpart *cp,
+                  struct cl_err *err);
+
+/* Make durable every WRITTEN commit of this consumer. */
+int cl_cons_sync_commits(crawllog_consumer_t *c, struct cl_err *err);
+
+#endif /* CL_CONSUMER_H */

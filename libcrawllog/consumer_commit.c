@@ -1,0 +1,482 @@
+/*
+ * consumer_commit.c - a consumer's commits, start positions, seeks,
+ * pause/resume and introspection.
+ *
+ * On disk: nothing of its own; commits go to groups/<g>/offsets through
+ * offsets.c.
+ *
+ * Invariants: a commit is one offsets record (all of a call's offsets, or
+ * none, become visible - even after a crash); it is appended only while
+ * the group lock is held and only after cl_group_check_owner_locked said
+ * this member owns every partition in it, so a member that lost a
+ * partition (expelled, fenced, moved) can never move its offset
+ * (CRAWLLOG_EGENERATION).  The committed offset is the next offset to read.
+ * A new owner starts at the committed offset, read after it took the
+ * partition - after the previous owner's last commit, which happened
+ * before it released the partition.
+ *
+ * Locks: the group lock, for the check and the append only; the fdatasync
+ * of a durable commit runs after it is released.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conf.h"
+#include "consumer.h"
+#include "io.h"
+#include "log.h"
+#include "names.h"
+#include "partition.h"
+
+/* After CRAWLLOG_ECLOSED (a failed fsync) the offsets handle is dropped;
+ * the next commit reopens it, re-reading what is really on disk. */
+static int closed_check(crawllog_consumer_t *c, int rc)
+{
+    if (rc == CRAWLLOG_ECLOSED) {
+        cl_offsets_close(c->offsets);
+        c->offsets = NULL;
+        c->unsynced_token = 0;
+    }
+    return rc;
+}
+
+int cl_cons_sync_commits(crawllog_consumer_t *c, struct cl_err *err)
+{
+    if (c->offsets == NULL || c->unsynced_token == 0) {
+        return 0;
+    }
+    int rc = cl_offsets_sync(c->offsets, c->unsynced_token, err);
+    if (rc == 0) {
+        c->unsynced_token = 0;
+    }
+    return closed_check(c, rc);
+}
+
+int cl_cons_commit(crawllog_consumer_t *c, const struct cl_offset_entry *e,
+                   size_t n, int sync, struct cl_err *err)
+{
+    uint64_t token = 0;
+    if (sync != CRAWLLOG_SYNC_WRITTEN && sync != CRAWLLOG_SYNC_DURABLE) {
+        return cl_errf(err, CRAWLLOG_EINVAL,
+                       "sync must be CRAWLLOG_SYNC_WRITTEN or _DURABLE");
+    }
+    int rc = cl_cons_group(c, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (c->mode == CL_CONS_SUBSCRIBED && c->group.slot < 0) {
+        return cl_errf(err, CRAWLLOG_EGENERATION,
+                       "%s: this consumer is not a member right now; poll "
+                       "to rejoin",
+                       c->group.reldir);
+    }
+    crawllog_topic_partition_t *list = cl_io_calloc(n + 1, sizeof(*list));
+    if (list == NULL) {
+        return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        list[i].topic = e[i].topic;
+        list[i].partition = e[i].partition;
+    }
+    rc = cl_group_lock(&c->group, err);
+    if (rc == 0) {
+        rc = cl_group_check_owner_locked(&c->group, list, n, err);
+        if (rc == 0) {
+            rc = cl_offsets_append(c->offsets, e, n, c->group.generation,
+                                   c->group.slot, &token, err);
+        }
+        cl_group_unlock(&c->group);
+    }
+    cl_io_free(list);
+    if (rc != 0) {
+        return closed_check(c, rc);
+    }
+    if (sync == CRAWLLOG_SYNC_DURABLE) {
+        rc = cl_offsets_sync(c->offsets, token, err);
+        if (rc == 0) {
+            c->unsynced_token = 0; /* the sync covered earlier records */
+        }
+        return closed_check(c, rc);
+    }
+    c->unsynced_token = token;
+    return 0;
+}
+
+int cl_cons_commit_positions(crawllog_consumer_t *c,
+                             const struct cl_gtp *only, size_t nonly,
+                             int sync, struct cl_err *err)
+{
+    struct cl_offset_entry *e = cl_io_calloc(c->nparts + 1, sizeof(*e));
+    size_t n = 0;
+    if (e == NULL) {
+        return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < c->nparts; i++) {
+        const struct cl_cpart *cp = &c->parts[i];
+        int wanted = only == NULL;
+        for (size_t k = 0; !wanted && k < nonly; k++) {
+            wanted = only[k].partition == cp->partition &&
+                     strcmp(only[k].topic, cp->topic) == 0;
+        }
+        if (wanted && cp->position >= 0) {
+            e[n].topic = cp->topic;
+            e[n].partition = cp->partition;
+            e[n].offset = cp->position;
+            n++;
+        }
+    }
+    int rc = n > 0 ? cl_cons_commit(c, e, n, sync, err) : 0;
+    cl_io_free(e);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Start positions                                                         */
+/* ---------------------------------------------------------------------- */
+
+int cl_cons_start(crawllog_consumer_t *c, struct cl_cpart *cp,
+                  struct cl_err *err)
+{
+    crawllog_reader_t *rd = NULL;
+    int64_t ls = 0, le = 0, pos = -1;
+    int rc = crawllog_reader_new(&rd, c->log, cp->topic, cp->partition);
+    if (rc != 0) {
+        return cl_errf(err, rc, "%s/%d: %s", cp->topic, (int)cp->partition,
+                       crawllog_errmsg(c->log));
+    }
+    for (int attempt = 0; attempt < 3; attempt++) {
+        const char *why = "no committed offset";
+        cl_partition_offsets(cl_reader_partition(rd), &ls, &le, err);
+        if (cp->start >= 0) {
+            pos = cp->start;
+            why = "the offset asked for is outside the log";
+        } else if (cp->start == CRAWLLOG_OFFSET_BEGINNING) {
+            pos = ls;
+        } else if (cp->start == CRAWLLOG_OFFSET_END) {
+            pos = le;
+        } else if (cp->start == CRAWLLOG_OFFSET_COMMITTED &&
+                   c->group_id[0] != '\0' &&
+                   (rc = cl_cons_group(c, err)) == 0 &&
+                   (rc = cl_offsets_refresh(c->offsets, err)) == 0) {
+            struct cl_offset_entry ce;
+            if (cl_offsets_get(c->offsets, cp->topic, cp->partition, &ce)) {
+                pos = ce.offset;
+                why = "the committed offset is outside the log";
+            }
+        } else if (cp->start == CL_START_RESET) {
+            why = "the position was deleted by retention";
+        }
+        if (rc != 0) {
+            break;
+        }
+        if (pos < ls || pos > le) {
+            if (c->reset == CL_CONF_RESET_ERROR) {
+                rc = cl_errf(err, CRAWLLOG_EOFFSET,
+                             "%s/%d: %s (log %" PRId64 " .. %" PRId64
+                             ") and auto.offset.reset=error",
+                             cp->topic, (int)cp->partition, why, ls, le);
+                break;
+            }
+            pos = c->reset == CL_CONF_RESET_EARLIEST ? ls : le;
+        }
+        rc = crawllog_reader_seek(rd, pos);
+        if (rc != CRAWLLOG_EOFFSET) {
+            break; /* else retention moved the start meanwhile: again */
+        }
+    }
+    if (rc != 0) {
+        crawllog_reader_destroy(rd);
+        return rc;
+    }
+    cp->rd = rd;
+    cp->position = pos;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Public calls                                                            */
+/* ---------------------------------------------------------------------- */
+
+static int usable(crawllog_consumer_t *c)
+{
+    if (c->closed) {
+        return cl_cons_fail(c, CRAWLLOG_ECLOSED, NULL);
+    }
+    if (c->fatal) {
+        return cl_cons_fail(c, c->fatal, NULL);
+    }
+    return 0;
+}
+
+int crawllog_consumer_commit(crawllog_consumer_t *cons,
+                             const crawllog_msg_t *msg, int sync)
+{
+    struct cl_err err = {{0}};
+    if (cons == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    int rc = usable(cons);
+    if (rc != 0) {
+        return rc;
+    }
+    if (msg == NULL) {
+        rc = cl_cons_commit_positions(cons, NULL, 0, sync, &err);
+        return rc ? cl_cons_fail(cons, rc, &err) : 0;
+    }
+    if (cons->msgs == NULL || msg < cons->msgs ||
+        msg >= cons->msgs + cons->msgcap) {
+        cl_errf(&err, CRAWLLOG_EINVAL,
+                "msg was not returned by this consumer's poll");
+        return cl_cons_fail(cons, CRAWLLOG_EINVAL, &err);
+    }
+    struct cl_offset_entry e = {msg->topic, msg->partition,
+                                msg->rv.offset + 1, NULL, 0};
+    rc = cl_cons_commit(cons, &e, 1, sync, &err);
+    return rc ? cl_cons_fail(cons, rc, &err) : 0;
+}
+
+int crawllog_consumer_commit_offsets(crawllog_consumer_t *cons,
+                                     const crawllog_topic_partition_t *list,
+                                     size_t count, int sync)
+{
+    struct cl_err err = {{0}};
+    if (cons == NULL || (list == NULL && count > 0)) {
+        return CRAWLLOG_EINVAL;
+    }
+    int rc = usable(cons);
+    if (rc != 0 || count == 0) {
+        return rc;
+    }
+    struct cl_offset_entry *e = cl_io_calloc(count, sizeof(*e));
+    if (e == NULL) {
+        cl_errf(&err, CRAWLLOG_ENOMEM, "out of memory");
+        return cl_cons_fail(cons, CRAWLLOG_ENOMEM, &err);
+    }
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        if (list[i].topic == NULL || !cl_names_topic_valid(list[i].topic) ||
+            list[i].partition < 0 || list[i].offset < 0) {
+            rc = cl_errf(&err, CRAWLLOG_EINVAL,
+                         "list[%zu]: need a valid topic, partition >= 0 and "
+                         "offset >= 0",
+                         i);
+        } else if (list[i].metadata != NULL &&
+                   strlen(list[i].metadata) >= CL_OFFSETS_META_MAX) {
+            rc = cl_errf(&err, CRAWLLOG_EINVAL,
+                         "list[%zu]: metadata longer than %d bytes", i,
+                         CL_OFFSETS_META_MAX - 1);
+        }
+        e[i].topic = list[i].topic;
+        e[i].partition = list[i].partition;
+        e[i].offset = list[i].offset;
+        e[i].metadata = list[i].metadata;
+    }
+    if (rc == 0) {
+        rc = cl_cons_commit(cons, e, count, sync, &err);
+    }
+    cl_io_free(e);
+    return rc ? cl_cons_fail(cons, rc, &err) : 0;
+}
+
+int crawllog_consumer_committed(crawllog_consumer_t *cons, const char *topic,
+                                int32_t partition, int64_t *offsetp)
+{
+    struct cl_err err = {{0}};
+    struct cl_offset_entry e;
+    if (offsetp) {
+        *offsetp = -1;
+    }
+    if (cons == NULL || topic == NULL || offsetp == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    int rc = cl_cons_group(cons, &err);
+    if (rc == 0) {
+        rc = cl_offsets_refresh(cons->offsets, &err);
+    }
+    if (rc != 0) {
+        return cl_cons_fail(cons, rc, &err);
+    }
+    if (cl_offsets_get(cons->offsets, topic, partition, &e)) {
+        *offsetp = e.offset;
+    }
+    return 0;
+}
+
+static struct cl_cpart *owned(crawllog_consumer_t *c, const char *topic,
+                              int32_t partition)
+{
+    struct cl_cpart *cp = cl_cons_find(c, topic, partition);
+    if (cp == NULL) {
+        struct cl_err err = {{0}};
+        cl_errf(&err, CRAWLLOG_ENOTOPIC, "%s/%d is not assigned to this "
+                "consumer", topic ? topic : "(null)", (int)partition);
+        cl_cons_fail(c, CRAWLLOG_ENOTOPIC, &err);
+    }
+    return cp;
+}
+
+int crawllog_consumer_seek(crawllog_consumer_t *cons, const char *topic,
+                           int32_t partition, int64_t offset)
+{
+    struct cl_err err = {{0}};
+    if (cons == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    struct cl_cpart *cp = owned(cons, topic, partition);
+    if (cp == NULL) {
+        return CRAWLLOG_ENOTOPIC;
+    }
+    if (offset < 0 && offset != CRAWLLOG_OFFSET_BEGINNING &&
+        offset != CRAWLLOG_OFFSET_END) {
+        cl_errf(&err, CRAWLLOG_EINVAL, "bad offset %" PRId64, offset);
+        return cl_cons_fail(cons, CRAWLLOG_EINVAL, &err);
+    }
+    if (cp->rd == NULL) {
+        int rc = cl_cons_start(cons, cp, &err);
+        if (rc != 0) {
+            return cl_cons_fail(cons, rc, &err);
+        }
+    }
+    int64_t ls, le;
+    cl_partition_offsets(cl_reader_partition(cp->rd), &ls, &le, &err);
+    int64_t pos = offset == CRAWLLOG_OFFSET_BEGINNING ? ls
+                  : offset == CRAWLLOG_OFFSET_END     ? le
+                                                      : offset;
+    int rc = crawllog_reader_seek(cp->rd, pos);
+    if (rc != 0) {
+        cl_errf(&err, rc, "%s", crawllog_reader_errmsg(cp->rd));
+        return cl_cons_fail(cons, rc, &err);
+    }
+    cp->position = pos;
+    return 0;
+}
+
+int crawllog_consumer_seek_to_time(crawllog_consumer_t *cons,
+                                   const char *topic, int32_t partition,
+                                   int64_t timestamp_ms)
+{
+    struct cl_err err = {{0}};
+    if (cons == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    struct cl_cpart *cp = owned(cons, topic, partition);
+    if (cp == NULL) {
+        return CRAWLLOG_ENOTOPIC;
+    }
+    int rc = cp->rd == NULL ? cl_cons_start(cons, cp, &err) : 0;
+    int64_t pos = -1;
+    if (rc == 0 &&
+        (rc = crawllog_reader_seek_time(cp->rd, timestamp_ms, &pos)) != 0) {
+        cl_errf(&err, rc, "%s", crawllog_reader_errmsg(cp->rd));
+    }
+    if (rc != 0) {
+        return cl_cons_fail(cons, rc, &err);
+    }
+    cp->position = pos;
+    return 0;
+}
+
+int crawllog_consumer_position(crawllog_consumer_t *cons, const char *topic,
+                               int32_t partition, int64_t *offsetp)
+{
+    if (offsetp) {
+        *offsetp = -1;
+    }
+    if (cons == NULL || offsetp == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    struct cl_cpart *cp = owned(cons, topic, partition);
+    if (cp == NULL) {
+        return CRAWLLOG_ENOTOPIC;
+    }
+    *offsetp = cp->position;
+    return 0;
+}
+
+static int set_paused(crawllog_consumer_t *c,
+                      const crawllog_topic_partition_t *parts, size_t n,
+                      int paused)
+{
+    if (c == NULL || (parts == NULL && n > 0)) {
+        return CRAWLLOG_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (owned(c, parts[i].topic, parts[i].partition) == NULL) {
+            return CRAWLLOG_ENOTOPIC;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        cl_cons_find(c, parts[i].topic, parts[i].partition)->paused = paused;
+    }
+    return 0;
+}
+
+int crawllog_consumer_pause(crawllog_consumer_t *cons,
+                            const crawllog_topic_partition_t *parts,
+                            size_t count)
+{
+    return set_paused(cons, parts, count, 1);
+}
+
+int crawllog_consumer_resume(crawllog_consumer_t *cons,
+                             const crawllog_topic_partition_t *parts,
+                             size_t count)
+{
+    return set_paused(cons, parts, count, 0);
+}
+
+int crawllog_consumer_assignment(crawllog_consumer_t *cons,
+                                 crawllog_topic_partition_t **listp,
+                                 size_t *countp)
+{
+    if (listp) {
+        *listp = NULL;
+    }
+    if (countp) {
+        *countp = 0;
+    }
+    if (cons == NULL || listp == NULL || countp == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    size_t bytes = (cons->nparts + 1) * sizeof(crawllog_topic_partition_t);
+    for (size_t i = 0; i < cons->nparts; i++) {
+        bytes += strlen(cons->parts[i].topic) + 1;
+    }
+    /* One block (array, then the topic strings): the caller free()s it
+     * (cl_io_malloc is malloc). */
+    crawllog_topic_partition_t *list = cl_io_malloc(bytes);
+    if (list == NULL) {
+        return cl_cons_fail(cons, CRAWLLOG_ENOMEM, NULL);
+    }
+    char *str = (char *)(list + cons->nparts + 1);
+    for (size_t i = 0; i < cons->nparts; i++) {
+        size_t len = strlen(cons->parts[i].topic) + 1;
+        memcpy(str, cons->parts[i].topic, len);
+        list[i].topic = str;
+        list[i].partition = cons->parts[i].partition;
+        list[i].offset = cons->parts[i].position;
+        list[i].metadata = NULL;
+        str += len;
+    }
+    *listp = list;
+    *countp = cons->nparts;
+    return 0;
+}
+
+int32_t crawllog_consumer_generation(const crawllog_consumer_t *cons)
+{
+    if (cons == NULL || cons->mode != CL_CONS_SUBSCRIBED ||
+        cons->group.slot < 0) {
+        return -1;
+    }
+    return cons->group.generation;
+}
+
+const char *crawllog_consumer_member_id(const crawllog_consumer_t *cons)
+{
+    if (cons == NULL || cons->mode != CL_CONS_SUBSCRIBED ||
+        cons->group.slot < 0) {
+        return "";
+    }
+    return cons->group.member_id;
+}

@@ -1,0 +1,263 @@
+/*
+ * group_desc.c - crawllog_group_describe / crawllog_group_list: a group's
+ * members, ownership, committed offsets, log end offsets and lag, the
+ * numbers `kafka-consumer-groups --describe` shows.
+ *
+ * On disk: reads groups/<g>/group.state (group.c) and groups/<g>/offsets
+ * (offsets.c); writes nothing, except that taking the group lock resets a
+ * state left by another boot, as any member would.
+ *
+ * Invariants: the membership snapshot is taken under the group lock (a
+ * consistent generation); committed offsets are read after it, so a lag is
+ * never computed from an offset older than the snapshot's commits.
+ *
+ * Locks: the group lock, for the copy of the shared state only.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "assignor.h"
+#include "group.h"
+#include "io.h"
+#include "log.h"
+#include "names.h"
+#include "offsets.h"
+#include "tree.h"
+
+struct desc_priv {
+    crawllog_group_desc_t pub;   /* first: the public pointer is ours */
+    char group[CL_GROUP_NAME_SIZE];
+    char strategy[32];
+};
+
+void crawllog_group_desc_free(crawllog_group_desc_t *desc)
+{
+    if (desc == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < desc->member_count; i++) {
+        cl_io_free((char *)desc->members[i].member_id);
+        cl_io_free((char *)desc->members[i].instance_id);
+        cl_io_free((char *)desc->members[i].client_id);
+    }
+    for (size_t i = 0; i < desc->partition_count; i++) {
+        cl_io_free((char *)desc->partitions[i].topic);
+    }
+    cl_io_free(desc->members);
+    cl_io_free(desc->partitions);
+    cl_io_free(desc);
+}
+
+static int cmp_part(const void *a, const void *b)
+{
+    const crawllog_group_partition_t *x = a, *y = b;
+    int c = strcmp(x->topic, y->topic);
+    return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+/* Add (topic, partition) unless present; returns its index or -1. */
+static long add_part(crawllog_group_desc_t *d, size_t *cap, const char *topic,
+                     int32_t partition)
+{
+    for (size_t i = 0; i < d->partition_count; i++) {
+        if (d->partitions[i].partition == partition &&
+            strcmp(d->partitions[i].topic, topic) == 0) {
+            return (long)i;
+        }
+    }
+    if (cl_io_grow((void **)&d->partitions, cap, d->partition_count + 1,
+                   sizeof(*d->partitions)) != 0) {
+        return -1;
+    }
+    crawllog_group_partition_t *p = &d->partitions[d->partition_count];
+    memset(p, 0, sizeof(*p));
+    if ((p->topic = cl_io_strdup(topic)) == NULL) {
+        return -1;
+    }
+    p->partition = partition;
+    p->committed = p->log_end = p->lag = p->commit_time_ms = -1;
+    return (long)d->partition_count++;
+}
+
+/* Copy the shared state: members and each partition's owner. */
+static int snapshot(struct cl_group *g, crawllog_group_desc_t *d,
+                    size_t *pcap, struct cl_err *err)
+{
+    struct cl_group_shm *s = g->shm;
+    int slot_idx[CL_GROUP_MAX_MEMBERS];
+    int64_t now = cl_io_mono_ns();
+    int rc = cl_group_lock(g, err), pending = 0, present = 0;
+    if (rc != 0) {
+        return rc;
+    }
+    d->generation = atomic_load(&s->generation);
+    d->members = cl_io_calloc(CL_GROUP_MAX_MEMBERS, sizeof(*d->members));
+    rc = d->members ? 0 : CRAWLLOG_ENOMEM;
+    for (int i = 0; rc == 0 && i < CL_GROUP_MAX_MEMBERS; i++) {
+        const struct cl_gmember *m = &s->members[i];
+        slot_idx[i] = -1;
+        if (m->state != CL_GM_ACTIVE && m->state != CL_GM_AWAY) {
+            continue;
+        }
+        crawllog_group_member_t *o = &d->members[d->member_count];
+        o->member_id = cl_io_strdup(m->member_id);
+        o->instance_id = cl_io_strdup(m->instance_id);
+        o->client_id = cl_io_strdup(m->client_id);
+        o->pid = (long)m->pid;
+        o->alive = m->state == CL_GM_ACTIVE;
+        o->last_poll_age_ms = (now - atomic_load(&m->last_poll_ns)) / 1000000;
+        slot_idx[i] = (int)d->member_count++;
+        present++;
+        if (!o->member_id || !o->instance_id || !o->client_id) {
+            rc = CRAWLLOG_ENOMEM;
+        }
+    }
+    for (int t = 0; rc == 0 && t < s->ntopics; t++) {
+        for (int32_t p = 0; rc == 0 && p < s->topics[t].partitions; p++) {
+            const struct cl_gpart *gp = &s->parts[s->topics[t].base + p];
+            long k = add_part(d, pcap, s->topics[t].name, p);
+            if (k < 0) {
+                rc = CRAWLLOG_ENOMEM;
+                break;
+            }
+            int owner = gp->owner >= 0 && gp->owner < CL_GROUP_MAX_MEMBERS &&
+                                s->members[gp->owner].state == CL_GM_ACTIVE &&
+                                s->members[gp->owner].incarnation ==
+                                    gp->owner_inc
+                            ? gp->owner
+                            : -1;
+            if (owner >= 0 && slot_idx[owner] >= 0) {
+                d->partitions[k].member_id =
+                    d->members[slot_idx[owner]].member_id;
+                d->members[slot_idx[owner]].partitions++;
+            }
+            if (gp->target >= 0 && gp->target < CL_GROUP_MAX_MEMBERS &&
+                s->members[gp->target].state == CL_GM_ACTIVE &&
+                owner != gp->target) {
+                pending = 1;
+            }
+        }
+    }
+    snprintf(((struct desc_priv *)d)->strategy,
+             sizeof(((struct desc_priv *)d)->strategy), "%s",
+             s->strategy >= 0 ? cl_asg_name(s->strategy) : "");
+    cl_group_unlock(g);
+    d->state = present == 0 ? "Empty" : pending ? "PreparingRebalance"
+                                                : "Stable";
+    if (rc == CRAWLLOG_ENOMEM) {
+        cl_errf(err, rc, "out of memory");
+    }
+    return rc;
+}
+
+int crawllog_group_describe(crawllog_t *log, const char *group,
+                            crawllog_group_desc_t **descp)
+{
+    struct cl_err err = {{0}};
+    struct cl_group g;
+    struct cl_offsets *o = NULL;
+    size_t pcap = 0;
+    if (descp) {
+        *descp = NULL;
+    }
+    if (log == NULL || group == NULL || descp == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    int rc = cl_group_open(&g, log, group, 0, &err);
+    if (rc != 0) {
+        return cl_log_fail(log, rc, &err);
+    }
+    struct desc_priv *dp = cl_io_calloc(1, sizeof(*dp));
+    if (dp == NULL) {
+        cl_group_close(&g);
+        cl_errf(&err, CRAWLLOG_ENOMEM, "out of memory");
+        return cl_log_fail(log, CRAWLLOG_ENOMEM, &err);
+    }
+    crawllog_group_desc_t *d = &dp->pub;
+    snprintf(dp->group, sizeof(dp->group), "%s", group);
+    d->group = dp->group;
+    d->strategy = dp->strategy;
+    rc = snapshot(&g, d, &pcap, &err);
+    if (rc == 0) {
+        rc = cl_offsets_open(&o, g.dirfd, g.reldir, log->fmode, &err);
+    }
+    for (size_t i = 0; rc == 0 && i < cl_offsets_count(o); i++) {
+        struct cl_offset_entry e;
+        cl_offsets_at(o, i, &e);
+        long k = add_part(d, &pcap, e.topic, e.partition);
+        if (k < 0) {
+            rc = cl_errf(&err, CRAWLLOG_ENOMEM, "out of memory");
+            break;
+        }
+        d->partitions[k].committed = e.offset;
+        d->partitions[k].commit_time_ms = e.commit_ms;
+    }
+    cl_offsets_close(o);
+    cl_group_close(&g);
+    if (rc != 0) {
+        crawllog_group_desc_free(d);
+        return cl_log_fail(log, rc, &err);
+    }
+    for (size_t i = 0; i < d->partition_count; i++) {
+        crawllog_group_partition_t *p = &d->partitions[i];
+        int64_t start, end;
+        if (crawllog_partition_offsets(log, p->topic, p->partition, &start,
+                                       &end) == 0) {
+            p->log_end = end;
+            if (p->committed >= 0) {
+                p->lag = end > p->committed ? end - p->committed : 0;
+            }
+        }
+    }
+    if (d->partition_count > 1) {
+        /* member_id pointers point into members[], not into partitions[],
+         * so sorting is safe. */
+        qsort(d->partitions, d->partition_count, sizeof(*d->partitions),
+              cmp_part);
+    }
+    log->errmsg[0] = '\0';
+    *descp = d;
+    return 0;
+}
+
+int crawllog_group_list(crawllog_t *log, char ***namesp, size_t *countp)
+{
+    struct cl_err err = {{0}};
+    char **names = NULL;
+    size_t n = 0, keep = 0;
+    if (namesp) {
+        *namesp = NULL;
+    }
+    if (countp) {
+        *countp = 0;
+    }
+    if (log == NULL || namesp == NULL || countp == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    int fd = cl_tree_open_dir(log->rootfd, CL_GROUPS_DIR);
+    if (fd == -ENOENT) {
+        return 0;
+    }
+    if (fd < 0) {
+        cl_err_sys(&err, -fd, CL_GROUPS_DIR, "open");
+        return cl_log_fail(log, cl_err_from_errno(-fd), &err);
+    }
+    int rc = cl_io_listdir("group.list", fd, &names, &n);
+    cl_io_close(fd);
+    if (rc != 0) {
+        rc = cl_err_sys(&err, -rc, CL_GROUPS_DIR, "list");
+        return cl_log_fail(log, rc, &err);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (cl_names_topic_valid(names[i])) {
+            names[keep++] = names[i];
+        } else {
+            cl_io_free(names[i]);
+        }
+    }
+    *namesp = names;
+    *countp = keep;
+    return 0;
+}

@@ -1,0 +1,35 @@
+/*
+ * reader.h - internal view of crawllog_reader_t / crawllog_msg_t for the
+ * consumer (layer 2).  See reader.c.
+ */
+#ifndef CL_READER_H
+#define CL_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crawllog.h"
+#include "record.h"
+
+struct crawllog_msg_s {
+    struct cl_record_view rv;
+    const char *topic;   /* owned by the reader (or consumer) */
+    int32_t partition;
+};
+
+/*
+ * The next record into *msg, for a consumer that hands out many messages
+ * at once: records already in the reader's buffer are returned without
+ * touching it; only with may_fill may the buffer be refilled (up to
+ * fill_bytes, at least one batch), which invalidates every view handed out
+ * before.  *gotp = 0 when nothing more is available now (log end, or the
+ * buffer is used up and !may_fill).  Errors as crawllog_reader_next.
+ */
+int cl_reader_next_into(crawllog_reader_t *rd, int may_fill,
+                        size_t fill_bytes, struct crawllog_msg_s *msg,
+                        int *gotp);
+
+/* The partition object behind the reader. */
+struct cl_partition *cl_reader_partition(const crawllog_reader_t *rd);
+
+#endif /* CL_READER_H */
