@@ -28,6 +28,9 @@ struct cl_cpart {
     crawllog_reader_t *rd;     /* NULL until the start is resolved */
     int64_t position;          /* next offset to hand out; -1 unknown */
     int64_t start;             /* unresolved start: offset or special */
+    int64_t committed;         /* last offset known committed for it by
+                                  this consumer (-1: none): commit(NULL)
+                                  skips partitions whose position is it */
     int paused;
     int handed;                /* messages handed out in this poll */
     int filled;                /* reader refilled in this poll */

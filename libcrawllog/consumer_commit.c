@@ -53,6 +53,31 @@ int cl_cons_sync_commits(crawllog_consumer_t *c, struct cl_err *err)
     return closed_check(c, rc);
 }
 
+static void note_committed(crawllog_consumer_t *c,
+                           const struct cl_offset_entry *e, size_t n);
+
+/* Under the group lock: does this member still own every partition of e?
+ * (0 or CRAWLLOG_EGENERATION.) */
+static int check_owned(crawllog_consumer_t *c, const struct cl_offset_entry *e,
+                       size_t n, struct cl_err *err)
+{
+    crawllog_topic_partition_t *list = cl_io_calloc(n + 1, sizeof(*list));
+    if (list == NULL) {
+        return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        list[i].topic = e[i].topic;
+        list[i].partition = e[i].partition;
+    }
+    int rc = cl_group_lock(&c->group, err);
+    if (rc == 0) {
+        rc = cl_group_check_owner_locked(&c->group, list, n, err);
+        cl_group_unlock(&c->group);
+    }
+    cl_io_free(list);
+    return rc;
+}
+
 int cl_cons_commit(crawllog_consumer_t *c, const struct cl_offset_entry *e,
                    size_t n, int sync, struct cl_err *err)
 {
@@ -92,6 +117,8 @@ int cl_cons_commit(crawllog_consumer_t *c, const struct cl_offset_entry *e,
     if (rc != 0) {
         return closed_check(c, rc);
     }
+    /* Visible to every reader from here on, synced or not. */
+    note_committed(c, e, n);
     if (sync == CRAWLLOG_SYNC_DURABLE) {
         rc = cl_offsets_sync(c->offsets, token, err);
         if (rc == 0) {
@@ -101,6 +128,18 @@ int cl_cons_commit(crawllog_consumer_t *c, const struct cl_offset_entry *e,
     }
     c->unsynced_token = token;
     return 0;
+}
+
+/* After a successful commit: what this consumer now knows is committed. */
+static void note_committed(crawllog_consumer_t *c,
+                           const struct cl_offset_entry *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct cl_cpart *cp = cl_cons_find(c, e[i].topic, e[i].partition);
+        if (cp != NULL) {
+            cp->committed = e[i].offset;
+        }
+    }
 }
 
 int cl_cons_commit_positions(crawllog_consumer_t *c,
@@ -119,14 +158,27 @@ int cl_cons_commit_positions(crawllog_consumer_t *c,
             wanted = only[k].partition == cp->partition &&
                      strcmp(only[k].topic, cp->topic) == 0;
         }
-        if (wanted && cp->position >= 0) {
+        /* Unchanged since our last commit: nothing to write (a caught-up
+         * consumer committing after every poll costs nothing). */
+        if (wanted && cp->position >= 0 && cp->position != cp->committed) {
             e[n].topic = cp->topic;
             e[n].partition = cp->partition;
             e[n].offset = cp->position;
             n++;
         }
     }
-    int rc = n > 0 ? cl_cons_commit(c, e, n, sync, err) : 0;
+    int rc = 0;
+    if (n > 0) {
+        rc = cl_cons_commit(c, e, n, sync, err);
+    } else if (c->mode == CL_CONS_SUBSCRIBED && c->nparts > 0) {
+        /* Nothing new to write, but a member that lost its partitions
+         * must still hear it (Kafka's commitSync fails the same way). */
+        for (size_t i = 0; i < c->nparts; i++) {
+            e[i].topic = c->parts[i].topic;
+            e[i].partition = c->parts[i].partition;
+        }
+        rc = check_owned(c, e, c->nparts, err);
+    }
     cl_io_free(e);
     return rc;
 }
@@ -162,6 +214,7 @@ int cl_cons_start(crawllog_consumer_t *c, struct cl_cpart *cp,
             struct cl_offset_entry ce;
             if (cl_offsets_get(c->offsets, cp->topic, cp->partition, &ce)) {
                 pos = ce.offset;
+                cp->committed = ce.offset;
                 why = "the committed offset is outside the log";
             }
         } else if (cp->start == CL_START_RESET) {

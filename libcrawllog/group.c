@@ -148,6 +148,7 @@ int cl_group_open(struct cl_group *g, crawllog_t *log, const char *name,
         return cl_err_sys(err, -rc, path, "open state");
     }
     g->shm = addr;
+    cl_io_boot_id(g->boot_id, sizeof(g->boot_id));
     return 0;
 }
 
@@ -250,12 +251,11 @@ static int sweep(struct cl_group *g, int64_t now, int *changedp);
 int cl_group_lock(struct cl_group *g, struct cl_err *err)
 {
     struct cl_group_shm *s = g->shm;
-    char boot[48];
+    const char *boot = g->boot_id;
     int rc = cl_io_lock("group.lock", g->fd, 1, 1);
     if (rc != 0) {
         return cl_err_sys(err, -rc, g->reldir, "lock group state");
     }
-    cl_io_boot_id(boot, sizeof(boot));
     if (memcmp(s->magic, CL_GROUP_MAGIC, 8) != 0 ||
         s->version != CL_GROUP_VERSION ||
         strncmp(s->boot_id, boot, sizeof(s->boot_id)) != 0 ||

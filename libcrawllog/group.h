@@ -99,6 +99,7 @@ struct cl_group {
     char reldir[CL_GROUP_NAME_SIZE + 16];
     int slot;                    /* -1: not a member */
     char member_id[CL_GROUP_ID_SIZE]; /* of the last join */
+    char boot_id[48];            /* this boot's id (read once at open) */
     uint64_t incarnation;
     uint64_t seen_seq;           /* change_seq at the last sync */
     int32_t generation;          /* generation of the last sync */

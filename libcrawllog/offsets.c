@@ -90,6 +90,7 @@
 #define REC_MAX ((uint32_t)64 << 20)
 #define REC_SNAPSHOT 1u
 #define CHUNK ((uint32_t)64 << 10)
+#define GROW ((uint64_t)256 << 10) /* file growth step (zeros) */
 #define COMPACT_DEFAULT ((uint64_t)4 << 20)
 #define COMPACT_RATIO 4
 #define READ_FIRST 4096 /* a refresh usually finds nothing new */
@@ -107,6 +108,7 @@ struct ofile {
     uint64_t base_seq;
     uint64_t end;      /* byte after the last valid record */
     uint64_t next_seq; /* seq the record at end must carry */
+    uint64_t size;     /* file size last seen (files only grow) */
     struct cl_omap map;
 };
 
@@ -614,19 +616,28 @@ static int wbuf_reserve(struct cl_offsets *o, size_t need,
 /* Make [f.end, f.end + len) lie inside the file: grow it by writing zeros
  * (whole chunks) and fdatasync them, so that a commit's fdatasync never
  * changes the file's size or extents. */
+/* Room for len more bytes at f.end: zeros are written (never a hole), so
+ * a commit's later fdatasync finds its blocks allocated.  The zeros are not
+ * synced here: the next durable commit's fdatasync covers the size change
+ * once, and a commit that only asked for WRITTEN never waits for a sync. */
 static int ensure_space(struct cl_offsets *o, uint64_t len,
                         struct cl_err *err)
 {
     struct stat st;
+    uint64_t need = o->f.end + len;
+    if (need <= o->f.size) {
+        return 0;
+    }
     int rc = cl_io_fstat("offsets.stat", o->f.fd, &st);
     if (rc < 0) {
         return sys_err(o, err, rc, "fstat");
     }
-    uint64_t size = (uint64_t)st.st_size, need = o->f.end + len;
+    uint64_t size = (uint64_t)st.st_size;
+    o->f.size = size;
     if (need <= size) {
         return 0;
     }
-    uint64_t target = (need + CHUNK - 1) / CHUNK * CHUNK;
+    uint64_t target = (need + GROW - 1) / GROW * GROW;
     for (uint64_t at = size; at < target;) {
         uint64_t n = target - at < CHUNK ? target - at : CHUNK;
         rc = cl_io_pwrite_all("offsets.grow", o->f.fd, zeros, (size_t)n, at);
@@ -635,11 +646,7 @@ static int ensure_space(struct cl_offsets *o, uint64_t len,
         }
         at += n;
     }
-    rc = cl_io_fdatasync("offsets.grow.fsync", o->f.fd);
-    if (rc < 0) {
-        o->failed = 1;
-        return sys_err(o, err, rc, "fdatasync (grow)");
-    }
+    o->f.size = target;
     return 0;
 }
 

@@ -199,6 +199,22 @@ static void test_commit_restart_resume(void **state)
     assert_int_equal(off, 10);
     assert_crawllog_ok(crawllog_consumer_committed(other, TOPIC, 1, &off));
     assert_int_equal(off, 10);
+    /* Committing unchanged positions again writes nothing: the commit
+     * time stays that of the first commit. */
+    crawllog_group_desc_t *d1, *d2;
+    assert_crawllog_ok(crawllog_group_describe(log, "g", &d1));
+    cl_test_sleep_ms(20);
+    assert_crawllog_ok(crawllog_consumer_commit(c, NULL,
+                                                CRAWLLOG_SYNC_DURABLE));
+    assert_crawllog_ok(crawllog_group_describe(log, "g", &d2));
+    assert_int_equal(d1->partition_count, 2);
+    assert_int_equal(d2->partition_count, 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(d1->partitions[i].commit_time_ms,
+                         d2->partitions[i].commit_time_ms);
+    }
+    crawllog_group_desc_free(d1);
+    crawllog_group_desc_free(d2);
     crawllog_consumer_destroy(other);
     crawllog_consumer_destroy(c);
     cl_test_close_verify(log, CL_TEST_DIR(state));

@@ -20,25 +20,46 @@
  *       thread per partition (still one producer: the batch is acked when all
  *       returned), so their fdatasyncs overlap - what an application can do
  *       today, as long as the library has no cross-partition group commit.
- *   W2: N messages preloaded (untimed, W1 none), then one consumer reads all
- *       partitions round robin with one crawllog_reader_t each, -b records per
- *       fetch.  NO COMMIT: consumer groups / committed offsets do not exist
- *       yet, so -m has no effect; the output says so in "note".
- *   W3: the main thread sends one message per crawllog_append() (sync per -m:
- *       none -> WRITTEN, since a NONE append is invisible until flushed;
- *       batch -> WRITTEN + flush(DURABLE) every >= 1 ms; always -> DURABLE),
- *       paced at -r for -t s.  A consumer thread with its own reader per
- *       partition polls crawllog_reader_next() and sleeps ~50 us (-o
- *       poll_us=N) when a round over all partitions found nothing: the API
- *       has no blocking wait / notification yet.  Latency = now_ns() -
- *       parse_ts(value) per message.
+ *   W2: N messages preloaded (untimed, W1 none), then ONE consumer,
+ *       group.id "g", subscribed to the topic (crawllog_consumer_subscribe;
+ *       -o assign: crawllog_consumer_assign of all partitions from
+ *       CRAWLLOG_OFFSET_BEGINNING instead, still committing as group "g"),
+ *       auto.offset.reset=earliest, max.poll.records = -b.  Loop:
+ *       crawllog_consumer_poll(-b), check every message (key/value shape,
+ *       checksum of the keys' last digits), crawllog_consumer_commit(c, NULL,
+ *       sync) = every owned partition at its position:
+ *         none   : CRAWLLOG_SYNC_WRITTEN (in the offsets file, no fsync
+ *                  asked for; the library still fdatasyncs every 64 KiB it
+ *                  grows the offsets file by)
+ *         batch  : WRITTEN, but DURABLE when >= 1 ms passed since the last
+ *                  durable commit (the commit itself is the durable one)
+ *         always : CRAWLLOG_SYNC_DURABLE (fdatasync'd before the next poll)
+ *       Latency sample = one poll + its commit.  Exactly N messages must
+ *       arrive, and the committed offsets must add up to N (exit 3 if not).
+ *   W3: the producer (main thread) sends one message per crawllog_append()
+ *       (sync per -m: none -> WRITTEN, since a NONE append is invisible
+ *       until flushed; batch -> WRITTEN + flush(DURABLE) every >= 1 ms;
+ *       always -> DURABLE), paced at -r for -t s.  The consumer is a
+ *       separate PROCESS (forked before the parent opens the log; it opens
+ *       its own handle) - or with -o thread a thread sharing the parent's
+ *       handle - with a subscribed group "g" consumer (as W2) that blocks in
+ *       crawllog_consumer_poll(timeout 1 s): the library wakes it through its
+ *       futex doorbell when any process appends, no sleep-polling here.  It
+ *       commits (WRITTEN) after every poll that returned messages, like the
+ *       peers' consumers.  The producer starts once the consumer owns every
+ *       partition (run.sh also runs the -o thread variant, W3 none).
+ *       Latency = now_ns() - parse_ts(value) per message,
+ *       written by the consumer into a MAP_SHARED array the parent reads
+ *       after waitpid() and reports with bench_emit().
  *   W4: -n single messages (partition = part_of(key)), each appended with
  *       CRAWLLOG_SYNC_DURABLE; latency per message.
  */
 #include "common.h"
 
 #include <pthread.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "crawllog.h"
 
@@ -52,7 +73,9 @@ static void ckl(crawllog_t *log, int rc, const char *what) {
     }
 }
 
-static crawllog_t *open_log(const args_t *a) {
+/* Opens -d; with create, also creates the topic (W3's consumer process opens
+ * the directory after the parent created it). */
+static crawllog_t *open_log(const args_t *a, int create) {
     char errstr[CRAWLLOG_ERRSTR_SIZE] = "";
     crawllog_t *log = NULL;
     int rc = crawllog_open(&log, a->dir, NULL, errstr, sizeof errstr);
@@ -61,7 +84,8 @@ static crawllog_t *open_log(const args_t *a) {
                 errstr);
         exit(2);
     }
-    ckl(log, crawllog_topic_create(log, TOPIC, a->partitions, NULL), "topic_create");
+    if (create)
+        ckl(log, crawllog_topic_create(log, TOPIC, a->partitions, NULL), "topic_create");
     return log;
 }
 
@@ -215,105 +239,279 @@ static long produce(crawllog_t *log, const args_t *a, long n, lat_t *lat) {
     return flushes;
 }
 
-/* Checks one record read back; adds its key's last digit to *sum. */
-static void check_msg(const crawllog_msg_t *m, uint64_t *sum, lat_t *e2e) {
+/* ---------------- consumers (W2, W3) ------------------------------------ */
+
+static void ckc(crawllog_consumer_t *c, int rc, const char *what) {
+    if (rc != CRAWLLOG_OK) {
+        fprintf(stderr, "FATAL: %s: %s: %s\n", what, crawllog_err_name(rc),
+                c ? crawllog_consumer_errmsg(c) : "");
+        exit(3);
+    }
+}
+
+/* A consumer of group "g" on TOPIC, max.poll.records = -b, starting at the
+ * beginning of a partition without a committed offset.  assign: no
+ * membership, all partitions assigned from CRAWLLOG_OFFSET_BEGINNING. */
+static crawllog_consumer_t *consumer_open(crawllog_t *log, const args_t *a, int assign) {
+    char errstr[CRAWLLOG_ERRSTR_SIZE] = "", maxrec[32];
+    snprintf(maxrec, sizeof maxrec, "%d", a->batch);
+    const char *props[][2] = {
+        {"group.id", "g"}, {"auto.offset.reset", "earliest"}, {"max.poll.records", maxrec}};
+    crawllog_conf_t *conf = NULL;
+    if (crawllog_conf_new(&conf) != CRAWLLOG_OK) die("crawllog_conf_new");
+    for (size_t i = 0; i < sizeof props / sizeof props[0]; i++) {
+        if (crawllog_conf_set(conf, props[i][0], props[i][1], errstr, sizeof errstr) !=
+            CRAWLLOG_OK) {
+            fprintf(stderr, "FATAL: conf %s=%s: %s\n", props[i][0], props[i][1], errstr);
+            exit(2);
+        }
+    }
+    crawllog_consumer_t *c = NULL;
+    int rc = crawllog_consumer_new(log, conf, &c, errstr, sizeof errstr);
+    crawllog_conf_destroy(conf);
+    if (rc != CRAWLLOG_OK) {
+        fprintf(stderr, "FATAL: consumer_new: %s: %s\n", crawllog_err_name(rc), errstr);
+        exit(2);
+    }
+    if (assign) {
+        crawllog_topic_partition_t *tp = calloc((size_t)a->partitions, sizeof *tp);
+        if (!tp) die("calloc");
+        for (int p = 0; p < a->partitions; p++)
+            tp[p] = (crawllog_topic_partition_t){TOPIC, p, CRAWLLOG_OFFSET_BEGINNING, NULL};
+        ckc(c, crawllog_consumer_assign(c, tp, (size_t)a->partitions), "assign");
+        free(tp);
+    } else {
+        const char *topics[] = {TOPIC};
+        ckc(c, crawllog_consumer_subscribe(c, topics, 1), "subscribe");
+    }
+    return c;
+}
+
+static void consumer_done(crawllog_consumer_t *c) {
+    ckc(c, crawllog_consumer_close(c), "consumer_close");
+    crawllog_consumer_destroy(c);
+}
+
+/* Checks one message; adds its key's last digit to *sum; returns the value. */
+static const char *check_msg(const crawllog_msg_t *m, uint64_t *sum) {
     size_t kl = 0, vl = 0;
     const char *k = crawllog_msg_key(m, &kl);
     const char *v = crawllog_msg_value(m, &vl);
     if (!k || !v || kl != KEY_LEN || vl != VAL_LEN || memcmp(k, "key-", 4) != 0) {
-        fprintf(stderr, "FATAL: bad record at offset %lld\n",
+        fprintf(stderr, "FATAL: bad record at %d/%lld\n", (int)crawllog_msg_partition(m),
                 (long long)crawllog_msg_offset(m));
         exit(3);
     }
     *sum += (uint8_t)k[KEY_LEN - 1];
-    if (e2e) lat_add(e2e, now_ns() - parse_ts(v));
+    return v;
 }
 
-static crawllog_reader_t **readers_new(crawllog_t *log, int P) {
-    crawllog_reader_t **rd = calloc((size_t)P, sizeof *rd);
-    if (!rd) die("calloc");
-    for (int p = 0; p < P; p++) ckl(log, crawllog_reader_new(&rd[p], log, TOPIC, p), "reader_new");
-    return rd;
-}
-
-static void readers_free(crawllog_reader_t **rd, int P) {
-    for (int p = 0; p < P; p++) crawllog_reader_destroy(rd[p]);
-    free(rd);
-}
-
-/* Reads up to max records from rd; returns how many (0 at the log end). */
-static long fetch(crawllog_reader_t *rd, long max, uint64_t *sum, lat_t *e2e) {
-    long got = 0;
-    while (got < max) {
-        const crawllog_msg_t *m = NULL;
-        int rc = crawllog_reader_next(rd, &m);
-        if (rc != CRAWLLOG_OK) {
-            fprintf(stderr, "FATAL: reader_next: %s: %s\n", crawllog_err_name(rc),
-                    crawllog_reader_errmsg(rd));
-            exit(3);
-        }
-        if (!m) break;
-        check_msg(m, sum, e2e);
-        got++;
+/* Sum of the group's committed offsets over all partitions (-1 if one has
+ * none): the number of messages committed, since every partition starts
+ * at offset 0. */
+static long committed_total(crawllog_consumer_t *c, int P) {
+    long t = 0;
+    for (int p = 0; p < P; p++) {
+        int64_t off = -1;
+        ckc(c, crawllog_consumer_committed(c, TOPIC, p, &off), "committed");
+        if (off < 0) return -1;
+        t += (long)off;
     }
-    return got;
+    return t;
+}
+
+/* ---------------- W2 ---------------------------------------------------- */
+
+static int run_w2(args_t *a, crawllog_t *log) {
+    args_t setup = *a;
+    setup.mode = "none";
+    produce(log, &setup, a->msgs, NULL); /* untimed */
+    int assign = strstr(a->opt, "assign") != NULL;
+    crawllog_consumer_t *c = consumer_open(log, a, assign);
+    const crawllog_msg_t **msgs = calloc((size_t)a->batch, sizeof *msgs);
+    if (!msgs) die("calloc");
+    int always = mode_is(a, "always"), batch = mode_is(a, "batch");
+    lat_t lat;
+    lat_init(&lat, (size_t)(a->msgs / a->batch + 16));
+    long total = 0, polls = 0, durable = 0;
+    int idle = 0;
+    uint64_t sum = 0;
+    uint64_t t0 = now_ns(), last_durable = t0;
+    while (total < a->msgs) {
+        uint64_t s = now_ns();
+        size_t n = 0;
+        ckc(c, crawllog_consumer_poll(c, 1000, msgs, (size_t)a->batch, &n), "poll");
+        polls++;
+        if (n == 0) {
+            if (++idle >= 3) break; /* 3 s without a message: some are missing */
+            continue;
+        }
+        idle = 0;
+        for (size_t i = 0; i < n; i++) check_msg(msgs[i], &sum);
+        total += (long)n;
+        int dur = always || (batch && s - last_durable >= 1000000ull);
+        ckc(c, crawllog_consumer_commit(c, NULL, dur ? CRAWLLOG_SYNC_DURABLE : CRAWLLOG_SYNC_WRITTEN),
+            "commit");
+        if (dur) {
+            durable++;
+            last_durable = now_ns();
+        }
+        lat_add(&lat, now_ns() - s);
+    }
+    uint64_t t1 = now_ns();
+    long committed = committed_total(c, a->partitions);
+    consumer_done(c);
+    free(msgs);
+    if (total != a->msgs || committed != a->msgs) {
+        fprintf(stderr, "W2: consumed %ld, committed %ld, of %ld\n", total, committed, a->msgs);
+        free(lat.v);
+        return 3;
+    }
+    char extra[640];
+    snprintf(extra, sizeof extra,
+             "\"checksum\":%llu,\"polls\":%ld,\"durable_commits\":%ld,\"note\":\"one consumer "
+             "of group g (%s), commit of all owned partitions after every poll: none=WRITTEN, "
+             "batch=DURABLE if >=1 ms since the last durable one else WRITTEN, always=DURABLE\"",
+             (unsigned long long)sum, polls, durable, assign ? "assign" : "subscribe");
+    bench_emit(a, total, (double)(t1 - t0) / 1e9, MSG_PAYLOAD, &lat, "batch", extra);
+    free(lat.v);
+    return 0;
 }
 
 /* ---------------- W3 ---------------------------------------------------- */
 
+/* Filled by the consumer (thread or process), read by the producer after
+ * the consumer finished.  MAP_SHARED | MAP_ANONYMOUS, so a forked child
+ * writes into the parent's memory. */
+typedef struct {
+    long total;    /* messages the producer sends */
+    long received; /* latency samples in lat[] */
+    long polls, commits, empty_polls;
+    uint64_t sum;
+    uint64_t lat[]; /* [total] receive - send, ns */
+} w3_shm_t;
+
 typedef struct {
     const args_t *a;
-    crawllog_t *log;
-    long total;
-    int producer_done; /* atomic */
-    long received;
-    long idle_sleeps;
-    lat_t e2e;
-} w3_t;
+    crawllog_t *log; /* thread: the producer's handle; process: NULL */
+    w3_shm_t *sh;
+    int ready_fd; /* one byte written once the consumer owns every partition */
+} w3_ctx_t;
 
-static void *w3_consumer(void *arg) {
-    w3_t *s = arg;
-    int P = s->a->partitions;
-    const char *pp = strstr(s->a->opt, "poll_us=");
-    long poll_us = pp ? atol(pp + 8) : 50;
-    crawllog_reader_t **rd = readers_new(s->log, P);
-    uint64_t sum = 0, idle_since = 0;
-    while (s->received < s->total) {
-        long got = 0;
-        for (int p = 0; p < P; p++) got += fetch(rd[p], s->a->batch, &sum, &s->e2e);
-        s->received += got;
-        if (got) {
-            idle_since = 0;
+/* Polls (timeout 0: runs the group sync and resolves the start positions)
+ * until the consumer owns all -p partitions at known positions. */
+static void w3_wait_assigned(crawllog_consumer_t *c, const crawllog_msg_t **msgs, int P,
+                             int batch) {
+    uint64_t give_up = now_ns() + 10000000000ull;
+    for (;;) {
+        size_t n = 0, cnt = 0, known = 0;
+        ckc(c, crawllog_consumer_poll(c, 0, msgs, (size_t)batch, &n), "poll");
+        if (n) {
+            fprintf(stderr, "FATAL: W3: message before the producer started\n");
+            exit(3);
+        }
+        crawllog_topic_partition_t *list = NULL;
+        ckc(c, crawllog_consumer_assignment(c, &list, &cnt), "assignment");
+        for (size_t i = 0; i < cnt; i++) known += list[i].offset >= 0;
+        free(list);
+        if ((int)cnt == P && (int)known == P) return;
+        if (now_ns() > give_up) {
+            fprintf(stderr, "FATAL: W3: consumer got %zu of %d partitions\n", cnt, P);
+            exit(3);
+        }
+        sleep_until_ns(now_ns() + 1000000ull); /* setup only, untimed */
+    }
+}
+
+static void w3_consume(w3_ctx_t *x) {
+    const args_t *a = x->a;
+    w3_shm_t *sh = x->sh;
+    crawllog_consumer_t *c = consumer_open(x->log, a, 0);
+    const crawllog_msg_t **msgs = calloc((size_t)a->batch, sizeof *msgs);
+    if (!msgs) die("calloc");
+    w3_wait_assigned(c, msgs, a->partitions, a->batch);
+    if (write(x->ready_fd, "r", 1) != 1) die("write ready");
+    int idle = 0;
+    while (sh->received < sh->total) {
+        size_t n = 0;
+        ckc(c, crawllog_consumer_poll(c, 1000, msgs, (size_t)a->batch, &n), "poll");
+        sh->polls++;
+        if (n == 0) {
+            sh->empty_polls++;
+            if (++idle >= 5) break; /* 5 s without a message: some are lost */
             continue;
         }
-        if (__atomic_load_n(&s->producer_done, __ATOMIC_ACQUIRE)) {
-            if (!idle_since) idle_since = now_ns();
-            if (now_ns() - idle_since > 3000000000ull) break; /* lost messages */
+        idle = 0;
+        for (size_t i = 0; i < n; i++) {
+            const char *v = check_msg(msgs[i], &sh->sum);
+            if (sh->received < sh->total) sh->lat[sh->received] = now_ns() - parse_ts(v);
+            sh->received++;
         }
-        s->idle_sleeps++;
-        if (poll_us > 0) sleep_until_ns(now_ns() + (uint64_t)poll_us * 1000);
+        ckc(c, crawllog_consumer_commit(c, NULL, CRAWLLOG_SYNC_WRITTEN), "commit");
+        sh->commits++;
     }
-    readers_free(rd, P);
+    consumer_done(c);
+    free(msgs);
+}
+
+static void *w3_thread(void *arg) {
+    w3_consume(arg);
     return NULL;
 }
 
-static int run_w3(args_t *a, crawllog_t *log) {
+/* W3 opens the log itself: in process mode the consumer is forked before
+ * the parent opens anything (no handle may cross a fork()). */
+static int run_w3(args_t *a) {
+    int thread = strstr(a->opt, "thread") != NULL;
     int sync = mode_is(a, "always") ? CRAWLLOG_SYNC_DURABLE : CRAWLLOG_SYNC_WRITTEN;
-    w3_t *s = calloc(1, sizeof *s);
-    if (!s) die("calloc");
-    s->a = a;
-    s->log = log;
-    s->total = (long)((double)a->rate * a->duration);
-    lat_init(&s->e2e, (size_t)s->total + 1);
+    long total = (long)((double)a->rate * a->duration);
+    size_t shsz = sizeof(w3_shm_t) + (size_t)(total + 1) * sizeof(uint64_t);
+    w3_shm_t *sh = mmap(NULL, shsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (sh == MAP_FAILED) die("mmap");
+    sh->total = total;
+    int rp[2], gp[2]; /* rp: consumer -> producer "ready"; gp: producer -> child "go" */
+    if (pipe(rp) || pipe(gp)) die("pipe");
+    w3_ctx_t x = {a, NULL, sh, rp[1]};
+    pid_t pid = -1;
     pthread_t th;
-    if (pthread_create(&th, NULL, w3_consumer, s)) die("pthread_create");
-    usleep(10000);
+    if (!thread) {
+        fflush(stdout);
+        fflush(stderr);
+        pid = fork();
+        if (pid < 0) die("fork");
+        if (pid == 0) { /* the consumer process */
+            close(rp[0]);
+            close(gp[1]);
+            char b;
+            if (read(gp[0], &b, 1) != 1) _exit(2); /* the parent failed to create the topic */
+            x.log = open_log(a, 0);
+            w3_consume(&x);
+            int rc = crawllog_close(x.log);
+            _exit(rc == CRAWLLOG_OK ? 0 : 2);
+        }
+    }
+    close(gp[0]);
+    crawllog_t *log = open_log(a, 1);
+    if (thread) {
+        x.log = log;
+        if (pthread_create(&th, NULL, w3_thread, &x)) die("pthread_create");
+    } else {
+        close(rp[1]); /* EOF on rp[0] if the child dies before it is ready */
+        if (write(gp[1], "g", 1) != 1) die("write go");
+    }
+    close(gp[1]);
+    char b;
+    if (read(rp[0], &b, 1) != 1) {
+        fprintf(stderr, "W3: the consumer failed before it was ready\n");
+        if (pid > 0) waitpid(pid, NULL, 0);
+        return 3;
+    }
     char m[MSG_PAYLOAD];
     crawllog_record_t r = {m, KEY_LEN, m + KEY_LEN, VAL_LEN, -1, NULL, 0};
     uint64_t interval = 1000000000ull / (uint64_t)a->rate;
     uint64_t last_sync = now_ns();
     uint64_t t0 = now_ns();
-    for (long i = 0; i < s->total; i++) {
+    for (long i = 0; i < total; i++) {
         uint64_t target = t0 + (uint64_t)i * interval;
         if (now_ns() < target) sleep_until_ns(target);
         fmt_key(m, (uint64_t)i);
@@ -326,19 +524,33 @@ static int run_w3(args_t *a, crawllog_t *log) {
         }
     }
     uint64_t t_send = now_ns();
-    __atomic_store_n(&s->producer_done, 1, __ATOMIC_RELEASE);
-    pthread_join(th, NULL);
-    if (s->received != s->total) {
-        fprintf(stderr, "W3: received %ld of %ld\n", s->received, s->total);
+    int ok = 1;
+    if (thread) {
+        pthread_join(th, NULL);
+    } else {
+        int st = 0;
+        if (waitpid(pid, &st, 0) != pid) die("waitpid");
+        ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    }
+    close(rp[0]);
+    int rc = crawllog_close(log);
+    if (!ok || rc != CRAWLLOG_OK || sh->received != total) {
+        fprintf(stderr, "W3: received %ld of %ld (consumer %s, close %s)\n", sh->received, total,
+                ok ? "ok" : "failed", crawllog_err_name(rc));
+        munmap(sh, shsz);
         return 3;
     }
-    char extra[512];
+    lat_t lat = {sh->lat, (size_t)sh->received, (size_t)total + 1};
+    char extra[640];
     snprintf(extra, sizeof extra,
-             "\"target_rate\":%ld,\"received\":%ld,\"idle_sleeps\":%ld,\"note\":\"msg_per_s = "
-             "achieved send rate; consumer thread polls crawllog_reader_next and sleeps "
-             "~50 us when idle (no blocking wait in the API yet)\"",
-             a->rate, s->received, s->idle_sleeps);
-    bench_emit(a, s->total, (double)(t_send - t0) / 1e9, MSG_PAYLOAD, &s->e2e, "msg", extra);
+             "\"target_rate\":%ld,\"received\":%ld,\"consumer\":\"%s\",\"polls\":%ld,"
+             "\"empty_polls\":%ld,\"commits\":%ld,\"checksum\":%llu,\"note\":\"msg_per_s = "
+             "achieved send rate; lat = receive-send; group consumer in another %s blocked in "
+             "crawllog_consumer_poll (futex doorbell), commit WRITTEN per poll\"",
+             a->rate, sh->received, thread ? "thread" : "process", sh->polls, sh->empty_polls,
+             sh->commits, (unsigned long long)sh->sum, thread ? "thread" : "process");
+    bench_emit(a, total, (double)(t_send - t0) / 1e9, MSG_PAYLOAD, &lat, "msg", extra);
+    munmap(sh, shsz);
     return 0;
 }
 
@@ -351,9 +563,10 @@ int main(int argc, char **argv) {
     if (!a.dir) a.dir = "/tmp/crawllog-peers/crawllog";
     if (a.partitions > 256) a.partitions = 256;
     mkdir(a.dir, 0755);
+    if (!strcmp(a.workload, "W3")) return run_w3(&a);
     int P = a.partitions;
     char extra[512];
-    crawllog_t *log = open_log(&a);
+    crawllog_t *log = open_log(&a, 1);
     int ret = 0;
 
     if (!strcmp(a.workload, "W1")) {
@@ -365,46 +578,7 @@ int main(int argc, char **argv) {
         snprintf(extra, sizeof extra, "\"durable_flushes\":%ld", flushes);
         bench_emit(&a, a.msgs, (double)(t1 - t0) / 1e9, MSG_PAYLOAD, &lat, "batch", extra);
     } else if (!strcmp(a.workload, "W2")) {
-        args_t setup = a;
-        setup.mode = "none";
-        produce(log, &setup, a.msgs, NULL); /* untimed */
-        crawllog_reader_t **rd = readers_new(log, P);
-        int *done = calloc((size_t)P, sizeof *done);
-        if (!done) die("calloc");
-        lat_t lat;
-        lat_init(&lat, (size_t)(a.msgs / a.batch + 2 * P + 2));
-        long total = 0;
-        uint64_t sum = 0;
-        uint64_t t0 = now_ns();
-        for (int live = P; live > 0;) {
-            for (int p = 0; p < P; p++) {
-                if (done[p]) continue;
-                uint64_t s = now_ns();
-                long got = fetch(rd[p], a.batch, &sum, NULL);
-                if (got == 0) {
-                    done[p] = 1;
-                    live--;
-                    continue;
-                }
-                total += got;
-                lat_add(&lat, now_ns() - s);
-            }
-        }
-        uint64_t t1 = now_ns();
-        readers_free(rd, P);
-        free(done);
-        if (total != a.msgs) {
-            fprintf(stderr, "W2: consumed %ld of %ld\n", total, a.msgs);
-            ret = 3;
-        } else {
-            snprintf(extra, sizeof extra,
-                     "\"checksum\":%llu,\"note\":\"no commit (consumer groups not "
-                     "implemented yet); -m has no effect\"",
-                     (unsigned long long)sum);
-            bench_emit(&a, total, (double)(t1 - t0) / 1e9, MSG_PAYLOAD, &lat, "batch", extra);
-        }
-    } else if (!strcmp(a.workload, "W3")) {
-        ret = run_w3(&a, log);
+        ret = run_w2(&a, log);
     } else if (!strcmp(a.workload, "W4")) {
         a.mode = "always";
         lat_t lat;
