@@ -29,11 +29,13 @@
 #include "names.h"
 #include "partition.h"
 
-/* After CRAWLLOG_ECLOSED (a failed fsync) the offsets handle is dropped;
- * the next commit reopens it, re-reading what is really on disk. */
+/* After an I/O failure (a failed write or fsync leaves offsets.c's handle
+ * refusing work: CRAWLLOG_ECLOSED) the offsets handle is dropped; the next
+ * commit reopens it, re-reading what is really on disk. */
 static int closed_check(crawllog_consumer_t *c, int rc)
 {
-    if (rc == CRAWLLOG_ECLOSED) {
+    if (rc == CRAWLLOG_ECLOSED || rc == CRAWLLOG_EIO ||
+        rc == CRAWLLOG_ENOSPC) {
         cl_offsets_close(c->offsets);
         c->offsets = NULL;
         c->unsynced_token = 0;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "helpers.h"
+#include "io.h"
 
 #define TOPIC "t"
 
@@ -524,6 +525,62 @@ static void test_describe_lag(void **state)
     cl_test_close_verify(log, CL_TEST_DIR(state));
 }
 
+/* A commit whose write or fsync fails reports it, moves nothing, and the
+ * consumer's next commit works (a failed fsync drops the offsets handle,
+ * which is reopened from what is really on disk). */
+static void test_commit_faults(void **state)
+{
+    crawllog_t *log = cl_test_open(CL_TEST_DIR(state), NULL);
+    cl_test_create_topic(log, TOPIC, 1, NULL);
+    append_n(log, TOPIC, 0, 10, 0);
+    crawllog_consumer_t *c = new_cons(log, "g", "earliest");
+    assign_all(c, 1, CRAWLLOG_OFFSET_COMMITTED);
+    const crawllog_msg_t *m[10];
+    size_t n;
+    assert_crawllog_ok(crawllog_consumer_poll(c, 1000, m, 10, &n));
+    assert_int_equal(n, 10);
+    int64_t off;
+    crawllog_topic_partition_t tp = {TOPIC, 0, 3, NULL};
+    assert_crawllog_ok(crawllog_consumer_commit_offsets(
+        c, &tp, 1, CRAWLLOG_SYNC_DURABLE));
+
+    assert_int_equal(cl_fp_set("offsets.write=EIO"), 0);
+    tp.offset = 5;
+    assert_crawllog_rc(crawllog_consumer_commit_offsets(
+                           c, &tp, 1, CRAWLLOG_SYNC_DURABLE),
+                       CRAWLLOG_EIO);
+    assert_non_null(strstr(crawllog_consumer_errmsg(c), "groups/g/offsets"));
+    cl_fp_clear();
+    assert_crawllog_ok(crawllog_consumer_committed(c, TOPIC, 0, &off));
+    assert_int_equal(off, 3);
+
+    assert_int_equal(cl_fp_set("offsets.fdatasync=EIO"), 0);
+    tp.offset = 6;
+    assert_crawllog_rc(crawllog_consumer_commit_offsets(
+                           c, &tp, 1, CRAWLLOG_SYNC_DURABLE),
+                       CRAWLLOG_EIO);
+    cl_fp_clear();
+    /* Written but never acknowledged as durable: the next commit, on a
+     * reopened handle, supersedes it. */
+    tp.offset = 7;
+    assert_crawllog_ok(crawllog_consumer_commit_offsets(
+        c, &tp, 1, CRAWLLOG_SYNC_DURABLE));
+    assert_crawllog_ok(crawllog_consumer_committed(c, TOPIC, 0, &off));
+    assert_int_equal(off, 7);
+
+    /* The group lock cannot be taken: the commit fails, nothing moves. */
+    assert_int_equal(cl_fp_set("group.lock=EIO"), 0);
+    tp.offset = 9;
+    assert_crawllog_rc(crawllog_consumer_commit_offsets(
+                           c, &tp, 1, CRAWLLOG_SYNC_DURABLE),
+                       CRAWLLOG_EIO);
+    cl_fp_clear();
+    assert_crawllog_ok(crawllog_consumer_committed(c, TOPIC, 0, &off));
+    assert_int_equal(off, 7);
+    crawllog_consumer_destroy(c);
+    cl_test_close_verify(log, CL_TEST_DIR(state));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -537,6 +594,7 @@ int main(void)
         cl_test_unit_tmpdir(test_auto_commit_on_close),
         cl_test_unit_tmpdir(test_misuse),
         cl_test_unit_tmpdir(test_describe_lag),
+        cl_test_unit_fp(test_commit_faults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

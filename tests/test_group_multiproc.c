@@ -970,7 +970,9 @@ static void test_group_kill9_partitions_move(void **state)
                   oc.live_revokes);
     assert_int_equal(oc.processed, total + oc.dups);
     assert_true(oc.dups <= oc.victim_after);
-    assert_true(oc.live_revokes >= 1);
+    /* Whether the replacement arrives before the others finished is timing
+     * (live hand-offs are asserted in test_group_handoff_commits_on_revoke);
+     * that it was given partitions is not. */
     assert_true(oc.assigned[ACC_MEMBERS] != 0);
     cl_test_close_verify(log, dir);
 }
