@@ -1,6 +1,7 @@
 /*
  * consumer.c - crawllog_consumer_t: creation, subscribe / assign, the
- * group synchronisation run from poll, and poll itself.
+ * group synchronisation run from poll, close.  Poll itself is
+ * consumer_poll.c, commits and positions consumer_commit.c.
  *
  * On disk: nothing of its own (group.c owns groups/<g>/group.state,
  * offsets.c groups/<g>/offsets, notify.c the doorbell it claims).
@@ -221,7 +222,7 @@ static int owned_tps(crawllog_consumer_t *c, struct cl_gtp **tpsp,
 /* Membership                                                              */
 /* ---------------------------------------------------------------------- */
 
-static int join(crawllog_consumer_t *c, struct cl_err *err)
+int cl_cons_join(crawllog_consumer_t *c, struct cl_err *err)
 {
     struct cl_group_join j;
     j.client_id = cl_conf_str(c->conf, CL_CONF_CLIENT_ID);
@@ -237,7 +238,7 @@ static int join(crawllog_consumer_t *c, struct cl_err *err)
 }
 
 /* Give up everything without a chance to commit (expelled or fenced). */
-static void lose_all(crawllog_consumer_t *c)
+void cl_cons_lose_all(crawllog_consumer_t *c)
 {
     struct cl_gtp *tps = NULL;
     struct cl_err err = {{0}};
@@ -272,7 +273,7 @@ static void revoke(crawllog_consumer_t *c, const struct cl_gtp *tps,
 }
 
 /* Synchronise with the group: revoke, release, acquire, callbacks. */
-static int group_sync(crawllog_consumer_t *c, struct cl_err *err)
+int cl_cons_group_sync(crawllog_consumer_t *c, struct cl_err *err)
 {
     struct cl_group_sync sy;
     int rc = cl_group_sync_begin(&c->group, &sy, err);
@@ -299,7 +300,7 @@ static int group_sync(crawllog_consumer_t *c, struct cl_err *err)
     }
     if (rc == 0 && sy.lost) {
         cl_io_free(paused);
-        lose_all(c);
+        cl_cons_lose_all(c);
         cl_group_leave(&c->group);
         if (sy.fenced) {
             c->fatal = CRAWLLOG_EFENCED;
@@ -309,7 +310,7 @@ static int group_sync(crawllog_consumer_t *c, struct cl_err *err)
                          c->group.reldir,
                          cl_conf_str(c->conf, CL_CONF_GROUP_INSTANCE_ID));
         } else {
-            rc = join(c, err); /* expelled: rejoin as a new member */
+            rc = cl_cons_join(c, err); /* expelled: rejoin as a new member */
         }
         cl_group_sync_free(&sy);
         return rc;
@@ -399,7 +400,7 @@ int crawllog_consumer_subscribe(crawllog_consumer_t *cons,
     cl_io_free(cons->topics);
     cons->topics = copy;
     cons->ntopics = count;
-    rc = join(cons, &err);
+    rc = cl_cons_join(cons, &err);
     if (rc != 0) {
         return cl_cons_fail(cons, rc, &err);
     }
@@ -462,198 +463,6 @@ int crawllog_consumer_assign(crawllog_consumer_t *cons,
         cl_io_mono_ns() +
         cl_conf_int(cons->conf, CL_CONF_AUTO_COMMIT_INTERVAL_MS) * 1000000;
     return 0;
-}
-
-/* ---------------------------------------------------------------------- */
-/* Poll                                                                    */
-/* ---------------------------------------------------------------------- */
-
-/* Hand out up to max records; *np gets how many. */
-static int fetch(crawllog_consumer_t *c, const crawllog_msg_t **msgs,
-                 size_t max, size_t *np, struct cl_err *err)
-{
-    size_t n = 0;
-    int rc = 0;
-    if (cl_io_grow((void **)&c->msgs, &c->msgcap, max, sizeof(*c->msgs)) !=
-        0) {
-        return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < c->nparts; i++) {
-        c->parts[i].handed = c->parts[i].filled = 0;
-    }
-    for (size_t k = 0; k < c->nparts && n < max && rc == 0; k++) {
-        struct cl_cpart *cp = &c->parts[(c->rr + k) % c->nparts];
-        if (cp->paused) {
-            continue;
-        }
-        if (cp->rd == NULL && (rc = cl_cons_start(c, cp, err)) != 0) {
-            break;
-        }
-        while (n < max) {
-            int got = 0;
-            int may_fill = !cp->handed && !cp->filled;
-            rc = cl_reader_next_into(cp->rd, may_fill, (size_t)c->fetch_bytes,
-                                     &c->msgs[n], &got);
-            cp->filled |= may_fill;
-            if (rc == CRAWLLOG_EOFFSET && !cp->handed) {
-                /* Deleted by retention under our position. */
-                crawllog_reader_destroy(cp->rd);
-                cp->rd = NULL;
-                cp->start = CL_START_RESET;
-                rc = cl_cons_start(c, cp, err);
-                continue;
-            }
-            if (rc != 0) {
-                cl_errf(err, rc, "%s", crawllog_reader_errmsg(cp->rd));
-                break;
-            }
-            if (!got) {
-                break;
-            }
-            cp->handed = 1;
-            cp->position = c->msgs[n].rv.offset + 1;
-            msgs[n] = &c->msgs[n];
-            n++;
-        }
-    }
-    c->rr = c->nparts ? (c->rr + 1) % c->nparts : 0;
-    *np = n;
-    return n > 0 ? 0 : rc; /* deliver what we have; the error recurs */
-}
-
-/* 1 if an owned, unpaused partition has data at its position. */
-static int data_ready(crawllog_consumer_t *c)
-{
-    for (size_t i = 0; i < c->nparts; i++) {
-        struct cl_cpart *cp = &c->parts[i];
-        int64_t end = 0;
-        struct cl_err err;
-        if (cp->paused) {
-            continue;
-        }
-        if (cp->rd == NULL) {
-            return 1; /* start not resolved yet */
-        }
-        err.msg[0] = '\0';
-        cl_partition_offsets(cl_reader_partition(cp->rd), NULL, &end, &err);
-        if (end > crawllog_reader_position(cp->rd)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Sleep until an append to an owned partition, a group change, or
- * timeout_ns. */
-static void wait_data(crawllog_consumer_t *c, int64_t timeout_ns)
-{
-    struct cl_notify *n = cl_log_notify(c->log);
-    uint32_t seen = cl_notify_seq(n, c->notify_slot);
-    for (size_t i = 0; i < c->nparts; i++) {
-        if (!c->parts[i].paused && c->parts[i].rd != NULL) {
-            cl_watch_add(cl_partition_watch(cl_reader_partition(c->parts[i].rd)),
-                         c->notify_slot);
-        }
-    }
-    int changed = c->mode == CL_CONS_SUBSCRIBED && c->group_open &&
-                  cl_group_changed(&c->group);
-    if (!changed && !data_ready(c)) {
-        cl_notify_wait(n, c->notify_slot, seen, timeout_ns);
-    }
-    for (size_t i = 0; i < c->nparts; i++) {
-        if (c->parts[i].rd != NULL) {
-            cl_watch_remove(
-                cl_partition_watch(cl_reader_partition(c->parts[i].rd)),
-                c->notify_slot);
-        }
-    }
-}
-
-/* The group part of a poll: stay alive, check others, sync. */
-static int group_step(crawllog_consumer_t *c, struct cl_err *err)
-{
-    struct cl_group *g = &c->group;
-    int64_t now = cl_io_mono_ns();
-    if (g->slot >= 0 &&
-        g->shm->members[g->slot].instance_id[0] == '\0' &&
-        now - atomic_load(&g->shm->members[g->slot].last_poll_ns) >
-            cl_conf_int(c->conf, CL_CONF_MAX_POLL_INTERVAL_MS) * 1000000) {
-        /* We overran max.poll.interval.ms ourselves: whether or not the
-         * others noticed, our partitions may be gone. */
-        lose_all(c);
-        cl_group_leave(g);
-        int rc = join(c, err);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    cl_group_touch(g);
-    int rc = cl_group_check(g, c->heartbeat_ms, err);
-    if (rc == 0 && cl_group_changed(g)) {
-        rc = group_sync(c, err);
-    }
-    return rc;
-}
-
-int crawllog_consumer_poll(crawllog_consumer_t *cons, int timeout_ms,
-                           const crawllog_msg_t **msgs, size_t max,
-                           size_t *countp)
-{
-    struct cl_err err;
-    err.msg[0] = '\0';
-    if (countp) {
-        *countp = 0;
-    }
-    if (cons == NULL || msgs == NULL || countp == NULL || max == 0) {
-        return CRAWLLOG_EINVAL;
-    }
-    if (cons->closed || cons->fatal || cons->in_cb) {
-        return cl_cons_fail(cons,
-                            cons->fatal    ? cons->fatal
-                            : cons->in_cb  ? CRAWLLOG_EMISUSE
-                                           : CRAWLLOG_ECLOSED,
-                            NULL);
-    }
-    int64_t limit = cl_conf_int(cons->conf, CL_CONF_MAX_POLL_RECORDS);
-    if ((int64_t)max > limit) {
-        max = (size_t)limit;
-    }
-    int64_t start = cl_io_mono_ns();
-    int64_t deadline = timeout_ms < 0 ? INT64_MAX
-                                      : start + (int64_t)timeout_ms * 1000000;
-    for (;;) {
-        int rc = 0;
-        if (cons->mode == CL_CONS_SUBSCRIBED) {
-            rc = group_step(cons, &err);
-        }
-        if (rc == 0 && cons->mode != CL_CONS_NONE &&
-            cl_conf_int(cons->conf, CL_CONF_ENABLE_AUTO_COMMIT) &&
-            cl_io_mono_ns() >= cons->next_autocommit_ns && cons->group_id[0]) {
-            cons->next_autocommit_ns =
-                cl_io_mono_ns() +
-                cl_conf_int(cons->conf, CL_CONF_AUTO_COMMIT_INTERVAL_MS) *
-                    1000000;
-            struct cl_err cerr = {{0}};
-            cl_cons_commit_positions(cons, NULL, 0, CRAWLLOG_SYNC_WRITTEN,
-                                     &cerr);
-        }
-        if (rc == 0) {
-            rc = fetch(cons, msgs, max, countp, &err);
-        }
-        if (rc != 0) {
-            return cl_cons_fail(cons, rc, &err);
-        }
-        int64_t now = cl_io_mono_ns();
-        if (*countp > 0 || now >= deadline) {
-            return 0;
-        }
-        int64_t slice = deadline - now;
-        if (cons->mode == CL_CONS_SUBSCRIBED &&
-            slice > cons->heartbeat_ms * 1000000) {
-            slice = cons->heartbeat_ms * 1000000;
-        }
-        wait_data(cons, slice);
-    }
 }
 
 /* ---------------------------------------------------------------------- */

@@ -93,4 +93,13 @@ int cl_cons_start(crawllog_consumer_t *c, struct cl_cpart *cp,
 /* Make durable every WRITTEN commit of this consumer. */
 int cl_cons_sync_commits(crawllog_consumer_t *c, struct cl_err *err);
 
+/* Join the group with the consumer's subscription (consumer.c). */
+int cl_cons_join(crawllog_consumer_t *c, struct cl_err *err);
+
+/* Give up every partition without a chance to commit (LOST callback). */
+void cl_cons_lose_all(crawllog_consumer_t *c);
+
+/* Synchronise with the group: revoke, release, acquire, callbacks. */
+int cl_cons_group_sync(crawllog_consumer_t *c, struct cl_err *err);
+
 #endif /* CL_CONSUMER_H */

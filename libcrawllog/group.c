@@ -36,6 +36,9 @@
  * it; an owner is never set on a partition that has a different valid
  * owner.  Only lock holders write anything but members[].last_poll_ns.
  *
+ * The poll side (liveness checks, the two-phase sync, the ownership check
+ * of commits) is group_sync.c.
+ *
  * Locks: flock on the state file (per member open file description, so
  * threads of one process exclude each other too), held for microseconds;
  * never held while a callback runs or while waiting.  updating is set
@@ -172,16 +175,16 @@ void cl_group_close(struct cl_group *g)
 /* Helpers over the shared state (lock held unless said otherwise)         */
 /* ---------------------------------------------------------------------- */
 
-static int member_valid(const struct cl_group_shm *s, int slot, uint64_t inc)
+int cl_group_member_valid(const struct cl_group_shm *s, int slot, uint64_t inc)
 {
     return slot >= 0 && slot < CL_GROUP_MAX_MEMBERS &&
            s->members[slot].state == CL_GM_ACTIVE &&
            s->members[slot].incarnation == inc;
 }
 
-static int owner_valid(const struct cl_group_shm *s, const struct cl_gpart *p)
+int cl_group_owner_valid(const struct cl_group_shm *s, const struct cl_gpart *p)
 {
-    return p->owner >= 0 && member_valid(s, p->owner, p->owner_inc);
+    return p->owner >= 0 && cl_group_member_valid(s, p->owner, p->owner_inc);
 }
 
 static int present(const struct cl_gmember *m)
@@ -200,7 +203,7 @@ static int find_topic(const struct cl_group_shm *s, const char *topic)
 }
 
 /* Index of (topic, partition) in parts[], or -1. */
-static int find_part(const struct cl_group_shm *s, const char *topic,
+int cl_group_find_part(const struct cl_group_shm *s, const char *topic,
                      int32_t partition)
 {
     int t = find_topic(s, topic);
@@ -211,7 +214,7 @@ static int find_part(const struct cl_group_shm *s, const char *topic,
 }
 
 /* The topic index of partition-table entry i. */
-static int topic_of(const struct cl_group_shm *s, int i)
+int cl_group_topic_of(const struct cl_group_shm *s, int i)
 {
     for (int t = 0; t < s->ntopics; t++) {
         if (i >= s->topics[t].base &&
@@ -222,7 +225,7 @@ static int topic_of(const struct cl_group_shm *s, int i)
     return -1;
 }
 
-static void bump(struct cl_group_shm *s)
+void cl_group_bump(struct cl_group_shm *s)
 {
     atomic_fetch_add(&s->change_seq, 1);
 }
@@ -245,8 +248,6 @@ static void reset_state(struct cl_group_shm *s, const char *boot)
     }
 }
 
-static int rebalance(struct cl_group *g, struct cl_err *err);
-static int sweep(struct cl_group *g, int64_t now, int *changedp);
 
 int cl_group_lock(struct cl_group *g, struct cl_err *err)
 {
@@ -270,9 +271,9 @@ int cl_group_lock(struct cl_group *g, struct cl_err *err)
          * generation from what is certainly true. */
         int changed = 0;
         s->updating = 1;
-        rc = sweep(g, cl_io_mono_ns(), &changed);
+        rc = cl_group_sweep(g, cl_io_mono_ns(), &changed);
         if (rc == 0) {
-            rc = rebalance(g, err);
+            rc = cl_group_rebalance(g, err);
         }
         if (rc != 0) {
             cl_group_unlock(g);
@@ -307,7 +308,7 @@ void cl_group_ring(struct cl_group *g)
 /* ---------------------------------------------------------------------- */
 
 /* A topic's partition count now (0 if it does not exist). */
-static int32_t topic_partitions(struct cl_group *g, const char *topic)
+int32_t cl_group_topic_partitions(struct cl_group *g, const char *topic)
 {
     struct cl_topic_meta meta = {0};
     struct cl_err e = {{0}};
@@ -319,7 +320,7 @@ static int32_t topic_partitions(struct cl_group *g, const char *topic)
     return n;
 }
 
-static int rebalance(struct cl_group *g, struct cl_err *err)
+int cl_group_rebalance(struct cl_group *g, struct cl_err *err)
 {
     struct cl_group_shm *s = g->shm;
     struct cl_gtopic topics[CL_GROUP_MAX_TOPICS];
@@ -344,7 +345,7 @@ static int rebalance(struct cl_group *g, struct cl_err *err)
             continue;
         }
         topics[nt] = s->topics[t];
-        topics[nt].partitions = topic_partitions(g, s->topics[t].name);
+        topics[nt].partitions = cl_group_topic_partitions(g, s->topics[t].name);
         if (topics[nt].partitions > CL_GROUP_MAX_PARTS - total) {
             return cl_errf(err, CRAWLLOG_EINVAL,
                            "%s: the subscribed topics have more than %d "
@@ -399,7 +400,7 @@ static int rebalance(struct cl_group *g, struct cl_err *err)
             *o = -1;
             if (old >= 0 && p < s->topics[old].partitions) {
                 const struct cl_gpart *q = &s->parts[s->topics[old].base + p];
-                if (owner_valid(s, q)) {
+                if (cl_group_owner_valid(s, q)) {
                     *e = *q;
                     e->target = -1;
                     *o = idx_of[q->owner];
@@ -429,7 +430,7 @@ static int rebalance(struct cl_group *g, struct cl_err *err)
         }
         s->nparts = total;
         atomic_fetch_add(&s->generation, 1);
-        bump(s);
+        cl_group_bump(s);
     }
     cl_io_free(np);
     cl_io_free(owned);
@@ -463,12 +464,12 @@ static void remove_member(struct cl_group_shm *s, int slot, int64_t now,
         m->incarnation = 0;
         *rebalp = 1;
     }
-    bump(s);
+    cl_group_bump(s);
 }
 
 /* Sweep dead, expired and long-away members; *changedp = 1 if the group
  * must be rebalanced (lock held). */
-static int sweep(struct cl_group *g, int64_t now, int *changedp)
+int cl_group_sweep(struct cl_group *g, int64_t now, int *changedp)
 {
     struct cl_group_shm *s = g->shm;
     for (int i = 0; i < CL_GROUP_MAX_MEMBERS; i++) {
@@ -484,7 +485,7 @@ static int sweep(struct cl_group *g, int64_t now, int *changedp)
             m->state = CL_GM_FREE;
             m->incarnation = 0;
             *changedp = 1;
-            bump(s);
+            cl_group_bump(s);
         }
     }
     return 0;
@@ -539,7 +540,7 @@ int cl_group_join(struct cl_group *g, const struct cl_group_join *j,
     }
     int64_t now = cl_io_mono_ns();
     int changed = 0, old = -1, slot = -1;
-    sweep(g, now, &changed);
+    cl_group_sweep(g, now, &changed);
     if (count_present(s) > 0 && s->strategy >= 0 &&
         s->strategy != j->strategy) {
         rc = cl_errf(err, CRAWLLOG_EINVAL,
@@ -606,12 +607,12 @@ int cl_group_join(struct cl_group *g, const struct cl_group_join *j,
         s->members[old].state = CL_GM_FREE;
         s->members[old].incarnation = 0;
         changed |= old_topics != mask;
-        bump(s);
+        cl_group_bump(s);
     } else {
         changed = 1;
     }
     if (changed) {
-        rc = rebalance(g, err);
+        rc = cl_group_rebalance(g, err);
     }
     if (rc != 0) {
         m->state = CL_GM_FREE;
@@ -619,7 +620,7 @@ int cl_group_join(struct cl_group *g, const struct cl_group_join *j,
         cl_io_ofd_unlock(g->fd, CL_GROUP_LIVE_BASE + (uint64_t)slot);
         goto out;
     }
-    bump(s);
+    cl_group_bump(s);
     g->slot = slot;
     memcpy(g->member_id, m->member_id, sizeof(g->member_id));
     g->incarnation = m->incarnation;
@@ -642,11 +643,11 @@ void cl_group_leave(struct cl_group *g)
         return;
     }
     if (cl_group_lock(g, &err) == 0) {
-        if (member_valid(s, g->slot, g->incarnation)) {
+        if (cl_group_member_valid(s, g->slot, g->incarnation)) {
             int rebal = 0;
             remove_member(s, g->slot, cl_io_mono_ns(), &rebal);
             if (rebal) {
-                rebalance(g, &err); /* on failure the next check redoes it */
+                cl_group_rebalance(g, &err); /* on failure the next check redoes it */
             }
         }
         cl_group_unlock(g);
@@ -657,236 +658,3 @@ void cl_group_leave(struct cl_group *g)
     g->incarnation = 0;
 }
 
-/* ---------------------------------------------------------------------- */
-/* Poll-side                                                               */
-/* ---------------------------------------------------------------------- */
-
-void cl_group_touch(struct cl_group *g)
-{
-    if (g->slot >= 0) {
-        atomic_store_explicit(&g->shm->members[g->slot].last_poll_ns,
-                              cl_io_mono_ns(), memory_order_relaxed);
-    }
-}
-
-int cl_group_changed(const struct cl_group *g)
-{
-    return atomic_load_explicit(&g->shm->change_seq, memory_order_acquire) !=
-           g->seen_seq;
-}
-
-int cl_group_check(struct cl_group *g, int64_t interval_ms,
-                   struct cl_err *err)
-{
-    struct cl_group_shm *s = g->shm;
-    int64_t now = cl_io_mono_ns();
-    int found = 0;
-    if (now < g->next_check_ns) {
-        return 0;
-    }
-    g->next_check_ns = now + interval_ms * 1000000;
-    /* Lock-free look first: most checks find nothing. */
-    for (int i = 0; i < CL_GROUP_MAX_MEMBERS && !found; i++) {
-        const struct cl_gmember *m = &s->members[i];
-        if (m->state == CL_GM_ACTIVE && i != g->slot) {
-            found = cl_io_ofd_held(g->fd, CL_GROUP_LIVE_BASE + (uint64_t)i) ==
-                        0 ||
-                    now - atomic_load(&m->last_poll_ns) >
-                        m->max_poll_ms * 1000000;
-        } else if (m->state == CL_GM_AWAY) {
-            found = now - m->away_since_ns > m->session_ms * 1000000;
-        }
-    }
-    uint64_t mine = g->slot >= 0 ? s->members[g->slot].topics : 0;
-    for (int t = 0; t < s->ntopics && t < CL_GROUP_MAX_TOPICS && !found; t++) {
-        if (mine & ((uint64_t)1 << t)) {
-            found = topic_partitions(g, s->topics[t].name) !=
-                    s->topics[t].partitions;
-        }
-    }
-    if (!found) {
-        return 0;
-    }
-    int rc = cl_group_lock(g, err);
-    if (rc != 0) {
-        return rc;
-    }
-    int changed = 0;
-    sweep(g, now, &changed);
-    for (int t = 0; t < s->ntopics && !changed; t++) {
-        changed = topic_partitions(g, s->topics[t].name) !=
-                  s->topics[t].partitions;
-    }
-    if (changed) {
-        rc = rebalance(g, err);
-    }
-    cl_group_unlock(g);
-    cl_group_ring(g);
-    return rc;
-}
-
-void cl_group_sync_free(struct cl_group_sync *sy)
-{
-    cl_io_free(sy->revoke);
-    cl_io_free(sy->owned);
-    memset(sy, 0, sizeof(*sy));
-}
-
-/* Append (topic of entry i, partition) to *arr. */
-static int push_tp(const struct cl_group_shm *s, int i, struct cl_gtp **arr,
-                   size_t *n, size_t *cap, struct cl_err *err)
-{
-    if (cl_io_grow((void **)arr, cap, *n + 1, sizeof(**arr)) != 0) {
-        return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
-    }
-    int t = topic_of(s, i);
-    snprintf((*arr)[*n].topic, sizeof((*arr)[*n].topic), "%s",
-             t >= 0 ? s->topics[t].name : "");
-    (*arr)[*n].partition = t >= 0 ? i - s->topics[t].base : -1;
-    (*n)++;
-    return 0;
-}
-
-/* Lost membership: expelled, swept as dead, or fenced by a newer static
- * instance (lock held). */
-static int check_lost(struct cl_group *g, struct cl_group_sync *sy)
-{
-    struct cl_group_shm *s = g->shm;
-    if (member_valid(s, g->slot, g->incarnation)) {
-        return 0;
-    }
-    sy->lost = 1;
-    const char *iid = NULL;
-    for (int i = 0; i < CL_GROUP_MAX_MEMBERS; i++) {
-        if (i == g->slot) {
-            iid = s->members[i].instance_id;
-        }
-    }
-    for (int i = 0; iid && iid[0] && i < CL_GROUP_MAX_MEMBERS; i++) {
-        if (i != g->slot && s->members[i].state == CL_GM_ACTIVE &&
-            s->members[i].incarnation > g->incarnation &&
-            strcmp(s->members[i].instance_id, iid) == 0) {
-            sy->fenced = 1;
-        }
-    }
-    return 1;
-}
-
-int cl_group_sync_begin(struct cl_group *g, struct cl_group_sync *sy,
-                        struct cl_err *err)
-{
-    struct cl_group_shm *s = g->shm;
-    size_t cap = 0;
-    memset(sy, 0, sizeof(*sy));
-    int rc = cl_group_lock(g, err);
-    if (rc != 0) {
-        return rc;
-    }
-    g->seen_seq = atomic_load(&s->change_seq);
-    if (!check_lost(g, sy)) {
-        struct cl_gmember *m = &s->members[g->slot];
-        int eager = !cl_asg_cooperative(s->strategy) &&
-                    m->synced_gen != atomic_load(&s->generation);
-        for (int i = 0; i < s->nparts && rc == 0; i++) {
-            const struct cl_gpart *p = &s->parts[i];
-            if (p->owner == g->slot && p->owner_inc == g->incarnation &&
-                (eager || p->target != g->slot)) {
-                rc = push_tp(s, i, &sy->revoke, &sy->nrevoke, &cap, err);
-            }
-        }
-    }
-    cl_group_unlock(g);
-    if (rc != 0) {
-        cl_group_sync_free(sy);
-    }
-    return rc;
-}
-
-int cl_group_sync_end(struct cl_group *g, struct cl_group_sync *sy,
-                      struct cl_err *err)
-{
-    struct cl_group_shm *s = g->shm;
-    size_t cap = 0;
-    int released = 0, acquired = 0;
-    int rc = cl_group_lock(g, err);
-    if (rc != 0) {
-        return rc;
-    }
-    uint64_t begin_seq = g->seen_seq;
-    int outside = atomic_load(&s->change_seq) != begin_seq;
-    if (check_lost(g, sy)) {
-        cl_group_unlock(g);
-        return 0;
-    }
-    for (size_t k = 0; k < sy->nrevoke; k++) {
-        int i = find_part(s, sy->revoke[k].topic, sy->revoke[k].partition);
-        if (i >= 0 && s->parts[i].owner == g->slot &&
-            s->parts[i].owner_inc == g->incarnation) {
-            s->parts[i].owner = -1;
-            s->parts[i].owner_inc = 0;
-            released = 1;
-        }
-    }
-    for (int i = 0; i < s->nparts && rc == 0; i++) {
-        struct cl_gpart *p = &s->parts[i];
-        if (p->target == g->slot && !owner_valid(s, p)) {
-            p->owner = (int16_t)g->slot;
-            p->owner_inc = g->incarnation;
-            acquired = 1;
-        }
-        if (p->owner == g->slot && p->owner_inc == g->incarnation) {
-            rc = push_tp(s, i, &sy->owned, &sy->nowned, &cap, err);
-        }
-    }
-    s->members[g->slot].synced_gen = atomic_load(&s->generation);
-    g->generation = s->members[g->slot].synced_gen;
-    if (released || acquired) {
-        bump(s);
-    }
-    /* A change by someone else between the phases: sync again. */
-    g->seen_seq = outside ? begin_seq : atomic_load(&s->change_seq);
-    cl_group_unlock(g);
-    if (released) {
-        cl_group_ring(g);
-    }
-    return rc;
-}
-
-int cl_group_check_owner_locked(struct cl_group *g,
-                                const crawllog_topic_partition_t *list,
-                                size_t n, struct cl_err *err)
-{
-    struct cl_group_shm *s = g->shm;
-    if (g->slot < 0) {
-        int live = 0;
-        for (int i = 0; i < CL_GROUP_MAX_MEMBERS; i++) {
-            live += s->members[i].state == CL_GM_ACTIVE;
-        }
-        if (live > 0) {
-            return cl_errf(err, CRAWLLOG_EGENERATION,
-                           "%s: the group has %d active member(s); a "
-                           "consumer without a subscription cannot commit "
-                           "for it",
-                           g->reldir, live);
-        }
-        return 0;
-    }
-    if (!member_valid(s, g->slot, g->incarnation)) {
-        return cl_errf(err, CRAWLLOG_EGENERATION,
-                       "%s: this member is no longer in the group (expelled "
-                       "or fenced); poll to rejoin",
-                       g->reldir);
-    }
-    for (size_t k = 0; k < n; k++) {
-        int i = find_part(s, list[k].topic, list[k].partition);
-        if (i < 0 || s->parts[i].owner != g->slot ||
-            s->parts[i].owner_inc != g->incarnation) {
-            return cl_errf(err, CRAWLLOG_EGENERATION,
-                           "%s: %s/%d is not owned by this member in "
-                           "generation %d",
-                           g->reldir, list[k].topic, (int)list[k].partition,
-                           (int)atomic_load(&s->generation));
-        }
-    }
-    return 0;
-}

@@ -179,4 +179,27 @@ int cl_group_check_owner_locked(struct cl_group *g,
 /* Ring every member's doorbell. */
 void cl_group_ring(struct cl_group *g);
 
+/* ---- shared by group.c and group_sync.c (lock held unless said) ---- */
+
+/* Slot is an ACTIVE member with incarnation inc. */
+int cl_group_member_valid(const struct cl_group_shm *s, int slot,
+                          uint64_t inc);
+/* p's owner is a valid member. */
+int cl_group_owner_valid(const struct cl_group_shm *s,
+                         const struct cl_gpart *p);
+/* Index of (topic, partition) in parts[], or -1. */
+int cl_group_find_part(const struct cl_group_shm *s, const char *topic,
+                       int32_t partition);
+/* Topic index of parts[] entry i, or -1. */
+int cl_group_topic_of(const struct cl_group_shm *s, int i);
+/* Bump change_seq. */
+void cl_group_bump(struct cl_group_shm *s);
+/* Remove dead, expired and long-away members; *changedp = 1 if the group
+ * must be rebalanced. */
+int cl_group_sweep(struct cl_group *g, int64_t now, int *changedp);
+/* Recompute targets, generation + 1. */
+int cl_group_rebalance(struct cl_group *g, struct cl_err *err);
+/* A topic's partition count now (0 if it does not exist; no lock). */
+int32_t cl_group_topic_partitions(struct cl_group *g, const char *topic);
+
 #endif /* CL_GROUP_H */
