@@ -151,6 +151,21 @@ static void drop_part(crawllog_consumer_t *c, size_t i)
     c->parts[i] = c->parts[--c->nparts];
 }
 
+/* Drop the listed partitions from the consumer's list. */
+static void drop_listed(crawllog_consumer_t *c, const struct cl_gtp *tps,
+                        size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        for (size_t i = 0; i < c->nparts; i++) {
+            if (c->parts[i].partition == tps[k].partition &&
+                strcmp(c->parts[i].topic, tps[k].topic) == 0) {
+                drop_part(c, i);
+                break;
+            }
+        }
+    }
+}
+
 static void drop_all(crawllog_consumer_t *c)
 {
     while (c->nparts > 0) {
@@ -261,15 +276,7 @@ static void revoke(crawllog_consumer_t *c, const struct cl_gtp *tps,
         cl_cons_commit_positions(c, tps, n, CRAWLLOG_SYNC_DURABLE, &err);
     }
     callback(c, CRAWLLOG_REBALANCE_REVOKED, tps, n);
-    for (size_t k = 0; k < n; k++) {
-        for (size_t i = 0; i < c->nparts; i++) {
-            if (c->parts[i].partition == tps[k].partition &&
-                strcmp(c->parts[i].topic, tps[k].topic) == 0) {
-                drop_part(c, i);
-                break;
-            }
-        }
-    }
+    drop_listed(c, tps, n);
 }
 
 /* Synchronise with the group: revoke, release, acquire, callbacks. */
@@ -314,6 +321,27 @@ int cl_cons_group_sync(crawllog_consumer_t *c, struct cl_err *err)
         }
         cl_group_sync_free(&sy);
         return rc;
+    }
+    /* Partitions we hold that the group no longer lists (their topic was
+     * deleted or shrank under a re-created name): already gone, so LOST. */
+    if (rc == 0) {
+        struct cl_gtp *gone = cl_io_calloc(c->nparts + 1, sizeof(*gone));
+        size_t ngone = 0;
+        for (size_t i = 0; gone != NULL && i < c->nparts; i++) {
+            int listed = 0;
+            for (size_t k = 0; !listed && k < sy.nowned; k++) {
+                listed = sy.owned[k].partition == c->parts[i].partition &&
+                         strcmp(sy.owned[k].topic, c->parts[i].topic) == 0;
+            }
+            if (!listed) {
+                snprintf(gone[ngone].topic, sizeof(gone[ngone].topic), "%s",
+                         c->parts[i].topic);
+                gone[ngone++].partition = c->parts[i].partition;
+            }
+        }
+        callback(c, CRAWLLOG_REBALANCE_LOST, gone, ngone);
+        drop_listed(c, gone, ngone);
+        cl_io_free(gone);
     }
     size_t nnew = 0;
     for (size_t k = 0; rc == 0 && k < sy.nowned; k++) {

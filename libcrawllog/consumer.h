@@ -32,6 +32,7 @@ struct cl_cpart {
                                   this consumer (-1: none): commit(NULL)
                                   skips partitions whose position is it */
     int paused;
+    int gone;                  /* its topic was deleted (group mode) */
     int handed;                /* messages handed out in this poll */
     int filled;                /* reader refilled in this poll */
 };

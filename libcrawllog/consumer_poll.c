@@ -47,7 +47,17 @@ static int fetch(crawllog_consumer_t *c, const crawllog_msg_t **msgs,
         if (cp->paused) {
             continue;
         }
+        if (cp->gone) {
+            continue;
+        }
         if (cp->rd == NULL && (rc = cl_cons_start(c, cp, err)) != 0) {
+            if (rc == CRAWLLOG_ENOTOPIC && c->mode == CL_CONS_SUBSCRIBED) {
+                /* The topic was deleted: the group drops the partition at
+                 * its next check; until then it has nothing to read. */
+                cp->gone = 1;
+                rc = 0;
+                continue;
+            }
             break;
         }
         while (n < max) {
@@ -62,6 +72,9 @@ static int fetch(crawllog_consumer_t *c, const crawllog_msg_t **msgs,
                 cp->rd = NULL;
                 cp->start = CL_START_RESET;
                 rc = cl_cons_start(c, cp, err);
+                if (rc != 0) {
+                    break; /* auto.offset.reset=error, or worse */
+                }
                 continue;
             }
             if (rc != 0) {
@@ -89,7 +102,7 @@ static int data_ready(crawllog_consumer_t *c)
         struct cl_cpart *cp = &c->parts[i];
         int64_t end = 0;
         struct cl_err err;
-        if (cp->paused) {
+        if (cp->paused || cp->gone) {
             continue;
         }
         if (cp->rd == NULL) {

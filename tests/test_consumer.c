@@ -581,6 +581,55 @@ static void test_commit_faults(void **state)
     cl_test_close_verify(log, CL_TEST_DIR(state));
 }
 
+/* Retention deletes the segments under a consumer's position: it goes on
+ * at the new log start (earliest), or reports CRAWLLOG_EOFFSET (error). */
+static void test_position_deleted_by_retention(void **state)
+{
+    crawllog_t *log = cl_test_open(CL_TEST_DIR(state), NULL);
+    cl_test_create_topic(log, TOPIC, 1, "segment.bytes", "4096",
+                         "retention.bytes", "8192", NULL);
+    append_n(log, TOPIC, 0, 20, 0);
+    const char *resets[] = {"earliest", "error"};
+    for (int r = 0; r < 2; r++) {
+        crawllog_consumer_t *c = new_cons(log, NULL, resets[r]);
+        assign_all(c, 1, CRAWLLOG_OFFSET_BEGINNING);
+        const crawllog_msg_t *m[1];
+        size_t n;
+        int64_t start, end;
+        assert_crawllog_ok(crawllog_partition_offsets(log, TOPIC, 0, &start,
+                                                      &end));
+        assert_crawllog_ok(crawllog_consumer_seek(c, TOPIC, 0, start));
+        /* Lots more data, then retention: the position is gone. */
+        append_n(log, TOPIC, 0, 400, (int)end);
+        int64_t deleted = 0;
+        assert_crawllog_ok(crawllog_maintain(log, &deleted));
+        assert_true(deleted > 0);
+        int64_t new_start;
+        assert_crawllog_ok(crawllog_partition_offsets(log, TOPIC, 0,
+                                                      &new_start, &end));
+        assert_true(new_start > start + 1);
+        int rc = 0;
+        int64_t first = -1;
+        for (int i = 0; i < 1000 && rc == 0; i++) {
+            rc = crawllog_consumer_poll(c, 0, m, 1, &n);
+            if (rc == 0 && n == 1 &&
+                crawllog_msg_offset(m[0]) >= new_start) {
+                first = crawllog_msg_offset(m[0]);
+                break;
+            }
+        }
+        if (r == 0) {
+            assert_crawllog_ok(rc);
+            assert_int_equal(first, new_start);
+        } else {
+            assert_int_equal(rc, CRAWLLOG_EOFFSET);
+            assert_non_null(strstr(crawllog_consumer_errmsg(c), "retention"));
+        }
+        crawllog_consumer_destroy(c);
+    }
+    cl_test_close_verify(log, CL_TEST_DIR(state));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -595,6 +644,7 @@ int main(void)
         cl_test_unit_tmpdir(test_misuse),
         cl_test_unit_tmpdir(test_describe_lag),
         cl_test_unit_fp(test_commit_faults),
+        cl_test_unit_tmpdir(test_position_deleted_by_retention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

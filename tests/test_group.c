@@ -430,6 +430,17 @@ static void test_partitions_added_and_late_topic(void **state)
     assert_crawllog_ok(crawllog_consumer_assignment(late.c, &list, &n));
     assert_int_equal(n, 3);
     free(list);
+    /* The topic is deleted under the member: polls go on without an
+     * error, and the partitions are revoked at the next check. */
+    assert_crawllog_ok(crawllog_topic_delete(log, "later"));
+    deadline = cl_test_mono_ms() + 3000;
+    do {
+        step(&late, NULL);
+        assert_crawllog_ok(crawllog_consumer_assignment(late.c, &list, &n));
+        free(list);
+        cl_test_sleep_ms(10);
+    } while (n > 0 && cl_test_mono_ms() < deadline);
+    assert_int_equal(n, 0);
     crawllog_consumer_destroy(late.c);
     cl_test_close_verify(log, CL_TEST_DIR(state));
 }
