@@ -1030,6 +1030,30 @@ CRAWLLOG_API int crawllog_consumer_commit_offsets(
     size_t count, int sync);
 
 /**
+ * @brief Dead-letter a message this consumer's last poll returned: append
+ *        it (key, value, original headers) durably to the dead-letter
+ *        topic - `<topic>.dlt`, or the consumer's dead.letter.topic,
+ *        created on demand with the topic's partition count, same
+ *        partition - with Spring Kafka's DLT headers
+ *        (kafka_dlt-original-topic, -original-partition (int32 BE),
+ *        -original-offset (int64 BE), -original-timestamp (int64 BE),
+ *        -original-consumer-group, kafka_dlt-exception-message = reason)
+ *        and crawllog_dlt-attempts (int32 BE); then commit the partition
+ *        past the message (never backwards).  One atomic step: after a
+ *        crash anywhere in it, the next owner of the partition finishes it
+ *        before delivering anything, and the dead letter exists exactly
+ *        once.  Needs group.id; the consumer must own the partition.
+ * @param reason  text kept in the dead letter (first 2047 bytes).
+ * @return CRAWLLOG_OK, CRAWLLOG_EINVAL (msg not from this consumer's poll,
+ *         no group.id, DLT name too long), CRAWLLOG_EGENERATION (not the
+ *         owner), CRAWLLOG_EIO, CRAWLLOG_ENOSPC.  After an error, calling
+ *         again for the same message finishes the interrupted step.
+ */
+CRAWLLOG_API int crawllog_consumer_dead_letter(crawllog_consumer_t *cons,
+                                               const crawllog_msg_t *msg,
+                                               const char *reason);
+
+/**
  * @brief The committed offset of a partition of group.id (-1 if none).
  *        Any partition, owned or not; sees other processes' commits.
  */

@@ -199,10 +199,15 @@ static const struct prop props[CL_CONF__COUNT] = {
         PROP_INT64, 1048576, 4096, I32MAX, 0, SCOPE_CONSUMER,
         "Bytes read from one partition at a time (at least one whole batch "
         "is always read).", NULL},
+    [CL_CONF_DEAD_LETTER_TOPIC] = {"dead.letter.topic", PROP_NAME, 4, 0, 0, 0,
+        SCOPE_CONSUMER,
+        "Topic that crawllog_consumer_dead_letter() writes to; empty means "
+        "`<topic>.dlt` (created on demand with the partition count of the "
+        "message's topic).", NULL},
 };
 
 /* Slot of each PROP_NAME property (its def). */
-#define NAME_SLOTS 4
+#define NAME_SLOTS 5
 
 struct crawllog_conf_s {
     int64_t val[CL_CONF__COUNT];        /* valid where set[k] */

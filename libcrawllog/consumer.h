@@ -103,4 +103,15 @@ void cl_cons_lose_all(crawllog_consumer_t *c);
 /* Synchronise with the group: revoke, release, acquire, callbacks. */
 int cl_cons_group_sync(crawllog_consumer_t *c, struct cl_err *err);
 
+/* consumer_dlq.c: 1 if meta is a dead-letter intent (parsed into out, an
+ * internal struct, when not NULL). */
+int cl_cons_dlq_parse(const char *meta, void *out);
+
+/* consumer_dlq.c: the partition starts at committed entry ce; if it carries
+ * a dead-letter intent, finish it (dead letter written once, commit past
+ * it).  *nextp = where to start. */
+int cl_cons_dlq_recover(crawllog_consumer_t *c, const char *topic,
+                        int32_t partition, const struct cl_offset_entry *ce,
+                        int64_t *nextp, struct cl_err *err);
+
 #endif /* CL_CONSUMER_H */

@@ -216,7 +216,22 @@ int cl_cons_start(crawllog_consumer_t *c, struct cl_cpart *cp,
             struct cl_offset_entry ce;
             if (cl_offsets_get(c->offsets, cp->topic, cp->partition, &ce)) {
                 pos = ce.offset;
-                cp->committed = ce.offset;
+                if (cl_cons_dlq_parse(ce.metadata, NULL)) {
+                    /* A dead-lettering cut short: finish it first. */
+                    struct cl_offset_entry copy = ce;
+                    char *meta = cl_io_strdup(ce.metadata);
+                    copy.metadata = meta;
+                    rc = meta ? cl_cons_dlq_recover(c, cp->topic,
+                                                    cp->partition, &copy,
+                                                    &pos, err)
+                              : cl_errf(err, CRAWLLOG_ENOMEM,
+                                        "out of memory");
+                    cl_io_free(meta);
+                    if (rc != 0) {
+                        break;
+                    }
+                }
+                cp->committed = pos;
                 why = "the committed offset is outside the log";
             }
         } else if (cp->start == CL_START_RESET) {

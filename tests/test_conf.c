@@ -64,6 +64,7 @@ static const struct {
     {CL_CONF_MAX_POLL_RECORDS, "max.poll.records", 500, "500", 0},
     {CL_CONF_MAX_PARTITION_FETCH_BYTES, "max.partition.fetch.bytes", 1048576,
      "1048576", 0},
+    {CL_CONF_DEAD_LETTER_TOPIC, "dead.letter.topic", 0, "", 0},
 };
 
 #define DEFAULT_PRODUCER_TEXT                                                  \
@@ -86,7 +87,8 @@ static const struct {
     "heartbeat.interval.ms=100\n"                                              \
     "partition.assignment.strategy=cooperative-sticky\n"                       \
     "max.poll.records=500\n"                                                   \
-    "max.partition.fetch.bytes=1048576\n"
+    "max.partition.fetch.bytes=1048576\n"                                      \
+    "dead.letter.topic=\n"
 
 /* The topic properties at their defaults, as dumped. */
 #define DEFAULT_TOPIC_TEXT                                                     \
