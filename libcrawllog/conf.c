@@ -204,6 +204,13 @@ static const struct prop props[CL_CONF__COUNT] = {
         "Topic that crawllog_consumer_dead_letter() writes to; empty means "
         "`<topic>.dlt` (created on demand with the partition count of the "
         "message's topic).", NULL},
+    [CL_CONF_MAX_DELIVERIES] = {"max.deliveries", PROP_INT64, 5, 0, 1000000,
+        0, SCOPE_CONSUMER,
+        "Poison pills: the group counts how often the message at a "
+        "partition's committed offset is handed out; the max.deliveries + "
+        "1-th time (the consumers it went to died or gave the partition up "
+        "before committing past it) it is dead-lettered instead and the "
+        "partition moves on.  0 turns this off.", NULL},
 };
 
 /* Slot of each PROP_NAME property (its def). */

@@ -189,6 +189,7 @@ static int add_part(crawllog_consumer_t *c, const char *topic,
     cp->partition = partition;
     cp->position = -1;
     cp->committed = -1;
+    cp->pill_counted = -1;
     cp->start = start;
     c->nparts++;
     return 0;

@@ -31,6 +31,8 @@ struct cl_cpart {
     int64_t committed;         /* last offset known committed for it by
                                   this consumer (-1: none): commit(NULL)
                                   skips partitions whose position is it */
+    int64_t pill_counted;      /* committed offset whose hand-out was
+                                  last counted (poison pills), -1 */
     int paused;
     int gone;                  /* its topic was deleted (group mode) */
     int handed;                /* messages handed out in this poll */
@@ -102,6 +104,12 @@ void cl_cons_lose_all(crawllog_consumer_t *c);
 
 /* Synchronise with the group: revoke, release, acquire, callbacks. */
 int cl_cons_group_sync(crawllog_consumer_t *c, struct cl_err *err);
+
+/* consumer_dlq.c: dead-letter msg (a view of this consumer) with reason
+ * and an attempt count, atomically with the commit past it. */
+int cl_cons_dead_letter(crawllog_consumer_t *c, const crawllog_msg_t *msg,
+                        const char *reason, int32_t attempts,
+                        struct cl_err *err);
 
 /* consumer_dlq.c: 1 if meta is a dead-letter intent (parsed into out, an
  * internal struct, when not NULL). */

@@ -275,9 +275,6 @@ int crawllog_consumer_dead_letter(crawllog_consumer_t *cons,
                                   const char *reason)
 {
     struct cl_err err = {{0}};
-    struct cl_offset_entry ce;
-    int32_t nparts = 0, dn = 0;
-    int64_t start, end;
     if (cons == NULL || msg == NULL) {
         return CRAWLLOG_EINVAL;
     }
@@ -291,14 +288,26 @@ int crawllog_consumer_dead_letter(crawllog_consumer_t *cons,
                 "msg was not returned by this consumer's poll");
         return cl_cons_fail(cons, CRAWLLOG_EINVAL, &err);
     }
+    int rc = cl_cons_dead_letter(cons, msg, reason, 1, &err);
+    return rc ? cl_cons_fail(cons, rc, &err) : 0;
+}
+
+int cl_cons_dead_letter(crawllog_consumer_t *cons, const crawllog_msg_t *msg,
+                        const char *reason, int32_t attempts,
+                        struct cl_err *errp)
+{
+    struct cl_err err = {{0}};
+    struct cl_offset_entry ce;
+    int32_t nparts = 0, dn = 0;
+    int64_t start, end;
     const char *topic = msg->topic;
     int32_t partition = msg->partition;
     struct intent *in = cl_io_calloc(1, sizeof(*in));
     if (in == NULL) {
-        return cl_cons_fail(cons, CRAWLLOG_ENOMEM, NULL);
+        return cl_errf(errp, CRAWLLOG_ENOMEM, "out of memory");
     }
     in->offset = msg->rv.offset;
-    in->attempts = 1;
+    in->attempts = attempts;
     snprintf(in->reason, sizeof(in->reason), "%s", reason ? reason : "");
     const char *conf_dlt = cl_conf_str(cons->conf, CL_CONF_DEAD_LETTER_TOPIC);
     int n = conf_dlt[0] ? snprintf(in->dlt, sizeof(in->dlt), "%s", conf_dlt)
@@ -344,7 +353,10 @@ int crawllog_consumer_dead_letter(crawllog_consumer_t *cons,
             rc = finish(cons, in, topic, partition, committed, msg, &next,
                         &err);
             cl_io_free(in);
-            return rc ? cl_cons_fail(cons, rc, &err) : 0;
+            if (rc != 0) {
+                cl_errf(errp, rc, "%s", err.msg);
+            }
+            return rc;
         }
     }
     if (rc == 0 && (rc = crawllog_partition_offsets(cons->log, in->dlt,
@@ -371,5 +383,8 @@ int crawllog_consumer_dead_letter(crawllog_consumer_t *cons,
         cl_errf(&err, rc, "%s", crawllog_errmsg(cons->log));
     }
     cl_io_free(in);
-    return rc ? cl_cons_fail(cons, rc, &err) : 0;
+    if (rc != 0) {
+        cl_errf(errp, rc, "%s", err.msg);
+    }
+    return rc;
 }

@@ -16,6 +16,7 @@
  * Locks: none of its own; the group lock only inside group.c calls.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "conf.h"
@@ -28,6 +29,37 @@
 /* ---------------------------------------------------------------------- */
 /* Poll                                                                    */
 /* ---------------------------------------------------------------------- */
+
+/* A group member hands out the message at the committed offset: count it
+ * (once per hand-out; a commit past it starts the count again).  Past
+ * max.deliveries it is a poison pill - the consumers it was handed to died
+ * or gave the partition up before committing past it: dead-letter it
+ * (*pillp = 1) instead of handing it out. */
+static int check_pill(crawllog_consumer_t *c, struct cl_cpart *cp,
+                      const struct crawllog_msg_s *msg, int *pillp,
+                      struct cl_err *err)
+{
+    int64_t max = cl_conf_int(c->conf, CL_CONF_MAX_DELIVERIES);
+    uint32_t count = 0;
+    *pillp = 0;
+    cp->pill_counted = msg->rv.offset;
+    if (max == 0) {
+        return 0;
+    }
+    int rc = cl_group_count_delivery(&c->group, cp->topic, cp->partition,
+                                     msg->rv.offset, &count, err);
+    if (rc != 0 || (int64_t)count <= max) {
+        return rc;
+    }
+    char reason[160];
+    snprintf(reason, sizeof(reason),
+             "poison pill: handed out %u times without being committed "
+             "(max.deliveries=%lld)",
+             (unsigned)count - 1, (long long)max);
+    rc = cl_cons_dead_letter(c, msg, reason, (int32_t)(count - 1), err);
+    *pillp = rc == 0;
+    return rc;
+}
 
 /* Hand out up to max records; *np gets how many. */
 static int fetch(crawllog_consumer_t *c, const crawllog_msg_t **msgs,
@@ -83,6 +115,19 @@ static int fetch(crawllog_consumer_t *c, const crawllog_msg_t **msgs,
             }
             if (!got) {
                 break;
+            }
+            if (c->mode == CL_CONS_SUBSCRIBED &&
+                c->msgs[n].rv.offset == cp->committed &&
+                cp->pill_counted != cp->committed) {
+                int pill = 0;
+                rc = check_pill(c, cp, &c->msgs[n], &pill, err);
+                if (rc != 0) {
+                    break;
+                }
+                if (pill) {
+                    cp->position = c->msgs[n].rv.offset + 1;
+                    continue; /* dead-lettered: not handed out */
+                }
             }
             cp->handed = 1;
             cp->position = c->msgs[n].rv.offset + 1;

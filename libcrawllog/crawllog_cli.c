@@ -3,12 +3,14 @@
  *
  * A thin front end over the public API (include/crawllog.h only): create,
  * list, describe and delete topics, produce stdin lines as records, consume
- * records as text, print offsets, run maintenance, verify a data directory
- * and print configuration.  It owns nothing on disk beyond what the library
- * writes.  Run `crawllog help` for the commands.
+ * records as text, print offsets, list and describe consumer groups (lag,
+ * as kafka-consumer-groups shows it; also as JSON), run maintenance, verify
+ * a data directory and print configuration.  It owns nothing on disk beyond
+ * what the library writes.  Run `crawllog help` for the commands.
  *
  * Exit status: 0 success, 1 a library or I/O error ("crawllog: <what>:
- * <CRAWLLOG_E...>: <detail>" on stderr), 2 a usage error.
+ * <CRAWLLOG_E...>: <detail>" on stderr; an unknown group is "crawllog:
+ * group "G" not found"), 2 a usage error.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -60,6 +62,14 @@ static const char usage_text[] =
     "                  raw: each value's bytes and a newline; stops at the\n"
     "                  log end or after N records\n"
     "  offsets TOPIC   \"PARTITION START END\" per partition\n"
+    "  groups list [--json]\n"
+    "                  consumer group names, one a line (--json: an array)\n"
+    "  groups describe GROUP [--members] [--json]\n"
+    "                  like kafka-consumer-groups --describe: a row per\n"
+    "                  partition, GROUP TOPIC PARTITION CURRENT-OFFSET\n"
+    "                  LOG-END-OFFSET LAG CONSUMER-ID (\"-\": none); state\n"
+    "                  notices on stderr; --members: a row per member;\n"
+    "                  --json: state, members and partitions as one object\n"
     "  verify          check DIR without opening (or recovering) it;\n"
     "                  exit 1 if there are problems\n"
     "  maintain        roll and delete segments per retention\n"
@@ -232,17 +242,51 @@ static int topic_create(struct cli *c, int argc, char **argv)
     return st;
 }
 
-static int topic_list(struct cli *c)
+/* Print s as a JSON string ("null" if NULL): '"', '\' and bytes outside
+ * 0x20..0x7e escaped, so that the output is ASCII and always valid. */
+static void json_str(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    if (p == NULL) {
+        fputs("null", stdout);
+        return;
+    }
+    putchar('"');
+    for (; *p != '\0'; p++) {
+        if (*p == '"' || *p == '\\') {
+            printf("\\%c", *p);
+        } else if (*p < 0x20 || *p > 0x7e) {
+            printf("\\u%04x", *p);
+        } else {
+            putchar(*p);
+        }
+    }
+    putchar('"');
+}
+
+/* The names a lister (crawllog_topic_list, crawllog_group_list) returns,
+ * one a line or as a JSON array. */
+static int print_names(struct cli *c, const char *what,
+                       int (*list)(crawllog_t *, char ***, size_t *), int json)
 {
     char **names = NULL;
     size_t n = 0, i;
-    int rc = crawllog_topic_list(c->log, &names, &n);
+    int rc = list(c->log, &names, &n);
 
     if (rc != CRAWLLOG_OK) {
-        return fail_log(c, "topic list", NULL, rc);
+        return fail_log(c, what, NULL, rc);
     }
     for (i = 0; i < n; i++) {
-        printf("%s\n", names[i]);
+        if (json) {
+            fputs(i == 0 ? "[" : ",", stdout);
+            json_str(names[i]);
+        } else {
+            printf("%s\n", names[i]);
+        }
+    }
+    if (json) {
+        puts(n == 0 ? "[]" : "]");
     }
     crawllog_topic_list_free(names, n);
     return 0;
@@ -268,7 +312,9 @@ static int cmd_topic(struct cli *c, int argc, char **argv)
         return 1;
     }
     if (strcmp(sub, "list") == 0 || strcmp(sub, "describe") == 0) {
-        return sub[0] == 'l' ? topic_list(c) : print_partitions(c, name, 1);
+        return sub[0] == 'l'
+                   ? print_names(c, "topic list", crawllog_topic_list, 0)
+                   : print_partitions(c, name, 1);
     }
     if (strcmp(sub, "delete") == 0) {
         if ((rc = crawllog_topic_delete(c->log, name)) != CRAWLLOG_OK) {
@@ -583,6 +629,188 @@ static int cmd_consume(struct cli *c, int argc, char **argv)
 }
 
 /* ---------------------------------------------------------------------- */
+/* groups                                                                  */
+/* ---------------------------------------------------------------------- */
+
+/* v in decimal in buf, or Kafka's "-" for a missing value (v < 0). */
+static const char *opt_num(char *buf, size_t size, int64_t v)
+{
+    if (v < 0) {
+        return "-";
+    }
+    snprintf(buf, size, "%lld", (long long)v);
+    return buf;
+}
+
+static int widen(int width, const char *s)
+{
+    size_t len = strlen(s);
+
+    return len > (size_t)width ? (int)len : width;
+}
+
+/* kafka-consumer-groups --describe: Kafka's columns and minimum widths
+ * (15; PARTITION 10), wider where a value needs it, without HOST and
+ * CLIENT-ID; the last column is not padded. */
+static void describe_table(const crawllog_group_desc_t *d)
+{
+    int wg = widen(15, d->group), wt = 15, w[3] = {15, 15, 15}, k;
+    char num[3][24];
+    size_t i;
+
+    for (i = 0; i < d->partition_count; i++) {
+        const crawllog_group_partition_t *p = &d->partitions[i];
+        const int64_t v[3] = {p->committed, p->log_end, p->lag};
+
+        wt = widen(wt, p->topic);
+        for (k = 0; k < 3; k++) {
+            w[k] = widen(w[k], opt_num(num[k], sizeof(num[k]), v[k]));
+        }
+    }
+    printf("%-*s %-*s %-10s %-*s %-*s %-*s %s\n", wg, "GROUP", wt, "TOPIC",
+           "PARTITION", w[0], "CURRENT-OFFSET", w[1], "LOG-END-OFFSET", w[2],
+           "LAG", "CONSUMER-ID");
+    for (i = 0; i < d->partition_count; i++) {
+        const crawllog_group_partition_t *p = &d->partitions[i];
+
+        printf("%-*s %-*s %-10d %-*s %-*s %-*s %s\n", wg, d->group, wt,
+               p->topic, (int)p->partition, w[0],
+               opt_num(num[0], sizeof(num[0]), p->committed), w[1],
+               opt_num(num[1], sizeof(num[1]), p->log_end), w[2],
+               opt_num(num[2], sizeof(num[2]), p->lag),
+               p->member_id != NULL ? p->member_id : "-");
+    }
+}
+
+/* kafka-consumer-groups --describe --members: a row per member, PID where
+ * Kafka has HOST, GROUP-INSTANCE-ID only if some member is static. */
+static void describe_members(const crawllog_group_desc_t *d)
+{
+    int wg = widen(15, d->group), wm = 15, wi = 0, wc = 15;
+    size_t i;
+
+    for (i = 0; i < d->member_count; i++) {
+        const crawllog_group_member_t *m = &d->members[i];
+
+        wm = widen(wm, m->member_id);
+        wc = widen(wc, m->client_id);
+        wi = m->instance_id[0] != '\0'
+                 ? widen(widen(wi, "GROUP-INSTANCE-ID"), m->instance_id)
+                 : wi;
+    }
+    printf("%-*s %-*s ", wg, "GROUP", wm, "CONSUMER-ID");
+    if (wi > 0) {
+        printf("%-*s ", wi, "GROUP-INSTANCE-ID");
+    }
+    printf("%-10s %-*s %s\n", "PID", wc, "CLIENT-ID", "#PARTITIONS");
+    for (i = 0; i < d->member_count; i++) {
+        const crawllog_group_member_t *m = &d->members[i];
+
+        printf("%-*s %-*s ", wg, d->group, wm, m->member_id);
+        if (wi > 0) {
+            printf("%-*s ", wi, m->instance_id[0] ? m->instance_id : "-");
+        }
+        printf("%-10ld %-*s %zu\n", m->pid, wc, m->client_id, m->partitions);
+    }
+}
+
+/* sep, then "name": and s as a JSON string; or v, null if v < 0. */
+static void json_key(const char *sep, const char *name, const char *s)
+{
+    printf("%s\"%s\":", sep, name);
+    json_str(s);
+}
+
+static void json_num(const char *name, int64_t v)
+{
+    printf(v < 0 ? ",\"%s\":null" : ",\"%s\":%lld", name, (long long)v);
+}
+
+static void describe_json(const crawllog_group_desc_t *d)
+{
+    size_t i;
+
+    json_key("{", "group", d->group);
+    json_key(",", "state", d->state);
+    json_key(",", "strategy", d->strategy);
+    printf(",\"generation\":%d,\"members\":[", (int)d->generation);
+    for (i = 0; i < d->member_count; i++) {
+        const crawllog_group_member_t *m = &d->members[i];
+
+        json_key(i > 0 ? ",{" : "{", "member_id", m->member_id);
+        json_key(",", "instance_id", m->instance_id);
+        json_key(",", "client_id", m->client_id);
+        printf(",\"pid\":%ld,\"alive\":%s,\"last_poll_age_ms\":%lld"
+               ",\"partitions\":%zu}",
+               m->pid, m->alive ? "true" : "false",
+               (long long)m->last_poll_age_ms, m->partitions);
+    }
+    fputs("],\"partitions\":[", stdout);
+    for (i = 0; i < d->partition_count; i++) {
+        const crawllog_group_partition_t *p = &d->partitions[i];
+
+        json_key(i > 0 ? ",{" : "{", "topic", p->topic);
+        printf(",\"partition\":%d", (int)p->partition);
+        json_num("current_offset", p->committed);
+        json_num("log_end_offset", p->log_end);
+        json_num("lag", p->lag);
+        json_key(",", "consumer_id", p->member_id);
+        json_num("commit_time_ms", p->commit_time_ms);
+        putchar('}');
+    }
+    puts("]}");
+}
+
+static int cmd_groups(struct cli *c, int argc, char **argv)
+{
+    const char *sub = argc > 0 ? argv[0] : "";
+    int describe = strcmp(sub, "describe") == 0, json = 0, members = 0, i, rc;
+    crawllog_group_desc_t *d = NULL;
+
+    if (!describe && strcmp(sub, "list") != 0) {
+        return usage_error("bad groups command '%s'", sub);
+    } else if (describe && argc < 2) {
+        return usage_error("%s", "groups describe needs GROUP");
+    }
+    for (i = 1 + describe; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+        } else if (describe && strcmp(argv[i], "--members") == 0) {
+            members = 1;
+        } else {
+            return usage_error("bad groups option '%s'", argv[i]);
+        }
+    }
+    if (cli_open(c) != 0) {
+        return 1;
+    } else if (!describe) {
+        return print_names(c, "groups list", crawllog_group_list, json);
+    }
+    rc = crawllog_group_describe(c->log, argv[1], &d);
+    if (rc == CRAWLLOG_ENOENT) {
+        fprintf(stderr, "crawllog: group \"%s\" not found\n", argv[1]);
+        return 1;
+    } else if (rc != CRAWLLOG_OK) {
+        return fail_log(c, "groups describe", argv[1], rc);
+    }
+    if (json) {
+        describe_json(d);
+    } else {
+        /* Kafka's notices, on stderr as Kafka prints them. */
+        if (strcmp(d->state, "Empty") == 0) {
+            fprintf(stderr, "Consumer group '%s' has no active members.\n",
+                    d->group);
+        } else if (strcmp(d->state, "PreparingRebalance") == 0) {
+            fprintf(stderr, "Warning: Consumer group '%s' is rebalancing.\n",
+                    d->group);
+        }
+        (members ? describe_members : describe_table)(d);
+    }
+    crawllog_group_desc_free(d);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
 /* verify, maintain, dispatch, main                                        */
 /* ---------------------------------------------------------------------- */
 
@@ -637,6 +865,8 @@ static int run_command(struct cli *c, int argc, char **argv)
         return cmd_produce(c, argc - 1, argv + 1);
     } else if (strcmp(cmd, "consume") == 0) {
         return cmd_consume(c, argc - 1, argv + 1);
+    } else if (strcmp(cmd, "groups") == 0) {
+        return cmd_groups(c, argc - 1, argv + 1);
     } else if (strcmp(cmd, "offsets") == 0 && argc == 2) {
         return cli_open(c) != 0 ? 1 : print_partitions(c, argv[1], 0);
     } else if (argc != 1) {

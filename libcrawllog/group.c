@@ -245,6 +245,8 @@ static void reset_state(struct cl_group_shm *s, const char *boot)
     }
     for (int i = 0; i < CL_GROUP_MAX_PARTS; i++) {
         s->parts[i].owner = s->parts[i].target = -1;
+        s->parts[i].pill_offset = -1;
+        s->parts[i].deliveries = 0;
     }
 }
 
@@ -395,11 +397,14 @@ int cl_group_rebalance(struct cl_group *g, struct cl_err *err)
             struct cl_gpart *e = &np[topics[t].base + p];
             int32_t *o = &owned[topics[t].base + p];
             e->owner = e->target = -1;
-            e->pad = 0;
+            e->deliveries = 0;
             e->owner_inc = 0;
+            e->pill_offset = -1;
             *o = -1;
             if (old >= 0 && p < s->topics[old].partitions) {
                 const struct cl_gpart *q = &s->parts[s->topics[old].base + p];
+                e->deliveries = q->deliveries;
+                e->pill_offset = q->pill_offset;
                 if (cl_group_owner_valid(s, q)) {
                     *e = *q;
                     e->target = -1;
@@ -426,6 +431,8 @@ int cl_group_rebalance(struct cl_group *g, struct cl_err *err)
         memcpy(s->parts, np, sizeof(np[0]) * (size_t)total);
         for (int32_t i = total; i < s->nparts; i++) {
             s->parts[i].owner = s->parts[i].target = -1;
+            s->parts[i].pill_offset = -1;
+            s->parts[i].deliveries = 0;
             s->parts[i].owner_inc = 0;
         }
         s->nparts = total;

@@ -16,7 +16,7 @@
 #define CL_GROUPS_DIR "groups"
 #define CL_GROUP_STATE_NAME "group.state"
 #define CL_GROUP_MAGIC "CLGROUP1"
-#define CL_GROUP_VERSION 1
+#define CL_GROUP_VERSION 2
 #define CL_GROUP_MAX_MEMBERS 256
 #define CL_GROUP_MAX_TOPICS 64
 #define CL_GROUP_MAX_PARTS 8192
@@ -58,8 +58,10 @@ struct cl_gtopic {
 struct cl_gpart {
     int16_t owner;               /* member slot fetching it, -1 none */
     int16_t target;              /* member slot it is assigned to, -1 */
-    uint32_t pad;
+    uint32_t deliveries;         /* times pill_offset was handed out as
+                                    the first message of an ownership */
     uint64_t owner_inc;          /* owner's incarnation */
+    int64_t pill_offset;         /* offset deliveries counts, -1 none */
 };
 
 struct cl_group_shm {
@@ -175,6 +177,15 @@ int cl_group_sync_end(struct cl_group *g, struct cl_group_sync *s,
 int cl_group_check_owner_locked(struct cl_group *g,
                                 const crawllog_topic_partition_t *list,
                                 size_t n, struct cl_err *err);
+
+/* Count a hand-out of the message at offset, the first of this member's
+ * ownership of (topic, partition) (poison-pill detection): *countp = how
+ * many times that offset has been handed out so at the start of an
+ * ownership without being committed past (1 the first time).  0 if this
+ * member owns the partition, else CRAWLLOG_EGENERATION. */
+int cl_group_count_delivery(struct cl_group *g, const char *topic,
+                            int32_t partition, int64_t offset,
+                            uint32_t *countp, struct cl_err *err);
 
 /* Ring every member's doorbell. */
 void cl_group_ring(struct cl_group *g);

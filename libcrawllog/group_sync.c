@@ -253,3 +253,33 @@ int cl_group_check_owner_locked(struct cl_group *g,
     }
     return 0;
 }
+
+int cl_group_count_delivery(struct cl_group *g, const char *topic,
+                            int32_t partition, int64_t offset,
+                            uint32_t *countp, struct cl_err *err)
+{
+    struct cl_group_shm *s = g->shm;
+    *countp = 0;
+    int rc = cl_group_lock(g, err);
+    if (rc != 0) {
+        return rc;
+    }
+    int i = cl_group_find_part(s, topic, partition);
+    if (i < 0 || s->parts[i].owner != g->slot ||
+        s->parts[i].owner_inc != g->incarnation) {
+        rc = cl_errf(err, CRAWLLOG_EGENERATION,
+                     "%s: %s/%d is not owned by this member", g->reldir,
+                     topic, (int)partition);
+    } else {
+        struct cl_gpart *p = &s->parts[i];
+        if (p->pill_offset == offset) {
+            p->deliveries++;
+        } else {
+            p->pill_offset = offset;
+            p->deliveries = 1;
+        }
+        *countp = p->deliveries;
+    }
+    cl_group_unlock(g);
+    return rc;
+}

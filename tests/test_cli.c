@@ -15,6 +15,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -305,6 +306,9 @@ static void test_cli_version(void **state)
     cli_run(&r, NULL, NULL, (const char *const[]){"-h", NULL});
     assert_exit(&r, 0);
     assert_contains(r.out, "add-partitions");
+    assert_contains(r.out, "\n  groups list [--json]\n");
+    assert_contains(r.out, "\n  groups describe GROUP [--members] [--json]\n");
+    assert_contains(r.out, "CURRENT-OFFSET");
     run_free(&r);
     /* Neither opened nor created the data directory. */
     assert_false(cl_test_exists(data_dir(state)));
@@ -546,6 +550,12 @@ static void test_cli_usage_errors(void **state)
         {"topic", NULL},
         {"-X", "segment.bytes", "conf", NULL},
         {"-q", "version", NULL},
+        {"groups", NULL},
+        {"groups", "frob", NULL},
+        {"groups", "describe", NULL},
+        {"groups", "list", "g", NULL},
+        {"groups", "list", "--members", NULL},
+        {"groups", "describe", "g", "--verbose", NULL},
     };
     struct run r;
     size_t i;
@@ -660,6 +670,419 @@ static void test_cli_maintain(void **state)
     CLI_OK(state, NULL, "verify");
 }
 
+/* ---------------------------------------------------------------------- */
+/* groups                                                                  */
+/* ---------------------------------------------------------------------- */
+
+/* A minimal RFC 8259 checker: the end of the JSON value at p, or NULL if
+ * there is none. */
+static const char *json_value(const char *p);
+
+static const char *json_ws(const char *p)
+{
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+        p++;
+    }
+    return p;
+}
+
+static const char *json_string(const char *p)
+{
+    if (*p++ != '"') {
+        return NULL;
+    }
+    for (; *p != '"'; p++) {
+        if ((unsigned char)*p < 0x20) {
+            return NULL; /* also the end of the text */
+        }
+        if (*p != '\\') {
+            continue;
+        }
+        if (*++p == 'u') {
+            for (int i = 1; i <= 4; i++) {
+                if (!isxdigit((unsigned char)p[i])) {
+                    return NULL;
+                }
+            }
+            p += 4;
+        } else if (*p == '\0' || strchr("\"\\/bfnrt", *p) == NULL) {
+            return NULL;
+        }
+    }
+    return p + 1;
+}
+
+static const char *json_digits(const char *p, int need)
+{
+    const char *s = p;
+
+    while (isdigit((unsigned char)*p)) {
+        p++;
+    }
+    return p == s && need ? NULL : p;
+}
+
+static const char *json_number(const char *p)
+{
+    p += *p == '-';
+    if (*p == '0') {
+        p++;
+    } else if ((p = json_digits(p, 1)) == NULL) {
+        return NULL;
+    }
+    if (*p == '.' && (p = json_digits(p + 1, 1)) == NULL) {
+        return NULL;
+    }
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        p += *p == '+' || *p == '-';
+        p = json_digits(p, 1);
+    }
+    return p;
+}
+
+static const char *json_value(const char *p)
+{
+    static const char *const words[] = {"true", "false", "null"};
+    char close;
+
+    p = json_ws(p);
+    if (*p == '"') {
+        return json_string(p);
+    }
+    for (size_t i = 0; i < 3; i++) {
+        if (strncmp(p, words[i], strlen(words[i])) == 0) {
+            return p + strlen(words[i]);
+        }
+    }
+    if (*p != '{' && *p != '[') {
+        return json_number(p);
+    }
+    close = *p == '{' ? '}' : ']';
+    p = json_ws(p + 1);
+    if (*p == close) {
+        return p + 1;
+    }
+    for (;;) {
+        if (close == '}') {
+            if ((p = json_string(json_ws(p))) == NULL) {
+                return NULL;
+            }
+            p = json_ws(p);
+            if (*p++ != ':') {
+                return NULL;
+            }
+        }
+        if ((p = json_value(p)) == NULL) {
+            return NULL;
+        }
+        p = json_ws(p);
+        if (*p == close) {
+            return p + 1;
+        }
+        if (*p++ != ',') {
+            return NULL;
+        }
+    }
+}
+
+static int json_valid(const char *text)
+{
+    const char *end = json_value(text);
+
+    return end != NULL && *json_ws(end) == '\0';
+}
+
+/* The checker itself: it must be able to say no. */
+static void test_cli_json_checker(void **state)
+{
+    static const char *const good[] = {
+        "[]", "{}", " {\"a\":[1,-2.5e+3,\"x\\\"\\u00e9\",true,null]}\n",
+        "[\"a\",\"b\"]", "0", "\"a\\\\q\\/\""};
+    static const char *const bad[] = {
+        "", "[", "[1,]", "{\"a\"}", "{\"a\":}", "{a:1}", "\"\\x41\"",
+        "\"\\u12\"", "[01]", "[1.]", "[\"tab\there\"]", "{} {}", "nul",
+        "{\"a\":1,}", "[-]"};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        if (!json_valid(good[i])) {
+            cl_test_failf_at(__FILE__, __LINE__, "rejected: %s", good[i]);
+        }
+    }
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (json_valid(bad[i])) {
+            cl_test_failf_at(__FILE__, __LINE__, "accepted: %s", bad[i]);
+        }
+    }
+}
+
+#define assert_json(text)                                                      \
+    do {                                                                       \
+        if (!json_valid(text)) {                                               \
+            cl_test_failf_at(__FILE__, __LINE__, "not JSON:\n%s", (text));     \
+        }                                                                      \
+    } while (0)
+
+/* A consumer of group, not subscribed, commits offset for one partition
+ * (allowed while the group has no active member). */
+static void group_commit(crawllog_t *log, const char *group, const char *topic,
+                         int32_t partition, int64_t offset)
+{
+    crawllog_conf_t *conf = cl_test_conf("group.id", group, NULL);
+    crawllog_topic_partition_t tp = {topic, partition, offset, NULL};
+    crawllog_consumer_t *c = NULL;
+    char err[256];
+
+    assert_crawllog_ok(crawllog_consumer_new(log, conf, &c, err, sizeof(err)));
+    assert_crawllog_ok(
+        crawllog_consumer_commit_offsets(c, &tp, 1, CRAWLLOG_SYNC_DURABLE));
+    crawllog_consumer_destroy(c);
+    crawllog_conf_destroy(conf);
+}
+
+/* A member of group subscribed to topic, with client.id client. */
+static crawllog_consumer_t *group_member(crawllog_t *log, const char *group,
+                                         const char *topic, const char *client)
+{
+    crawllog_conf_t *conf = cl_test_conf("group.id", group, "client.id", client,
+                                         "auto.offset.reset", "earliest", NULL);
+    crawllog_consumer_t *c = NULL;
+    char err[256];
+
+    assert_crawllog_ok(crawllog_consumer_new(log, conf, &c, err, sizeof(err)));
+    assert_crawllog_ok(crawllog_consumer_subscribe(c, &topic, 1));
+    crawllog_conf_destroy(conf);
+    return c;
+}
+
+/* Poll c until it owns want partitions (5 s at most). */
+static void poll_until_owns(crawllog_consumer_t *c, size_t want)
+{
+    int64_t deadline = cl_test_mono_ms() + 5000;
+    crawllog_topic_partition_t *list = NULL;
+    const crawllog_msg_t *m[16];
+    size_t owned = 0, n;
+
+    while (owned != want && cl_test_mono_ms() < deadline) {
+        assert_crawllog_ok(crawllog_consumer_poll(c, 50, m, 16, &n));
+        assert_crawllog_ok(crawllog_consumer_assignment(c, &list, &owned));
+        free(list);
+    }
+    assert_int_equal(owned, want);
+}
+
+/* Ten records in orders/0, four in orders/1. */
+static void make_orders(void **state)
+{
+    create_topic(state, "orders", "2");
+    CLI_OK(state, "0\n1\n2\n3\n4\n5\n6\n7\n8\n9\n", "produce", "orders", "0");
+    CLI_OK(state, "a\nb\nc\nd\n", "produce", "orders", "1");
+}
+
+static void test_cli_groups_list(void **state)
+{
+    crawllog_t *log;
+
+    /* No group yet (and no groups directory). */
+    CLI_OUT(state, NULL, "", "groups", "list");
+    CLI_OUT(state, NULL, "[]\n", "groups", "list", "--json");
+    create_topic(state, "t", "1");
+    CLI_OK(state, "a\nb\n", "produce", "t", "0");
+    log = cl_test_open(data_dir(state), NULL);
+    group_commit(log, "beta", "t", 0, 1);
+    group_commit(log, "alpha", "t", 0, 2);
+    group_commit(log, "a-1.x", "t", 0, 2);
+    CLI_OUT(state, NULL, "a-1.x\nalpha\nbeta\n", "groups", "list");
+    CLI_OUT(state, NULL, "[\"a-1.x\",\"alpha\",\"beta\"]\n", "groups", "list",
+            "--json");
+    /* Groups are not topics. */
+    CLI_OUT(state, NULL, "t\n", "topic", "list");
+    cl_test_close_verify(log, data_dir(state));
+}
+
+/* A group with commits and no member: Kafka's table and notice, lag by
+ * hand, columns widened by a long topic name; the same as JSON. */
+static void test_cli_groups_describe(void **state)
+{
+    static const char hdr[] =
+        "GROUP           TOPIC           PARTITION  CURRENT-OFFSET  "
+        "LOG-END-OFFSET  LAG             CONSUMER-ID\n";
+    static const char hdr_wide[] =
+        "GROUP           TOPIC                    PARTITION  CURRENT-OFFSET  "
+        "LOG-END-OFFSET  LAG             CONSUMER-ID\n";
+    static const char part0[] =
+        "{\"topic\":\"orders\",\"partition\":0,\"current_offset\":6,"
+        "\"log_end_offset\":10,\"lag\":4,\"consumer_id\":null,"
+        "\"commit_time_ms\":";
+    struct run r;
+    crawllog_t *log;
+    long long commit_ms = -1;
+    int64_t before, after;
+    const char *at;
+
+    make_orders(state);
+    log = cl_test_open(data_dir(state), NULL);
+    before = now_ms();
+    group_commit(log, "g", "orders", 0, 6);
+    after = now_ms();
+    CLI(state, &r, NULL, "groups", "describe", "g");
+    assert_exit(&r, 0);
+    assert_string_equal(r.err, "Consumer group 'g' has no active members.\n");
+    assert_string_equal(
+        r.out, "GROUP           TOPIC           PARTITION  CURRENT-OFFSET  "
+               "LOG-END-OFFSET  LAG             CONSUMER-ID\n"
+               "g               orders          0          6               "
+               "10              4               -\n");
+    assert_memory_equal(r.out, hdr, strlen(hdr));
+    run_free(&r);
+    CLI(state, &r, NULL, "groups", "describe", "g", "--json");
+    assert_exit(&r, 0);
+    assert_string_equal(r.err, "");
+    assert_json(r.out);
+    assert_contains(r.out, "{\"group\":\"g\",\"state\":\"Empty\",");
+    assert_contains(r.out, "\"members\":[],");
+    at = strstr(r.out, part0);
+    assert_non_null(at);
+    assert_int_equal(sscanf(at + strlen(part0), "%lld}]}\n", &commit_ms), 1);
+    assert_true(commit_ms >= before - 1000 && commit_ms <= after + 1000);
+    assert_null(strstr(r.out, "\"partition\":1"));
+    run_free(&r);
+    /* More commits: a second partition, a topic name wider than 15. */
+    create_topic(state, "a-rather-long-topic-name", "1");
+    group_commit(log, "g", "orders", 1, 1);
+    group_commit(log, "g", "a-rather-long-topic-name", 0, 0);
+    CLI(state, &r, NULL, "groups", "describe", "g");
+    assert_exit(&r, 0);
+    assert_string_equal(
+        r.out, "GROUP           TOPIC                    PARTITION  "
+               "CURRENT-OFFSET  LOG-END-OFFSET  LAG             CONSUMER-ID\n"
+               "g               a-rather-long-topic-name 0          0      "
+               "         0               0               -\n"
+               "g               orders                   0          6      "
+               "         10              4               -\n"
+               "g               orders                   1          1      "
+               "         4               3               -\n");
+    assert_memory_equal(r.out, hdr_wide, strlen(hdr_wide));
+    run_free(&r);
+    CLI(state, &r, NULL, "groups", "describe", "g", "--members");
+    assert_exit(&r, 0);
+    assert_string_equal(r.err, "Consumer group 'g' has no active members.\n");
+    assert_string_equal(r.out, "GROUP           CONSUMER-ID     PID        "
+                               "CLIENT-ID       #PARTITIONS\n");
+    run_free(&r);
+    cl_test_close_verify(log, data_dir(state));
+}
+
+/* A live member owns both partitions: CONSUMER-ID, "-" where nothing is
+ * committed, --members, JSON; then a second member makes it rebalance. */
+static void test_cli_groups_members(void **state)
+{
+    crawllog_consumer_t *a, *b;
+    char want[1024], mid[256];
+    const char *rows[2];
+    struct run r;
+    crawllog_t *log;
+
+    make_orders(state);
+    log = cl_test_open(data_dir(state), NULL);
+    group_commit(log, "g", "orders", 0, 6);
+    a = group_member(log, "g", "orders", "lagmon");
+    poll_until_owns(a, 2);
+    snprintf(mid, sizeof(mid), "%s", crawllog_consumer_member_id(a));
+    assert_true(strncmp(mid, "lagmon-", 7) == 0 && strlen(mid) > 15);
+    CLI(state, &r, NULL, "groups", "describe", "g");
+    assert_exit(&r, 0);
+    assert_string_equal(r.err, ""); /* Stable: no notice */
+    rows[0] = "g               orders          0          6               "
+              "10              4               ";
+    rows[1] = "g               orders          1          -               "
+              "4               -               ";
+    snprintf(want, sizeof(want),
+             "GROUP           TOPIC           PARTITION  CURRENT-OFFSET  "
+             "LOG-END-OFFSET  LAG             CONSUMER-ID\n%s%s\n%s%s\n",
+             rows[0], mid, rows[1], mid);
+    assert_string_equal(r.out, want);
+    run_free(&r);
+    CLI(state, &r, NULL, "groups", "describe", "g", "--members");
+    assert_exit(&r, 0);
+    snprintf(want, sizeof(want),
+             "GROUP           %-*s PID        CLIENT-ID       #PARTITIONS\n"
+             "g               %s %-10ld lagmon          2\n",
+             (int)strlen(mid), "CONSUMER-ID", mid, (long)getpid());
+    assert_string_equal(r.out, want);
+    run_free(&r);
+    CLI(state, &r, NULL, "groups", "describe", "g", "--json");
+    assert_exit(&r, 0);
+    assert_json(r.out);
+    assert_contains(r.out, "{\"group\":\"g\",\"state\":\"Stable\",");
+    assert_null(strstr(r.out, "\"strategy\":\"\""));
+    snprintf(want, sizeof(want),
+             "\"members\":[{\"member_id\":\"%s\",\"instance_id\":\"\","
+             "\"client_id\":\"lagmon\",\"pid\":%ld,\"alive\":true,"
+             "\"last_poll_age_ms\":",
+             mid, (long)getpid());
+    assert_contains(r.out, want);
+    assert_contains(r.out, ",\"partitions\":2}],\"partitions\":[");
+    snprintf(want, sizeof(want),
+             "{\"topic\":\"orders\",\"partition\":1,\"current_offset\":null,"
+             "\"log_end_offset\":4,\"lag\":null,\"consumer_id\":\"%s\","
+             "\"commit_time_ms\":null}]}\n",
+             mid);
+    assert_contains(r.out, want);
+    run_free(&r);
+    /* A second member joins; a keeps its partitions until its next poll,
+     * so one of them waits to change owner. */
+    b = group_member(log, "g", "orders", "second");
+    {
+        const crawllog_msg_t *m[4];
+        size_t n;
+
+        assert_crawllog_ok(crawllog_consumer_poll(b, 0, m, 4, &n));
+        assert_int_equal(n, 0);
+    }
+    CLI(state, &r, NULL, "groups", "describe", "g");
+    assert_exit(&r, 0);
+    assert_string_equal(r.err, "Warning: Consumer group 'g' is rebalancing.\n");
+    assert_contains(r.out, mid); /* still the owner of both */
+    run_free(&r);
+    CLI(state, &r, NULL, "groups", "describe", "g", "--json");
+    assert_exit(&r, 0);
+    assert_json(r.out);
+    assert_contains(r.out, "\"state\":\"PreparingRebalance\"");
+    assert_contains(r.out, "\"client_id\":\"second\"");
+    run_free(&r);
+    crawllog_consumer_destroy(b);
+    crawllog_consumer_destroy(a);
+    cl_test_close_verify(log, data_dir(state));
+}
+
+static void test_cli_groups_not_found(void **state)
+{
+    crawllog_t *log;
+
+    /* No groups directory at all, then another group only. */
+    CLI_EXPECT(state, NULL, 1, "", NULL, "groups", "describe", "nope");
+    create_topic(state, "t", "1");
+    log = cl_test_open(data_dir(state), NULL);
+    group_commit(log, "other", "t", 0, 0);
+    {
+        struct run r;
+
+        CLI(state, &r, NULL, "groups", "describe", "nope", "--json");
+        assert_exit(&r, 1);
+        assert_string_equal(r.err, "crawllog: group \"nope\" not found\n");
+        assert_string_equal(r.out, "");
+        run_free(&r);
+    }
+    CLI_FAILS(state, NULL,
+              "crawllog: groups describe bad/name: CRAWLLOG_EINVAL", "groups",
+              "describe", "bad/name");
+    CLI_OK(state, NULL, "groups", "describe", "other");
+    cl_test_close_verify(log, data_dir(state));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -675,6 +1098,11 @@ int main(void)
         cl_test_unit_tmpdir(test_cli_conf),
         cl_test_unit_tmpdir(test_cli_env_dir),
         cl_test_unit_tmpdir(test_cli_maintain),
+        cl_test_unit_tmpdir(test_cli_json_checker),
+        cl_test_unit_tmpdir(test_cli_groups_list),
+        cl_test_unit_tmpdir(test_cli_groups_describe),
+        cl_test_unit_tmpdir(test_cli_groups_members),
+        cl_test_unit_tmpdir(test_cli_groups_not_found),
     };
     return cmocka_run_group_tests_name("cli", tests, group_setup, NULL);
 }

@@ -65,6 +65,7 @@ static const struct {
     {CL_CONF_MAX_PARTITION_FETCH_BYTES, "max.partition.fetch.bytes", 1048576,
      "1048576", 0},
     {CL_CONF_DEAD_LETTER_TOPIC, "dead.letter.topic", 0, "", 0},
+    {CL_CONF_MAX_DELIVERIES, "max.deliveries", 5, "5", 0},
 };
 
 #define DEFAULT_PRODUCER_TEXT                                                  \
@@ -88,7 +89,8 @@ static const struct {
     "partition.assignment.strategy=cooperative-sticky\n"                       \
     "max.poll.records=500\n"                                                   \
     "max.partition.fetch.bytes=1048576\n"                                      \
-    "dead.letter.topic=\n"
+    "dead.letter.topic=\n"                                                     \
+    "max.deliveries=5\n"
 
 /* The topic properties at their defaults, as dumped. */
 #define DEFAULT_TOPIC_TEXT                                                     \

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include "helpers.h"
@@ -254,11 +255,100 @@ static void test_dead_letter_crash_sweep(void **state)
     assert_true(crashed >= 10);
 }
 
+struct pill_arg {
+    const char *dir;
+};
+
+/* A group member that dies (SIGKILL) whenever it is handed "job-2", and
+ * otherwise commits each message; exits 0 once partition 1 is committed to
+ * its end. */
+static void pill_child(void *arg)
+{
+    struct pill_arg *a = arg;
+    crawllog_t *log = NULL;
+    cl_test_check(crawllog_open(&log, a->dir, NULL, NULL, 0) == 0);
+    crawllog_conf_t *conf = cl_test_conf("group.id", "pg", "auto.offset.reset",
+                                         "earliest", "max.deliveries", "3",
+                                         NULL);
+    char err[256];
+    crawllog_consumer_t *c = NULL;
+    cl_test_check(crawllog_consumer_new(log, conf, &c, err, sizeof(err)) == 0);
+    crawllog_conf_destroy(conf);
+    const char *topics[] = {TOPIC};
+    cl_test_check(crawllog_consumer_subscribe(c, topics, 1) == 0);
+    int64_t deadline = cl_test_mono_ms() + 10000;
+    for (;;) {
+        /* One message per poll, committed before the next: every message
+         * is handed out at the committed offset, so each death counts.
+         * (In a batch, a pill behind uncommitted messages is counted from
+         * the first hand-out at the committed offset on.) */
+        const crawllog_msg_t *m[1];
+        size_t n = 0;
+        cl_test_check(crawllog_consumer_poll(c, 50, m, 1, &n) == 0);
+        for (size_t i = 0; i < n; i++) {
+            size_t len;
+            const char *v = crawllog_msg_value(m[i], &len);
+            if (len == 5 && memcmp(v, "job-2", 5) == 0) {
+                raise(SIGKILL); /* the poison pill kills its consumer */
+            }
+            cl_test_check(crawllog_consumer_commit(
+                              c, m[i], CRAWLLOG_SYNC_DURABLE) == 0);
+        }
+        int64_t off = -1;
+        cl_test_check(crawllog_consumer_committed(c, TOPIC, 1, &off) == 0);
+        if (off == 6) {
+            break;
+        }
+        cl_test_checkf(cl_test_mono_ms() < deadline, "stuck at %lld",
+                       (long long)off);
+    }
+    crawllog_consumer_destroy(c);
+    crawllog_close(log);
+}
+
+/* A message that kills every consumer is dead-lettered after
+ * max.deliveries hand-outs and the group goes on. */
+static void test_poison_pill_across_crashes(void **state)
+{
+    crawllog_t *log = cl_test_open(CL_TEST_DIR(state), NULL);
+    fill(log);
+    assert_crawllog_ok(crawllog_close(log));
+    struct pill_arg a = {CL_TEST_DIR(state)};
+    int kills = 0, done = 0;
+    for (int i = 0; i < 10 && !done; i++) {
+        int status = cl_test_fork_run(pill_child, &a);
+        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
+            kills++;
+        } else {
+            cl_test_assert_exit_ok(status);
+            done = 1;
+        }
+    }
+    print_message("poison pill: %d consumers killed, then dead-lettered\n",
+                  kills);
+    assert_true(done);
+    assert_int_equal(kills, 3); /* max.deliveries */
+    log = cl_test_open(CL_TEST_DIR(state), NULL);
+    assert_int_equal(count_dead_letters(log, "jobs.dlt", 2), 1);
+    crawllog_reader_t *rd;
+    assert_crawllog_ok(crawllog_reader_new(&rd, log, "jobs.dlt", 1));
+    const crawllog_msg_t *d = cl_test_next_msg(rd);
+    const void *v;
+    size_t len;
+    assert_true(header_value(d, "kafka_dlt-exception-message", &v, &len));
+    assert_true(len > 11 && memcmp(v, "poison pill", 11) == 0);
+    assert_true(header_value(d, "crawllog_dlt-attempts", &v, &len));
+    assert_memory_equal(v, "\0\0\0\3", 4);
+    crawllog_reader_destroy(rd);
+    cl_test_close_verify(log, CL_TEST_DIR(state));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cl_test_unit_tmpdir(test_dead_letter_content),
         cl_test_unit_fp(test_dead_letter_crash_sweep),
+        cl_test_unit_tmpdir(test_poison_pill_across_crashes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
