@@ -1,8 +1,8 @@
 /*
  * helpers.c - shared helpers for the cmocka test programs, part 1:
- * start-up, temporary directories, snapshots, processes and files (part 2,
- * helpers_log.c, has vectors, randomness, clocks and log-API shortcuts;
- * declarations in helpers.h).
+ * start-up, temporary directories, snapshots, processes, files and the
+ * reader of "block" vector files (part 2, helpers_log.c, has line vectors,
+ * randomness, clocks and log-API shortcuts; declarations in helpers.h).
  *
  * Test code: uses libc and system calls directly, never the library's io
  * layer, so that failpoints set by a test cannot break its own helpers
@@ -822,3 +822,71 @@ void cl_test_copy_tree(const char *src, const char *dst)
     closedir(d);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Block vector files                                                      */
+/* ---------------------------------------------------------------------- */
+
+int cl_test_blocks_errf(struct cl_test_blocks *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n = snprintf(b->err, sizeof(b->err), "%s:%d: ", b->path, b->line);
+
+    if (n >= 0 && (size_t)n < sizeof(b->err)) {
+        va_start(ap, fmt);
+        vsnprintf(b->err + n, sizeof(b->err) - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+int cl_test_blocks_read(struct cl_test_blocks *b, const char *path,
+                        int (*on_line)(void *ctx, char *line),
+                        int (*on_case_end)(void *ctx), void *ctx)
+{
+    char buf[CL_TEST_BLOCK_LINE_MAX + 2]; /* the line, '\n', NUL */
+    FILE *f;
+    int lineno = 0, rc = 0;
+
+    memset(b, 0, sizeof(*b));
+    b->path = path;
+    if ((f = fopen(path, "r")) == NULL) {
+        snprintf(b->err, sizeof(b->err), "%s: cannot open: %s", path,
+                 strerror(errno));
+        return -1;
+    }
+    while (rc == 0 && fgets(buf, sizeof(buf), f) != NULL) {
+        size_t len = strlen(buf);
+        b->line = ++lineno;
+        if (len > 0 && buf[len - 1] == '\n') {
+            buf[--len] = '\0';
+        } else if (!feof(f)) {
+            rc = cl_test_blocks_errf(b, "line longer than %d bytes",
+                                     CL_TEST_BLOCK_LINE_MAX);
+            break;
+        }
+        while (len > 0 && (buf[len - 1] == ' ' || buf[len - 1] == '\t' ||
+                           buf[len - 1] == '\r')) {
+            buf[--len] = '\0';
+        }
+        if (buf[0] == '#') {
+            const char *s = buf + 1 + strspn(buf + 1, " ");
+            if (strncmp(s, "source:", 7) == 0) {
+                snprintf(b->source, sizeof(b->source), "%s", s + 7);
+            }
+        } else if (len == 0) {
+            rc = on_case_end != NULL ? on_case_end(ctx) : 0;
+        } else {
+            rc = on_line(ctx, buf);
+        }
+    }
+    if (rc == 0 && ferror(f)) {
+        b->line = lineno;
+        rc = cl_test_blocks_errf(b, "read error: %s", strerror(errno));
+    }
+    fclose(f);
+    if (rc == 0 && on_case_end != NULL) {
+        b->line = lineno;
+        rc = on_case_end(ctx);
+    }
+    return rc;
+}

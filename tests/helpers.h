@@ -9,7 +9,8 @@
  *  - fork helpers, file helpers (write/read/size/flip a byte/truncate,
  *    copy a tree, count entries);
  *  - a seeded PRNG whose seed is printed and can be replayed with SEED=N;
- *  - golden-vector file reading (hex digits, "hex:"/"ascii:" inputs);
+ *  - golden-vector file reading (hex digits, "hex:"/"ascii:" inputs;
+ *    "block" files of multi-line cases with "# source:" comments);
  *  - shortcuts for the public log API (open, conf, topic, next message,
  *    segment listing, crawllog_verify) that fail the test on an error.
  *
@@ -375,6 +376,74 @@ int cl_test_vectors_free(struct cl_test_vectors *vs);
         return cl_test_vectors_free(&(vs));                                    \
     }                                                                          \
     _Static_assert(1, "CL_TEST_VECTORS_FIXTURES")
+
+/* Longest line of a block file, the newline not counted. */
+#define CL_TEST_BLOCK_LINE_MAX 4094
+
+/* Size of a block file's source text, with its NUL (longer: truncated). */
+#define CL_TEST_BLOCK_SOURCE_SIZE 320
+
+/* A block-file reader's state, for its callbacks (embed it in their
+ * context) and for the caller's error report. */
+struct cl_test_blocks {
+    /* The file being read. */
+    const char *path;
+    /* The line handed over, from 1; at the end of the file, the last. */
+    int line;
+    /* <text> of the last "# source:<text>" comment, "" before one. */
+    char source[CL_TEST_BLOCK_SOURCE_SIZE];
+    /* Why reading stopped; "" if it did not. */
+    char err[512];
+};
+
+/*
+ * Read the "block" golden-vector file path, in which each case is a block
+ * of lines ended by a blank line or the end of the file (as in
+ * tests/vectors/assignor.txt and lagstatus.txt).  b is reset first, then
+ * every line, numbered from 1 in b->line, has its trailing spaces, tabs,
+ * CR and newline removed and is:
+ *  - a comment if it starts with '#'; in "# source:<text>" (spaces allowed
+ *    after the '#') <text>, leading space included, replaces b->source
+ *    (truncated to fit);
+ *  - if empty, an end of case: on_case_end(ctx) is called, whether or not
+ *    a case is open (the callback knows); on_case_end may be NULL;
+ *  - otherwise on_line(ctx, line); line may be changed in place (strtok_r)
+ *    and lives until the callback returns.
+ * At the end of the file on_case_end(ctx) is called once more.  A callback
+ * may change b->line (to report an error at another line); the count goes
+ * on regardless.
+ *
+ * A callback returns 0 to go on, anything else to stop: reading stops at
+ * once and that value is returned; the callback is to have set b->err,
+ * normally with cl_test_blocks_errf().  The reader's own failures return
+ * -1 with b->err "<path>: cannot open: <errno text>", "<path>:<line>: line
+ * longer than <CL_TEST_BLOCK_LINE_MAX> bytes" or "<path>:<line>: read
+ * error: <errno text>".  Returns 0 once every line has been handed over.
+ * Never fails the test itself (cl_test_blocks_load() below does).
+ */
+int cl_test_blocks_read(struct cl_test_blocks *b, const char *path,
+                        int (*on_line)(void *ctx, char *line),
+                        int (*on_case_end)(void *ctx), void *ctx);
+
+/* cl_test_blocks_read(), failing the test unless it returns 0, with the
+ * message "ERROR: <b->err>" at the caller's file:line (as fail_msg). */
+#define cl_test_blocks_load(b, path, on_line, on_case_end, ctx)                \
+    do {                                                                       \
+        struct cl_test_blocks *cl_test_blocks_b_ = (b);                        \
+        if (cl_test_blocks_read(cl_test_blocks_b_, (path), (on_line),          \
+                                (on_case_end), (ctx)) != 0) {                  \
+            cl_test_failf_at(__FILE__, __LINE__, "ERROR: %s",                  \
+                             cl_test_blocks_b_->err);                          \
+        }                                                                      \
+    } while (0)
+
+/* Set b->err to "<path>:<line>: <message>" (b->path, b->line; truncated
+ * to fit) and return -1: the error return of a block-file callback. */
+int cl_test_blocks_errf(struct cl_test_blocks *b, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 
 /* ---------------------------------------------------------------------- */
 /* Seeded randomness                                                       */

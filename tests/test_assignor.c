@@ -152,7 +152,8 @@ static void test_asg_names(void **state)
 struct vcase {
     int line;                 /* line of "case" */
     char name[64];
-    char source[160];         /* the last "# source:" comment before it */
+    /* The last "# source:" comment before it. */
+    char source[CL_TEST_BLOCK_SOURCE_SIZE];
     int strategies[3];
     size_t ns;
     size_t nt;
@@ -180,26 +181,13 @@ enum vstage { VS_NONE, VS_CASE, VS_STRATEGY, VS_TOPICS, VS_MEMBERS,
               VS_EXPECTS, VS_KEPT };
 
 struct vparser {
-    int line;
-    char err[256];
-    char source[160];
+    struct cl_test_blocks rd; /* line, source, err */
     size_t n;                 /* cases complete or in progress */
     enum vstage stage;
 };
 
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static int verr(struct vparser *p, const char *fmt, ...)
-{
-    char msg[200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    snprintf(p->err, sizeof(p->err), "%s:%d: %s", VEC_FILE, p->line, msg);
-    return -1;
-}
+/* A parse error: p->rd.err = "VEC_FILE:<line>: <message>"; -1. */
+#define verr(p, ...) cl_test_blocks_errf(&(p)->rd, __VA_ARGS__)
 
 /* Copy the token s into a VMAX_NAME buffer; -1 if empty or too long. */
 static int vcopy_name(char *dst, const char *s)
@@ -275,7 +263,7 @@ static int vparse_parts(struct vparser *p, struct vcase *c, char *list,
         }
         out[g] = member;
         if (lines != NULL) {
-            lines[g] = p->line;
+            lines[g] = p->rd.line;
         }
     }
     return 0;
@@ -387,9 +375,11 @@ static int vparse_expect(struct vparser *p, struct vcase *c, char *rest)
                         "expect");
 }
 
-/* Check that the block in progress is whole; 0 or -1. */
-static int vend_case(struct vparser *p)
+/* cl_test_blocks_read() callback, at a blank line or the end of the file:
+ * check that the block in progress is whole; 0 or -1. */
+static int vend_case(void *ctx)
 {
+    struct vparser *p = ctx;
     if (p->stage == VS_NONE) {
         return 0;
     }
@@ -401,8 +391,10 @@ static int vend_case(struct vparser *p)
     return 0;
 }
 
-static int vparse_line(struct vparser *p, char *line)
+/* cl_test_blocks_read() callback: one line of a block; 0 or -1. */
+static int vparse_line(void *ctx, char *line)
 {
+    struct vparser *p = ctx;
     char *save = NULL;
     char *kw = line + strspn(line, " \t");
     char *rest = kw + strcspn(kw, " \t");
@@ -416,7 +408,7 @@ static int vparse_line(struct vparser *p, char *line)
         if (p->stage != VS_NONE) {
             return verr(p, "\"case\" without a blank line before it");
         }
-        if (p->source[0] == '\0') {
+        if (p->rd.source[0] == '\0') {
             return verr(p, "case with no \"# source:\" comment before it");
         }
         if (p->n == VMAX_CASES) {
@@ -429,8 +421,8 @@ static int vparse_line(struct vparser *p, char *line)
             return verr(p, "case: empty or too long name");
         }
         memcpy(c->name, rest, len + 1);
-        snprintf(c->source, sizeof(c->source), "%s", p->source);
-        c->line = p->line;
+        snprintf(c->source, sizeof(c->source), "%s", p->rd.source);
+        c->line = p->rd.line;
         c->kept = -1;
         p->stage = VS_CASE;
         return 0;
@@ -480,58 +472,6 @@ static int vparse_line(struct vparser *p, char *line)
         return 0;
     }
     return verr(p, "unknown or misplaced line \"%s\"", kw);
-}
-
-/* Parse VEC_FILE into vcases[]; the number of cases, or -1 with p->err. */
-static long vload(struct vparser *p)
-{
-    char buf[1024];
-    FILE *f = fopen(VEC_FILE, "r");
-    int rc = 0;
-
-    memset(p, 0, sizeof(*p));
-    if (f == NULL) {
-        snprintf(p->err, sizeof(p->err), "%s: cannot open: %s", VEC_FILE,
-                 strerror(errno));
-        return -1;
-    }
-    while (rc == 0 && fgets(buf, sizeof(buf), f) != NULL) {
-        size_t len = strlen(buf);
-        p->line++;
-        if (len > 0 && buf[len - 1] == '\n') {
-            buf[--len] = '\0';
-        } else if (!feof(f)) {
-            rc = verr(p, "line longer than %zu bytes", sizeof(buf) - 2);
-            break;
-        }
-        while (len > 0 && (buf[len - 1] == ' ' || buf[len - 1] == '\t' ||
-                           buf[len - 1] == '\r')) {
-            buf[--len] = '\0';
-        }
-        if (buf[0] == '#') {
-            const char *s = buf + 1;
-            while (*s == ' ') {
-                s++;
-            }
-            if (strncmp(s, "source:", 7) == 0) {
-                snprintf(p->source, sizeof(p->source), "%s", s + 7);
-            }
-            continue;
-        }
-        if (strspn(buf, " \t") == len) {
-            rc = vend_case(p);
-            continue;
-        }
-        rc = vparse_line(p, buf);
-    }
-    if (rc == 0 && ferror(f)) {
-        rc = verr(p, "read error: %s", strerror(errno));
-    }
-    fclose(f);
-    if (rc == 0) {
-        rc = vend_case(p);
-    }
-    return rc == 0 ? (long)p->n : -1;
 }
 
 /* "t0p1" for global partition g of c (file order). */
@@ -648,10 +588,9 @@ static void test_asg_vectors(void **state)
 {
     (void)state;
     struct vparser p;
-    long n = vload(&p);
-    if (n < 0) {
-        fail_msg("%s", p.err);
-    }
+    memset(&p, 0, sizeof(p));
+    cl_test_blocks_load(&p.rd, VEC_FILE, vparse_line, vend_case, &p);
+    long n = (long)p.n;
     size_t runs = 0, strategies[3] = {0};
     for (long i = 0; i < n; i++) {
         const struct vcase *c = &vcases[i];
