@@ -12,7 +12,8 @@
 #   make format          clang-format -i over the sources
 #   make clean
 #
-# Every libcrawllog/*.c except crawllog_cli.c is a library module, every
+# Every libcrawllog/*.c except crawllog_cli.c and cli_*.c (the crawllog
+# tool) is a library module, every
 # tests/test_*.c a test program, every examples/*.c an example and every
 # bench/*.c a benchmark: adding a file needs no edit here.
 #
@@ -97,8 +98,11 @@ TSAN_ENV = TSAN_OPTIONS=halt_on_error=1 TEST_WRAPPER='$(TSAN_WRAPPER)'
 # Sources and outputs
 # ---------------------------------------------------------------------------
 
+# The crawllog tool: crawllog_cli.c and its helpers cli_*.c (public header
+# only); everything else in libcrawllog/ is the library.
 CLI_SRC := $(wildcard libcrawllog/crawllog_cli.c)
-LIB_SRCS := $(filter-out libcrawllog/crawllog_cli.c,$(sort $(wildcard libcrawllog/*.c)))
+CLI_SRCS := $(CLI_SRC) $(sort $(wildcard libcrawllog/cli_*.c))
+LIB_SRCS := $(filter-out $(CLI_SRCS),$(sort $(wildcard libcrawllog/*.c)))
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_NAMES := $(patsubst tests/%.c,%,$(TEST_SRCS))
 EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
@@ -160,7 +164,7 @@ $(BUILDDIR)/$(SONAME): $(SHARED_REAL)
 $(BUILDDIR)/libcrawllog.so: $(BUILDDIR)/$(SONAME)
 	ln -sf $(notdir $<) $@
 
-$(BUILDDIR)/crawllog: $(BUILDDIR)/obj/crawllog_cli.o $(STATIC_LIB)
+$(BUILDDIR)/crawllog: $(patsubst libcrawllog/%.c,$(BUILDDIR)/obj/%.o,$(CLI_SRCS)) $(STATIC_LIB)
 	$(LINK) -o $@ $^ -pthread
 
 $(BUILDDIR)/examples/%: examples/%.c $(STATIC_LIB)
