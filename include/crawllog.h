@@ -1053,6 +1053,37 @@ CRAWLLOG_API int crawllog_consumer_dead_letter(crawllog_consumer_t *cons,
                                                const crawllog_msg_t *msg,
                                                const char *reason);
 
+/** Outcomes of crawllog_consumer_process(). */
+#define CRAWLLOG_PROCESSED 1     /* an attempt succeeded */
+#define CRAWLLOG_DEAD_LETTERED 2 /* every attempt failed: dead-lettered */
+
+/**
+ * Processing function for crawllog_consumer_process(): 0 on success, any
+ * other value on failure, with a reason written to reason (reason_size
+ * bytes, NUL-terminated) that ends up in the dead letter.
+ */
+typedef int crawllog_process_cb(const crawllog_msg_t *msg, void *opaque,
+                                char *reason, size_t reason_size);
+
+/**
+ * @brief The retry policy: call fn on msg up to max.attempts times,
+ *        waiting retry.backoff.ms before the second attempt and doubling
+ *        the wait each time (at most retry.backoff.max.ms); if every
+ *        attempt failed, dead-letter msg with the last reason (as
+ *        crawllog_consumer_dead_letter(), crawllog_dlt-attempts =
+ *        max.attempts).  The waits happen in this thread; the member stays
+ *        alive in its group meanwhile (keep the total wait below
+ *        max.poll.interval.ms anyway: nothing else is polled).  On success
+ *        nothing is committed: commit as usual.
+ * @param outcomep out, optional: CRAWLLOG_PROCESSED or
+ *        CRAWLLOG_DEAD_LETTERED.
+ * @return CRAWLLOG_OK, or the errors of crawllog_consumer_dead_letter().
+ */
+CRAWLLOG_API int crawllog_consumer_process(crawllog_consumer_t *cons,
+                                           const crawllog_msg_t *msg,
+                                           crawllog_process_cb *fn,
+                                           void *opaque, int *outcomep);
+
 /**
  * @brief The committed offset of a partition of group.id (-1 if none).
  *        Any partition, owned or not; sees other processes' commits.
@@ -1156,6 +1187,10 @@ typedef struct crawllog_group_partition {
     int64_t lag;            /* log_end - committed; -1 if no commit */
     int64_t commit_time_ms; /* wall clock of the last commit; -1 */
     const char *member_id;  /* CONSUMER-ID of the owner; NULL if none */
+    const char *status;     /* lag status (Burrow's rules, see below):
+                               "OK", "WARN", "STOP", "STALL", "REWIND",
+                               or "NOTFOUND" (no commit, log end unknown,
+                               or no commit history on this machine) */
 } crawllog_group_partition_t;
 
 typedef struct crawllog_group_member {
@@ -1179,12 +1214,33 @@ typedef struct crawllog_group_desc {
     crawllog_group_partition_t *partitions; /* committed or subscribed,
                                                sorted by topic, partition */
     size_t partition_count;
+    const char *lag_status; /* the worst partition status, STOP, STALL and
+                               REWIND counting as "ERR": "OK", "WARN",
+                               "ERR", or "NOTFOUND" (no partition has one) */
 } crawllog_group_desc_t;
+
+/*
+ * Lag status (LinkedIn Burrow's evaluation rules).  Every commit also
+ * records, in the machine-local cache groups/<group>/lag.history, a point
+ * {committed offset, commit time, lag = log end then - offset}; the last
+ * 10 per partition form its window.  A partition's status, by the first
+ * rule that applies: no window (or no commit, or the log end unknown) ->
+ * NOTFOUND; lag now 0 -> OK; no commit for longer than the window spans
+ * (now - newest commit > newest - oldest commit), unless the log end of
+ * some point of the window was at or below the newest committed offset ->
+ * STOP; some commit lower than the one before it and not recovered to it
+ * by a later one -> REWIND; if every point lagged (lag > 0): all offsets
+ * equal -> STALL, the lag never decreased -> WARN; otherwise OK.  The
+ * group's status is the worst of its partitions (NOTFOUND ones skipped),
+ * STOP, STALL and REWIND being reported as ERR.  The history is not
+ * durable and is lost at a reboot (statuses read NOTFOUND until the next
+ * commits); the strings are static (not freed with the description).
+ */
 
 /**
  * @brief Describe a consumer group: members, ownership, committed offsets,
- *        log end offsets and lag, as of now (read-only: no lock blocks a
- *        member).  Free with crawllog_group_desc_free().
+ *        log end offsets, lag and lag status, as of now (read-only: no
+ *        lock blocks a member).  Free with crawllog_group_desc_free().
  * @return CRAWLLOG_OK, CRAWLLOG_ENOENT (no such group), CRAWLLOG_EINVAL,
  *         CRAWLLOG_ECORRUPT, CRAWLLOG_EIO, CRAWLLOG_ENOMEM.
  */

@@ -211,6 +211,18 @@ static const struct prop props[CL_CONF__COUNT] = {
         "1-th time (the consumers it went to died or gave the partition up "
         "before committing past it) it is dead-lettered instead and the "
         "partition moves on.  0 turns this off.", NULL},
+    [CL_CONF_MAX_ATTEMPTS] = {"max.attempts", PROP_INT64, 3, 1, 1000, 0,
+        SCOPE_CONSUMER,
+        "crawllog_consumer_process(): attempts at processing a message "
+        "before it is dead-lettered.", NULL},
+    [CL_CONF_RETRY_BACKOFF_MS] = {"retry.backoff.ms", PROP_INT64, 100, 0,
+        3600000, 0, SCOPE_CONSUMER,
+        "crawllog_consumer_process(): wait before the second attempt; it "
+        "doubles for each later one.", NULL},
+    [CL_CONF_RETRY_BACKOFF_MAX_MS] = {"retry.backoff.max.ms", PROP_INT64,
+        10000, 0, 3600000, 0, SCOPE_CONSUMER,
+        "crawllog_consumer_process(): the longest wait between two "
+        "attempts.", NULL},
 };
 
 /* Slot of each PROP_NAME property (its def). */

@@ -4,7 +4,8 @@
  * consumer_poll.c, commits and positions consumer_commit.c.
  *
  * On disk: nothing of its own (group.c owns groups/<g>/group.state,
- * offsets.c groups/<g>/offsets, notify.c the doorbell it claims).
+ * offsets.c groups/<g>/offsets, lagstore.c groups/<g>/lag.history,
+ * notify.c the doorbell it claims).
  *
  * Poll: keep the membership alive (last-poll stamp, liveness checks each
  * heartbeat.interval.ms), synchronise with the group when its state
@@ -45,6 +46,29 @@ int cl_cons_fail(crawllog_consumer_t *c, int rc, const struct cl_err *err)
     return rc;
 }
 
+int cl_cons_check_state(crawllog_consumer_t *c, int no_callback)
+{
+    if (c->closed || c->fatal || (no_callback && c->in_cb)) {
+        return cl_cons_fail(c,
+                            c->fatal       ? c->fatal
+                            : c->closed    ? CRAWLLOG_ECLOSED
+                                           : CRAWLLOG_EMISUSE,
+                            NULL);
+    }
+    return 0;
+}
+
+int cl_cons_check_msg(crawllog_consumer_t *c, const crawllog_msg_t *msg)
+{
+    if (c->msgs == NULL || msg < c->msgs || msg >= c->msgs + c->msgcap) {
+        struct cl_err err = {{0}};
+        cl_errf(&err, CRAWLLOG_EINVAL,
+                "msg was not returned by this consumer's poll");
+        return cl_cons_fail(c, CRAWLLOG_EINVAL, &err);
+    }
+    return 0;
+}
+
 const char *crawllog_consumer_errmsg(const crawllog_consumer_t *cons)
 {
     return cons ? cons->errmsg : "";
@@ -66,8 +90,17 @@ int cl_cons_group(crawllog_consumer_t *c, struct cl_err *err)
         /* First use, or reopened after a failed fsync (offsets.c refuses
          * further work on a handle whose sync failed). */
         c->unsynced_token = 0;
-        return cl_offsets_open(&c->offsets, c->group.dirfd, c->group.reldir,
-                               c->log->fmode, err);
+        int rc = cl_offsets_open(&c->offsets, c->group.dirfd,
+                                 c->group.reldir, c->log->fmode, err);
+        if (rc == 0 && c->lag == NULL) {
+            /* Monitoring only: a commit never fails for it.  Tried again
+             * only when the offsets handle is reopened, so a store that
+             * cannot be opened costs nothing per commit. */
+            struct cl_err lerr = {{0}};
+            cl_lagstore_open(&c->lag, c->group.dirfd, c->group.reldir, 1,
+                             c->log->fmode, &lerr);
+        }
+        return rc;
     }
     return 0;
 }
@@ -549,6 +582,7 @@ void crawllog_consumer_destroy(crawllog_consumer_t *cons)
     }
     cl_io_free(cons->topics);
     cl_offsets_close(cons->offsets);
+    cl_lagstore_close(cons->lag);
     if (cons->group_open) {
         cl_group_close(&cons->group);
     }

@@ -11,6 +11,7 @@
 #include "crawllog.h"
 #include "errors.h"
 #include "group.h"
+#include "lagstore.h"
 #include "offsets.h"
 #include "reader.h"
 
@@ -49,6 +50,8 @@ struct crawllog_consumer_s {
     int group_open;
     struct cl_group group;
     struct cl_offsets *offsets;
+    struct cl_lagstore *lag;   /* groups/<g>/lag.history (monitoring;
+                                  NULL if it could not be opened) */
     uint64_t unsynced_token;   /* last WRITTEN commit not yet synced, 0 */
     char **topics;             /* subscription */
     size_t ntopics;
@@ -71,7 +74,16 @@ struct crawllog_consumer_s {
 /* Record err as the consumer's message; returns rc. */
 int cl_cons_fail(crawllog_consumer_t *c, int rc, const struct cl_err *err);
 
-/* Open the group (and its offsets) on first need. */
+/* 0, or CRAWLLOG_ECLOSED / the sticky fatal error / (no_callback and
+ * inside a rebalance callback) CRAWLLOG_EMISUSE, recorded. */
+int cl_cons_check_state(crawllog_consumer_t *c, int no_callback);
+
+/* 0 if msg is one of this consumer's last poll, else CRAWLLOG_EINVAL
+ * (recorded). */
+int cl_cons_check_msg(crawllog_consumer_t *c, const crawllog_msg_t *msg);
+
+/* Open the group (and its offsets, and its lag history, best effort:
+ * c->lag stays NULL if that fails) on first need. */
 int cl_cons_group(crawllog_consumer_t *c, struct cl_err *err);
 
 /* The partition entry, or NULL. */
@@ -79,7 +91,9 @@ struct cl_cpart *cl_cons_find(crawllog_consumer_t *c, const char *topic,
                               int32_t partition);
 
 /* Commit n entries: ownership checked and one record appended under the
- * group lock, synced if sync is CRAWLLOG_SYNC_DURABLE. */
+ * group lock, synced if sync is CRAWLLOG_SYNC_DURABLE.  Each entry's
+ * point (offset, now, log end) also goes to the lag history, under the
+ * same lock. */
 int cl_cons_commit(crawllog_consumer_t *c, const struct cl_offset_entry *e,
                    size_t n, int sync, struct cl_err *err);
 

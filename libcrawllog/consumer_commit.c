@@ -3,7 +3,8 @@
  * pause/resume and introspection.
  *
  * On disk: nothing of its own; commits go to groups/<g>/offsets through
- * offsets.c.
+ * offsets.c, and one point per committed partition (offset, time, log end
+ * then) to the lag history groups/<g>/lag.history through lagstore.c.
  *
  * Invariants: a commit is one offsets record (all of a call's offsets, or
  * none, become visible - even after a crash); it is appended only while
@@ -13,7 +14,11 @@
  * (CRAWLLOG_EGENERATION).  The committed offset is the next offset to read.
  * A new owner starts at the committed offset, read after it took the
  * partition - after the previous owner's last commit, which happened
- * before it released the partition.
+ * before it released the partition.  The lag history gets a commit's
+ * points under the same lock hold, right after the append succeeded (so
+ * its writers are serialised by the group lock, as lagstore.c requires);
+ * it is monitoring only: nothing fails for it, and a partition whose log
+ * end cannot be read gets no point.
  *
  * Locks: the group lock, for the check and the append only; the fdatasync
  * of a durable commit runs after it is released.
@@ -80,6 +85,53 @@ static int check_owned(crawllog_consumer_t *c, const struct cl_offset_entry *e,
     return rc;
 }
 
+/* Before taking the group lock: the partition of each entry, for its log
+ * end (NULL where unknown; the whole array NULL when there is no lag
+ * history or no memory).  The consumer's own reader's partition when it
+ * has one, else the log's (opened on first use, outside the lock). */
+static struct cl_partition **lag_parts(crawllog_consumer_t *c,
+                                       const struct cl_offset_entry *e,
+                                       size_t n)
+{
+    if (c->lag == NULL) {
+        return NULL;
+    }
+    struct cl_partition **parts = cl_io_calloc(n + 1, sizeof(*parts));
+    for (size_t i = 0; parts != NULL && i < n; i++) {
+        struct cl_cpart *cp = cl_cons_find(c, e[i].topic, e[i].partition);
+        if (cp != NULL && cp->rd != NULL) {
+            parts[i] = cl_reader_partition(cp->rd);
+        } else if (e[i].offset >= 0) {
+            struct cl_err scratch = {{0}};
+            if (cl_log_partition(c->log, e[i].topic, e[i].partition,
+                                 &parts[i], &scratch) != 0) {
+                parts[i] = NULL;
+            }
+        }
+    }
+    return parts;
+}
+
+/* Under the group lock, after a successful append: one lag-history point
+ * per entry, with the partition's log end now (an atomic load). */
+static void lag_record(crawllog_consumer_t *c,
+                       const struct cl_offset_entry *e, size_t n,
+                       struct cl_partition *const *parts)
+{
+    int64_t now = cl_io_now_ms();
+    for (size_t i = 0; i < n; i++) {
+        struct cl_err scratch = {{0}};
+        int64_t end = -1;
+        if (parts[i] == NULL || e[i].offset < 0 ||
+            cl_partition_offsets(parts[i], NULL, &end, &scratch) != 0 ||
+            end < 0) {
+            continue;
+        }
+        cl_lagstore_record(c->lag, e[i].topic, e[i].partition, e[i].offset,
+                           now, end);
+    }
+}
+
 int cl_cons_commit(crawllog_consumer_t *c, const struct cl_offset_entry *e,
                    size_t n, int sync, struct cl_err *err)
 {
@@ -106,6 +158,7 @@ int cl_cons_commit(crawllog_consumer_t *c, const struct cl_offset_entry *e,
         list[i].topic = e[i].topic;
         list[i].partition = e[i].partition;
     }
+    struct cl_partition **parts = lag_parts(c, e, n);
     rc = cl_group_lock(&c->group, err);
     if (rc == 0) {
         rc = cl_group_check_owner_locked(&c->group, list, n, err);
@@ -113,8 +166,12 @@ int cl_cons_commit(crawllog_consumer_t *c, const struct cl_offset_entry *e,
             rc = cl_offsets_append(c->offsets, e, n, c->group.generation,
                                    c->group.slot, &token, err);
         }
+        if (rc == 0 && parts != NULL) {
+            lag_record(c, e, n, parts);
+        }
         cl_group_unlock(&c->group);
     }
+    cl_io_free(parts);
     cl_io_free(list);
     if (rc != 0) {
         return closed_check(c, rc);
@@ -268,17 +325,6 @@ int cl_cons_start(crawllog_consumer_t *c, struct cl_cpart *cp,
 /* Public calls                                                            */
 /* ---------------------------------------------------------------------- */
 
-static int usable(crawllog_consumer_t *c)
-{
-    if (c->closed) {
-        return cl_cons_fail(c, CRAWLLOG_ECLOSED, NULL);
-    }
-    if (c->fatal) {
-        return cl_cons_fail(c, c->fatal, NULL);
-    }
-    return 0;
-}
-
 int crawllog_consumer_commit(crawllog_consumer_t *cons,
                              const crawllog_msg_t *msg, int sync)
 {
@@ -286,7 +332,7 @@ int crawllog_consumer_commit(crawllog_consumer_t *cons,
     if (cons == NULL) {
         return CRAWLLOG_EINVAL;
     }
-    int rc = usable(cons);
+    int rc = cl_cons_check_state(cons, 0);
     if (rc != 0) {
         return rc;
     }
@@ -294,11 +340,8 @@ int crawllog_consumer_commit(crawllog_consumer_t *cons,
         rc = cl_cons_commit_positions(cons, NULL, 0, sync, &err);
         return rc ? cl_cons_fail(cons, rc, &err) : 0;
     }
-    if (cons->msgs == NULL || msg < cons->msgs ||
-        msg >= cons->msgs + cons->msgcap) {
-        cl_errf(&err, CRAWLLOG_EINVAL,
-                "msg was not returned by this consumer's poll");
-        return cl_cons_fail(cons, CRAWLLOG_EINVAL, &err);
+    if ((rc = cl_cons_check_msg(cons, msg)) != 0) {
+        return rc;
     }
     struct cl_offset_entry e = {msg->topic, msg->partition,
                                 msg->rv.offset + 1, NULL, 0};
@@ -314,7 +357,7 @@ int crawllog_consumer_commit_offsets(crawllog_consumer_t *cons,
     if (cons == NULL || (list == NULL && count > 0)) {
         return CRAWLLOG_EINVAL;
     }
-    int rc = usable(cons);
+    int rc = cl_cons_check_state(cons, 0);
     if (rc != 0 || count == 0) {
         return rc;
     }

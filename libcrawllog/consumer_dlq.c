@@ -278,17 +278,11 @@ int crawllog_consumer_dead_letter(crawllog_consumer_t *cons,
     if (cons == NULL || msg == NULL) {
         return CRAWLLOG_EINVAL;
     }
-    if (cons->closed || cons->fatal) {
-        return cl_cons_fail(cons, cons->fatal ? cons->fatal : CRAWLLOG_ECLOSED,
-                            NULL);
+    int rc = cl_cons_check_state(cons, 0);
+    if (rc != 0 || (rc = cl_cons_check_msg(cons, msg)) != 0) {
+        return rc;
     }
-    if (cons->msgs == NULL || msg < cons->msgs ||
-        msg >= cons->msgs + cons->msgcap) {
-        cl_errf(&err, CRAWLLOG_EINVAL,
-                "msg was not returned by this consumer's poll");
-        return cl_cons_fail(cons, CRAWLLOG_EINVAL, &err);
-    }
-    int rc = cl_cons_dead_letter(cons, msg, reason, 1, &err);
+    rc = cl_cons_dead_letter(cons, msg, reason, 1, &err);
     return rc ? cl_cons_fail(cons, rc, &err) : 0;
 }
 

@@ -226,12 +226,9 @@ int crawllog_consumer_poll(crawllog_consumer_t *cons, int timeout_ms,
     if (cons == NULL || msgs == NULL || countp == NULL || max == 0) {
         return CRAWLLOG_EINVAL;
     }
-    if (cons->closed || cons->fatal || cons->in_cb) {
-        return cl_cons_fail(cons,
-                            cons->fatal    ? cons->fatal
-                            : cons->in_cb  ? CRAWLLOG_EMISUSE
-                                           : CRAWLLOG_ECLOSED,
-                            NULL);
+    int rc0 = cl_cons_check_state(cons, 1);
+    if (rc0 != 0) {
+        return rc0;
     }
     int64_t limit = cl_conf_int(cons->conf, CL_CONF_MAX_POLL_RECORDS);
     if ((int64_t)max > limit) {

@@ -3,15 +3,28 @@
  * members, ownership, committed offsets, log end offsets and lag, the
  * numbers `kafka-consumer-groups --describe` shows.
  *
- * On disk: reads groups/<g>/group.state (group.c) and groups/<g>/offsets
- * (offsets.c); writes nothing, except that taking the group lock resets a
- * state left by another boot, as any member would.
+ * With the lag history (groups/<g>/lag.history, lagstore.c) it also gives
+ * each partition's lag status and the group's, by Burrow's rules
+ * (lagstatus.c): the partition's window of commit points, the time now
+ * (wall clock, the clock of the points), its lag now (log end now -
+ * committed) and the smallest log end seen recently, taken as the
+ * smallest log end among the window's points (offset + lag).
+ *
+ * On disk: reads groups/<g>/group.state (group.c), groups/<g>/offsets
+ * (offsets.c) and groups/<g>/lag.history if it exists; writes nothing,
+ * except that taking the group lock resets a state left by another boot,
+ * as any member would.
  *
  * Invariants: the membership snapshot is taken under the group lock (a
  * consistent generation); committed offsets are read after it, so a lag is
- * never computed from an offset older than the snapshot's commits.
+ * never computed from an offset older than the snapshot's commits.  The
+ * lag history is read after the offsets: its newest point may be newer
+ * than the committed offset shown (a commit in between), never older.
+ * The statuses are monitoring: no lag history (never written, unreadable,
+ * other boot) gives NOTFOUND, never an error.
  *
- * Locks: the group lock, for the copy of the shared state only.
+ * Locks: the group lock, for the copy of the shared state only; the lag
+ * history is read without it (lagstore.c's per-slot seqlock).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,6 +34,8 @@
 #include "assignor.h"
 #include "group.h"
 #include "io.h"
+#include "lagstatus.h"
+#include "lagstore.h"
 #include "log.h"
 #include "names.h"
 #include "offsets.h"
@@ -152,12 +167,51 @@ static int snapshot(struct cl_group *g, crawllog_group_desc_t *d,
     return rc;
 }
 
+/* The lag status of partition p from its window in store (NULL: none). */
+static int part_status(struct cl_lagstore *store,
+                       const crawllog_group_partition_t *p, int64_t now)
+{
+    struct cl_lag_window w;
+    if (store == NULL || p->lag < 0 ||
+        !cl_lagstore_lookup(store, p->topic, p->partition, &w)) {
+        return CL_LAG_NOTFOUND;
+    }
+    int64_t min_head = CL_LAG_HEAD_UNKNOWN;
+    for (size_t i = 0; i < cl_lag_window_len(&w); i++) {
+        const struct cl_lag_point *pt = cl_lag_window_at(&w, i);
+        if (pt->lag >= 0 && pt->offset <= INT64_MAX - pt->lag &&
+            pt->offset + pt->lag < min_head) {
+            min_head = pt->offset + pt->lag;
+        }
+    }
+    return cl_lag_evaluate(&w, NULL, now, p->lag, min_head);
+}
+
+/* Fill every partition's status and the group's. */
+static int lag_statuses(crawllog_group_desc_t *d, struct cl_lagstore *store)
+{
+    int64_t now = cl_io_now_ms();
+    int *st = cl_io_calloc(d->partition_count + 1, sizeof(*st));
+    if (st == NULL) {
+        return CRAWLLOG_ENOMEM;
+    }
+    for (size_t i = 0; i < d->partition_count; i++) {
+        st[i] = part_status(store, &d->partitions[i], now);
+        d->partitions[i].status = cl_lag_status_name(st[i]);
+    }
+    d->lag_status =
+        cl_lag_status_name(cl_lag_group_status(st, d->partition_count));
+    cl_io_free(st);
+    return 0;
+}
+
 int crawllog_group_describe(crawllog_t *log, const char *group,
                             crawllog_group_desc_t **descp)
 {
     struct cl_err err = {{0}};
     struct cl_group g;
     struct cl_offsets *o = NULL;
+    struct cl_lagstore *store = NULL;
     size_t pcap = 0;
     if (descp) {
         *descp = NULL;
@@ -195,6 +249,11 @@ int crawllog_group_describe(crawllog_t *log, const char *group,
         d->partitions[k].commit_time_ms = e.commit_ms;
     }
     cl_offsets_close(o);
+    if (rc == 0) {
+        /* Best effort: without a history every status is NOTFOUND. */
+        struct cl_err lerr = {{0}};
+        cl_lagstore_open(&store, g.dirfd, g.reldir, 0, log->fmode, &lerr);
+    }
     cl_group_close(&g);
     if (rc != 0) {
         crawllog_group_desc_free(d);
@@ -210,6 +269,13 @@ int crawllog_group_describe(crawllog_t *log, const char *group,
                 p->lag = end > p->committed ? end - p->committed : 0;
             }
         }
+    }
+    rc = lag_statuses(d, store);
+    cl_lagstore_close(store);
+    if (rc != 0) {
+        crawllog_group_desc_free(d);
+        cl_errf(&err, rc, "out of memory");
+        return cl_log_fail(log, rc, &err);
     }
     if (d->partition_count > 1) {
         /* member_id pointers point into members[], not into partitions[],

@@ -66,6 +66,9 @@ static const struct {
      "1048576", 0},
     {CL_CONF_DEAD_LETTER_TOPIC, "dead.letter.topic", 0, "", 0},
     {CL_CONF_MAX_DELIVERIES, "max.deliveries", 5, "5", 0},
+    {CL_CONF_MAX_ATTEMPTS, "max.attempts", 3, "3", 0},
+    {CL_CONF_RETRY_BACKOFF_MS, "retry.backoff.ms", 100, "100", 0},
+    {CL_CONF_RETRY_BACKOFF_MAX_MS, "retry.backoff.max.ms", 10000, "10000", 0},
 };
 
 #define DEFAULT_PRODUCER_TEXT                                                  \
@@ -90,7 +93,10 @@ static const struct {
     "max.poll.records=500\n"                                                   \
     "max.partition.fetch.bytes=1048576\n"                                      \
     "dead.letter.topic=\n"                                                     \
-    "max.deliveries=5\n"
+    "max.deliveries=5\n"                                                       \
+    "max.attempts=3\n"                                                         \
+    "retry.backoff.ms=100\n"                                                   \
+    "retry.backoff.max.ms=10000\n"
 
 /* The topic properties at their defaults, as dumped. */
 #define DEFAULT_TOPIC_TEXT                                                     \

@@ -255,6 +255,78 @@ static void test_dead_letter_crash_sweep(void **state)
     assert_true(crashed >= 10);
 }
 
+struct tries {
+    int calls, fail_until; /* fail the first fail_until calls */
+    int64_t t[8];          /* monotonic ms of each call */
+};
+
+static int flaky(const crawllog_msg_t *msg, void *opaque, char *reason,
+                 size_t size)
+{
+    struct tries *tr = opaque;
+    (void)msg;
+    if (tr->calls < 8) {
+        tr->t[tr->calls] = cl_test_mono_ms();
+    }
+    if (tr->calls++ < tr->fail_until) {
+        snprintf(reason, size, "HTTP 503 (attempt %d)", tr->calls);
+        return -1;
+    }
+    return 0;
+}
+
+/* max.attempts with exponential backoff, then dead-letter. */
+static void test_retry_policy(void **state)
+{
+    crawllog_t *log = cl_test_open(CL_TEST_DIR(state), NULL);
+    fill(log);
+    crawllog_conf_t *conf = cl_test_conf(
+        "group.id", "g", "auto.offset.reset", "earliest", "max.attempts", "4",
+        "retry.backoff.ms", "20", "retry.backoff.max.ms", "50", NULL);
+    char err[256];
+    crawllog_consumer_t *c;
+    assert_crawllog_ok(crawllog_consumer_new(log, conf, &c, err, sizeof(err)));
+    crawllog_conf_destroy(conf);
+    crawllog_topic_partition_t tp = {TOPIC, 1, CRAWLLOG_OFFSET_COMMITTED,
+                                     NULL};
+    assert_crawllog_ok(crawllog_consumer_assign(c, &tp, 1));
+    /* Succeeds at the third attempt: processed, nothing dead-lettered. */
+    const crawllog_msg_t *m = poll_to(c, 0);
+    struct tries tr = {0, 2, {0}};
+    int outcome = 0;
+    assert_crawllog_ok(crawllog_consumer_process(c, m, flaky, &tr, &outcome));
+    assert_int_equal(outcome, CRAWLLOG_PROCESSED);
+    assert_int_equal(tr.calls, 3);
+    assert_true(tr.t[1] - tr.t[0] >= 20); /* backoff 20 ms, then 40 */
+    assert_true(tr.t[2] - tr.t[1] >= 40);
+    assert_int_equal(count_dead_letters(log, "jobs.dlt", 0), 0);
+    /* Fails every time: 4 attempts (waits 20, 40, 50), then dead letter. */
+    m = poll_to(c, 1);
+    struct tries all = {0, 100, {0}};
+    assert_crawllog_ok(crawllog_consumer_process(c, m, flaky, &all, &outcome));
+    assert_int_equal(outcome, CRAWLLOG_DEAD_LETTERED);
+    assert_int_equal(all.calls, 4);
+    assert_true(all.t[3] - all.t[2] >= 50);
+    int64_t off;
+    assert_crawllog_ok(crawllog_consumer_committed(c, TOPIC, 1, &off));
+    assert_int_equal(off, 2);
+    crawllog_reader_t *rd;
+    assert_crawllog_ok(crawllog_reader_new(&rd, log, "jobs.dlt", 1));
+    const crawllog_msg_t *d = cl_test_next_msg(rd);
+    const void *v;
+    size_t len;
+    assert_true(header_value(d, "kafka_dlt-exception-message", &v, &len));
+    assert_int_equal(len, strlen("HTTP 503 (attempt 4)"));
+    assert_memory_equal(v, "HTTP 503 (attempt 4)", len);
+    assert_true(header_value(d, "crawllog_dlt-attempts", &v, &len));
+    assert_memory_equal(v, "\0\0\0\4", 4);
+    crawllog_reader_destroy(rd);
+    assert_crawllog_rc(crawllog_consumer_process(c, m, NULL, NULL, NULL),
+                       CRAWLLOG_EINVAL);
+    crawllog_consumer_destroy(c);
+    cl_test_close_verify(log, CL_TEST_DIR(state));
+}
+
 struct pill_arg {
     const char *dir;
 };
@@ -349,6 +421,7 @@ int main(void)
         cl_test_unit_tmpdir(test_dead_letter_content),
         cl_test_unit_fp(test_dead_letter_crash_sweep),
         cl_test_unit_tmpdir(test_poison_pill_across_crashes),
+        cl_test_unit_tmpdir(test_retry_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
