@@ -5,12 +5,15 @@
  * list, describe and delete topics, produce stdin lines as records, consume
  * records as text, print offsets, list and describe consumer groups (lag,
  * as kafka-consumer-groups shows it; also as JSON), run maintenance, verify
- * a data directory and print configuration.  It owns nothing on disk beyond
- * what the library writes.  Run `crawllog help` for the commands.
+ * a data directory and print configuration.  The lag probe and Prometheus
+ * metrics live in cli_lag.c, the dead-letter commands in cli_dlq.c, shared
+ * helpers in cli_util.c (cli.h).  It owns nothing on disk beyond what the
+ * library writes.  Run `crawllog help` for the commands.
  *
  * Exit status: 0 success, 1 a library or I/O error ("crawllog: <what>:
  * <CRAWLLOG_E...>: <detail>" on stderr; an unknown group is "crawllog:
- * group "G" not found"), 2 a usage error.
+ * group "G" not found"), 2 a usage error; `lag check` uses Nagios' codes
+ * (0 OK, 1 breached, 3 cannot check; 2 stays the usage error).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -19,19 +22,12 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "cli.h"
 #include "crawllog.h"
 
-#define EXIT_USAGE 2
 #define DEFAULT_DIR "crawllog-data"
 #define DEFAULT_BATCH 1000
 #define MAX_BATCH 1000000
-
-/* Global options and state of one run. */
-struct cli {
-    const char *dir;       /* data directory */
-    crawllog_conf_t *conf; /* from -X options */
-    crawllog_t *log;       /* opened lazily by cli_open() */
-};
 
 static const char usage_text[] =
     "usage: crawllog [-d DIR] [-X prop=value]... COMMAND [ARGS]\n"
@@ -70,61 +66,37 @@ static const char usage_text[] =
     "                  LOG-END-OFFSET LAG CONSUMER-ID (\"-\": none); state\n"
     "                  notices on stderr; --members: a row per member;\n"
     "                  --json: state, members and partitions as one object\n"
+    "  lag check --group GROUP [--max-lag N] [--max-stall-seconds S]\n"
+    "          [--no-status] [--json]\n"
+    "                  alerting probe (cron, systemd, Nagios): exit 0 OK,\n"
+    "                  1 some partition breached, 3 cannot check\n"
+    "  metrics [--listen HOST:PORT [--allow-remote]]\n"
+    "                  Prometheus text format: group lag, offsets, commit\n"
+    "                  ages, lag statuses, partition offsets, dead letters;\n"
+    "                  --listen serves GET /metrics\n"
+    "  dlq list [--json]\n"
+    "  dlq show DLT [--max N] [--json]\n"
+    "  dlq replay DLT --to TOPIC [--reason TEXT] [--partition P]\n"
+    "          [--from-offset O] [--to-offset O] [--dry-run]\n"
+    "                  dead-letter topics (*.dlt): counts, the dead letters\n"
+    "                  with their DLT headers, re-publishing them once\n"
+    "                  (each command has --help)\n"
     "  verify          check DIR without opening (or recovering) it;\n"
     "                  exit 1 if there are problems\n"
     "  maintain        roll and delete segments per retention\n"
     "  conf            print the conf built from -X options\n"
     "  version         print the library version\n"
     "  help            this help\n"
-    "exit status: 0 ok, 1 error, 2 usage error\n";
+    "exit status: 0 ok, 1 error, 2 usage error (lag check: see its --help)\n";
 
-/* Print a usage error and the usage text; returns EXIT_USAGE. */
+/* Print a usage error and the usage text; returns CLI_EXIT_USAGE. */
 static int usage_error(const char *fmt, const char *arg)
 {
-    fputs("crawllog: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputc('\n', stderr);
-    fputs(usage_text, stderr);
-    return EXIT_USAGE;
-}
-
-/* Report a library error; returns 1. */
-static int fail(const char *what, const char *arg, int rc, const char *detail)
-{
-    if (detail == NULL || detail[0] == '\0') {
-        detail = crawllog_strerror(rc);
-    }
-    fprintf(stderr, "crawllog: %s%s%s: %s: %s\n", what, arg ? " " : "",
-            arg ? arg : "", crawllog_err_name(rc), detail);
-    return 1;
-}
-
-/* Report a failure of a call on the open log. */
-static int fail_log(struct cli *c, const char *what, const char *arg, int rc)
-{
-    return fail(what, arg, rc, crawllog_errmsg(c->log));
-}
-
-/* Strict decimal integer in [lo, hi]: 0, or -1 if s is not one. */
-static int parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
-{
-    char *end;
-    long long v;
-
-    if (s == NULL || !((s[0] >= '0' && s[0] <= '9') || s[0] == '-')) {
-        return -1;
-    }
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) {
-        return -1;
-    }
-    *out = (int64_t)v;
-    return 0;
+    return cli_usage(usage_text, fmt, arg);
 }
 
 /* Set "name=value" (spec) on conf; opt names the option for messages.
- * Returns 0, 1 (library rejected it) or EXIT_USAGE (no '='). */
+ * Returns 0, 1 (library rejected it) or CLI_EXIT_USAGE (no '='). */
 static int conf_set_spec(crawllog_conf_t *conf, const char *opt,
                          const char *spec)
 {
@@ -138,19 +110,7 @@ static int conf_set_spec(crawllog_conf_t *conf, const char *opt,
     memcpy(name, spec, (size_t)(eq - spec));
     name[eq - spec] = '\0';
     rc = crawllog_conf_set(conf, name, eq + 1, errstr, sizeof(errstr));
-    return rc == CRAWLLOG_OK ? 0 : fail(opt, spec, rc, errstr);
-}
-
-/* Open the log (once).  Returns 0 or 1 (reported). */
-static int cli_open(struct cli *c)
-{
-    char errstr[CRAWLLOG_ERRSTR_SIZE] = "";
-    int rc = CRAWLLOG_OK;
-
-    if (c->log == NULL) {
-        rc = crawllog_open(&c->log, c->dir, c->conf, errstr, sizeof(errstr));
-    }
-    return rc == CRAWLLOG_OK ? 0 : fail("open", c->dir, rc, errstr);
+    return rc == CRAWLLOG_OK ? 0 : cli_fail(opt, spec, rc, errstr);
 }
 
 /* Print a conf dump with a prefix on each line.  Returns 0 or 1. */
@@ -160,7 +120,7 @@ static int print_conf(const crawllog_conf_t *conf, const char *prefix)
     int rc = crawllog_conf_dump(conf, &text);
 
     if (rc != CRAWLLOG_OK) {
-        return fail("conf dump", NULL, rc, NULL);
+        return cli_fail("conf dump", NULL, rc, NULL);
     }
     for (line = text; *line != '\0' && (nl = strchr(line, '\n')) != NULL;
          line = nl + 1) {
@@ -184,7 +144,8 @@ static int print_partitions(struct cli *c, const char *topic, int describe)
     rc = crawllog_topic_describe(c->log, topic, &parts,
                                  describe ? &tconf : NULL);
     if (rc != CRAWLLOG_OK) {
-        return fail_log(c, describe ? "topic describe" : "offsets", topic, rc);
+        return cli_fail_log(c, describe ? "topic describe" : "offsets", topic,
+                            rc);
     }
     if (describe) {
         printf("topic: %s\npartitions: %d\nconfig:\n", topic, (int)parts);
@@ -194,14 +155,13 @@ static int print_partitions(struct cli *c, const char *topic, int describe)
     for (p = 0; p < parts && st == 0; p++) {
         rc = crawllog_partition_offsets(c->log, topic, p, &start, &end);
         if (rc != CRAWLLOG_OK) {
-            return fail_log(c, "partition offsets", topic, rc);
+            return cli_fail_log(c, "partition offsets", topic, rc);
         }
         if (describe) {
             printf("partition %d: start %lld end %lld records %lld\n", (int)p,
                    (long long)start, (long long)end, (long long)(end - start));
         } else {
-            printf("%d %lld %lld\n", (int)p, (long long)start,
-                   (long long)end);
+            printf("%d %lld %lld\n", (int)p, (long long)start, (long long)end);
         }
     }
     return st;
@@ -217,14 +177,14 @@ static int topic_create(struct cli *c, int argc, char **argv)
     int64_t parts;
     int i, rc = 0, st = 0;
 
-    if (argc < 2 || parse_int(argv[1], INT32_MIN, INT32_MAX, &parts) != 0) {
+    if (argc < 2 || cli_parse_int(argv[1], INT32_MIN, INT32_MAX, &parts) != 0) {
         return usage_error("%s", "topic create needs NAME PARTITIONS");
     }
     for (i = 2; i < argc && st == 0; i++) {
         if (strcmp(argv[i], "-c") != 0 || i + 1 >= argc) {
             st = usage_error("unexpected argument '%s'", argv[i]);
         } else if (tconf == NULL && (rc = crawllog_conf_new(&tconf)) != 0) {
-            st = fail("conf", NULL, rc, NULL);
+            st = cli_fail("conf", NULL, rc, NULL);
         } else {
             st = conf_set_spec(tconf, "-c", argv[++i]);
         }
@@ -232,7 +192,7 @@ static int topic_create(struct cli *c, int argc, char **argv)
     if (st == 0 && (st = cli_open(c)) == 0) {
         rc = crawllog_topic_create(c->log, argv[0], (int32_t)parts, tconf);
         if (rc != CRAWLLOG_OK) {
-            st = fail_log(c, "topic create", argv[0], rc);
+            st = cli_fail_log(c, "topic create", argv[0], rc);
         } else {
             printf("created topic %s with %d partitions\n", argv[0],
                    (int)parts);
@@ -240,29 +200,6 @@ static int topic_create(struct cli *c, int argc, char **argv)
     }
     crawllog_conf_destroy(tconf);
     return st;
-}
-
-/* Print s as a JSON string ("null" if NULL): '"', '\' and bytes outside
- * 0x20..0x7e escaped, so that the output is ASCII and always valid. */
-static void json_str(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-
-    if (p == NULL) {
-        fputs("null", stdout);
-        return;
-    }
-    putchar('"');
-    for (; *p != '\0'; p++) {
-        if (*p == '"' || *p == '\\') {
-            printf("\\%c", *p);
-        } else if (*p < 0x20 || *p > 0x7e) {
-            printf("\\u%04x", *p);
-        } else {
-            putchar(*p);
-        }
-    }
-    putchar('"');
 }
 
 /* The names a lister (crawllog_topic_list, crawllog_group_list) returns,
@@ -275,12 +212,12 @@ static int print_names(struct cli *c, const char *what,
     int rc = list(c->log, &names, &n);
 
     if (rc != CRAWLLOG_OK) {
-        return fail_log(c, what, NULL, rc);
+        return cli_fail_log(c, what, NULL, rc);
     }
     for (i = 0; i < n; i++) {
         if (json) {
             fputs(i == 0 ? "[" : ",", stdout);
-            json_str(names[i]);
+            cli_json_str(stdout, names[i]);
         } else {
             printf("%s\n", names[i]);
         }
@@ -305,7 +242,7 @@ static int cmd_topic(struct cli *c, int argc, char **argv)
           ((strcmp(sub, "describe") == 0 || strcmp(sub, "delete") == 0) &&
            argc == 2) ||
           (strcmp(sub, "add-partitions") == 0 && argc == 3 &&
-           parse_int(argv[2], INT32_MIN, INT32_MAX, &total) == 0))) {
+           cli_parse_int(argv[2], INT32_MIN, INT32_MAX, &total) == 0))) {
         return usage_error("bad topic command '%s'", sub);
     }
     if (cli_open(c) != 0) {
@@ -318,14 +255,14 @@ static int cmd_topic(struct cli *c, int argc, char **argv)
     }
     if (strcmp(sub, "delete") == 0) {
         if ((rc = crawllog_topic_delete(c->log, name)) != CRAWLLOG_OK) {
-            return fail_log(c, "topic delete", name, rc);
+            return cli_fail_log(c, "topic delete", name, rc);
         }
         printf("deleted topic %s\n", name);
         return 0;
     }
     rc = crawllog_topic_add_partitions(c->log, name, (int32_t)total);
     if (rc != CRAWLLOG_OK) {
-        return fail_log(c, "topic add-partitions", name, rc);
+        return cli_fail_log(c, "topic add-partitions", name, rc);
     }
     printf("topic %s now has %d partitions\n", name, (int)total);
     return 0;
@@ -361,7 +298,7 @@ static int produce_flush(struct cli *c, struct produce *pr)
     rc = crawllog_append(c->log, pr->topic, pr->partition, pr->recs, pr->n,
                          pr->sync, &base);
     if (rc != CRAWLLOG_OK) {
-        fail_log(c, "produce", pr->topic, rc);
+        cli_fail_log(c, "produce", pr->topic, rc);
         fprintf(stderr, "crawllog: %lld records appended before the error\n",
                 (long long)pr->total);
         return 1;
@@ -384,7 +321,7 @@ static int produce_add(struct produce *pr, const char *line, size_t len)
     char *l = malloc(len + 1), *sep;
 
     if (l == NULL) {
-        return fail("produce", pr->topic, CRAWLLOG_ENOMEM, NULL);
+        return cli_fail("produce", pr->topic, CRAWLLOG_ENOMEM, NULL);
     }
     memcpy(l, line, len);
     pr->lines[pr->n++] = l;
@@ -430,7 +367,7 @@ static int produce_run(struct cli *c, struct produce *pr)
     }
     if (st == 0 && pr->sync == CRAWLLOG_SYNC_NONE &&
         (st = crawllog_flush(c->log, CRAWLLOG_SYNC_WRITTEN)) != 0) {
-        st = fail_log(c, "produce flush", pr->topic, st);
+        st = cli_fail_log(c, "produce flush", pr->topic, st);
     }
     while (pr->n > 0) {
         free(pr->lines[--pr->n]);
@@ -438,14 +375,14 @@ static int produce_run(struct cli *c, struct produce *pr)
     return st;
 }
 
-/* Parse produce's options into pr.  Returns 0 or EXIT_USAGE. */
+/* Parse produce's options into pr.  Returns 0 or CLI_EXIT_USAGE. */
 static int produce_parse(int argc, char **argv, struct produce *pr)
 {
     static const char *const syncs[] = {"none", "written", "durable"};
     int64_t v;
     int i, j;
 
-    if (argc < 2 || parse_int(argv[1], INT32_MIN, INT32_MAX, &v) != 0) {
+    if (argc < 2 || cli_parse_int(argv[1], INT32_MIN, INT32_MAX, &v) != 0) {
         return usage_error("%s", "produce needs TOPIC PARTITION");
     }
     pr->topic = argv[0];
@@ -459,7 +396,7 @@ static int produce_parse(int argc, char **argv, struct produce *pr)
         if (strcmp(argv[i], "--sync") == 0 && j < 3) {
             pr->sync = j; /* CRAWLLOG_SYNC_NONE, _WRITTEN, _DURABLE */
         } else if (strcmp(argv[i], "--batch") == 0 &&
-                   parse_int(val, 1, MAX_BATCH, &pr->batch) == 0) {
+                   cli_parse_int(val, 1, MAX_BATCH, &pr->batch) == 0) {
             continue;
         } else if (strcmp(argv[i], "--key-sep") == 0 && strlen(val) == 1) {
             pr->key_sep = (unsigned char)val[0];
@@ -485,7 +422,7 @@ static int cmd_produce(struct cli *c, int argc, char **argv)
     pr.lines = calloc((size_t)pr.batch, sizeof(*pr.lines));
     pr.recs = calloc((size_t)pr.batch, sizeof(*pr.recs));
     if (pr.lines == NULL || pr.recs == NULL) {
-        st = fail("produce", pr.topic, CRAWLLOG_ENOMEM, NULL);
+        st = cli_fail("produce", pr.topic, CRAWLLOG_ENOMEM, NULL);
     } else {
         st = produce_run(c, &pr);
     }
@@ -504,24 +441,6 @@ static int cmd_produce(struct cli *c, int argc, char **argv)
 /* consume                                                                 */
 /* ---------------------------------------------------------------------- */
 
-/* Print bytes, or "(null)"; bytes outside 0x20..0x7e and '\' as \xHH. */
-static void print_escaped(const unsigned char *p, size_t len)
-{
-    size_t i;
-
-    if (p == NULL) {
-        fputs("(null)", stdout);
-        return;
-    }
-    for (i = 0; i < len; i++) {
-        if (p[i] < 0x20 || p[i] > 0x7e || p[i] == '\\') {
-            printf("\\x%02x", p[i]);
-        } else {
-            putchar(p[i]);
-        }
-    }
-}
-
 static void print_msg(const crawllog_msg_t *m, int raw)
 {
     const void *k, *v;
@@ -538,9 +457,9 @@ static void print_msg(const crawllog_msg_t *m, int raw)
     k = crawllog_msg_key(m, &klen);
     printf("%lld\t%lld\t", (long long)crawllog_msg_offset(m),
            (long long)crawllog_msg_timestamp(m));
-    print_escaped(k, klen);
+    cli_print_escaped(stdout, k, klen);
     putchar('\t');
-    print_escaped(v, vlen);
+    cli_print_escaped(stdout, v, vlen);
     putchar('\n');
 }
 
@@ -559,20 +478,20 @@ static int consume_parse(int argc, char **argv, struct consume *co)
 
     co->from = co->from_time = co->max = -1;
     if (argc < 2 ||
-        parse_int(argv[1], INT32_MIN, INT32_MAX, &co->partition) != 0) {
+        cli_parse_int(argv[1], INT32_MIN, INT32_MAX, &co->partition) != 0) {
         return usage_error("%s", "consume needs TOPIC PARTITION");
     }
     for (i = 2; i < argc; i += 2) {
         const char *val = i + 1 < argc ? argv[i + 1] : "";
 
         if (strcmp(argv[i], "--from") == 0 && co->from_time < 0 &&
-            parse_int(val, 0, INT64_MAX, &co->from) == 0) {
+            cli_parse_int(val, 0, INT64_MAX, &co->from) == 0) {
             continue;
         } else if (strcmp(argv[i], "--from-time") == 0 && co->from < 0 &&
-                   parse_int(val, 0, INT64_MAX, &co->from_time) == 0) {
+                   cli_parse_int(val, 0, INT64_MAX, &co->from_time) == 0) {
             continue;
         } else if (strcmp(argv[i], "--max") == 0 &&
-                   parse_int(val, 0, INT64_MAX, &co->max) == 0) {
+                   cli_parse_int(val, 0, INT64_MAX, &co->max) == 0) {
             continue;
         } else if (strcmp(argv[i], "--format") == 0 &&
                    (strcmp(val, "text") == 0 || strcmp(val, "raw") == 0)) {
@@ -605,7 +524,7 @@ static int consume_run(crawllog_reader_t *rd, const char *topic,
     }
     if (rc != CRAWLLOG_OK) {
         fflush(stdout);
-        return fail("consume", topic, rc, crawllog_reader_errmsg(rd));
+        return cli_fail("consume", topic, rc, crawllog_reader_errmsg(rd));
     }
     return 0;
 }
@@ -621,7 +540,7 @@ static int cmd_consume(struct cli *c, int argc, char **argv)
     }
     rc = crawllog_reader_new(&rd, c->log, argv[0], (int32_t)co.partition);
     if (rc != CRAWLLOG_OK) {
-        return fail_log(c, "consume", argv[0], rc);
+        return cli_fail_log(c, "consume", argv[0], rc);
     }
     st = consume_run(rd, argv[0], &co);
     crawllog_reader_destroy(rd);
@@ -718,7 +637,7 @@ static void describe_members(const crawllog_group_desc_t *d)
 static void json_key(const char *sep, const char *name, const char *s)
 {
     printf("%s\"%s\":", sep, name);
-    json_str(s);
+    cli_json_str(stdout, s);
 }
 
 static void json_num(const char *name, int64_t v)
@@ -791,7 +710,7 @@ static int cmd_groups(struct cli *c, int argc, char **argv)
         fprintf(stderr, "crawllog: group \"%s\" not found\n", argv[1]);
         return 1;
     } else if (rc != CRAWLLOG_OK) {
-        return fail_log(c, "groups describe", argv[1], rc);
+        return cli_fail_log(c, "groups describe", argv[1], rc);
     }
     if (json) {
         describe_json(d);
@@ -833,7 +752,7 @@ static int cmd_verify(struct cli *c)
         return 0;
     }
     if (rc != CRAWLLOG_OK && rc != CRAWLLOG_ECORRUPT) {
-        return fail("verify", c->dir, rc, errstr);
+        return cli_fail("verify", c->dir, rc, errstr);
     }
     printf("verify: %zu problem%s\n", problems, problems == 1 ? "" : "s");
     return 1;
@@ -848,7 +767,7 @@ static int cmd_maintain(struct cli *c)
         return 1;
     }
     if ((rc = crawllog_maintain(c->log, &deleted)) != CRAWLLOG_OK) {
-        return fail_log(c, "maintain", NULL, rc);
+        return cli_fail_log(c, "maintain", NULL, rc);
     }
     printf("maintain: deleted %lld segments\n", (long long)deleted);
     return 0;
@@ -867,6 +786,12 @@ static int run_command(struct cli *c, int argc, char **argv)
         return cmd_consume(c, argc - 1, argv + 1);
     } else if (strcmp(cmd, "groups") == 0) {
         return cmd_groups(c, argc - 1, argv + 1);
+    } else if (strcmp(cmd, "lag") == 0) {
+        return cli_cmd_lag(c, argc - 1, argv + 1);
+    } else if (strcmp(cmd, "metrics") == 0) {
+        return cli_cmd_metrics(c, argc - 1, argv + 1);
+    } else if (strcmp(cmd, "dlq") == 0) {
+        return cli_cmd_dlq(c, argc - 1, argv + 1);
     } else if (strcmp(cmd, "offsets") == 0 && argc == 2) {
         return cli_open(c) != 0 ? 1 : print_partitions(c, argv[1], 0);
     } else if (argc != 1) {
@@ -931,7 +856,7 @@ int main(int argc, char **argv)
     c.dir = env != NULL && env[0] != '\0' ? env : DEFAULT_DIR;
     rc = crawllog_conf_new(&c.conf);
     if (rc != CRAWLLOG_OK) {
-        return fail("conf", NULL, rc, NULL);
+        return cli_fail("conf", NULL, rc, NULL);
     }
     cmd = parse_globals(&c, argc, argv, &st);
     if (cmd >= 0) {
@@ -940,7 +865,7 @@ int main(int argc, char **argv)
     if (c.log != NULL) {
         rc = crawllog_close(c.log);
         if (rc != CRAWLLOG_OK && st == 0) {
-            st = fail("close", c.dir, rc, NULL);
+            st = cli_fail("close", c.dir, rc, NULL);
         }
     }
     crawllog_conf_destroy(c.conf);

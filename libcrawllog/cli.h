@@ -1,0 +1,96 @@
+/*
+ * cli.h - what the files of the crawllog tool share (crawllog_cli.c,
+ * cli_util.c, cli_lag.c, cli_dlq.c).  Not part of the library: these files
+ * are linked into the crawllog binary only and use the public header only.
+ *
+ * Conventions of every command: errors are one line on stderr,
+ * "crawllog: <what> <arg>: <CRAWLLOG_E...>: <detail>" (cli_fail), exit 1
+ * unless a command documents otherwise; usage errors print the problem and
+ * the command's usage on stderr and exit CLI_EXIT_USAGE (2); `--help` (or
+ * -h) prints the command's usage on stdout and exits 0.
+ */
+#ifndef CRAWLLOG_CLI_H
+#define CRAWLLOG_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "crawllog.h"
+
+#define CLI_EXIT_USAGE 2
+
+/* Global options and state of one run. */
+struct cli {
+    const char *dir;       /* data directory */
+    crawllog_conf_t *conf; /* from -X options */
+    crawllog_t *log;       /* opened lazily by cli_open() */
+};
+
+/* "crawllog: " fmt (with arg) on stderr, then usage; returns
+ * CLI_EXIT_USAGE. */
+int cli_usage(const char *usage, const char *fmt, const char *arg);
+
+/* 1 if arg asks for help ("--help" or "-h"). */
+int cli_is_help(const char *arg);
+
+/* Print usage on stdout for --help; returns 0. */
+int cli_help(const char *usage);
+
+/* Report a library error ("crawllog: what arg: CRAWLLOG_E...: detail",
+ * detail defaulting to the code's description); returns 1. */
+int cli_fail(const char *what, const char *arg, int rc, const char *detail);
+
+/* cli_fail with crawllog_errmsg() of the open log as the detail. */
+int cli_fail_log(struct cli *c, const char *what, const char *arg, int rc);
+
+/* Strict decimal integer in [lo, hi]: 0, or -1 if s is not one. */
+int cli_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);
+
+/* Open the log (once).  Returns 0 or 1 (reported). */
+int cli_open(struct cli *c);
+
+/* s as a JSON string ("null" if NULL): '"', '\' and bytes outside
+ * 0x20..0x7e escaped (\u00XX), so the output is ASCII and always valid. */
+void cli_json_str(FILE *f, const char *s);
+
+/* The same for len bytes at p (NUL bytes included; NULL: null). */
+void cli_json_bytes(FILE *f, const void *p, size_t len);
+
+/* Bytes as text, or "(null)": bytes outside 0x20..0x7e and '\' as \xHH
+ * (so tabs and newlines never appear raw). */
+void cli_print_escaped(FILE *f, const void *p, size_t len);
+
+/* The wall clock in ms since the epoch (the clock of commit times). */
+int64_t cli_now_ms(void);
+
+/* The body of a response: *bodyp (malloc'd, freed by the caller, also
+ * after a failure) and *lenp.  Returns 0, or -1 for a 500 response. */
+typedef int cli_http_body_fn(void *opaque, char **bodyp, size_t *lenp);
+
+/* What cli_http_serve() serves. */
+struct cli_http {
+    const char *who;          /* in messages: "crawllog: <who>: ..." */
+    const char *path;         /* the one path served, e.g. "/metrics" */
+    const char *content_type; /* of a 200 response */
+    cli_http_body_fn *body;
+    void *opaque;
+    const char *usage; /* printed after a usage error (bad address) */
+};
+
+/* Serve GET / HEAD of h->path on spec ("HOST:PORT" or "[HOST]:PORT",
+ * numeric; port 0: any free one), one connection at a time, until SIGINT
+ * or SIGTERM (see cli_util.c).  A non-loopback HOST needs allow_remote.
+ * Prints "crawllog: <who>: listening on http://HOST:PORT<path>" on stderr
+ * once bound.  Returns the exit status: 0 after a signal, CLI_EXIT_USAGE
+ * for a bad or refused address, 1 if it cannot listen. */
+int cli_http_serve(const struct cli_http *h, const char *spec,
+                   int allow_remote);
+
+/* The commands of cli_lag.c and cli_dlq.c: argv[0] is the first argument
+ * after the command name. */
+int cli_cmd_lag(struct cli *c, int argc, char **argv);
+int cli_cmd_metrics(struct cli *c, int argc, char **argv);
+int cli_cmd_dlq(struct cli *c, int argc, char **argv);
+
+#endif /* CRAWLLOG_CLI_H */
