@@ -93,4 +93,7 @@ int cli_cmd_lag(struct cli *c, int argc, char **argv);
 int cli_cmd_metrics(struct cli *c, int argc, char **argv);
 int cli_cmd_dlq(struct cli *c, int argc, char **argv);
 
+/* cli_migrate.c: crawllog topics migrate OLD NEW --partitions N. */
+int cli_cmd_migrate(struct cli *c, int argc, char **argv);
+
 #endif /* CRAWLLOG_CLI_H */

@@ -45,6 +45,10 @@ static const char usage_text[] =
     "                  \"partition N: start S end E records E-S\"\n"
     "  topic delete NAME\n"
     "  topic add-partitions NAME TOTAL\n"
+    "  topics migrate OLD NEW --partitions N [--dry-run]\n"
+    "                  copy OLD into a new topic NEW of N partitions (more or\n"
+    "                  fewer), then send OLD's appends to NEW; resumable (run\n"
+    "                  it again); progress on a terminal (see its --help)\n"
     "  produce TOPIC PARTITION [--sync none|written|durable] [--batch N]\n"
     "          [--key-sep C]\n"
     "                  each stdin line is a record value (with --key-sep,\n"
@@ -780,6 +784,9 @@ static int run_command(struct cli *c, int argc, char **argv)
 
     if (strcmp(cmd, "topic") == 0) {
         return cmd_topic(c, argc - 1, argv + 1);
+    } else if (strcmp(cmd, "topics") == 0 && argc > 1 &&
+               strcmp(argv[1], "migrate") == 0) {
+        return cli_cmd_migrate(c, argc - 2, argv + 2);
     } else if (strcmp(cmd, "produce") == 0) {
         return cmd_produce(c, argc - 1, argv + 1);
     } else if (strcmp(cmd, "consume") == 0) {

@@ -8,7 +8,8 @@
  *                      time; written once, atomically, at creation
  *   crawllog.lock      flock'd exclusively around topic create, delete and
  *                      add-partitions and the clean-up of staging/ and
- *                      trash/ at open (short critical sections only)
+ *                      trash/ at open (short critical sections only), and
+ *                      by a migration's cut-over (migrate.c)
  *   crawllog.notify    doorbells of waiting consumers, mapped shared
  *                      (notify.c); opened (created) at every open
  *   topics/            one directory per topic (topic.c), each holding one
@@ -21,6 +22,12 @@
  * log.dir.mode and files with log.file.mode (default 0700 / 0600); a root
  * that is world-writable, or whose parent is world-writable without the
  * sticky bit, is refused.
+ *
+ * Every topic's migration file (migrate.c) is read when the topic is
+ * loaded and cached with it; every partition opened gets append.c's
+ * redirect hook, which acts only when the partition's migration word
+ * (partition.state) is set, so appends to a topic never migrated pay one
+ * atomic load under the lock.
  *
  * Locks: log->lock (mutex) guards the topic list and the error message.
  * Lock order: log->lock, then a partition's lock; appends take only the
@@ -45,7 +52,7 @@
 
 #define META_NAME "crawllog.meta"
 #define META_KIND "crawllog"
-#define LOCK_NAME "crawllog.lock"
+#define LOCK_NAME CL_LOG_LOCK_NAME
 
 int cl_log_fail(crawllog_t *log, int rc, const struct cl_err *err)
 {
@@ -114,6 +121,12 @@ static int topic_load(crawllog_t *log, const char *name,
     }
     t->nparts = meta.partitions;
     t->conf = meta.conf;
+    t->log = log;
+    rc = cl_migrate_cache_load(t->dirfd, name, &t->mig, err);
+    if (rc != 0) {
+        topic_free(t);
+        return rc;
+    }
     t->parts = cl_io_calloc((size_t)meta.partitions, sizeof(*t->parts));
     if (t->parts == NULL) {
         topic_free(t);
@@ -202,6 +215,24 @@ static int get_topic_locked(crawllog_t *log, const char *name,
     return 0;
 }
 
+/* A topic cut over whose partition lacks the mark (partition.state is not
+ * durable: a power loss may have lost it): mark it, so that appends go to
+ * the target.  log->lock held. */
+static int mark_migrated(struct cl_topic_rt *t, struct cl_partition *part,
+                         struct cl_err *err)
+{
+    if (t->mig.state < CRAWLLOG_MIGRATION_REDIRECT ||
+        cl_pstate_migration(&part->ps) == CL_PSTATE_MIG_REDIRECT) {
+        return 0;
+    }
+    int rc = cl_partition_lock(part, err);
+    if (rc == 0) {
+        cl_pstate_set_migration(&part->ps, CL_PSTATE_MIG_REDIRECT);
+        cl_partition_unlock(part);
+    }
+    return rc;
+}
+
 static int open_partition_locked(crawllog_t *log, struct cl_topic_rt *t,
                                  int32_t p, struct cl_err *err)
 {
@@ -217,8 +248,14 @@ static int open_partition_locked(crawllog_t *log, struct cl_topic_rt *t,
         }
     }
     if (t->parts[p] == NULL) {
-        return cl_partition_open(&t->parts[p], t->dirfd, t->name, p,
-                                 &t->pconf, log->notify, err);
+        int rc = cl_partition_open(&t->parts[p], t->dirfd, t->name, p,
+                                   &t->pconf, log->notify, err);
+        if (rc != 0) {
+            return rc;
+        }
+        t->parts[p]->redirect = cl_append_redirect;
+        t->parts[p]->redirect_ctx = t;
+        return mark_migrated(t, t->parts[p], err);
     }
     return 0;
 }
@@ -681,5 +718,50 @@ int cl_log_open_partitions(crawllog_t *log, struct cl_partition ***pp,
     pthread_mutex_lock(&log->lock);
     int rc = open_partitions_locked(log, pp, np);
     pthread_mutex_unlock(&log->lock);
+    return rc;
+}
+
+/* ---- migration --------------------------------------------------------- */
+
+int cl_log_migration(crawllog_t *log, const char *topic, int reload,
+                     struct cl_mig_cache *c, struct cl_err *err)
+{
+    struct cl_topic_rt *t;
+    pthread_mutex_lock(&log->lock);
+    int rc = get_topic_locked(log, topic, &t, err);
+    if (rc == 0 && reload) {
+        rc = cl_migrate_cache_load(t->dirfd, t->name, &t->mig, err);
+    }
+    if (rc == 0) {
+        *c = t->mig;
+    }
+    pthread_mutex_unlock(&log->lock);
+    return rc;
+}
+
+int cl_log_topic_flush(crawllog_t *log, const char *topic, int sync,
+                       struct cl_err *err)
+{
+    struct cl_topic_rt *t;
+    struct cl_partition **parts = NULL;
+    int32_t n = 0;
+    pthread_mutex_lock(&log->lock);
+    int rc = get_topic_locked(log, topic, &t, err);
+    if (rc == 0) {
+        parts = cl_io_calloc((size_t)t->nparts, sizeof(*parts));
+        rc = parts == NULL ? cl_errf(err, CRAWLLOG_ENOMEM, "out of memory")
+                           : 0;
+    }
+    for (int32_t p = 0; rc == 0 && p < t->nparts; p++) {
+        if (t->parts[p] != NULL) {
+            parts[n++] = t->parts[p];
+        }
+    }
+    pthread_mutex_unlock(&log->lock);
+    /* Partition objects live until close: no lock needed now. */
+    for (int32_t i = 0; rc == 0 && i < n; i++) {
+        rc = cl_partition_flush(parts[i], sync, err);
+    }
+    cl_io_free(parts);
     return rc;
 }

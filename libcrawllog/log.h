@@ -9,8 +9,12 @@
 
 #include "crawllog.h"
 #include "errors.h"
+#include "migrate.h"
 #include "notify.h"
 #include "partition.h"
+
+/* flock'd around metadata changes and migration cut-overs (log.c). */
+#define CL_LOG_LOCK_NAME "crawllog.lock"
 
 /* One topic as this process knows it. */
 struct cl_topic_rt {
@@ -20,6 +24,10 @@ struct cl_topic_rt {
     crawllog_conf_t *conf;          /* effective topic properties */
     struct cl_part_conf pconf;
     struct cl_partition **parts;    /* nparts slots, opened lazily */
+    crawllog_t *log;                /* the handle (for the redirect hook) */
+    struct cl_mig_cache mig;        /* topics/<name>/migration as last read:
+                                       at load, and when an append finds a
+                                       partition's migration word set */
     struct cl_topic_rt *next;
 };
 
@@ -67,5 +75,21 @@ int cl_log_open_partitions(crawllog_t *log, struct cl_partition ***pp,
 /* Forget a topic whose files were deleted by another process, so that the
  * next call loads it afresh. */
 void cl_log_forget(crawllog_t *log, const char *topic);
+
+/* A topic's migration as this handle knows it, into *c; with reload, the
+ * migration file is read again first (and the cache updated). */
+int cl_log_migration(crawllog_t *log, const char *topic, int reload,
+                     struct cl_mig_cache *c, struct cl_err *err);
+
+/* cl_partition_flush(sync) every partition of topic this handle has
+ * open; the first error. */
+int cl_log_topic_flush(crawllog_t *log, const char *topic, int sync,
+                       struct cl_err *err);
+
+/* The redirect hook (cl_partition_redirect_fn, partition.h) installed on
+ * every partition this handle opens; in append.c. */
+int cl_append_redirect(struct cl_partition *part, uint8_t *buf, size_t len,
+                       struct cl_idem_req *req, int sync, int64_t *basep,
+                       struct cl_err *err);
 
 #endif /* CL_LOG_H */

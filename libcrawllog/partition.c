@@ -34,6 +34,10 @@
  * to locate a position; they follow the log end through the shared state's
  * atomics.  No callback runs under either lock.
  *
+ * Migration: a write (append or flush of buffered batches) that finds the
+ * migration word of partition.state set hands itself, under the lock, to
+ * the redirect hook (append.c), which writes it to the migration target.
+ *
  * Wake-ups: every store of the log end or start offset goes through
  * cl_partition_publish, which marks the partition; cl_partition_unlock then
  * rings the doorbells registered in partition.state's watch (notify.c),
@@ -802,6 +806,9 @@ static int append_now(struct cl_partition *part, uint8_t *buf, size_t len,
     if (rc != 0) {
         return rc;
     }
+    if (part->redirect && cl_pstate_migration(&part->ps) != 0) {
+        return part->redirect(part, buf, len, req, sync, basep, err);
+    }
     if ((rc = check_failed(part, err)) == 0 &&
         (rc = cl_partition_sync_locked(part, err)) == 0 &&
         (rc = write_pending_locked(part, err)) == 0) {
@@ -871,9 +878,13 @@ int cl_partition_flush(struct cl_partition *part, int sync,
     if (idle) {
         return 0; /* nothing of ours to write or sync */
     }
+    int64_t base;
     int rc = cl_partition_lock(part, err);
     if (rc != 0) {
         return rc;
+    }
+    if (part->redirect && cl_pstate_migration(&part->ps) != 0) {
+        return part->redirect(part, NULL, 0, NULL, sync, &base, err);
     }
     if ((rc = check_failed(part, err)) == 0 &&
         (rc = cl_partition_sync_locked(part, err)) == 0) {

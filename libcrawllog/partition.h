@@ -31,6 +31,18 @@ struct cl_part_conf {
     unsigned fmode;             /* new files */
 };
 
+struct cl_partition;
+
+/* Called by an append or flush that finds the partition's migration word
+ * (pstate.h) set, with both locks held; it must release them
+ * (cl_partition_unlock) and write buf (len bytes of batches, NULL for a
+ * flush) and the buffered batches where they now belong.  Arguments and
+ * result as cl_partition_append_idem (req NULL: a plain append). */
+typedef int cl_partition_redirect_fn(struct cl_partition *part, uint8_t *buf,
+                                     size_t len, struct cl_idem_req *req,
+                                     int sync, int64_t *basep,
+                                     struct cl_err *err);
+
 struct cl_partition {
     pthread_mutex_t lock;       /* guards every field below */
     struct cl_part_conf conf;
@@ -53,6 +65,9 @@ struct cl_partition {
     struct cl_notify *notify;   /* the log's doorbells (NULL: none) */
     int ring_due;               /* published since the lock was taken:
                                    ring the watchers at unlock */
+    cl_partition_redirect_fn *redirect; /* set by log.c (append.c's hook);
+                                           NULL: never redirected */
+    void *redirect_ctx;         /* for the hook: the topic (log.h) */
 };
 
 /* Open partition id below the topic directory and recover it.  notify

@@ -12,7 +12,9 @@
  *      active segment and rolls without re-reading the directory;
  *   3. its watch field says which consumers (doorbell slots of
  *      crawllog.notify) sleep until the log end or start moves, so that the
- *      writer can wake them (partition.c rings after publishing).
+ *      writer can wake them (partition.c rings after publishing);
+ *   4. its migration word tells every process that has the partition open
+ *      that the topic is being cut over or was migrated (migrate.c).
  *
  * Invariants: only a lock holder writes it, except the watch field (the
  * doorbell slots of waiting consumers, notify.h), which waiters change
@@ -47,7 +49,8 @@ _Static_assert(sizeof(struct cl_pstate_shm) <= CL_PSTATE_SIZE,
                "state fits in its file");
 _Static_assert(offsetof(struct cl_pstate_shm, pad3) == 168 &&
                    offsetof(struct cl_pstate_shm, watch) ==
-                       CL_PSTATE_WATCH_OFF,
+                       CL_PSTATE_WATCH_OFF &&
+                   offsetof(struct cl_pstate_shm, migration) == 392,
                "docs/FORMAT.md section 6 offsets");
 
 int cl_pstate_open(struct cl_pstate *ps, int dirfd, const char *reldir,

@@ -45,7 +45,18 @@ struct cl_pstate_shm {
     uint8_t pad3[CL_PSTATE_WATCH_OFF - 168];
     struct cl_watch watch;        /* consumers waiting for appends (its own
                                      cache lines; zeros: nobody waits) */
+    _Atomic uint32_t migration;   /* CL_PSTATE_MIG_*: the topic's migration
+                                     (migrate.c); written under the lock */
 };
+
+/* Values of cl_pstate_shm.migration.  Appends check it under the lock and
+ * hand a write to a partition where it is not NONE to the redirect hook
+ * (partition.h).  The migration file topics/<t>/migration is the truth;
+ * this is the machine-local signal to processes that loaded the topic
+ * before its cut-over. */
+#define CL_PSTATE_MIG_NONE 0
+#define CL_PSTATE_MIG_FENCED 1   /* a cut-over is copying the tail: wait */
+#define CL_PSTATE_MIG_REDIRECT 2 /* cut over: appends go to the target */
 
 struct cl_pstate {
     int fd;                       /* the state file; flock'd for appends */
@@ -91,5 +102,15 @@ void cl_pstate_reset_watch(struct cl_pstate *ps);
 
 /* 1 if the state file has been unlinked (the topic was deleted). */
 int cl_pstate_unlinked(const struct cl_pstate *ps);
+
+/* The migration word (any time) / set it (with the lock held). */
+static inline uint32_t cl_pstate_migration(const struct cl_pstate *ps)
+{
+    return atomic_load_explicit(&ps->shm->migration, memory_order_acquire);
+}
+static inline void cl_pstate_set_migration(struct cl_pstate *ps, uint32_t v)
+{
+    atomic_store_explicit(&ps->shm->migration, v, memory_order_release);
+}
 
 #endif /* CL_PSTATE_H */

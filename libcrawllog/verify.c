@@ -34,6 +34,7 @@
 #include "bytes.h"
 #include "io.h"
 #include "metafile.h"
+#include "migrate.h"
 #include "names.h"
 #include "group.h"
 #include "notify.h"
@@ -488,6 +489,19 @@ static int topic_entry(struct vctx *v, struct walk *w, const char *name,
     int rc;
     if (!strcmp(name, CL_TOPIC_META_NAME)) {
         rc = check_entry(v, w->fd, name, rel, S_IFREG);
+        return rc > 0 ? 0 : rc;
+    }
+    if (!strcmp(name, CL_MIGRATE_NAME)) {
+        /* A migration (docs/MIGRATION.md): a checksummed metadata file. */
+        struct cl_err err = {{0}};
+        char *body = NULL;
+        rc = check_entry(v, w->fd, name, rel, S_IFREG);
+        if (rc > 0) {
+            rc = cl_metafile_read(w->fd, name, rel, CL_MIGRATE_KIND, &body,
+                                  &err);
+            cl_io_free(body);
+            rc = rc ? lib_fail(v, rc, &err) : 0;
+        }
         return rc > 0 ? 0 : rc;
     }
     if (cl_names_parse_partition(name, &p) != 0) {

@@ -890,3 +890,23 @@ int cl_test_blocks_read(struct cl_test_blocks *b, const char *path,
     }
     return rc;
 }
+
+int cl_test_fast_tmpdir_setup(void **state)
+{
+    struct stat st;
+    char *saved = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
+    if (stat("/dev/shm", &st) != 0 || !S_ISDIR(st.st_mode) ||
+        access("/dev/shm", W_OK | X_OK) != 0) {
+        free(saved);
+        return cl_test_tmpdir_setup(state);
+    }
+    setenv("TMPDIR", "/dev/shm", 1);
+    int rc = cl_test_tmpdir_setup(state);
+    if (saved) {
+        setenv("TMPDIR", saved, 1);
+    } else {
+        unsetenv("TMPDIR");
+    }
+    free(saved);
+    return rc;
+}

@@ -368,31 +368,9 @@ static void model_offsets(crawllog_t *log)
     }
 }
 
-/* The sweeps run thousands of fsyncs: on tmpfs (/dev/shm, when there is
- * one) they cost nothing; on a disk the program takes minutes. */
-static int fast_tmpdir_setup(void **state)
-{
-    struct stat st;
-    char *saved = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
-    if (stat("/dev/shm", &st) != 0 || !S_ISDIR(st.st_mode) ||
-        access("/dev/shm", W_OK | X_OK) != 0) {
-        free(saved);
-        return cl_test_tmpdir_setup(state);
-    }
-    setenv("TMPDIR", "/dev/shm", 1);
-    int rc = cl_test_tmpdir_setup(state);
-    if (saved) {
-        setenv("TMPDIR", saved, 1);
-    } else {
-        unsetenv("TMPDIR");
-    }
-    free(saved);
-    return rc;
-}
-
 static int group_setup(void **state)
 {
-    if (fast_tmpdir_setup(state) != 0) {
+    if (cl_test_fast_tmpdir_setup(state) != 0) {
         return -1;
     }
     cl_fp_clear();
