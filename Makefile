@@ -48,8 +48,10 @@ PKGCONFIGDIR = $(LIBDIR)/pkgconfig
 BUILDDIR = build
 TESTDIR = $(BUILDDIR)/test
 
-# One version source: include/crawllog.h.
+# One version source: include/crawllog.h (which includes the other public
+# headers, include/crawllog_*.h).
 HEADER := include/crawllog.h
+PUBLIC_HEADERS := $(HEADER) $(sort $(wildcard include/crawllog_*.h))
 version_field = $(shell sed -n 's/^.define CRAWLLOG_VERSION_$(1)[ \t]*\([0-9][0-9]*\).*/\1/p' $(HEADER))
 MAJOR := $(call version_field,MAJOR)
 MINOR := $(call version_field,MINOR)
@@ -345,7 +347,7 @@ check-docs: $(GEN_CONFDOC)
 install: static shared cli
 	install -d "$(DESTDIR)$(INCLUDEDIR)" "$(DESTDIR)$(LIBDIR)" \
 	    "$(DESTDIR)$(PKGCONFIGDIR)"
-	install -m 644 $(HEADER) "$(DESTDIR)$(INCLUDEDIR)/crawllog.h"
+	install -m 644 $(PUBLIC_HEADERS) "$(DESTDIR)$(INCLUDEDIR)/"
 	install -m 644 $(STATIC_LIB) "$(DESTDIR)$(LIBDIR)/libcrawllog.a"
 	install -m 755 $(SHARED_REAL) "$(DESTDIR)$(LIBDIR)/libcrawllog.so.$(VERSION)"
 	ln -sf libcrawllog.so.$(VERSION) "$(DESTDIR)$(LIBDIR)/$(SONAME)"
@@ -360,7 +362,7 @@ ifneq ($(CLI_SRC),)
 endif
 
 uninstall:
-	rm -f "$(DESTDIR)$(INCLUDEDIR)/crawllog.h" \
+	rm -f $(foreach h,$(notdir $(PUBLIC_HEADERS)),"$(DESTDIR)$(INCLUDEDIR)/$(h)") \
 	    "$(DESTDIR)$(LIBDIR)/libcrawllog.a" \
 	    "$(DESTDIR)$(LIBDIR)/libcrawllog.so.$(VERSION)" \
 	    "$(DESTDIR)$(LIBDIR)/$(SONAME)" \

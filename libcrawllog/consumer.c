@@ -87,8 +87,8 @@ int cl_cons_group(crawllog_consumer_t *c, struct cl_err *err)
         c->group_open = 1;
     }
     if (c->offsets == NULL) {
-        /* First use, or reopened after a failed fsync (offsets.c refuses
-         * further work on a handle whose sync failed). */
+        /* First use, or reopened after a failed sync: offsets.c refuses
+         * further work on a handle whose sync failed. */
         c->unsynced_token = 0;
         int rc = cl_offsets_open(&c->offsets, c->group.dirfd,
                                  c->group.reldir, c->log->fmode, err);

@@ -44,7 +44,7 @@
  *  - A token (cl_offsets_append -> cl_offsets_sync) is durable once the
  *    handle's current file was fdatasync'd and, if the handle switched to a
  *    file it did not itself rename into place with a successful directory
- *    fsync (every open, every reopen after another handle's compaction),
+ *    sync - every open, every reopen after another handle's compaction -
  *    the directory was fsync'd once too: a file the handle switched to
  *    holds, in its fsync'd snapshot, everything appended before the
  *    switch.  A file replaced after our append needs nothing more: its
