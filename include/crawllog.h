@@ -267,10 +267,28 @@ CRAWLLOG_API int crawllog_topic_create(crawllog_t *log, const char *topic,
 
 /**
  * @brief Delete a topic and all its data.  Readers and writers in other
- *        processes get CRAWLLOG_ENOTOPIC from then on.
- * @return CRAWLLOG_OK, CRAWLLOG_ENOTOPIC, CRAWLLOG_EINVAL, CRAWLLOG_EIO.
+ *        processes get CRAWLLOG_ENOTOPIC from then on.  A topic being
+ *        migrated (crawllog_topic_migrate: state copying, or redirect while
+ *        some consumer group has not switched to the target) is refused:
+ *        its producers are still redirected through it and its groups
+ *        still read it.  Once the migration is done it can be deleted.
+ * @return CRAWLLOG_OK, CRAWLLOG_ENOTOPIC, CRAWLLOG_EINVAL, CRAWLLOG_EBUSY
+ *         (being migrated; nothing deleted), CRAWLLOG_EIO.
  */
 CRAWLLOG_API int crawllog_topic_delete(crawllog_t *log, const char *topic);
+
+/** crawllog_topic_delete_flags(): delete a topic even while it is being
+ *  migrated (its unswitched groups lose what they had not read, appends
+ *  still redirected through it fail with CRAWLLOG_ENOTOPIC). */
+#define CRAWLLOG_DELETE_FORCE 1u
+
+/**
+ * @brief crawllog_topic_delete() with flags (0 or CRAWLLOG_DELETE_FORCE).
+ * @return as crawllog_topic_delete(); CRAWLLOG_EINVAL for unknown flags.
+ */
+CRAWLLOG_API int crawllog_topic_delete_flags(crawllog_t *log,
+                                             const char *topic,
+                                             unsigned flags);
 
 /**
  * @brief Raise a topic's partition count to total (never lower: see the

@@ -116,6 +116,10 @@ typedef struct crawllog_migration {
                                where groups start reading <new> (-1 before
                                REDIRECT) */
     int64_t records_copied; /* records copied so far */
+    char **pending_groups;  /* with REDIRECT: the consumer groups that
+                               committed offsets on <old> and have not
+                               switched to <new> yet (step 4) */
+    size_t pending_group_count;
 } crawllog_migration_t;
 
 /**

@@ -95,5 +95,7 @@ int cli_cmd_dlq(struct cli *c, int argc, char **argv);
 
 /* cli_migrate.c: crawllog topics migrate OLD NEW --partitions N. */
 int cli_cmd_migrate(struct cli *c, int argc, char **argv);
+/* cli_migrate.c: "topics migration OLD [--json]". */
+int cli_cmd_migration(struct cli *c, int argc, char **argv);
 
 #endif /* CRAWLLOG_CLI_H */

@@ -1,8 +1,8 @@
 /*
  * cli_migrate.c - the crawllog tool's "topics migrate" command: migrate a
- * topic to a new topic with another partition count (docs/MIGRATION.md,
- * steps 1-3: create, copy, cut-over; crawllog_topic_migrate), or print the
- * plan with --dry-run.
+ * topic to a new topic with another partition count (docs/MIGRATION.md;
+ * crawllog_topic_migrate), or print the plan with --dry-run; and "topics
+ * migration": a migration's state and the groups not switched yet.
  *
  * Part of the crawllog binary, not of the library (public header only).
  * Owns nothing on disk itself.  Progress goes to stderr, as one line
@@ -19,8 +19,6 @@
 
 #include "cli.h"
 
-int cli_cmd_migrate(struct cli *c, int argc, char **argv);
-
 static const char migrate_usage[] =
     "usage: crawllog [-d DIR] topics migrate OLD NEW --partitions N "
     "[--dry-run]\n"
@@ -29,9 +27,11 @@ static const char migrate_usage[] =
     "  later append to OLD, from any process, goes to NEW.  Keyed records\n"
     "  go to murmur2(key) % N, keyless ones of OLD's partition p to p % N;\n"
     "  keys, values, headers and timestamps are kept, each record is copied\n"
-    "  once, per-key order is kept.  Consumer groups are not switched yet\n"
-    "  (docs/MIGRATION.md, step 4).  Resumable: after a crash or an error,\n"
-    "  run the same command again.\n"
+    "  once, per-key order is kept.  Each consumer group reading OLD finishes\n"
+    "  it, then continues on NEW by itself (docs/MIGRATION.md, step 4); once\n"
+    "  all have, the migration is done and OLD can be deleted.  Resumable:\n"
+    "  after a crash or an error, run the same command again (it also\n"
+    "  re-checks the groups).\n"
     "  --dry-run  print the plan and change nothing: records to copy per\n"
     "             partition of OLD and how many each partition of NEW gets\n"
     "  Progress (percent, rate, ETA) on stderr when it is a terminal.\n";
@@ -180,6 +180,20 @@ static int dry_run(struct cli *c, const char *old, const char *new_topic,
     return rc != 0 ? 1 : 0;
 }
 
+/* The groups step 4 still waits for. */
+static void print_groups(const crawllog_migration_t *m, const char *old)
+{
+    if (m->state == CRAWLLOG_MIGRATION_DONE) {
+        printf("every consumer group has switched: %s can be deleted\n", old);
+    } else if (m->state == CRAWLLOG_MIGRATION_REDIRECT) {
+        printf("consumer groups still reading %s:", old);
+        for (size_t i = 0; i < m->pending_group_count; i++) {
+            printf(" %s", m->pending_groups[i]);
+        }
+        printf("\n");
+    }
+}
+
 int cli_cmd_migrate(struct cli *c, int argc, char **argv)
 {
     const char *pos[2] = {NULL, NULL};
@@ -230,6 +244,91 @@ int cli_cmd_migrate(struct cli *c, int argc, char **argv)
            " records copied; appends to %s now go to %s\n",
            pos[0], info->target, (int)info->partitions, info->records_copied,
            pos[0], info->target);
+    print_groups(info, pos[0]);
     crawllog_migration_free(info);
+    return 0;
+}
+
+static const char migration_usage[] =
+    "usage: crawllog [-d DIR] topics migration OLD [--json]\n"
+    "  The state of topic OLD's migration (none, copying, redirect, done),\n"
+    "  its target, the cut-over offsets (cut: OLD's log end per partition,\n"
+    "  start: NEW's, where groups continue) and the consumer groups that\n"
+    "  committed offsets on OLD and have not switched to NEW yet.\n";
+
+int cli_cmd_migration(struct cli *c, int argc, char **argv)
+{
+    int json = 0;
+    const char *old = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            return cli_help(migration_usage);
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+        } else if (argv[i][0] != '-' && old == NULL) {
+            old = argv[i];
+        } else {
+            return cli_usage(migration_usage, "bad argument '%s'", argv[i]);
+        }
+    }
+    if (old == NULL) {
+        return cli_usage(migration_usage, "%s", "topics migration needs OLD");
+    }
+    if (cli_open(c) != 0) {
+        return 1;
+    }
+    crawllog_migration_t *m = NULL;
+    int rc = crawllog_topic_migration(c->log, old, &m);
+    if (rc != CRAWLLOG_OK) {
+        return cli_fail_log(c, "topics migration", old, rc);
+    }
+    static const char *const names[] = {"none", "copying", "redirect",
+                                        "done"};
+    const char *st = names[m->state & 3];
+    if (json) {
+        printf("{\"topic\":");
+        cli_json_str(stdout, old);
+        printf(",\"state\":\"%s\",\"target\":", st);
+        if (m->target) {
+            cli_json_str(stdout, m->target);
+        } else {
+            printf("null");
+        }
+        printf(",\"partitions\":%d,\"old_partitions\":%d,"
+               "\"records_copied\":%" PRId64 ",\"cut\":[",
+               (int)m->partitions, (int)m->old_partitions, m->records_copied);
+        for (int32_t p = 0; m->cut && p < m->old_partitions; p++) {
+            printf("%s%" PRId64, p ? "," : "", m->cut[p]);
+        }
+        printf("],\"start\":[");
+        for (int32_t q = 0; m->start && q < m->partitions; q++) {
+            printf("%s%" PRId64, q ? "," : "", m->start[q]);
+        }
+        printf("],\"pending_groups\":[");
+        for (size_t i = 0; i < m->pending_group_count; i++) {
+            printf("%s", i ? "," : "");
+            cli_json_str(stdout, m->pending_groups[i]);
+        }
+        printf("]}\n");
+    } else if (m->state == CRAWLLOG_MIGRATION_NONE) {
+        printf("topic %s: no migration\n", old);
+    } else {
+        printf("topic %s: migration to %s (%d partitions), state %s, %" PRId64
+               " records copied\n",
+               old, m->target, (int)m->partitions, st, m->records_copied);
+        for (int32_t p = 0; m->state >= CRAWLLOG_MIGRATION_REDIRECT &&
+                            p < m->old_partitions;
+             p++) {
+            printf("cut %s/%d %" PRId64 "\n", old, (int)p, m->cut[p]);
+        }
+        for (int32_t q = 0; m->state >= CRAWLLOG_MIGRATION_REDIRECT &&
+                            q < m->partitions;
+             q++) {
+            printf("start %s/%d %" PRId64 "\n", m->target, (int)q,
+                   m->start[q]);
+        }
+        print_groups(m, old);
+    }
+    crawllog_migration_free(m);
     return 0;
 }

@@ -223,6 +223,7 @@ static int add_part(crawllog_consumer_t *c, const char *topic,
     cp->position = -1;
     cp->committed = -1;
     cp->pill_counted = -1;
+    cp->origin = -1;
     cp->start = start;
     c->nparts++;
     return 0;
@@ -281,7 +282,7 @@ int cl_cons_join(crawllog_consumer_t *c, struct cl_err *err)
     j.max_poll_ms = cl_conf_int(c->conf, CL_CONF_MAX_POLL_INTERVAL_MS);
     j.session_ms = cl_conf_int(c->conf, CL_CONF_SESSION_TIMEOUT_MS);
     j.notify_slot = c->notify_slot;
-    j.topics = (const char *const *)c->topics;
+    j.topics = (const char *const *)c->eff;
     j.ntopics = c->ntopics;
     return cl_group_join(&c->group, &j, err);
 }
@@ -356,26 +357,37 @@ int cl_cons_group_sync(crawllog_consumer_t *c, struct cl_err *err)
         cl_group_sync_free(&sy);
         return rc;
     }
-    /* Partitions we hold that the group no longer lists (their topic was
-     * deleted or shrank under a re-created name): already gone, so LOST. */
+    /* Partitions we hold that the group no longer lists: their topic was
+     * deleted or shrank under a re-created name (already gone, so LOST),
+     * or the group switched away from it after a migration (every one
+     * committed up to its cut: REVOKED, with nothing left to commit). */
     if (rc == 0) {
         struct cl_gtp *gone = cl_io_calloc(c->nparts + 1, sizeof(*gone));
-        size_t ngone = 0;
+        struct cl_gtp *left = cl_io_calloc(c->nparts + 1, sizeof(*left));
+        size_t ngone = 0, nleft = 0;
         for (size_t i = 0; gone != NULL && i < c->nparts; i++) {
             int listed = 0;
             for (size_t k = 0; !listed && k < sy.nowned; k++) {
                 listed = sy.owned[k].partition == c->parts[i].partition &&
                          strcmp(sy.owned[k].topic, c->parts[i].topic) == 0;
             }
-            if (!listed) {
-                snprintf(gone[ngone].topic, sizeof(gone[ngone].topic), "%s",
+            struct cl_gtp *to = NULL;
+            if (!listed && left != NULL) {
+                to = cl_cons_mig_left(c, c->parts[i].topic) ? &left[nleft++]
+                                                            : &gone[ngone++];
+            }
+            if (to != NULL) {
+                snprintf(to->topic, sizeof(to->topic), "%s",
                          c->parts[i].topic);
-                gone[ngone++].partition = c->parts[i].partition;
+                to->partition = c->parts[i].partition;
             }
         }
+        callback(c, CRAWLLOG_REBALANCE_REVOKED, left, nleft);
+        drop_listed(c, left, nleft);
         callback(c, CRAWLLOG_REBALANCE_LOST, gone, ngone);
         drop_listed(c, gone, ngone);
         cl_io_free(gone);
+        cl_io_free(left);
     }
     size_t nnew = 0;
     for (size_t k = 0; rc == 0 && k < sy.nowned; k++) {
@@ -460,9 +472,13 @@ int crawllog_consumer_subscribe(crawllog_consumer_t *cons,
         cl_io_free(cons->topics[i]);
     }
     cl_io_free(cons->topics);
+    cl_cons_mig_free(cons);
     cons->topics = copy;
     cons->ntopics = count;
-    rc = cl_cons_join(cons, &err);
+    rc = cl_cons_mig_init(cons, &err);
+    if (rc == 0) {
+        rc = cl_cons_join(cons, &err);
+    }
     if (rc != 0) {
         return cl_cons_fail(cons, rc, &err);
     }
@@ -577,6 +593,7 @@ void crawllog_consumer_destroy(crawllog_consumer_t *cons)
     drop_all(cons);
     cl_io_free(cons->parts);
     cl_io_free(cons->msgs);
+    cl_cons_mig_free(cons);
     for (size_t i = 0; i < cons->ntopics; i++) {
         cl_io_free(cons->topics[i]);
     }

@@ -12,6 +12,7 @@
 #include "errors.h"
 #include "group.h"
 #include "lagstore.h"
+#include "migrate.h"
 #include "offsets.h"
 #include "reader.h"
 
@@ -34,6 +35,8 @@ struct cl_cpart {
                                   skips partitions whose position is it */
     int64_t pill_counted;      /* committed offset whose hand-out was
                                   last counted (poison pills), -1 */
+    int64_t origin;            /* position where it started: nothing was
+                                  handed out while position == origin */
     int paused;
     int gone;                  /* its topic was deleted (group mode) */
     int handed;                /* messages handed out in this poll */
@@ -53,8 +56,15 @@ struct crawllog_consumer_s {
     struct cl_lagstore *lag;   /* groups/<g>/lag.history (monitoring;
                                   NULL if it could not be opened) */
     uint64_t unsynced_token;   /* last WRITTEN commit not yet synced, 0 */
-    char **topics;             /* subscription */
+    char **topics;             /* subscription, as given */
     size_t ntopics;
+    char **eff;                /* [ntopics]: what the group reads for
+                                  topics[i]: the topic itself, or the
+                                  target of a migration the group switched
+                                  to (consumer_migrate.c) */
+    struct cl_mig *migs;       /* [ntopics]: eff[i]'s migration once cut
+                                  over (state 0: none seen) */
+    int64_t next_mig_ns;       /* next migration check */
     struct cl_cpart *parts;
     size_t nparts, partcap;
     size_t rr;                 /* first partition of the next fetch */
@@ -135,5 +145,21 @@ int cl_cons_dlq_parse(const char *meta, void *out);
 int cl_cons_dlq_recover(crawllog_consumer_t *c, const char *topic,
                         int32_t partition, const struct cl_offset_entry *ce,
                         int64_t *nextp, struct cl_err *err);
+
+/* consumer_migrate.c: set eff (a copy of topics, then following every
+ * migration this group has already switched over) before joining. */
+int cl_cons_mig_init(crawllog_consumer_t *c, struct cl_err *err);
+void cl_cons_mig_free(crawllog_consumer_t *c);
+
+/* consumer_migrate.c, from poll (each heartbeat interval, or now with
+ * force): for each subscribed topic cut over by a migration, commit the
+ * cut of owned old partitions where nothing was handed out, and once the
+ * group committed every old partition up to its cut, switch the group to
+ * the target (docs/MIGRATION.md step 4). */
+int cl_cons_mig_step(crawllog_consumer_t *c, int force, struct cl_err *err);
+
+/* consumer_migrate.c: 1 if topic is one this consumer's group switched
+ * away from (its partitions were fully committed: revoked, not lost). */
+int cl_cons_mig_left(const crawllog_consumer_t *c, const char *topic);
 
 #endif /* CL_CONSUMER_H */

@@ -318,6 +318,7 @@ int cl_cons_start(crawllog_consumer_t *c, struct cl_cpart *cp,
     }
     cp->rd = rd;
     cp->position = pos;
+    cp->origin = pos;
     return 0;
 }
 
@@ -460,7 +461,7 @@ int crawllog_consumer_seek(crawllog_consumer_t *cons, const char *topic,
         cl_errf(&err, rc, "%s", crawllog_reader_errmsg(cp->rd));
         return cl_cons_fail(cons, rc, &err);
     }
-    cp->position = pos;
+    cp->position = cp->origin = pos;
     return 0;
 }
 
@@ -485,7 +486,7 @@ int crawllog_consumer_seek_to_time(crawllog_consumer_t *cons,
     if (rc != 0) {
         return cl_cons_fail(cons, rc, &err);
     }
-    cp->position = pos;
+    cp->position = cp->origin = pos;
     return 0;
 }
 

@@ -208,6 +208,11 @@ static int group_step(crawllog_consumer_t *c, struct cl_err *err)
     }
     cl_group_touch(g);
     int rc = cl_group_check(g, c->heartbeat_ms, err);
+    if (rc == 0) {
+        /* Before the sync: a switch by another member must be known when
+         * the old partitions disappear (revoked, not lost). */
+        rc = cl_cons_mig_step(c, cl_group_changed(g), err);
+    }
     if (rc == 0 && cl_group_changed(g)) {
         rc = cl_cons_group_sync(c, err);
     }

@@ -43,12 +43,17 @@ static const char usage_text[] =
     "  topic describe NAME\n"
     "                  partition count, effective config, and per partition\n"
     "                  \"partition N: start S end E records E-S\"\n"
-    "  topic delete NAME\n"
+    "  topic delete NAME [--force]\n"
+    "                  refused while NAME is being migrated (--force: even\n"
+    "                  then)\n"
     "  topic add-partitions NAME TOTAL\n"
     "  topics migrate OLD NEW --partitions N [--dry-run]\n"
     "                  copy OLD into a new topic NEW of N partitions (more or\n"
     "                  fewer), then send OLD's appends to NEW; resumable (run\n"
     "                  it again); progress on a terminal (see its --help)\n"
+    "  topics migration OLD [--json]\n"
+    "                  a migration's state, cut and start offsets, and the\n"
+    "                  consumer groups that have not switched yet\n"
     "  produce TOPIC PARTITION [--sync none|written|durable] [--batch N]\n"
     "          [--key-sep C]\n"
     "                  each stdin line is a record value (with --key-sep,\n"
@@ -242,9 +247,12 @@ static int cmd_topic(struct cli *c, int argc, char **argv)
     if (strcmp(sub, "create") == 0) {
         return topic_create(c, argc - 1, argv + 1);
     }
+    int force = strcmp(sub, "delete") == 0 && argc == 3 &&
+                strcmp(argv[2], "--force") == 0;
     if (!((strcmp(sub, "list") == 0 && argc == 1) ||
           ((strcmp(sub, "describe") == 0 || strcmp(sub, "delete") == 0) &&
            argc == 2) ||
+          force ||
           (strcmp(sub, "add-partitions") == 0 && argc == 3 &&
            cli_parse_int(argv[2], INT32_MIN, INT32_MAX, &total) == 0))) {
         return usage_error("bad topic command '%s'", sub);
@@ -258,7 +266,9 @@ static int cmd_topic(struct cli *c, int argc, char **argv)
                    : print_partitions(c, name, 1);
     }
     if (strcmp(sub, "delete") == 0) {
-        if ((rc = crawllog_topic_delete(c->log, name)) != CRAWLLOG_OK) {
+        rc = crawllog_topic_delete_flags(c->log, name,
+                                         force ? CRAWLLOG_DELETE_FORCE : 0);
+        if (rc != CRAWLLOG_OK) {
             return cli_fail_log(c, "topic delete", name, rc);
         }
         printf("deleted topic %s\n", name);
@@ -787,6 +797,9 @@ static int run_command(struct cli *c, int argc, char **argv)
     } else if (strcmp(cmd, "topics") == 0 && argc > 1 &&
                strcmp(argv[1], "migrate") == 0) {
         return cli_cmd_migrate(c, argc - 2, argv + 2);
+    } else if (strcmp(cmd, "topics") == 0 && argc > 1 &&
+               strcmp(argv[1], "migration") == 0) {
+        return cli_cmd_migration(c, argc - 2, argv + 2);
     } else if (strcmp(cmd, "produce") == 0) {
         return cmd_produce(c, argc - 1, argv + 1);
     } else if (strcmp(cmd, "consume") == 0) {

@@ -192,7 +192,7 @@ static int present(const struct cl_gmember *m)
     return m->state == CL_GM_ACTIVE || m->state == CL_GM_AWAY;
 }
 
-static int find_topic(const struct cl_group_shm *s, const char *topic)
+int cl_group_find_topic(const struct cl_group_shm *s, const char *topic)
 {
     for (int t = 0; t < s->ntopics && t < CL_GROUP_MAX_TOPICS; t++) {
         if (strcmp(s->topics[t].name, topic) == 0) {
@@ -206,7 +206,7 @@ static int find_topic(const struct cl_group_shm *s, const char *topic)
 int cl_group_find_part(const struct cl_group_shm *s, const char *topic,
                      int32_t partition)
 {
-    int t = find_topic(s, topic);
+    int t = cl_group_find_topic(s, topic);
     if (t < 0 || partition < 0 || partition >= s->topics[t].partitions) {
         return -1;
     }
@@ -392,7 +392,7 @@ int cl_group_rebalance(struct cl_group *g, struct cl_err *err)
     for (int t = 0; t < nt; t++) {
         at[t].name = topics[t].name;
         at[t].partitions = topics[t].partitions;
-        int old = find_topic(s, topics[t].name);
+        int old = cl_group_find_topic(s, topics[t].name);
         for (int32_t p = 0; p < topics[t].partitions; p++) {
             struct cl_gpart *e = &np[topics[t].base + p];
             int32_t *o = &owned[topics[t].base + p];
@@ -511,14 +511,13 @@ static int count_present(const struct cl_group_shm *s)
     return n;
 }
 
-/* Subscription mask for topics, adding them to the table. */
-static int subscribe_mask(struct cl_group *g, const struct cl_group_join *j,
-                          uint64_t *maskp, struct cl_err *err)
+int cl_group_mask(struct cl_group *g, const char *const *topics, size_t n,
+                  uint64_t *maskp, struct cl_err *err)
 {
     struct cl_group_shm *s = g->shm;
     uint64_t mask = 0;
-    for (size_t k = 0; k < j->ntopics; k++) {
-        int t = find_topic(s, j->topics[k]);
+    for (size_t k = 0; k < n; k++) {
+        int t = cl_group_find_topic(s, topics[k]);
         if (t < 0) {
             if (s->ntopics >= CL_GROUP_MAX_TOPICS) {
                 return cl_errf(err, CRAWLLOG_EINVAL,
@@ -528,7 +527,7 @@ static int subscribe_mask(struct cl_group *g, const struct cl_group_join *j,
             t = s->ntopics++;
             memset(&s->topics[t], 0, sizeof(s->topics[t]));
             snprintf(s->topics[t].name, sizeof(s->topics[t].name), "%s",
-                     j->topics[k]);
+                     topics[k]);
             s->topics[t].base = s->nparts;
         }
         mask |= (uint64_t)1 << t;
@@ -558,7 +557,7 @@ int cl_group_join(struct cl_group *g, const struct cl_group_join *j,
         goto out;
     }
     uint64_t mask = 0;
-    if ((rc = subscribe_mask(g, j, &mask, err)) != 0) {
+    if ((rc = cl_group_mask(g, j->topics, j->ntopics, &mask, err)) != 0) {
         goto out;
     }
     for (int i = 0; i < CL_GROUP_MAX_MEMBERS && j->instance_id[0]; i++) {

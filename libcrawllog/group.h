@@ -187,6 +187,22 @@ int cl_group_count_delivery(struct cl_group *g, const char *topic,
                             int32_t partition, int64_t offset,
                             uint32_t *countp, struct cl_err *err);
 
+/* Topic migration (group_sync.c).  With the lock held: in every present
+ * member's subscription replace topic from by to (the group switched to a
+ * migration's target) and rebalance if any changed. */
+int cl_group_switch_topic_locked(struct cl_group *g, const char *from,
+                                 const char *to, struct cl_err *err);
+
+/* Set this member's subscription to topics (lock taken here), rebalancing
+ * if it changed. */
+int cl_group_resubscribe(struct cl_group *g, const char *const *topics,
+                         size_t n, struct cl_err *err);
+
+/* *usedp = 1 if a present member (this one included) subscribes to
+ * topic (lock taken here). */
+int cl_group_topic_subscribed(struct cl_group *g, const char *topic,
+                              int *usedp, struct cl_err *err);
+
 /* Ring every member's doorbell. */
 void cl_group_ring(struct cl_group *g);
 
@@ -201,6 +217,12 @@ int cl_group_owner_valid(const struct cl_group_shm *s,
 /* Index of (topic, partition) in parts[], or -1. */
 int cl_group_find_part(const struct cl_group_shm *s, const char *topic,
                        int32_t partition);
+/* Index of topic in the topic table, or -1. */
+int cl_group_find_topic(const struct cl_group_shm *s, const char *topic);
+/* Subscription mask of n topics, adding missing ones to the topic table
+ * (CRAWLLOG_EINVAL when it is full). */
+int cl_group_mask(struct cl_group *g, const char *const *topics, size_t n,
+                  uint64_t *maskp, struct cl_err *err);
 /* Topic index of parts[] entry i, or -1. */
 int cl_group_topic_of(const struct cl_group_shm *s, int i);
 /* Bump change_seq. */

@@ -283,3 +283,73 @@ int cl_group_count_delivery(struct cl_group *g, const char *topic,
     cl_group_unlock(g);
     return rc;
 }
+
+/* ---------------------------------------------------------------------- */
+/* Subscription changes (topic migration, step 4)                          */
+/* ---------------------------------------------------------------------- */
+
+int cl_group_switch_topic_locked(struct cl_group *g, const char *from,
+                                 const char *to, struct cl_err *err)
+{
+    struct cl_group_shm *s = g->shm;
+    int f = cl_group_find_topic(s, from), changed = 0;
+    if (f < 0) {
+        return 0;
+    }
+    uint64_t bit = (uint64_t)1 << f, tomask = 0;
+    int rc = cl_group_mask(g, &to, 1, &tomask, err);
+    if (rc != 0) {
+        return rc;
+    }
+    for (int i = 0; i < CL_GROUP_MAX_MEMBERS; i++) {
+        struct cl_gmember *m = &s->members[i];
+        if ((m->state == CL_GM_ACTIVE || m->state == CL_GM_AWAY) &&
+            (m->topics & bit)) {
+            m->topics = (m->topics & ~bit) | tomask;
+            changed = 1;
+        }
+    }
+    return changed ? cl_group_rebalance(g, err) : 0;
+}
+
+int cl_group_resubscribe(struct cl_group *g, const char *const *topics,
+                         size_t n, struct cl_err *err)
+{
+    struct cl_group_shm *s = g->shm;
+    uint64_t mask = 0;
+    if (g->slot < 0) {
+        return 0;
+    }
+    int rc = cl_group_lock(g, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (cl_group_member_valid(s, g->slot, g->incarnation) &&
+        (rc = cl_group_mask(g, topics, n, &mask, err)) == 0 &&
+        s->members[g->slot].topics != mask) {
+        s->members[g->slot].topics = mask;
+        rc = cl_group_rebalance(g, err);
+    }
+    cl_group_unlock(g);
+    cl_group_ring(g);
+    return rc;
+}
+
+int cl_group_topic_subscribed(struct cl_group *g, const char *topic,
+                              int *usedp, struct cl_err *err)
+{
+    struct cl_group_shm *s = g->shm;
+    *usedp = 0;
+    int rc = cl_group_lock(g, err);
+    if (rc != 0) {
+        return rc;
+    }
+    int t = cl_group_find_topic(s, topic);
+    for (int i = 0; t >= 0 && i < CL_GROUP_MAX_MEMBERS && !*usedp; i++) {
+        const struct cl_gmember *m = &s->members[i];
+        *usedp = (m->state == CL_GM_ACTIVE || m->state == CL_GM_AWAY) &&
+                 (m->topics & ((uint64_t)1 << t));
+    }
+    cl_group_unlock(g);
+    return 0;
+}

@@ -557,17 +557,60 @@ int crawllog_topic_create(crawllog_t *log, const char *topic,
 
 int crawllog_topic_delete(crawllog_t *log, const char *topic)
 {
+    return crawllog_topic_delete_flags(log, topic, 0);
+}
+
+/* With crawllog.lock held: CRAWLLOG_EBUSY if topic's migration is not
+ * done. */
+static int check_migrating(crawllog_t *log, const char *topic,
+                           struct cl_err *err)
+{
+    struct cl_topic_rt *t;
+    struct cl_mig_cache c = {0};
+    pthread_mutex_lock(&log->lock);
+    int rc = get_topic_locked(log, topic, &t, err);
+    if (rc == 0 && (rc = cl_migrate_cache_load(t->dirfd, t->name, &t->mig,
+                                               err)) == 0) {
+        c = t->mig;
+    }
+    pthread_mutex_unlock(&log->lock);
+    if (rc == 0 && (c.state == CRAWLLOG_MIGRATION_COPYING ||
+                    c.state == CRAWLLOG_MIGRATION_REDIRECT)) {
+        rc = cl_errf(err, CRAWLLOG_EBUSY,
+                     "topic %s is being migrated to %s (%s): not every "
+                     "consumer group has switched; see crawllog topics "
+                     "migration %s, or force the deletion",
+                     topic, c.target,
+                     c.state == CRAWLLOG_MIGRATION_COPYING ? "copying"
+                                                           : "redirect",
+                     topic);
+    }
+    return rc;
+}
+
+int crawllog_topic_delete_flags(crawllog_t *log, const char *topic,
+                                unsigned flags)
+{
     struct cl_err err = {{0}};
     if (log == NULL) {
         return CRAWLLOG_EINVAL;
     }
-    if (topic == NULL || !cl_names_topic_valid(topic)) {
-        cl_errf(&err, CRAWLLOG_EINVAL, "invalid topic name");
+    if (topic == NULL || !cl_names_topic_valid(topic) ||
+        (flags & ~CRAWLLOG_DELETE_FORCE) != 0) {
+        cl_errf(&err, CRAWLLOG_EINVAL, topic == NULL ||
+                                               !cl_names_topic_valid(topic)
+                                           ? "invalid topic name"
+                                           : "unknown flags");
         return cl_log_fail(log, CRAWLLOG_EINVAL, &err);
     }
     int rc = meta_lock(log, &err);
     if (rc == 0) {
-        rc = cl_topic_delete(log->rootfd, topic, &err);
+        if (!(flags & CRAWLLOG_DELETE_FORCE)) {
+            rc = check_migrating(log, topic, &err);
+        }
+        if (rc == 0) {
+            rc = cl_topic_delete(log->rootfd, topic, &err);
+        }
         meta_unlock(log);
     }
     cl_log_forget(log, topic);

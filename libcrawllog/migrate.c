@@ -68,7 +68,7 @@
 
 /* crawllog.lock on a descriptor of its own (excludes this process's other
  * threads and handles too). */
-static int meta_lock(crawllog_t *log, int *fdp, struct cl_err *err)
+int cl_migrate_meta_lock(crawllog_t *log, int *fdp, struct cl_err *err)
 {
     int fd = cl_io_openat("migrate.lock.open", log->rootfd, CL_LOG_LOCK_NAME,
                           O_RDWR, 0);
@@ -84,7 +84,7 @@ static int meta_lock(crawllog_t *log, int *fdp, struct cl_err *err)
     return 0;
 }
 
-static void meta_unlock(int fd)
+void cl_migrate_meta_unlock(int fd)
 {
     cl_io_unlock(fd);
     cl_io_close(fd);
@@ -110,7 +110,7 @@ int cl_migrate_wait_cutover(crawllog_t *log, const char *topic,
                             struct cl_err *err)
 {
     int fd;
-    int rc = meta_lock(log, &fd, err);
+    int rc = cl_migrate_meta_lock(log, &fd, err);
     if (rc != 0) {
         return rc;
     }
@@ -124,7 +124,7 @@ int cl_migrate_wait_cutover(crawllog_t *log, const char *topic,
                           : CL_PSTATE_MIG_NONE,
                       err);
     }
-    meta_unlock(fd);
+    cl_migrate_meta_unlock(fd);
     return rc;
 }
 
@@ -510,6 +510,10 @@ static int cutover_locked(struct mctx *x, struct cl_partition **parts,
             x->m.cut[p] = atomic_load(&parts[p]->ps.shm->next_offset);
             cl_partition_unlock(parts[p]);
             *fencedp = p + 1;
+            /* <old> must keep every record below the cut through a power
+             * loss: the groups read it up to there (step 4), and the
+             * copies in <new> below start.<q> are skipped. */
+            rc = cl_partition_sync_all(parts[p], "migrate.cut.fdatasync", err);
         }
     }
     for (int32_t p = 0; rc == 0 && p < x->m.m; p++) {
@@ -545,7 +549,7 @@ static int cutover(struct mctx *x, struct cl_err *err)
     struct cl_partition **parts = NULL;
     x->cutover = 1;
     progress(x, -1);
-    int rc = meta_lock(x->log, &fd, err);
+    int rc = cl_migrate_meta_lock(x->log, &fd, err);
     if (rc != 0) {
         x->cutover = 0;
         return rc;
@@ -585,7 +589,7 @@ static int cutover(struct mctx *x, struct cl_err *err)
             *err = e2;
         }
     }
-    meta_unlock(fd);
+    cl_migrate_meta_unlock(fd);
     cl_io_free(parts);
     x->cutover = x->locked = 0;
     return rc;
@@ -731,6 +735,10 @@ static int run(struct mctx *x, const char *new_topic, int32_t partitions,
     }
     if (rc == 0) {
         rc = cl_log_migration(x->log, x->old, 1, &c, err);
+    }
+    if (rc == 0) {
+        /* Step 5: done already if no group has to switch. */
+        rc = cl_migrate_finish(x->log, x->old, NULL, err);
     }
     if (rc == 0) {
         progress(x, -1);

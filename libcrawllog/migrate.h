@@ -68,6 +68,18 @@ int cl_migrate_file_read(int dirfd, const char *rel, struct cl_mig *m,
 int cl_migrate_file_write(int dirfd, const char *rel, const struct cl_mig *m,
                           unsigned fmode, struct cl_err *err);
 
+/* crawllog.lock on a descriptor of its own (migrate.c): excludes this
+ * process's other threads and handles too. */
+int cl_migrate_meta_lock(crawllog_t *log, int *fdp, struct cl_err *err);
+void cl_migrate_meta_unlock(int fd);
+
+/* Step 5 (migrate_status.c): if old was cut over and every consumer group
+ * that committed offsets on old has switched to the target, set the
+ * migration's state to done.  *pendingp (may be NULL) gets the number of
+ * groups that have not switched.  0 also when old has no migration. */
+int cl_migrate_finish(crawllog_t *log, const char *old, size_t *pendingp,
+                      struct cl_err *err);
+
 /* An append found part (of topic) fenced by a cut-over, or with a
  * migration word the handle's cache does not explain: wait for any
  * cut-over to end (crawllog.lock), re-read the migration into *c (and the

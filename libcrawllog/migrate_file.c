@@ -1,8 +1,8 @@
 /*
  * migrate_file.c - the migration file topics/<old>/migration: parsing,
- * writing, the per-topic cache log.c keeps (cl_migrate_cache_load), the
- * routing rule, and the read-only public call crawllog_topic_migration()
- * (layer 3).  The protocol that writes it is in migrate.c.
+ * writing, the per-topic cache log.c keeps (cl_migrate_cache_load) and the
+ * routing rule (layer 3).  The protocol that writes it is in migrate.c
+ * (steps 1-3) and migrate_status.c (step 5, state=done).
  *
  * On disk: topics/<old>/migration, a metafile (metafile.c) of kind
  * "crawllog-migration", replaced atomically (FORMAT.md section 5):
@@ -23,8 +23,9 @@
  * CRAWLLOG_ECORRUPT naming the file.  A file larger than what metafile.c
  * accepts (1 MiB) is refused before writing (CRAWLLOG_ETOOBIG).
  *
- * Locks: none; the writer (migrate.c) is the only one, readers see the old
- * or the new file (atomic replace).
+ * Locks: none here; writers hold crawllog.lock (the cut-over, step 5) or
+ * are the only migrating process (the copy); readers see the old or the
+ * new file (atomic replace).
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -340,84 +341,4 @@ int32_t cl_migrate_route(const void *key, size_t keylen, int32_t oldp,
                          int32_t n)
 {
     return key != NULL ? cl_murmur2_partition(key, keylen, n) : oldp % n;
-}
-
-/* ---- crawllog_topic_migration ----------------------------------------- */
-
-static int info_fill(const struct cl_mig *m, crawllog_migration_t *info)
-{
-    info->state = (crawllog_migration_state_t)m->state;
-    info->partitions = m->n;
-    info->old_partitions = m->m;
-    info->target = cl_io_strdup(m->target);
-    info->copied = cl_io_calloc((size_t)m->m, sizeof(int64_t));
-    info->cut = cl_io_calloc((size_t)m->m, sizeof(int64_t));
-    info->start = cl_io_calloc((size_t)m->n, sizeof(int64_t));
-    if (!info->target || !info->copied || !info->cut || !info->start) {
-        return CRAWLLOG_ENOMEM;
-    }
-    memcpy(info->copied, m->copied, (size_t)m->m * sizeof(int64_t));
-    memcpy(info->cut, m->cut, (size_t)m->m * sizeof(int64_t));
-    memcpy(info->start, m->start, (size_t)m->n * sizeof(int64_t));
-    for (size_t i = 0; i < (size_t)m->m * (size_t)m->n; i++) {
-        info->records_copied += m->counts[i];
-    }
-    return 0;
-}
-
-int crawllog_topic_migration(crawllog_t *log, const char *topic,
-                             crawllog_migration_t **infop)
-{
-    struct cl_err err = {{0}};
-    struct cl_mig m;
-    char rel[CL_MIGRATE_REL_SIZE];
-    int dirfd = -1;
-    if (infop != NULL) {
-        *infop = NULL;
-    }
-    if (log == NULL || infop == NULL) {
-        return CRAWLLOG_EINVAL;
-    }
-    if (topic == NULL || !cl_names_topic_valid(topic)) {
-        cl_errf(&err, CRAWLLOG_EINVAL, "invalid topic name");
-        return cl_log_fail(log, CRAWLLOG_EINVAL, &err);
-    }
-    crawllog_migration_t *info = cl_io_calloc(1, sizeof(*info));
-    if (info == NULL) {
-        cl_errf(&err, CRAWLLOG_ENOMEM, "out of memory");
-        return cl_log_fail(log, CRAWLLOG_ENOMEM, &err);
-    }
-    memset(&m, 0, sizeof(m));
-    snprintf(rel, sizeof(rel), "topics/%s/%s", topic, CL_MIGRATE_NAME);
-    int rc = cl_topic_open_dir(log->rootfd, topic, &dirfd, &err);
-    if (rc == 0) {
-        rc = cl_migrate_file_read(dirfd, rel, &m, &err);
-    }
-    if (rc == CRAWLLOG_ENOENT) {
-        rc = 0; /* not migrated: state NONE */
-    } else if (rc == 0 && info_fill(&m, info) != 0) {
-        rc = cl_errf(&err, CRAWLLOG_ENOMEM, "out of memory");
-    }
-    cl_migrate_file_free(&m);
-    if (dirfd >= 0) {
-        cl_io_close(dirfd);
-    }
-    if (rc != 0) {
-        crawllog_migration_free(info);
-        return cl_log_fail(log, rc, &err);
-    }
-    *infop = info;
-    return 0;
-}
-
-void crawllog_migration_free(crawllog_migration_t *info)
-{
-    if (info == NULL) {
-        return;
-    }
-    cl_io_free(info->target);
-    cl_io_free(info->copied);
-    cl_io_free(info->cut);
-    cl_io_free(info->start);
-    cl_io_free(info);
 }

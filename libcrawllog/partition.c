@@ -683,7 +683,8 @@ static int check_failed(struct cl_partition *part, struct cl_err *err)
     return 0;
 }
 
-/* Make every append this handle wrote durable.  The fdatasync runs
+/* Make every append this handle wrote durable (site NULL), or with site
+ * every byte of the active segment, whoever wrote it.  The fdatasync runs
  * without the partition lock, so other threads keep appending meanwhile
  * (their next sync covers them: group commit), on a dup of the active
  * segment's descriptor so that a concurrent roll or retention cannot close
@@ -692,7 +693,8 @@ static int check_failed(struct cl_partition *part, struct cl_err *err)
  * only, and a concurrent second fsync could otherwise succeed for data the
  * kernel has dropped (fsyncgate).  After a failure the partition refuses
  * every append and sync until the log is reopened. */
-static int sync_partition(struct cl_partition *part, struct cl_err *err)
+static int sync_partition(struct cl_partition *part, const char *site,
+                          struct cl_err *err)
 {
     pthread_mutex_lock(&part->sync_lock);
     int fd = -1, rc = cl_partition_lock(part, err);
@@ -704,13 +706,13 @@ static int sync_partition(struct cl_partition *part, struct cl_err *err)
     int64_t base = a->base;
     uint64_t size = a->size, gen = part->write_gen;
     rc = check_failed(part, err);
-    if (rc == 0 && gen != part->synced_gen) {
+    if (rc == 0 && (site != NULL || gen != part->synced_gen)) {
         fd = cl_io_dup("seg.sync.dup", a->fd);
         rc = fd < 0 ? cl_err_sys(err, -fd, part->reldir, "dup") : 0;
     }
     cl_partition_unlock(part);
     if (fd >= 0) {
-        int src = cl_io_fdatasync("seg.append.fdatasync", fd);
+        int src = cl_io_fdatasync(site ? site : "seg.append.fdatasync", fd);
         cl_io_close(fd);
         pthread_mutex_lock(&part->lock);
         if (src < 0) {
@@ -731,6 +733,17 @@ static int sync_partition(struct cl_partition *part, struct cl_err *err)
     }
     pthread_mutex_unlock(&part->sync_lock);
     return rc;
+}
+
+int cl_partition_sync_all(struct cl_partition *part, const char *site,
+                          struct cl_err *err)
+{
+    int rc = cl_partition_lock(part, err);
+    if (rc == 0) {
+        rc = cl_partition_sync_locked(part, err); /* see others' rolls */
+        cl_partition_unlock(part);
+    }
+    return rc == 0 ? sync_partition(part, site, err) : rc;
 }
 
 static int write_pending_locked(struct cl_partition *part,
@@ -817,7 +830,7 @@ static int append_now(struct cl_partition *part, uint8_t *buf, size_t len,
     }
     cl_partition_unlock(part);
     if (rc == 0 && sync == CRAWLLOG_SYNC_DURABLE) {
-        rc = sync_partition(part, err);
+        rc = sync_partition(part, NULL, err);
     }
     if (rc != 0) {
         *basep = -1;
@@ -892,7 +905,7 @@ int cl_partition_flush(struct cl_partition *part, int sync,
     }
     cl_partition_unlock(part);
     if (rc == 0 && sync == CRAWLLOG_SYNC_DURABLE) {
-        rc = sync_partition(part, err);
+        rc = sync_partition(part, NULL, err);
     }
     return rc;
 }

@@ -103,6 +103,12 @@ int cl_partition_append_idem(struct cl_partition *part, uint8_t *buf,
 int cl_partition_idem_next(struct cl_partition *part, int64_t pid,
                            int32_t *seqp, struct cl_err *err);
 
+/* Make durable whatever any process appended (the active segment's
+ * fdatasync; sealed segments were synced at their roll).  site: the
+ * failpoint site name of that fdatasync.  A migration's cut-over. */
+int cl_partition_sync_all(struct cl_partition *part, const char *site,
+                          struct cl_err *err);
+
 /* Write buffered batches; with sync == SYNC_DURABLE also fdatasync. */
 int cl_partition_flush(struct cl_partition *part, int sync,
                        struct cl_err *err);
