@@ -109,7 +109,11 @@ CRAWLLOG_API int crawllog_consumer_set_rebalance_cb(crawllog_consumer_t *cons,
 /**
  * @brief Join group.id as a member subscribed to topics (replacing an
  *        earlier subscription).  Topics that do not exist yet are picked
- *        up when they are created.  The assignment arrives in poll.
+ *        up when they are created.  The assignment arrives in poll.  A
+ *        subscribed topic that is migrated (crawllog_topic_migrate) is
+ *        followed: the group finishes it up to the cut-over, then reads
+ *        the migration's target instead (messages then name the target;
+ *        docs/MIGRATION.md step 4).
  * @return CRAWLLOG_OK, CRAWLLOG_EINVAL (no group.id, bad topic name, more
  *         than 64 topics, the group uses another assignment strategy),
  *         CRAWLLOG_EMISUSE (the consumer uses assign()), CRAWLLOG_EBUSY

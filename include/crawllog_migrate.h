@@ -16,9 +16,8 @@
 
 /*
  * Migrating a topic <old> to a new topic <new> with another partition count,
- * down as well as up, while producers keep appending (docs/MIGRATION.md,
- * steps 1-3; switching consumer groups over, step 4, is not implemented
- * yet).
+ * down as well as up, while producers and consumer groups keep running
+ * (docs/MIGRATION.md).
  *  1. <new> is created with N partitions and <old>'s topic properties, and
  *     topics/<old>/migration (docs/FORMAT.md section 5) records the
  *     migration (state "copying").
@@ -50,6 +49,20 @@
  * cut-over precedes, in <new>, every one appended after it.
  * Buffered (CRAWLLOG_SYNC_NONE) batches reach <new> when written (flush),
  * so they are never lost behind the cut.
+ *  4. Consumer groups switch by themselves (nothing to call): a group
+ *     subscribed to <old> keeps reading it up to the cut; once it has
+ *     committed every old partition up to cut.<p>, one of its members
+ *     commits start.<q> for every partition of <new> and replaces <old> by
+ *     <new> in the group's subscriptions (the old partitions are revoked,
+ *     the new ones assigned; crawllog_msg_topic() says "new").  So no
+ *     record of <new> reaches a group before it committed all of <old>
+ *     (per-key order), and the copies below start.<q> are never handed out
+ *     again.  A member subscribing to <old> later reads <new>.  A group
+ *     that never committed on <old> starts on <new> directly.
+ *  5. Done (state "done"): every group that committed offsets on <old> has
+ *     switched; checked after each switch and by every
+ *     crawllog_topic_migrate() call.  Only then can <old> be deleted
+ *     (crawllog_topic_delete refuses before, see CRAWLLOG_DELETE_FORCE).
  */
 
 /** The state of a topic's migration (topics/<old>/migration). */
@@ -57,7 +70,8 @@ typedef enum crawllog_migration_state {
     CRAWLLOG_MIGRATION_NONE = 0,     /* not migrated */
     CRAWLLOG_MIGRATION_COPYING = 1,  /* steps 1-2: appends still go here */
     CRAWLLOG_MIGRATION_REDIRECT = 2, /* cut over: appends go to the target */
-    CRAWLLOG_MIGRATION_DONE = 3      /* every group switched (step 5) */
+    CRAWLLOG_MIGRATION_DONE = 3      /* every group switched (step 5);
+                                        appends still redirected */
 } crawllog_migration_state_t;
 
 /** What crawllog_topic_migrate() reports to its progress callback. */
@@ -78,11 +92,13 @@ typedef void crawllog_migrate_progress_cb(
 
 /**
  * @brief Run steps 1-3 of migrating topic old to new_topic with partitions
- *        partitions, to completion: create, copy, cut over.  Resumable:
- *        after a crash (of any process, at any point), call it again with
- *        the same arguments; it continues from topics/<old>/migration.  On
- *        a topic already cut over it only re-marks the old partitions and
- *        returns CRAWLLOG_OK.
+ *        partitions, to completion: create, copy, cut over; then check
+ *        step 5 (state done if no consumer group has to switch).
+ *        Resumable: after a crash (of any process, at any point), call it
+ *        again with the same arguments; it continues from
+ *        topics/<old>/migration.  On a topic already cut over it only
+ *        re-marks the old partitions, re-checks the groups and returns
+ *        CRAWLLOG_OK.
  * @param cb  optional: called after every durable batch and at the
  *            cut-over.
  * @return CRAWLLOG_OK, or CRAWLLOG_EINVAL (bad names or count, old ==

@@ -1,6 +1,6 @@
 /*
  * migrate_status.c - the last step of a topic migration and its public
- * view (layer 4: above groups and committed offsets): which consumer
+ * view (layer 3, beside groups and committed offsets): which consumer
  * groups have not switched from <old> to <new> yet (step 4 is done by the
  * groups' members, consumer_migrate.c), state=done once none is left
  * (step 5), and crawllog_topic_migration().  See docs/MIGRATION.md.
@@ -165,8 +165,7 @@ int cl_migrate_finish(crawllog_t *log, const char *old, size_t *pendingp,
             int dirfd = -1;
             snprintf(rel, sizeof(rel), "topics/%s/%s", old, CL_MIGRATE_NAME);
             m.state = CRAWLLOG_MIGRATION_DONE;
-            if ((rc = cl_topic_open_dir(log->rootfd, old, &dirfd, err)) ==
-                0) {
+            if ((rc = cl_topic_open_dir(log->rootfd, old, &dirfd, err)) == 0) {
                 rc = cl_migrate_file_write(dirfd, rel, &m, log->fmode, err);
                 cl_io_close(dirfd);
             }

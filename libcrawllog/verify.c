@@ -8,7 +8,8 @@
  * directory, not world-writable, valid crawllog.meta, known entries, empty
  * staging/ and trash/); "*.tmp.*" leftovers anywhere; topics (real dirs,
  * valid names and topic.meta, partitions 0..N-1, beyond them only empty
- * dirs, which add_partitions reuses); partitions (known names, regular
+ * dirs, which add_partitions reuses; a migration file that parses, and
+ * after its cut-over every old partition reaching its cut.<p>); partitions (known names, regular
  * files, none world-writable, log-start-offset in [first base, log end]
  * with no segment wholly below it, a segment unless the dir is empty:
  * never opened); segments (header matches the name; batches fully valid
@@ -80,6 +81,8 @@ struct dctx {
     int has_ck; /* log-start-offset present */
     int32_t np; /* partition count, -1 if topic.meta is bad */
     uint8_t seen[CRAWLLOG_PARTITIONS_MAX]; /* partition directory found */
+    int64_t *ends;     /* [np]: each partition's log end, -1 unknown */
+    struct cl_mig mig; /* the topic's migration (state 0: none) */
 };
 
 /* One segment scan; t = 0: .index (8-byte rel, pos), t = 1: .timeindex
@@ -441,7 +444,8 @@ static int partition_entry(struct vctx *v, struct walk *w, const char *name,
 
 /* Check a partition directory; *entriesp: how many entries it has. */
 static int verify_partition(struct vctx *v, int tdirfd, const char *name,
-                            const char *prel, size_t *entriesp)
+                            const char *prel, size_t *entriesp,
+                            int64_t *endp)
 {
     struct dctx pc = {.np = -1};
     struct walk w = {-1, prel, partition_entry, &pc};
@@ -477,6 +481,7 @@ static int verify_partition(struct vctx *v, int tdirfd, const char *name,
     }
     cl_io_free(pc.segs);
     *entriesp = pc.entries;
+    *endp = end;
     return rc;
 }
 
@@ -494,12 +499,9 @@ static int topic_entry(struct vctx *v, struct walk *w, const char *name,
     if (!strcmp(name, CL_MIGRATE_NAME)) {
         /* A migration (docs/MIGRATION.md): a checksummed metadata file. */
         struct cl_err err = {{0}};
-        char *body = NULL;
         rc = check_entry(v, w->fd, name, rel, S_IFREG);
         if (rc > 0) {
-            rc = cl_metafile_read(w->fd, name, rel, CL_MIGRATE_KIND, &body,
-                                  &err);
-            cl_io_free(body);
+            rc = cl_migrate_file_read(w->fd, rel, &tc->mig, &err);
             rc = rc ? lib_fail(v, rc, &err) : 0;
         }
         return rc > 0 ? 0 : rc;
@@ -509,7 +511,11 @@ static int topic_entry(struct vctx *v, struct walk *w, const char *name,
     }
     tc->seen[p] = 1;
     rc = check_entry(v, w->fd, name, rel, S_IFDIR);
-    rc = rc > 0 ? verify_partition(v, w->fd, name, rel, &n) : rc;
+    int64_t end = -1;
+    rc = rc > 0 ? verify_partition(v, w->fd, name, rel, &n, &end) : rc;
+    if (tc->ends != NULL && p < tc->np) {
+        tc->ends[p] = end;
+    }
     /* An empty one beyond the count is fine: add_partitions reuses it. */
     if (rc == 0 && n > 0 && tc->np >= 0 && p >= tc->np) {
         report(v, rel, "beyond the partition count %d", (int)tc->np);
@@ -531,16 +537,34 @@ static int verify_topic(struct vctx *v, int rootfd, int topicsfd,
     if (rc != 0 && (rc = lib_fail(v, rc, &err)) != 0) {
         return rc;
     }
+    if (tc.np > 0 &&
+        (tc.ends = cl_io_malloc((size_t)tc.np * sizeof(int64_t))) == NULL) {
+        return cl_errf(&v->fatal, CRAWLLOG_ENOMEM, "out of memory");
+    }
+    for (int32_t p = 0; p < tc.np; p++) {
+        tc.ends[p] = -1;
+    }
     rc = walk_dir(v, topicsfd, topic, &w);
     for (int32_t p = 0; rc == 0 && w.fd >= 0 && p < tc.np; p++) {
+        snprintf(rel, sizeof(rel), "%s/%d", trel, (int)p);
         if (!tc.seen[p]) {
-            snprintf(rel, sizeof(rel), "%s/%d", trel, (int)p);
             report(v, rel, "missing partition directory");
+        }
+        /* A migration's cut: every record below it must still be here
+         * (the groups read <old> up to it; MIGRATION.md step 3). */
+        if (tc.mig.state >= CRAWLLOG_MIGRATION_REDIRECT && p < tc.mig.m &&
+            tc.ends[p] >= 0 && tc.ends[p] < tc.mig.cut[p]) {
+            report(v, rel,
+                   "log ends at offset %lld, below the migration's "
+                   "cut.%d=%lld: records below the cut are lost",
+                   (long long)tc.ends[p], (int)p, (long long)tc.mig.cut[p]);
         }
     }
     if (w.fd >= 0) {
         cl_io_close(w.fd);
     }
+    cl_io_free(tc.ends);
+    cl_migrate_file_free(&tc.mig);
     return rc;
 }
 

@@ -219,6 +219,27 @@ char *cl_test_path(char *buf, size_t size, const char *dir, const char *rel)
     return buf;
 }
 
+void cl_test_shadow_run_init(struct cl_test_shadow_run *r, const char *base,
+                             const char *tag)
+{
+    cl_test_path(r->dir, sizeof(r->dir), base, tag);
+    cl_test_path(r->real, sizeof(r->real), r->dir, "real");
+    cl_test_path(r->shadow, sizeof(r->shadow), r->dir, "shadow");
+    cl_test_path(r->img, sizeof(r->img), r->dir, "img");
+    if (mkdir(r->dir, 0700) != 0 || mkdir(r->real, 0700) != 0) {
+        HFAIL("mkdir %s: %s", r->dir, strerror(errno));
+    }
+}
+
+int cl_test_open_after_power_loss(const char *img, crawllog_t **logp, char *why,
+                                  size_t why_size)
+{
+    char data[800];
+    setenv("CRAWLLOG_BOOT_ID", "simulated-reboot-after-power-loss", 1);
+    cl_test_path(data, sizeof(data), img, "data");
+    return crawllog_open(logp, data, NULL, why, why_size);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Directory snapshots                                                     */
 /* ---------------------------------------------------------------------- */

@@ -207,6 +207,20 @@ void cl_test_rmrf(const char *path);
  * return buf. */
 char *cl_test_path(char *buf, size_t size, const char *dir, const char *rel);
 
+/* Directories of a power-loss run (io_shadow.h): dir = <base>/<tag>, and
+ * real (the shadowed tree), shadow and img (the durable image) in it;
+ * dir and real are created. */
+struct cl_test_shadow_run {
+    char dir[700], real[720], shadow[720], img[720];
+};
+void cl_test_shadow_run_init(struct cl_test_shadow_run *r, const char *base,
+                             const char *tag);
+/* In a checker child: open the log "<img>/data" of a durable image as
+ * after a reboot (another CRAWLLOG_BOOT_ID, so recovery runs); returns
+ * crawllog_open's code, its message in why. */
+int cl_test_open_after_power_loss(const char *img, crawllog_t **logp, char *why,
+                                  size_t why_size);
+
 /* ---------------------------------------------------------------------- */
 /* Directory snapshots                                                     */
 /* ---------------------------------------------------------------------- */

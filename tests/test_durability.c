@@ -95,6 +95,10 @@
  *                         (Its other job, making page-cache-only data that
  *                         a same-boot recovery read durable, cannot show in
  *                         a power-loss image.)
+ * Sync sites outside the storage core are ablated by their own programs:
+ * offsets.* (test_offsets), prod.update.fsync (test_producer_durability),
+ * migrate.cut.fdatasync (test_migrate_durability: NEEDED, records of <old>
+ * below a migration's cut would be lost).
  * Limits of the model: names become durable per directory in one step, so
  * orderings inside one directory (log-start-offset renamed before
  * retention's unlinks) cannot be violated here; and a single end-of-run

@@ -71,38 +71,6 @@ struct verdict {
     char why[200];
 };
 
-struct run {
-    char dir[700], real[720], shadow[720], img[720];
-};
-
-static void pathf(char *buf, size_t size, const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static void pathf(char *buf, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, size, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= size) {
-        fprintf(stderr, "path too long\n");
-        abort();
-    }
-}
-
-static void run_init(struct run *r, const char *base, const char *tag)
-{
-    pathf(r->dir, sizeof(r->dir), "%s/%s", base, tag);
-    pathf(r->real, sizeof(r->real), "%s/real", r->dir);
-    pathf(r->shadow, sizeof(r->shadow), "%s/shadow", r->dir);
-    pathf(r->img, sizeof(r->img), "%s/img", r->dir);
-    assert_int_equal(mkdir(r->dir, 0700), 0);
-    assert_int_equal(mkdir(r->real, 0700), 0);
-}
-
 /* ---------------------------------------------------------------------- */
 /* The sender child                                                        */
 /* ---------------------------------------------------------------------- */
@@ -144,7 +112,8 @@ enum { EXIT_SHADOW = 10, EXIT_OPEN, EXIT_TOPIC, EXIT_FP, EXIT_PROD, EXIT_SEND };
 
 /* In a sender child: shadow r->real, open the log, create the topic, then
  * arm fp (if not NULL).  Exits with a code above on failure. */
-static crawllog_t *child_setup(const struct run *r, const char *fp)
+static crawllog_t *child_setup(const struct cl_test_shadow_run *r,
+                               const char *fp)
 {
     char data[800], err[256];
     crawllog_t *log = NULL;
@@ -152,7 +121,7 @@ static crawllog_t *child_setup(const struct run *r, const char *fp)
     if (cl_shadow_enable(r->real, r->shadow) != 0) {
         _exit(EXIT_SHADOW);
     }
-    pathf(data, sizeof(data), "%s/data", r->real);
+    cl_test_path(data, sizeof(data), r->real, "data");
     if (crawllog_open(&log, data, NULL, err, sizeof(err)) != 0) {
         _exit(EXIT_OPEN);
     }
@@ -165,12 +134,12 @@ static crawllog_t *child_setup(const struct run *r, const char *fp)
     return log;
 }
 
-static _Noreturn void sender_child(const struct run *r, int nthreads,
-                                   int ablate, int fd)
+static _Noreturn void sender_child(const struct cl_test_shadow_run *r,
+                                   int nthreads, int ablate, int fd)
 {
     char err[256];
-    crawllog_t *log = child_setup(r, ablate ? "seg.append.fdatasync=SKIP:persist"
-                                            : NULL);
+    crawllog_t *log =
+        child_setup(r, ablate ? "seg.append.fdatasync=SKIP:persist" : NULL);
     crawllog_producer_t *prod = NULL;
     crawllog_conf_t *conf = NULL;
     if (crawllog_conf_new(&conf) != 0 ||
@@ -198,8 +167,8 @@ static _Noreturn void sender_child(const struct run *r, int nthreads,
 }
 
 /* Run the sender; return the number of acks read into acks[]. */
-static size_t run_sender(const struct run *r, int nthreads, int ablate,
-                         struct ack *acks, size_t max)
+static size_t run_sender(const struct cl_test_shadow_run *r, int nthreads,
+                         int ablate, struct ack *acks, size_t max)
 {
     int p[2];
     assert_int_equal(pipe(p), 0);
@@ -287,12 +256,10 @@ static void check_child(void *arg)
 {
     const struct check_job *j = arg;
     struct verdict v;
-    char data[800];
     crawllog_t *log = NULL;
     memset(&v, 0, sizeof(v));
-    setenv("CRAWLLOG_BOOT_ID", "simulated-reboot-after-power-loss", 1);
-    pathf(data, sizeof(data), "%s/data", j->img);
-    v.open_rc = crawllog_open(&log, data, NULL, v.why, sizeof(v.why));
+    v.open_rc =
+        cl_test_open_after_power_loss(j->img, &log, v.why, sizeof(v.why));
     if (v.open_rc == 0) {
         for (size_t i = 0; i < j->n; i++) {
             check_one(log, &j->acks[i], &v);
@@ -305,8 +272,8 @@ static void check_child(void *arg)
 }
 
 /* Build the synced-only image of r and check acks against it. */
-static void check_image(const struct run *r, const struct ack *acks, size_t n,
-                        struct verdict *v)
+static void check_image(const struct cl_test_shadow_run *r,
+                        const struct ack *acks, size_t n, struct verdict *v)
 {
     int p[2];
     assert_int_equal(cl_shadow_image(r->shadow, r->img, CL_SHADOW_DURABLE, 0),
@@ -329,9 +296,9 @@ static void check_image(const struct run *r, const struct ack *acks, size_t n,
 static void scenario(void **state, const char *tag, int nthreads, int ablate,
                      struct verdict *v)
 {
-    struct run r;
+    struct cl_test_shadow_run r;
     static struct ack acks[NMSG];
-    run_init(&r, CL_TEST_DIR(state), tag);
+    cl_test_shadow_run_init(&r, CL_TEST_DIR(state), tag);
     size_t n = run_sender(&r, nthreads, ablate, acks, NMSG);
     /* Every send was acknowledged before the power loss. */
     assert_int_equal(n, NMSG);
@@ -392,11 +359,12 @@ static void test_producer_durability_ablation_group_loses_acks(void **state)
 
 /* ---- the producer registry ---------------------------------------------- */
 
-static _Noreturn void registry_child(const struct run *r, int ablate)
+static _Noreturn void registry_child(const struct cl_test_shadow_run *r,
+                                     int ablate)
 {
     char err[256];
-    crawllog_t *log = child_setup(r, ablate ? "prod.update.fsync=SKIP:persist"
-                                            : NULL);
+    crawllog_t *log =
+        child_setup(r, ablate ? "prod.update.fsync=SKIP:persist" : NULL);
     crawllog_producer_t *prod = NULL;
     crawllog_conf_t *conf = NULL;
     if (crawllog_conf_new(&conf) != 0 ||
@@ -428,7 +396,7 @@ static void registry_check_child(void *arg)
     crawllog_producer_t *prod = NULL;
     crawllog_conf_t *conf = NULL;
     setenv("CRAWLLOG_BOOT_ID", "simulated-reboot-after-power-loss", 1);
-    pathf(data, sizeof(data), "%s/data", img);
+    cl_test_path(data, sizeof(data), img, "data");
     if (crawllog_open(&log, data, NULL, err, sizeof(err)) != 0 ||
         crawllog_conf_new(&conf) != 0 ||
         crawllog_conf_set(conf, "producer.id", "reg", err, sizeof(err)) != 0) {
@@ -448,8 +416,8 @@ static void registry_check_child(void *arg)
 
 static int registry_scenario(void **state, const char *tag, int ablate)
 {
-    struct run r;
-    run_init(&r, CL_TEST_DIR(state), tag);
+    struct cl_test_shadow_run r;
+    cl_test_shadow_run_init(&r, CL_TEST_DIR(state), tag);
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
@@ -460,8 +428,7 @@ static int registry_scenario(void **state, const char *tag, int ablate)
     int st;
     assert_int_equal(waitpid(pid, &st, 0), pid);
     cl_test_assert_killed_by(st, SIGKILL);
-    assert_int_equal(cl_shadow_image(r.shadow, r.img, CL_SHADOW_DURABLE, 0),
-                     0);
+    assert_int_equal(cl_shadow_image(r.shadow, r.img, CL_SHADOW_DURABLE, 0), 0);
     st = cl_test_fork_run(registry_check_child, r.img);
     assert_true(WIFEXITED(st));
     return WEXITSTATUS(st);

@@ -481,6 +481,24 @@ static void test_verify_offset_gap(void **state)
     expect_problem(state, p0rel(segs[n / 2 + 1], want, sizeof(want)), "gap");
 }
 
+/* A migrated topic whose old partition lost records below its cut (what a
+ * power loss could do without the cut-over's fdatasync). */
+static void test_verify_migration_cut(void **state)
+{
+    char dir[4096], path[4096];
+    build(state);
+    crawllog_t *log = cl_test_open(data_dir(state, dir, sizeof(dir)), NULL);
+    assert_crawllog_ok_log(
+        log, crawllog_topic_migrate(log, TOPIC, "t2", 2, NULL, NULL));
+    assert_crawllog_ok(crawllog_close(log));
+    struct seen s;
+    assert_crawllog_rc(verify(state, &s), CRAWLLOG_OK);
+    cl_test_truncate(
+        dpath(state, "topics/t/1/00000000000000000000.log", path, sizeof(path)),
+        64);
+    expect_problem(state, "topics/t/1: ", "below the migration's cut.1=1");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -503,6 +521,7 @@ int main(void)
         cl_test_unit_tmpdir(test_verify_missing_partition_dir),
         cl_test_unit_tmpdir(test_verify_damaged_topic_meta),
         cl_test_unit_tmpdir(test_verify_offset_gap),
+        cl_test_unit_tmpdir(test_verify_migration_cut),
     };
     return cmocka_run_group_tests_name("verify", tests, NULL, NULL);
 }
