@@ -17,8 +17,13 @@
  * per DLT partition, every offset below the committed one was handled by
  * some replay (re-published, or skipped by that run's filters), so it is
  * never replayed again.  Invariant: a DLT offset is committed only after
- * its copy is durable (producer acks=all), and right after it, so a crash
- * replays at most the one record whose commit was lost.  The copy carries
+ * its copy is durable (producer acks=all), and right after it, so after a
+ * crash at most one record per DLT partition is in doubt: the first one
+ * at or after the committed offset that passes the filters.  A run looks
+ * for its copy first (a record of TOPIC
+ * carrying its crawllog_dlt-replayed-from header, appended since the last
+ * commit: time-indexed, so only that window is read) and, if found,
+ * commits past it without copying it again.  The copy carries
  * the original headers minus kafka_dlt-* and crawllog_dlt-*, plus
  * crawllog_dlt-replayed-from = "<dlt>/<partition>/<offset>", and is
  * partitioned by key as the producer does (CRAWLLOG_PARTITION_ANY).
@@ -65,10 +70,11 @@ static const char dlq_usage[] =
     "          a later run starts after everything this run scanned - the\n"
     "          records the filters skipped included (they are never\n"
     "          replayed).  Records dead-lettered after the run started wait\n"
-    "          for the next run.  A crash between a copy and its commit\n"
-    "          replays that one record again (it carries\n"
-    "          crawllog_dlt-replayed-from for deduplication).  Do not run\n"
-    "          two replays of one DLT at once.\n"
+    "          for the next run.  After a crash between a copy and its\n"
+    "          commit, the next run finds that copy (by its\n"
+    "          crawllog_dlt-replayed-from header, among the records TOPIC\n"
+    "          got since the last commit) and does not copy it again.  Do\n"
+    "          not run two replays of one DLT at once.\n"
     "          --dry-run lists what would be replayed and writes nothing.\n"
     "          Prints \"replayed DLT/P/O -> TOPIC/P/O\" per record and a\n"
     "          summary line.\n";
@@ -349,6 +355,8 @@ struct replay {
     int32_t sent_part; /* from the delivery report */
     int64_t sent_off;
     int64_t done; /* the partition's committed offset now */
+    int32_t to_parts;
+    int64_t since_ms; /* the in-doubt record's copy is not older */
     int64_t replayed, filtered, earlier;
 };
 
@@ -380,9 +388,46 @@ static int replay_commit(struct cli *c, struct replay *r, int32_t p,
     return 0;
 }
 
-/* Re-publish the dead letter m of DLT partition p; commit past it. */
+/* 1 if TOPIC has a record with header crawllog_dlt-replayed-from = from
+ * stamped since r->since_ms (its partition and offset in *qp, *offp). */
+static int replayed_before(struct cli *c, struct replay *r, const char *from,
+                           int32_t *qp, int64_t *offp)
+{
+    int found = 0;
+    for (int32_t q = 0; q < r->to_parts && !found; q++) {
+        crawllog_reader_t *rd = NULL;
+        const crawllog_msg_t *m = NULL;
+        int64_t at = -1;
+        if (crawllog_reader_new(&rd, c->log, r->to, q) != CRAWLLOG_OK ||
+            crawllog_reader_seek_time(rd, r->since_ms, &at) != CRAWLLOG_OK) {
+            crawllog_reader_destroy(rd);
+            continue; /* unreadable: copy again (at-least-once) */
+        }
+        while (!found && crawllog_reader_next(rd, &m) == CRAWLLOG_OK &&
+               m != NULL) {
+            crawllog_header_t h;
+            for (size_t i = 0; i < crawllog_msg_header_count(m); i++) {
+                if (crawllog_msg_header(m, i, &h) == CRAWLLOG_OK &&
+                    h.name_len == strlen(REPLAYED_FROM) &&
+                    memcmp(h.name, REPLAYED_FROM, h.name_len) == 0 &&
+                    h.value_len == strlen(from) &&
+                    memcmp(h.value, from, h.value_len) == 0) {
+                    found = 1;
+                    *qp = q;
+                    *offp = crawllog_msg_offset(m);
+                }
+            }
+        }
+        crawllog_reader_destroy(rd);
+    }
+    return found;
+}
+
+/* Re-publish the dead letter m of DLT partition p; commit past it.  With
+ * in_doubt (m is at the committed offset of an earlier run), first look
+ * for the copy that run may have made before it died. */
 static int replay_one(struct cli *c, struct replay *r, int32_t p,
-                      const crawllog_msg_t *m)
+                      const crawllog_msg_t *m, int in_doubt)
 {
     size_t n = crawllog_msg_header_count(m), i, k = 0;
     char from[300];
@@ -409,6 +454,22 @@ static int replay_one(struct cli *c, struct replay *r, int32_t p,
     r->hdrs[k].name_len = strlen(REPLAYED_FROM);
     r->hdrs[k].value = from;
     r->hdrs[k++].value_len = strlen(from);
+    if (in_doubt) {
+        int32_t q = -1;
+        int64_t off = -1;
+        if (r->since_ms < 0 || crawllog_msg_timestamp(m) > r->since_ms) {
+            r->since_ms = crawllog_msg_timestamp(m); /* copied after it */
+        }
+        if (replayed_before(c, r, from, &q, &off)) {
+            if (replay_commit(c, r, p, crawllog_msg_offset(m) + 1) != 0) {
+                return 1;
+            }
+            printf("replayed %s -> %s/%d/%lld (by an interrupted run)\n",
+                   from, r->to, (int)q, (long long)off);
+            r->replayed++;
+            return 0;
+        }
+    }
     memset(&rec, 0, sizeof(rec));
     rec.key = crawllog_msg_key(m, &rec.key_len);
     rec.value = crawllog_msg_value(m, &rec.value_len);
@@ -435,13 +496,13 @@ static int replay_one(struct cli *c, struct replay *r, int32_t p,
 /* Replay DLT partition p from max(committed, from, log start) to
  * min(log end now, upto + 1). */
 static int replay_partition(struct cli *c, struct replay *r, int32_t p,
-                            int64_t committed)
+                            int64_t committed, int64_t commit_ms)
 {
     crawllog_reader_t *rd = NULL;
     const crawllog_msg_t *m;
     int64_t start, end, pos, next;
     struct dead d;
-    int rc, st = 0;
+    int rc, st = 0, first = 1;
 
     rc = crawllog_partition_offsets(c->log, r->dlt, p, &start, &end);
     if (rc != CRAWLLOG_OK) {
@@ -480,7 +541,11 @@ static int replay_partition(struct cli *c, struct replay *r, int32_t p,
                    (long long)crawllog_msg_offset(m));
             r->replayed++;
         } else {
-            st = replay_one(c, r, p, m);
+            /* The first one this run copies is the one an interrupted run
+             * (with the same filters) may have copied last. */
+            r->since_ms = commit_ms;
+            st = replay_one(c, r, p, m, first);
+            first = 0;
         }
     }
     if (rc != CRAWLLOG_OK) {
@@ -497,13 +562,15 @@ static int replay_partition(struct cli *c, struct replay *r, int32_t p,
 /* The committed offset of every partition of the replay group (-1: none;
  * the group not existing yet means none). */
 static int replay_committed(struct cli *c, const char *group, int32_t parts,
-                            const char *dlt, int64_t *committed)
+                            const char *dlt, int64_t *committed,
+                            int64_t *commit_ms)
 {
     crawllog_group_desc_t *d = NULL;
     int rc = crawllog_group_describe(c->log, group, &d);
     size_t i;
 
     memset(committed, 0xff, (size_t)parts * sizeof(*committed));
+    memset(commit_ms, 0xff, (size_t)parts * sizeof(*commit_ms));
     if (rc == CRAWLLOG_ENOENT) {
         return 0;
     } else if (rc != CRAWLLOG_OK) {
@@ -515,6 +582,7 @@ static int replay_committed(struct cli *c, const char *group, int32_t parts,
         if (strcmp(gp->topic, dlt) == 0 && gp->partition >= 0 &&
             gp->partition < parts) {
             committed[gp->partition] = gp->committed;
+            commit_ms[gp->partition] = gp->commit_time_ms;
         }
     }
     crawllog_group_desc_free(d);
@@ -575,16 +643,20 @@ static int replay_run(struct cli *c, struct replay *r)
                 r->dlt, (long long)r->partition);
         return 1;
     }
-    if ((committed = calloc((size_t)parts + 1, sizeof(*committed))) == NULL) {
+    committed = calloc(2 * (size_t)parts + 1, sizeof(*committed));
+    if (committed == NULL) {
         return cli_fail("dlq replay", r->dlt, CRAWLLOG_ENOMEM, NULL);
     }
-    st = replay_committed(c, group, parts, r->dlt, committed);
+    r->to_parts = to_parts;
+    st = replay_committed(c, group, parts, r->dlt, committed,
+                          committed + parts);
     if (st == 0 && !r->dry) {
         st = replay_clients(c, r, group);
     }
     for (p = 0; p < parts && st == 0; p++) {
         if (r->partition < 0 || r->partition == p) {
-            st = replay_partition(c, r, p, committed[p]);
+            st = replay_partition(c, r, p, committed[p],
+                                  committed[parts + p]);
         }
     }
     free(committed);

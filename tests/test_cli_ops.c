@@ -862,6 +862,45 @@ static int ops_teardown(void **state)
     return 0;
 }
 
+/* A replay that died between a copy and its commit: the next run finds
+ * the copy (by its replayed-from header) and commits past it instead of
+ * copying the dead letter again. */
+static void test_dlq_replay_interrupted(void **state)
+{
+    char want[1024] = "";
+    int64_t next[3] = {0, 0, 0};
+    crawllog_t *log = cl_test_open(data_dir(state), NULL);
+
+    jobs_fill(log);
+    dead_letter(log, dead_offs, dead_reasons, 3);
+    create_topic(state, "retry", "3");
+    /* The interrupted run's copy of jobs.dlt/1/0, never committed. */
+    int32_t p1 = crawllog_partitioner_murmur2("retry", "k1", 2, 3, NULL);
+    crawllog_header_t h = {"crawllog_dlt-replayed-from", 26, "jobs.dlt/1/0",
+                           12};
+    crawllog_record_t copy = {"k1", 2, "job-1", 5, -1, &h, 1};
+    assert_crawllog_ok(crawllog_append(log, "retry", p1, &copy, 1,
+                                       CRAWLLOG_SYNC_DURABLE, NULL));
+    snprintf(want, sizeof(want),
+             "replayed jobs.dlt/1/0 -> retry/%d/0 (by an interrupted run)\n",
+             (int)p1);
+    next[p1]++;
+    replay_line(want, sizeof(want), 2, "k3", next);
+    strcat(want, "replayed 2 dead letters from jobs.dlt to retry, 1 skipped "
+                 "by the filters, 0 handled by earlier runs\n");
+    CLI_OUT(state, NULL, want, "dlq", "replay", "jobs.dlt", "--to", "retry",
+            "--reason", "timeout");
+    int64_t total = 0;
+    for (int32_t q = 0; q < 3; q++) {
+        int64_t start, end;
+        assert_crawllog_ok(
+            crawllog_partition_offsets(log, "retry", q, &start, &end));
+        total += end - start;
+    }
+    assert_int_equal(total, 2); /* the interrupted copy + jobs.dlt/1/2 */
+    cl_test_close_verify(log, data_dir(state));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -874,6 +913,7 @@ int main(void)
         cl_test_unit_tmpdir(test_metrics_listen),
         cl_test_unit_tmpdir(test_dlq_list_show),
         cl_test_unit_tmpdir(test_dlq_replay),
+        cl_test_unit_tmpdir(test_dlq_replay_interrupted),
     };
     return cmocka_run_group_tests_name("cli_ops", tests, group_setup,
                                        ops_teardown);
