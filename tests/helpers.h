@@ -1,12 +1,14 @@
 /*
  * helpers.h - shared helpers for the cmocka test programs.
  *
- * Linked into every tests/test_*.c program (tests/helpers.c).  Provides:
+ * Linked into every tests/test_*.c program (tests/helpers.c, helpers_log.c,
+ * helpers_proc.c).  Provides:
  *  - a fresh temporary directory per test or group (cmocka setup/teardown);
  *  - assertion macros that print a library code's name and description
  *    (and the handle's errmsg);
  *  - directory snapshots, to prove that a failed call changed nothing;
- *  - fork helpers, file helpers (write/read/size/flip a byte/truncate,
+ *  - fork helpers and a registry of running children (helpers_proc.c),
+ *    file helpers (write/read/size/flip a byte/truncate,
  *    copy a tree, count entries);
  *  - a seeded PRNG whose seed is printed and can be replayed with SEED=N;
  *  - golden-vector file reading (hex digits, "hex:"/"ascii:" inputs;
@@ -290,6 +292,19 @@ int cl_test_fork_run(void (*fn)(void *), void *arg);
  * reap it (waitpid).  stdout and stderr are flushed before the fork.
  */
 pid_t cl_test_fork_start(void (*fn)(void *), void *arg);
+
+/* The parent's registry of children (helpers_proc.c), for tests that run
+ * several processes at once: spawn with cl_test_fork_start and record;
+ * reap one within timeout_ms (fails the test after it) and return its
+ * wait status; fail at once if a recorded child already ended (its own
+ * check failed); sleep ms while checking that; SIGKILL and reap every
+ * recorded child (call it from the teardown). */
+#define CL_TEST_KIDS_MAX 16
+pid_t cl_test_kids_spawn(void (*fn)(void *), void *arg);
+int cl_test_kids_reap(pid_t pid, int64_t timeout_ms);
+void cl_test_kids_check_running(void);
+void cl_test_kids_sleep(int64_t ms);
+void cl_test_kids_kill_all(void);
 
 /* Fail unless status (from waitpid) is a normal exit with code 0. */
 void cl_test_assert_exit_ok(int status);

@@ -60,92 +60,8 @@
 #define TOPIC "t"
 #define GROUP "mp"
 #define MAXP 8
-#define MAX_KIDS 8
 #define POLL_MAX 64
 #define BATCH 25
-
-/* ---------------------------------------------------------------------- */
-/* Children: bookkeeping in the parent                                     */
-/* ---------------------------------------------------------------------- */
-
-static pid_t kids[MAX_KIDS];
-
-static void kids_reset(void)
-{
-    memset(kids, 0, sizeof(kids));
-}
-
-static void kid_forget(pid_t pid)
-{
-    for (int i = 0; i < MAX_KIDS; i++) {
-        if (kids[i] == pid) {
-            kids[i] = 0;
-        }
-    }
-}
-
-static void kids_kill_all(void)
-{
-    for (int i = 0; i < MAX_KIDS; i++) {
-        if (kids[i] > 0) {
-            kill(kids[i], SIGKILL);
-            while (waitpid(kids[i], NULL, 0) < 0 && errno == EINTR) {
-            }
-            kids[i] = 0;
-        }
-    }
-}
-
-static pid_t spawn(void (*fn)(void *), void *arg)
-{
-    int slot = -1;
-    for (int i = 0; i < MAX_KIDS && slot < 0; i++) {
-        if (kids[i] == 0) {
-            slot = i;
-        }
-    }
-    assert_true(slot >= 0);
-    pid_t pid = cl_test_fork_start(fn, arg);
-    kids[slot] = pid;
-    return pid;
-}
-
-/* Reap pid within timeout_ms; returns its wait status. */
-static int reap(pid_t pid, int64_t timeout_ms)
-{
-    int64_t deadline = cl_test_mono_ms() + timeout_ms;
-    int status = 0;
-    for (;;) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid) {
-            kid_forget(pid);
-            return status;
-        }
-        if (r < 0 && errno != EINTR) {
-            fail_msg("waitpid %ld: %s", (long)pid, strerror(errno));
-        }
-        if (cl_test_mono_ms() > deadline) {
-            fail_msg("child %ld did not end within %lld ms", (long)pid,
-                     (long long)timeout_ms);
-        }
-        cl_test_sleep_ms(2);
-    }
-}
-
-/* Fail at once if a child ended on its own (a failed check in it). */
-static void kids_check_running(void)
-{
-    for (int i = 0; i < MAX_KIDS; i++) {
-        int status;
-        if (kids[i] > 0 && waitpid(kids[i], &status, WNOHANG) == kids[i]) {
-            pid_t pid = kids[i];
-            kids[i] = 0;
-            fprintf(stderr, "child %ld ended unexpectedly\n", (long)pid);
-            cl_test_assert_exit_ok(status);
-            fail_msg("child %ld exited early with status 0", (long)pid);
-        }
-    }
-}
 
 /* ---------------------------------------------------------------------- */
 /* Pipes                                                                   */
@@ -194,7 +110,7 @@ static int read_full(int fd, void *buf, size_t len, int64_t timeout_ms)
         }
         if (r <= 0) {
             if (!cl_test_in_child()) {
-                kids_check_running();
+                cl_test_kids_check_running();
             }
             continue;
         }
@@ -607,7 +523,7 @@ static crawllog_group_desc_t *wait_group(crawllog_t *log, int64_t timeout_ms,
             fail_msg("timed out waiting for: %s", what);
         }
         crawllog_group_desc_free(d);
-        kids_check_running();
+        cl_test_kids_check_running();
         cl_test_sleep_ms(5);
     }
 }
@@ -670,7 +586,7 @@ static void stop_members(const pid_t *pids, size_t n)
         assert_int_equal(kill(pids[i], SIGTERM), 0);
     }
     for (size_t i = 0; i < n; i++) {
-        cl_test_assert_exit_ok(reap(pids[i], 10000));
+        cl_test_assert_exit_ok(cl_test_kids_reap(pids[i], 10000));
     }
 }
 
@@ -689,7 +605,7 @@ struct out_check {
     long victim_after;           /* victim's pairs at or past its last commit */
     long live_revokes;           /* revokes at a position inside (0, per) */
     int64_t victim_bound[MAXP];  /* victim's last committed offsets */
-    unsigned assigned[MAX_KIDS]; /* partitions in each file's "A" lines */
+    unsigned assigned[CL_TEST_KIDS_MAX]; /* partitions in each file's "A" lines */
 };
 
 /*
@@ -851,7 +767,7 @@ static void test_group_kill9_partitions_move(void **state)
         cfg_init(&cfg[i], state, dir, name);
         cfg[i].work_us = ACC_WORK_US;
         memcpy(files[i], cfg[i].out, sizeof(files[i]));
-        pids[i] = spawn(child_member, &cfg[i]);
+        pids[i] = cl_test_kids_spawn(child_member, &cfg[i]);
     }
     struct stable_arg sa = {ACC_MEMBERS, ACC_PARTS};
     crawllog_group_desc_t *d = wait_group(log, 10000, pred_stable, &sa,
@@ -870,7 +786,7 @@ static void test_group_kill9_partitions_move(void **state)
             fail_msg("only %lld of %lld messages committed", (long long)sum,
                      (long long)total);
         }
-        kids_check_running();
+        cl_test_kids_check_running();
         cl_test_sleep_ms(5);
         d = describe(log);
         sum = committed_sum(d);
@@ -914,7 +830,7 @@ static void test_group_kill9_partitions_move(void **state)
             cl_test_sleep_ms(5);
         }
     }
-    cl_test_assert_killed_by(reap(victim, 5000), SIGKILL);
+    cl_test_assert_killed_by(cl_test_kids_reap(victim, 5000), SIGKILL);
     print_message("acceptance: killed member %d (pid %ld, partitions 0x%02x) "
                   "at %lld/%lld committed, %lld produced; released after "
                   "%.1f ms, all partitions owned again after %.1f ms\n",
@@ -933,7 +849,7 @@ static void test_group_kill9_partitions_move(void **state)
     cfg_init(&cfg[ACC_MEMBERS], state, dir, "out-new");
     cfg[ACC_MEMBERS].work_us = ACC_WORK_US;
     memcpy(files[ACC_MEMBERS], cfg[ACC_MEMBERS].out, sizeof(files[0]));
-    pids[ACC_MEMBERS] = spawn(child_member, &cfg[ACC_MEMBERS]);
+    pids[ACC_MEMBERS] = cl_test_kids_spawn(child_member, &cfg[ACC_MEMBERS]);
     int64_t per = ACC_PER;
     d = wait_group(log, 20000, pred_all_committed, &per,
                    "every partition committed up to its log end");
@@ -1014,8 +930,8 @@ static void test_group_stale_generation_after_stop(void **state)
     memcpy(files[0], ca.out, sizeof(files[0]));
     memcpy(files[1], cb.out, sizeof(files[1]));
     pid_t pids[2];
-    pids[0] = spawn(child_member, &ca);
-    pids[1] = spawn(child_member, &cb);
+    pids[0] = cl_test_kids_spawn(child_member, &ca);
+    pids[1] = cl_test_kids_spawn(child_member, &cb);
     struct stable_arg sa = {2, SG_PARTS};
     crawllog_group_desc_free(wait_group(log, 10000, pred_stable, &sa,
                                         "2 members, 2 partitions "
@@ -1131,8 +1047,8 @@ static void test_group_static_member_restart(void **state)
     cfg_init(&cx2, state, dir, "out-x2");
     cx2.instance = "x";
     cx2.session = SM_SESSION;
-    pid_t x = spawn(child_member, &cx);
-    pid_t y = spawn(child_member, &cy);
+    pid_t x = cl_test_kids_spawn(child_member, &cx);
+    pid_t y = cl_test_kids_spawn(child_member, &cy);
     struct stable_arg sa = {2, SM_PARTS};
     crawllog_group_desc_free(
         wait_group(log, 10000, pred_stable, &sa, "x and y own 2 each"));
@@ -1151,7 +1067,7 @@ static void test_group_static_member_restart(void **state)
     /* Kill x: y notices (x is away), but x's partitions stay unowned. */
     int64_t t_kill = cl_test_mono_ms();
     assert_int_equal(kill(x, SIGKILL), 0);
-    cl_test_assert_killed_by(reap(x, 5000), SIGKILL);
+    cl_test_assert_killed_by(cl_test_kids_reap(x, 5000), SIGKILL);
     crawllog_group_desc_free(
         wait_group(log, 2000, pred_away, NULL, "x seen dead (away)"));
     int64_t t_away = cl_test_mono_ms() - t_kill;
@@ -1170,12 +1086,12 @@ static void test_group_static_member_restart(void **state)
         }
         crawllog_group_desc_free(d);
         checks++;
-        kids_check_running();
+        cl_test_kids_check_running();
         cl_test_sleep_ms(10);
     }
 
     /* Restart x: exactly its partitions come back, no rebalance. */
-    pid_t x2 = spawn(child_member, &cx2);
+    pid_t x2 = cl_test_kids_spawn(child_member, &cx2);
     struct own_arg oa = {(long)x2, xs, 2};
     crawllog_group_desc_free(
         wait_group(log, 5000, pred_owns, &oa, "x's restart owns x's share"));
@@ -1192,7 +1108,7 @@ static void test_group_static_member_restart(void **state)
     /* Killed again and not restarted: they move after session.timeout. */
     int64_t t_kill2 = cl_test_mono_ms();
     assert_int_equal(kill(x2, SIGKILL), 0);
-    cl_test_assert_killed_by(reap(x2, 5000), SIGKILL);
+    cl_test_assert_killed_by(cl_test_kids_reap(x2, 5000), SIGKILL);
     struct own_arg all = {(long)y, (1u << SM_PARTS) - 1, 1};
     crawllog_group_desc_free(wait_group(log, SM_SESSION_MS + 3000, pred_owns,
                                         &all, "y owns everything"));
@@ -1262,7 +1178,7 @@ static void test_group_handoff_commits_on_revoke(void **state)
         cfg[i].no_loop_commit = 1;
         memcpy(files[i], cfg[i].out, sizeof(files[i]));
     }
-    pids[0] = spawn(child_member, &cfg[0]);
+    pids[0] = cl_test_kids_spawn(child_member, &cfg[0]);
     struct stable_arg one = {1, HO_PARTS};
     crawllog_group_desc_free(
         wait_group(log, 10000, pred_stable, &one, "A owns everything"));
@@ -1274,10 +1190,10 @@ static void test_group_handoff_commits_on_revoke(void **state)
         if (cl_test_mono_ms() > deadline) {
             fail_msg("A processed nothing in 10 s");
         }
-        kids_check_running();
+        cl_test_kids_check_running();
         cl_test_sleep_ms(2);
     }
-    pids[1] = spawn(child_member, &cfg[1]);
+    pids[1] = cl_test_kids_spawn(child_member, &cfg[1]);
     struct stable_arg two = {2, HO_PARTS};
     crawllog_group_desc_free(
         wait_group(log, 10000, pred_stable, &two, "A and B own 2 each"));
@@ -1289,7 +1205,7 @@ static void test_group_handoff_commits_on_revoke(void **state)
         if (cl_test_mono_ms() > deadline2) {
             fail_msg("A and B did not process everything in 20 s");
         }
-        kids_check_running();
+        cl_test_kids_check_running();
         cl_test_sleep_ms(5);
     }
     stop_members(pids, 2);
@@ -1317,13 +1233,13 @@ static void test_group_handoff_commits_on_revoke(void **state)
 
 static int setup(void **state)
 {
-    kids_reset();
+    cl_test_kids_kill_all(); /* nothing left from an earlier test */
     return cl_test_tmpdir_setup(state);
 }
 
 static int teardown(void **state)
 {
-    kids_kill_all();
+    cl_test_kids_kill_all();
     return cl_test_tmpdir_teardown(state);
 }
 
