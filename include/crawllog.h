@@ -640,11 +640,14 @@ CRAWLLOG_API int crawllog_partitioner_stats(crawllog_partitioner_fn *fn,
                                             size_t nkeys, int32_t partitions,
                                             uint64_t *counts, double *skewp);
 
-/* The producer, the consumers and groups, and topic migration are declared
- * in these headers, part of this one (include crawllog.h only). */
+/* The producer, the consumers and groups, topic migration, inspection
+ * (segments, batches) and group administration are declared in these
+ * headers, part of this one (include crawllog.h only). */
 #include "crawllog_producer.h"
 #include "crawllog_consumer.h"
 #include "crawllog_migrate.h"
+#include "crawllog_inspect.h"
+#include "crawllog_admin.h"
 
 /* ====================================================================== */
 /* Maintenance and verification                                            */
