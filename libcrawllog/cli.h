@@ -4,10 +4,13 @@
  * are linked into the crawllog binary only and use the public header only.
  *
  * Conventions of every command: errors are one line on stderr,
- * "crawllog: <what> <arg>: <CRAWLLOG_E...>: <detail>" (cli_fail), exit 1
- * unless a command documents otherwise; usage errors print the problem and
- * the command's usage on stderr and exit CLI_EXIT_USAGE (2); `--help` (or
- * -h) prints the command's usage on stdout and exits 0.
+ * "crawllog: <what> <arg>: <CRAWLLOG_E...>: <detail>" (cli_fail), and the
+ * exit status says the class of the problem (CLI_EXIT_*, from the library
+ * code by cli_exit_code); usage errors print the problem and the command's
+ * usage on stderr and exit CLI_EXIT_USAGE (2); `--help` (or -h) prints the
+ * command's usage on stdout and exits 0.  Listings take --json (one JSON
+ * value on stdout).  Long operations show a progress line on stderr only
+ * when stderr is a terminal (struct cli_progress).
  */
 #ifndef CRAWLLOG_CLI_H
 #define CRAWLLOG_CLI_H
@@ -18,7 +21,17 @@
 
 #include "crawllog.h"
 
-#define CLI_EXIT_USAGE 2
+/* Exit statuses (docs/CLI.md "Exit status"); `lag check` keeps Nagios'
+ * 0 OK, 1 breached, 2 usage, 3 unknown. */
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_ERROR 1    /* I/O, memory, anything not below */
+#define CLI_EXIT_USAGE 2    /* bad command line */
+#define CLI_EXIT_NOTFOUND 3 /* no such topic, partition, group, offset */
+#define CLI_EXIT_DAMAGED 4  /* damaged or unreadable data (verify: problems) */
+#define CLI_EXIT_REFUSED 5  /* the state forbids it: exists, busy, fenced */
+
+/* The exit status for a library code (CRAWLLOG_OK: 0). */
+int cli_exit_code(int rc);
 
 /* Global options and state of one run. */
 struct cli {
@@ -38,7 +51,8 @@ int cli_is_help(const char *arg);
 int cli_help(const char *usage);
 
 /* Report a library error ("crawllog: what arg: CRAWLLOG_E...: detail",
- * detail defaulting to the code's description); returns 1. */
+ * detail defaulting to the code's description); returns
+ * cli_exit_code(rc). */
 int cli_fail(const char *what, const char *arg, int rc, const char *detail);
 
 /* cli_fail with crawllog_errmsg() of the open log as the detail. */
@@ -47,7 +61,7 @@ int cli_fail_log(struct cli *c, const char *what, const char *arg, int rc);
 /* Strict decimal integer in [lo, hi]: 0, or -1 if s is not one. */
 int cli_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);
 
-/* Open the log (once).  Returns 0 or 1 (reported). */
+/* Open the log (once).  Returns 0 or the exit status (reported). */
 int cli_open(struct cli *c);
 
 /* s as a JSON string ("null" if NULL): '"', '\' and bytes outside
@@ -63,6 +77,27 @@ void cli_print_escaped(FILE *f, const void *p, size_t len);
 
 /* The wall clock in ms since the epoch (the clock of commit times). */
 int64_t cli_now_ms(void);
+
+/* A time for --from-time / --to-time: ms since the epoch, or ISO 8601
+ * local time "YYYY-MM-DDTHH:MM[:SS[.mmm]]" (a trailing 'Z' or +HH:MM /
+ * -HH:MM offset makes it absolute; none: local time).  0, or -1 if s is
+ * not one. */
+int cli_parse_time(const char *s, int64_t *msp);
+
+/* A progress line on stderr for long operations ("<what>: 42.0% 4200/10000
+ * <unit>, 1234 <unit>/s, ETA 0:05"), redrawn at most 10 times a second and
+ * only when stderr is a terminal; silent when piped.  total <= 0: no
+ * percentage or ETA. */
+struct cli_progress {
+    const char *what, *unit;
+    int tty, shown;
+    double t0, last;
+};
+void cli_progress_start(struct cli_progress *p, const char *what,
+                        const char *unit);
+void cli_progress_update(struct cli_progress *p, int64_t done, int64_t total);
+/* Erase the line (if one was shown). */
+void cli_progress_end(struct cli_progress *p);
 
 /* The body of a response: *bodyp (malloc'd, freed by the caller, also
  * after a failure) and *lenp.  Returns 0, or -1 for a 500 response. */
@@ -87,8 +122,10 @@ struct cli_http {
 int cli_http_serve(const struct cli_http *h, const char *spec,
                    int allow_remote);
 
-/* The commands of cli_lag.c and cli_dlq.c: argv[0] is the first argument
- * after the command name. */
+/* Commands: argv[0] is the first argument after the command name; each
+ * returns the exit status. */
+int cli_cmd_produce(struct cli *c, int argc, char **argv); /* cli_produce.c */
+int cli_cmd_consume(struct cli *c, int argc, char **argv); /* cli_consume.c */
 int cli_cmd_lag(struct cli *c, int argc, char **argv);
 int cli_cmd_metrics(struct cli *c, int argc, char **argv);
 int cli_cmd_dlq(struct cli *c, int argc, char **argv);

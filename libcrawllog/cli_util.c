@@ -1,7 +1,8 @@
 /*
  * cli_util.c - helpers shared by the commands of the crawllog tool: error
- * and usage reporting, strict integer parsing, opening the log, JSON and
- * text escaping, the clock, and a tiny HTTP/1.1 server (cli_http_serve).
+ * and usage reporting with exit-status classes, strict integer parsing,
+ * opening the log, JSON and text escaping, the clock, a progress line for
+ * terminals, and a tiny HTTP/1.1 server (cli_http_serve).
  *
  * Part of the crawllog binary, not of the library (public header only).
  * Owns nothing on disk.  No state except what struct cli holds and the
@@ -62,6 +63,31 @@ int cli_help(const char *usage)
     return 0;
 }
 
+int cli_exit_code(int rc)
+{
+    switch (rc) {
+    case CRAWLLOG_OK:
+        return CLI_EXIT_OK;
+    case CRAWLLOG_ENOTOPIC:
+    case CRAWLLOG_ENOENT:
+    case CRAWLLOG_EPARTITION:
+    case CRAWLLOG_EOFFSET:
+        return CLI_EXIT_NOTFOUND;
+    case CRAWLLOG_ECORRUPT:
+    case CRAWLLOG_EVERSION:
+        return CLI_EXIT_DAMAGED;
+    case CRAWLLOG_EEXIST:
+    case CRAWLLOG_EBUSY:
+    case CRAWLLOG_EFENCED:
+    case CRAWLLOG_EGENERATION:
+        return CLI_EXIT_REFUSED;
+    case CRAWLLOG_EINVAL:
+        return CLI_EXIT_USAGE;
+    default:
+        return CLI_EXIT_ERROR;
+    }
+}
+
 int cli_fail(const char *what, const char *arg, int rc, const char *detail)
 {
     if (detail == NULL || detail[0] == '\0') {
@@ -69,7 +95,7 @@ int cli_fail(const char *what, const char *arg, int rc, const char *detail)
     }
     fprintf(stderr, "crawllog: %s%s%s: %s: %s\n", what, arg ? " " : "",
             arg ? arg : "", crawllog_err_name(rc), detail);
-    return 1;
+    return cli_exit_code(rc);
 }
 
 int cli_fail_log(struct cli *c, const char *what, const char *arg, int rc)
@@ -436,4 +462,60 @@ int cli_http_serve(const struct cli_http *h, const char *spec, int allow_remote)
     close(fd);
     sigprocmask(SIG_SETMASK, &old, NULL);
     return st;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Progress line                                                           */
+/* ---------------------------------------------------------------------- */
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void cli_progress_start(struct cli_progress *p, const char *what,
+                        const char *unit)
+{
+    memset(p, 0, sizeof(*p));
+    p->what = what;
+    p->unit = unit;
+    p->tty = isatty(2);
+    p->t0 = mono_s();
+}
+
+void cli_progress_update(struct cli_progress *p, int64_t done, int64_t total)
+{
+    double now = mono_s(), el = now - p->t0;
+    char eta[32] = "-", pct[16] = "";
+    if (!p->tty || now - p->last < 0.1) {
+        return;
+    }
+    p->last = now;
+    double rate = el > 0.05 ? (double)done / el : 0.0;
+    if (total > 0) {
+        snprintf(pct, sizeof(pct), "%5.1f%% ",
+                 100.0 * (double)(done < total ? done : total) /
+                     (double)total);
+        if (rate > 0 && total >= done) {
+            long sec = (long)((double)(total - done) / rate + 0.5);
+            snprintf(eta, sizeof(eta), "%ld:%02ld", sec / 60, sec % 60);
+        }
+    }
+    fprintf(stderr, "\r%s: %s%lld", p->what, pct, (long long)done);
+    if (total > 0) {
+        fprintf(stderr, "/%lld", (long long)total);
+    }
+    fprintf(stderr, " %s, %.0f %s/s%s%s\033[K", p->unit, rate, p->unit,
+            total > 0 ? ", ETA " : "", total > 0 ? eta : "");
+    p->shown = 1;
+}
+
+void cli_progress_end(struct cli_progress *p)
+{
+    if (p->shown) {
+        fputs("\r\033[K", stderr);
+        p->shown = 0;
+    }
 }
