@@ -79,6 +79,18 @@ int cl_cons_group(crawllog_consumer_t *c, struct cl_err *err)
     if (c->group_id[0] == '\0') {
         return cl_errf(err, CRAWLLOG_EINVAL, "group.id is not set");
     }
+    if (c->group_open && cl_group_retired(&c->group)) {
+        /* crawllog_group_delete removed the group since this handle opened
+         * it (this consumer was not a member then): drop the old files'
+         * handles; the group is opened - created - afresh below. */
+        cl_offsets_close(c->offsets);
+        c->offsets = NULL;
+        c->unsynced_token = 0;
+        cl_lagstore_close(c->lag);
+        c->lag = NULL;
+        cl_group_close(&c->group);
+        c->group_open = 0;
+    }
     if (!c->group_open) {
         int rc = cl_group_open(&c->group, c->log, c->group_id, 1, err);
         if (rc != 0) {
@@ -284,7 +296,20 @@ int cl_cons_join(crawllog_consumer_t *c, struct cl_err *err)
     j.notify_slot = c->notify_slot;
     j.topics = (const char *const *)c->eff;
     j.ntopics = c->ntopics;
-    return cl_group_join(&c->group, &j, err);
+    /* A group deleted since this handle opened it (or while joining:
+     * the join's lock says so) is opened - created - afresh. */
+    int rc = CRAWLLOG_ENOENT;
+    for (int tries = 0; tries < 3 && rc == CRAWLLOG_ENOENT; tries++) {
+        rc = cl_cons_group(c, err);
+        if (rc == 0) {
+            rc = cl_group_join(&c->group, &j, err);
+        }
+        if (rc == CRAWLLOG_ENOENT &&
+            !(c->group_open && cl_group_retired(&c->group))) {
+            break;
+        }
+    }
+    return rc;
 }
 
 /* Give up everything without a chance to commit (expelled or fenced). */

@@ -193,6 +193,17 @@ static int group_step(crawllog_consumer_t *c, struct cl_err *err)
 {
     struct cl_group *g = &c->group;
     int64_t now = cl_io_mono_ns();
+    if (!c->group_open || cl_group_retired(g)) {
+        /* The group was deleted while this consumer was out of it
+         * (expelled: crawllog_group_delete refuses a group with members),
+         * or reopening it failed: whatever it held is gone; join the
+         * group afresh. */
+        cl_cons_lose_all(c);
+        if (c->group_open) {
+            cl_group_leave(g);
+        }
+        return cl_cons_join(c, err);
+    }
     if (g->slot >= 0 &&
         g->shm->members[g->slot].instance_id[0] == '\0' &&
         now - atomic_load(&g->shm->members[g->slot].last_poll_ns) >

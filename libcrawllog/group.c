@@ -35,6 +35,12 @@
  * incarnation), is a member whose target was that partition when it took
  * it; an owner is never set on a partition that has a different valid
  * owner.  Only lock holders write anything but members[].last_poll_ns.
+ * A deleted group (crawllog_group_delete, group_admin.c: its directory is
+ * renamed away, then its state marked retired, under the lock) is never
+ * used through an old handle: a lock taken by a non-member, or on a
+ * retired state, first checks that the handle's file is still
+ * groups/<name>/group.state, and fails with CRAWLLOG_ENOENT (marking the
+ * state retired) if not; the consumer then opens the group afresh.
  *
  * The poll side (liveness checks, the two-phase sync, the ownership check
  * of commits) is group_sync.c.
@@ -63,6 +69,8 @@
 #include "tree.h"
 
 _Static_assert(CL_GROUP_MAX_MEMBERS < INT16_MAX, "slots fit in int16");
+_Static_assert(sizeof(_Atomic int32_t) == sizeof(int32_t),
+               "retired replaced a plain int32_t: same layout");
 
 /* ---------------------------------------------------------------------- */
 /* Opening                                                                 */
@@ -151,6 +159,8 @@ int cl_group_open(struct cl_group *g, crawllog_t *log, const char *name,
         return cl_err_sys(err, -rc, path, "open state");
     }
     g->shm = addr;
+    g->dev = (uint64_t)st.st_dev;
+    g->ino = (uint64_t)st.st_ino;
     cl_io_boot_id(g->boot_id, sizeof(g->boot_id));
     return 0;
 }
@@ -251,6 +261,35 @@ static void reset_state(struct cl_group_shm *s, const char *boot)
 }
 
 
+/* 1 if groups/<name>/group.state is still the file this handle maps, 0
+ * if the group was deleted (and maybe created again) since it was opened,
+ * or a negative code. */
+static int still_live(struct cl_group *g, struct cl_err *err)
+{
+    struct stat st;
+    char path[CL_GROUP_NAME_SIZE + 64];
+    snprintf(path, sizeof(path), "%s/%s", g->reldir, CL_GROUP_STATE_NAME);
+    int rc = cl_io_fstatat("group.stat", g->log->rootfd, path, &st);
+    if (rc == -ENOENT || rc == -ENOTDIR) {
+        return 0;
+    }
+    if (rc != 0) {
+        return cl_err_sys(err, -rc, path, "stat");
+    }
+    return (uint64_t)st.st_dev == g->dev && (uint64_t)st.st_ino == g->ino;
+}
+
+int cl_group_retired(const struct cl_group *g)
+{
+    return g->shm != NULL && atomic_load(&g->shm->retired) != 0;
+}
+
+void cl_group_retire_locked(struct cl_group *g)
+{
+    atomic_store(&g->shm->retired, 1);
+    cl_group_bump(g->shm);
+}
+
 int cl_group_lock(struct cl_group *g, struct cl_err *err)
 {
     struct cl_group_shm *s = g->shm;
@@ -258,6 +297,25 @@ int cl_group_lock(struct cl_group *g, struct cl_err *err)
     int rc = cl_io_lock("group.lock", g->fd, 1, 1);
     if (rc != 0) {
         return cl_err_sys(err, -rc, g->reldir, "lock group state");
+    }
+    if (g->slot < 0 || atomic_load(&s->retired)) {
+        /* A join, a describe, a standalone commit, an admin call, or a
+         * handle told its group was deleted: never act on a file that is
+         * no longer the group's (a member's own file cannot be deleted:
+         * crawllog_group_delete refuses a group with members). */
+        rc = still_live(g, err);
+        if (rc <= 0) {
+            if (rc == 0) {
+                cl_group_retire_locked(g);
+                rc = cl_errf(err, CRAWLLOG_ENOENT,
+                             "%s: the group was deleted", g->reldir);
+            }
+            cl_io_unlock(g->fd);
+            return rc;
+        }
+        if (atomic_load(&s->retired)) {
+            reset_state(s, boot); /* its deletion was lost with the power */
+        }
     }
     if (memcmp(s->magic, CL_GROUP_MAGIC, 8) != 0 ||
         s->version != CL_GROUP_VERSION ||

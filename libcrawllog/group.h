@@ -76,7 +76,9 @@ struct cl_group_shm {
     int32_t ntopics;
     int32_t nparts;
     int32_t nmembers_hint;       /* slots in use below this index */
-    int32_t pad;
+    _Atomic int32_t retired;     /* 1: this file is no longer the group's
+                                    (crawllog_group_delete moved it away):
+                                    set under the lock, read without it */
     struct cl_gtopic topics[CL_GROUP_MAX_TOPICS];
     struct cl_gmember members[CL_GROUP_MAX_MEMBERS];
     struct cl_gpart parts[CL_GROUP_MAX_PARTS];
@@ -106,6 +108,7 @@ struct cl_group {
     uint64_t seen_seq;           /* change_seq at the last sync */
     int32_t generation;          /* generation of the last sync */
     int64_t next_check_ns;       /* next liveness / metadata check */
+    uint64_t dev, ino;           /* group.state's identity, at open */
 };
 
 /* What a member asks for when it joins. */
@@ -125,9 +128,22 @@ int cl_group_open(struct cl_group *g, crawllog_t *log, const char *name,
 void cl_group_close(struct cl_group *g);
 
 /* The group's cross-process lock (flock on group.state); lock also
- * repairs a state a dead process left half-written. */
+ * repairs a state a dead process left half-written.  A handle that is not
+ * a member (slot < 0), or whose state is marked retired, first checks
+ * that its file is still groups/<name>/group.state: if not - the group
+ * was deleted (group_admin.c) since it was opened - the state is marked
+ * retired and the lock fails with CRAWLLOG_ENOENT (not held): close the
+ * handle and open the group again, which creates a fresh one. */
 int cl_group_lock(struct cl_group *g, struct cl_err *err);
 void cl_group_unlock(struct cl_group *g);
+
+/* 1 if the state this handle maps was retired (no lock: an atomic load). */
+int cl_group_retired(const struct cl_group *g);
+
+/* With the lock held, after groups/<name> was moved away (group_admin.c):
+ * mark the state retired, so that every handle still mapping it - in any
+ * process - learns that the group is gone at its next lock. */
+void cl_group_retire_locked(struct cl_group *g);
 
 /* Join as a new member (or take over this static member's slot) and
  * rebalance.  CRAWLLOG_EINVAL (strategy differs from the group's, too many

@@ -27,7 +27,7 @@
  * over a full table visits every slot, so it is still found.  stamp values
  * are unique and increase with every record since the reset.
  *
- * Locks: writers (cl_lagstore_record) hold the group's lock (cl_group_lock,
+ * Locks: writers (record and forget) hold the group's lock (cl_group_lock,
  * the flock on group.state), which is the caller's business: this module
  * takes no lock.  Each slot is a seqlock (seq odd while written; every
  * field an atomic, so readers race with no plain access): readers need no
@@ -416,6 +416,32 @@ int cl_lagstore_record(struct cl_lagstore *s, const char *topic,
     atomic_store_explicit(&sl->stamp, stamp, memory_order_release);
     write_end(sl);
     return 0;
+}
+
+void cl_lagstore_forget(struct cl_lagstore *s, const char *topic,
+                        int32_t partition)
+{
+    struct key k;
+    if (make_key(topic, partition, &k) != 0 || !valid(s)) {
+        return;
+    }
+    for (uint32_t i = 0; i < CL_LAGSTORE_SLOTS; i++) {
+        struct cl_lagstore_slot *sl =
+            &s->slots[(k.hash + i) % CL_LAGSTORE_SLOTS];
+        if (atomic_load_explicit(&sl->seq, memory_order_relaxed) & 1u) {
+            repair(sl);
+        }
+        if (atomic_load_explicit(&sl->stamp, memory_order_acquire) == 0) {
+            return; /* a free slot ends the probe: not stored */
+        }
+        if (key_equal(sl, &k)) {
+            write_begin(sl);
+            atomic_store_explicit(&sl->n, 0, memory_order_release);
+            set_points(sl, 0);
+            write_end(sl);
+            return;
+        }
+    }
 }
 
 /* ---------------------------------------------------------------------- */

@@ -113,4 +113,17 @@ int cl_lagstore_record(struct cl_lagstore *s, const char *topic,
 int cl_lagstore_lookup(struct cl_lagstore *s, const char *topic,
                        int32_t partition, struct cl_lag_window *out);
 
+/*
+ * With the group's lock held: forget (topic, partition)'s window - its
+ * committed offset was set by an operator (crawllog_group_set_offsets), so
+ * the old points no longer describe the consumer (a reset below them would
+ * read as REWIND).  The slot keeps its key, with no point (slots are freed
+ * only by a reset of the whole table, so probes stay correct): lookups
+ * find an empty window, NOTFOUND, until the next record.  Nothing to do if
+ * the key is not stored or the store is not valid for this boot.  No
+ * system call.
+ */
+void cl_lagstore_forget(struct cl_lagstore *s, const char *topic,
+                        int32_t partition);
+
 #endif /* CL_LAGSTORE_H */
