@@ -7,7 +7,7 @@
 #   make check-clang     build everything, tests included, with clang
 #   make check-symbols   exported-symbol, failpoint and NEEDED checks
 #   make install         PREFIX=/usr/local DESTDIR= LIBDIR= INCLUDEDIR= BINDIR=
-#   make docs            regenerate docs/CONFIGURATION.md
+#   make docs            regenerate docs/CONFIGURATION.md and docs/CLI.md
 #   make bench           benchmarks (build/bench/*)
 #   make format          clang-format -i over the sources
 #   make clean
@@ -322,10 +322,12 @@ check-symbols: $(STATIC_LIB) $(SHARED_LIBS)
 # ---------------------------------------------------------------------------
 
 .PHONY: docs
-docs: $(GEN_CONFDOC)
+docs: $(GEN_CONFDOC) $(CLI)
 	@mkdir -p docs
 	$(GEN_CONFDOC) > docs/CONFIGURATION.md.tmp
 	mv docs/CONFIGURATION.md.tmp docs/CONFIGURATION.md
+	sh tests/tools/gen_clidoc.sh $(CLI) > docs/CLI.md.tmp
+	mv docs/CLI.md.tmp docs/CLI.md
 
 check-docs: $(GEN_CONFDOC)
 	@new=$(BUILDDIR)/CONFIGURATION.md.new; \

@@ -1,6 +1,6 @@
 /*
- * cli.h - what the files of the crawllog tool share (crawllog_cli.c,
- * cli_util.c, cli_lag.c, cli_dlq.c).  Not part of the library: these files
+ * cli.h - what the files of the crawllog tool share (crawllog_cli.c and
+ * the cli_*.c files).  Not part of the library: these files
  * are linked into the crawllog binary only and use the public header only.
  *
  * Conventions of every command: errors are one line on stderr,
@@ -60,6 +60,23 @@ int cli_fail_log(struct cli *c, const char *what, const char *arg, int rc);
 
 /* Strict decimal integer in [lo, hi]: 0, or -1 if s is not one. */
 int cli_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);
+
+/* Set "name=value" (spec) on conf; opt names the option in messages.
+ * Returns 0, the exit status of the library's refusal, or CLI_EXIT_USAGE
+ * (no '=', with usage). */
+int cli_conf_set_spec(crawllog_conf_t *conf, const char *opt,
+                      const char *spec, const char *usage);
+
+/* Print conf's properties: "name=value" lines after prefix, or (json) the
+ * members of a JSON object ("name":"value",...; the braces are the
+ * caller's).  Returns 0 or the exit status. */
+int cli_print_conf(const crawllog_conf_t *conf, const char *prefix,
+                   int json);
+
+/* Print the names a lister (crawllog_topic_list, crawllog_group_list)
+ * returns, one a line or as a JSON array.  Returns 0 or the status. */
+int cli_print_names(struct cli *c, const char *what,
+                    int (*list)(crawllog_t *, char ***, size_t *), int json);
 
 /* Open the log (once).  Returns 0 or the exit status (reported). */
 int cli_open(struct cli *c);
@@ -124,8 +141,18 @@ int cli_http_serve(const struct cli_http *h, const char *spec,
 
 /* Commands: argv[0] is the first argument after the command name; each
  * returns the exit status. */
+int cli_cmd_topics(struct cli *c, int argc, char **argv);  /* cli_topics.c */
+int cli_cmd_offsets(struct cli *c, int argc, char **argv); /* cli_topics.c */
+int cli_cmd_groups(struct cli *c, int argc, char **argv);  /* cli_groups.c */
+int cli_cmd_dump(struct cli *c, int argc, char **argv);    /* cli_inspect.c */
+int cli_cmd_stats(struct cli *c, int argc, char **argv);   /* cli_inspect.c */
+int cli_cmd_verify(struct cli *c, int argc, char **argv);  /* cli_inspect.c */
+int cli_cmd_retention(struct cli *c, int argc,
+                      char **argv); /* cli_inspect.c */
 int cli_cmd_produce(struct cli *c, int argc, char **argv); /* cli_produce.c */
 int cli_cmd_consume(struct cli *c, int argc, char **argv); /* cli_consume.c */
+int cli_cmd_tail(struct cli *c, int argc, char **argv);    /* cli_consume.c */
+int cli_cmd_grep(struct cli *c, int argc, char **argv);    /* cli_grep.c */
 int cli_cmd_lag(struct cli *c, int argc, char **argv);
 int cli_cmd_metrics(struct cli *c, int argc, char **argv);
 int cli_cmd_dlq(struct cli *c, int argc, char **argv);

@@ -712,8 +712,9 @@ static int dlq_replay(struct cli *c, int argc, char **argv)
         return cli_usage(dlq_usage, "%s",
                          "dlq replay: --from-offset is after --to-offset");
     }
-    if (cli_open(c) != 0) {
-        return 1;
+    int ost = cli_open(c);
+    if (ost != 0) {
+        return ost;
     }
     st = replay_run(c, &r);
     if (r.prod != NULL && (i = crawllog_producer_destroy(r.prod)) != 0 &&
@@ -757,8 +758,9 @@ int cli_cmd_dlq(struct cli *c, int argc, char **argv)
             return cli_usage(dlq_usage, "bad dlq option '%s'", argv[i]);
         }
     }
-    if (cli_open(c) != 0) {
-        return 1;
+    int ost = cli_open(c);
+    if (ost != 0) {
+        return ost;
     }
     return show ? dlq_show(c, argv[1], max, json) : dlq_list(c, json);
 }

@@ -635,8 +635,9 @@ int cli_cmd_metrics(struct cli *c, int argc, char **argv)
     if (allow_remote && listen_spec == NULL) {
         return cli_usage(metrics_usage, "%s", "--allow-remote needs --listen");
     }
-    if (cli_open(c) != 0) {
-        return 1;
+    int ost = cli_open(c);
+    if (ost != 0) {
+        return ost;
     } else if (listen_spec != NULL) {
         struct cli_http h = {"metrics",
                              "/metrics",

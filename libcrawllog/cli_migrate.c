@@ -220,8 +220,9 @@ int cli_cmd_migrate(struct cli *c, int argc, char **argv)
         return cli_usage(migrate_usage, "%s",
                          "topics migrate needs OLD NEW --partitions N");
     }
-    if (cli_open(c) != 0) {
-        return 1;
+    int ost = cli_open(c);
+    if (ost != 0) {
+        return ost;
     }
     if (dry) {
         return dry_run(c, pos[0], pos[1], (int32_t)n);
@@ -274,8 +275,9 @@ int cli_cmd_migration(struct cli *c, int argc, char **argv)
     if (old == NULL) {
         return cli_usage(migration_usage, "%s", "topics migration needs OLD");
     }
-    if (cli_open(c) != 0) {
-        return 1;
+    int ost = cli_open(c);
+    if (ost != 0) {
+        return ost;
     }
     crawllog_migration_t *m = NULL;
     int rc = crawllog_topic_migration(c->log, old, &m);

@@ -103,6 +103,72 @@ int cli_fail_log(struct cli *c, const char *what, const char *arg, int rc)
     return cli_fail(what, arg, rc, crawllog_errmsg(c->log));
 }
 
+int cli_conf_set_spec(crawllog_conf_t *conf, const char *opt,
+                      const char *spec, const char *usage)
+{
+    char errstr[CRAWLLOG_ERRSTR_SIZE] = "", name[256];
+    const char *eq = strchr(spec, '=');
+    if (eq == NULL || eq == spec || (size_t)(eq - spec) >= sizeof(name)) {
+        return cli_usage(usage, "%s needs prop=value", opt);
+    }
+    memcpy(name, spec, (size_t)(eq - spec));
+    name[eq - spec] = '\0';
+    int rc = crawllog_conf_set(conf, name, eq + 1, errstr, sizeof(errstr));
+    return rc == CRAWLLOG_OK ? 0 : cli_fail(opt, spec, rc, errstr);
+}
+
+int cli_print_conf(const crawllog_conf_t *conf, const char *prefix, int json)
+{
+    char *text = NULL, *line, *nl;
+    int rc = crawllog_conf_dump(conf, &text), first = 1;
+    if (rc != CRAWLLOG_OK) {
+        return cli_fail("conf dump", NULL, rc, NULL);
+    }
+    for (line = text; *line != '\0'; line = nl + 1) {
+        nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        const char *eq = memchr(line, '=', len);
+        if (json && eq != NULL) {
+            fputs(first ? "" : ",", stdout);
+            cli_json_bytes(stdout, line, (size_t)(eq - line));
+            putchar(':');
+            cli_json_bytes(stdout, eq + 1, len - (size_t)(eq - line) - 1);
+            first = 0;
+        } else if (!json) {
+            printf("%s%.*s\n", prefix, (int)len, line);
+        }
+        if (nl == NULL) {
+            break;
+        }
+    }
+    free(text);
+    return 0;
+}
+
+int cli_print_names(struct cli *c, const char *what,
+                    int (*list)(crawllog_t *, char ***, size_t *), int json)
+{
+    char **names = NULL;
+    size_t n = 0;
+    int rc = list(c->log, &names, &n);
+    if (rc != CRAWLLOG_OK) {
+        return cli_fail_log(c, what, NULL, rc);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (json) {
+            fputs(i == 0 ? "[" : ",", stdout);
+            cli_json_str(stdout, names[i]);
+        } else {
+            printf("%s\n", names[i]);
+        }
+    }
+    if (json) {
+        puts(n == 0 ? "[]" : "]");
+    }
+    crawllog_topic_list_free(names, n);
+    return 0;
+}
+
 int cli_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
 {
     char *end;

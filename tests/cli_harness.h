@@ -9,6 +9,7 @@
  * statuses.  Each test gets its own temporary directory; the data
  * directory is "<tmp>/data".  Also: a minimal JSON checker (assert_json),
  * a standalone group commit and the "orders" topic most tests use.
+ * Everything is static inline: a program need not use all of it.
  */
 #ifndef CL_TEST_CLI_HARNESS_H
 #define CL_TEST_CLI_HARNESS_H
@@ -47,7 +48,7 @@ struct run {
     char *err; /* NUL-terminated stderr */
 };
 
-static const char *cli_path(void)
+static inline const char *cli_path(void)
 {
     const char *p = getenv("CRAWLLOG_CLI");
 
@@ -63,7 +64,7 @@ static inline int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void run_free(struct run *r)
+static inline void run_free(struct run *r)
 {
     free(r->out);
     free(r->err);
@@ -71,7 +72,7 @@ static void run_free(struct run *r)
 }
 
 /* Append what fd has to *bufp; returns 0 at EOF, 1 if more may come. */
-static int drain(int fd, char **bufp, size_t *lenp)
+static inline int drain(int fd, char **bufp, size_t *lenp)
 {
     char chunk[4096];
     ssize_t n = read(fd, chunk, sizeof(chunk));
@@ -92,7 +93,7 @@ static int drain(int fd, char **bufp, size_t *lenp)
 
 /* Feed in (may be NULL) to the child's stdin and collect stdout/stderr
  * until both are closed. */
-static void pump(int in_fd, const char *in, int out_fd, int err_fd,
+static inline void pump(int in_fd, const char *in, int out_fd, int err_fd,
                  struct run *r)
 {
     size_t in_len = in != NULL ? strlen(in) : 0, in_off = 0, err_len = 0;
@@ -126,7 +127,7 @@ static void pump(int in_fd, const char *in, int out_fd, int err_fd,
     }
 }
 
-static void make_pipe(int fds[2])
+static inline void make_pipe(int fds[2])
 {
     cl_test_check(pipe(fds) == 0);
     cl_test_check(fcntl(fds[0], F_SETFD, FD_CLOEXEC) == 0);
@@ -135,7 +136,7 @@ static void make_pipe(int fds[2])
 
 /* Run the tool with args (NULL-terminated), stdin from in (NULL: empty),
  * CRAWLLOG_DIR=envdir in its environment (NULL: unset). */
-static void cli_run(struct run *r, const char *in, const char *envdir,
+static inline void cli_run(struct run *r, const char *in, const char *envdir,
                     const char *const *args)
 {
     const char *argv[MAX_ARGS + 2];
@@ -227,13 +228,13 @@ static void cli_run(struct run *r, const char *in, const char *envdir,
 
 static char data_path[4200];
 
-static const char *data_dir(void **state)
+static inline const char *data_dir(void **state)
 {
     return cl_test_path(data_path, sizeof(data_path), CL_TEST_DIR(state),
                         "data");
 }
 
-static int group_setup(void **state)
+static inline int group_setup(void **state)
 {
     (void)state;
     signal(SIGPIPE, SIG_IGN);
@@ -288,8 +289,13 @@ static void cli_expect_at(const char *file, int line, const char *in, int want,
 #define CLI_FAILS(state, in, err_part, ...)                                    \
     CLI_EXPECT(state, in, 1, NULL, err_part, __VA_ARGS__)
 
+/* CLI() that must exit with status code (CLI_EXIT_* in docs/CLI.md: 2
+ * usage, 3 not found, 4 damaged, 5 refused) and err_part on stderr. */
+#define CLI_FAILS_WITH(state, in, code, err_part, ...)                         \
+    CLI_EXPECT(state, in, code, NULL, err_part, __VA_ARGS__)
+
 /* Create topic with the given partition count; must succeed. */
-static void create_topic(void **state, const char *topic, const char *parts)
+static inline void create_topic(void **state, const char *topic, const char *parts)
 {
     CLI_OK(state, NULL, "topic", "create", topic, parts);
 }
@@ -300,9 +306,9 @@ static void create_topic(void **state, const char *topic, const char *parts)
 
 /* A minimal RFC 8259 checker: the end of the JSON value at p, or NULL if
  * there is none. */
-static const char *json_value(const char *p);
+static inline const char *json_value(const char *p);
 
-static const char *json_ws(const char *p)
+static inline const char *json_ws(const char *p)
 {
     while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
         p++;
@@ -310,7 +316,7 @@ static const char *json_ws(const char *p)
     return p;
 }
 
-static const char *json_string(const char *p)
+static inline const char *json_string(const char *p)
 {
     if (*p++ != '"') {
         return NULL;
@@ -336,7 +342,7 @@ static const char *json_string(const char *p)
     return p + 1;
 }
 
-static const char *json_digits(const char *p, int need)
+static inline const char *json_digits(const char *p, int need)
 {
     const char *s = p;
 
@@ -346,7 +352,7 @@ static const char *json_digits(const char *p, int need)
     return p == s && need ? NULL : p;
 }
 
-static const char *json_number(const char *p)
+static inline const char *json_number(const char *p)
 {
     p += *p == '-';
     if (*p == '0') {
@@ -365,7 +371,7 @@ static const char *json_number(const char *p)
     return p;
 }
 
-static const char *json_value(const char *p)
+static inline const char *json_value(const char *p)
 {
     static const char *const words[] = {"true", "false", "null"};
     char close;
@@ -410,7 +416,7 @@ static const char *json_value(const char *p)
     }
 }
 
-static int json_valid(const char *text)
+static inline int json_valid(const char *text)
 {
     const char *end = json_value(text);
 
@@ -426,7 +432,7 @@ static int json_valid(const char *text)
 
 /* A consumer of group, not subscribed, commits offset for one partition
  * (allowed while the group has no active member). */
-static void group_commit(crawllog_t *log, const char *group, const char *topic,
+static inline void group_commit(crawllog_t *log, const char *group, const char *topic,
                          int32_t partition, int64_t offset)
 {
     crawllog_conf_t *conf = cl_test_conf("group.id", group, NULL);
@@ -442,7 +448,7 @@ static void group_commit(crawllog_t *log, const char *group, const char *topic,
 }
 
 /* Ten records in orders/0, four in orders/1. */
-static void make_orders(void **state)
+static inline void make_orders(void **state)
 {
     create_topic(state, "orders", "2");
     CLI_OK(state, "0\n1\n2\n3\n4\n5\n6\n7\n8\n9\n", "produce", "orders", "0");

@@ -27,14 +27,21 @@ static void test_cli_version(void **state)
     run_free(&r);
     cli_run(&r, NULL, NULL, (const char *const[]){"-h", NULL});
     assert_exit(&r, 0);
-    assert_contains(r.out, "add-partitions");
-    assert_contains(r.out, "\n  groups list [--json]\n");
-    assert_contains(r.out, "\n  groups describe GROUP [--members] [--json]\n");
+    assert_contains(r.out, "\n  topics create|list|describe|delete|"
+                           "add-partitions|migrate|migration\n");
+    assert_contains(r.out, "\n  groups list|describe|delete|reset-offsets\n");
+    assert_contains(r.out, "\n  lag check ");
+    assert_contains(r.out, "\n  metrics ");
+    assert_contains(r.out, "\n  dlq list|show|replay\n");
+    assert_contains(r.out, "\n  consume TOPIC ");
+    assert_contains(r.out, "\n  dump TOPIC ");
+    assert_contains(r.out, "\nexit status: 0 ok, 1 error, 2 usage, 3 not found");
+    run_free(&r);
+    /* Each command explains itself (docs/CLI.md holds the same texts). */
+    CLI(state, &r, NULL, "groups", "--help");
+    assert_exit(&r, 0);
+    assert_contains(r.out, "\n  describe GROUP [--members] [--json]\n");
     assert_contains(r.out, "CURRENT-OFFSET");
-    assert_contains(r.out, "\n  lag check --group GROUP ");
-    assert_contains(r.out, "\n  metrics [--listen HOST:PORT ");
-    assert_contains(r.out, "\n  dlq list [--json]\n");
-    assert_contains(r.out, "\n  dlq replay DLT --to TOPIC ");
     run_free(&r);
     /* Neither opened nor created the data directory. */
     assert_false(cl_test_exists(data_dir(state)));
@@ -51,25 +58,32 @@ static void test_cli_topic_commands(void **state)
     assert_exit(&r, 0);
     assert_contains(r.out, "partitions: 2\n");
     assert_contains(r.out, "segment.bytes=");
-    assert_contains(r.out, "partition 0: start 0 end 0 records 0\n");
-    assert_contains(r.out, "partition 1: start 0 end 0 records 0\n");
+    /* An empty segment: its 64-byte header, empty indexes. */
+    assert_contains(r.out,
+                    "partition 0: start 0 end 0 records 0 segments 1 bytes 64\n");
+    assert_contains(r.out,
+                    "partition 1: start 0 end 0 records 0 segments 1 bytes 64\n");
     assert_null(strstr(r.out, "partition 2:"));
     run_free(&r);
     CLI_OK(state, NULL, "topic", "add-partitions", "alpha", "4");
     CLI(state, &r, NULL, "topic", "describe", "alpha");
     assert_exit(&r, 0);
     assert_contains(r.out, "partitions: 4\n");
-    assert_contains(r.out, "partition 3: start 0 end 0 records 0\n");
+    assert_contains(r.out,
+                    "partition 3: start 0 end 0 records 0 segments 1 bytes 64\n");
     run_free(&r);
-    CLI_FAILS(state, NULL, "CRAWLLOG_EINVAL", "topic", "add-partitions",
+    CLI_FAILS_WITH(state, NULL, 2, "CRAWLLOG_EINVAL", "topic", "add-partitions",
               "alpha", "3");
-    CLI_FAILS(state, NULL, "CRAWLLOG_EEXIST", "topic", "create", "alpha", "1");
+    CLI_FAILS_WITH(state, NULL, 5, "CRAWLLOG_EEXIST", "topic", "create",
+                   "alpha", "1");
     CLI_OK(state, NULL, "topic", "delete", "beta");
     CLI(state, &r, NULL, "topic", "list");
     assert_string_equal(r.out, "alpha\n");
     run_free(&r);
-    CLI_FAILS(state, NULL, "CRAWLLOG_ENOTOPIC", "topic", "delete", "beta");
-    CLI_FAILS(state, NULL, "CRAWLLOG_ENOTOPIC", "topic", "describe", "beta");
+    CLI_FAILS_WITH(state, NULL, 3, "CRAWLLOG_ENOTOPIC", "topic", "delete",
+                   "beta");
+    CLI_FAILS_WITH(state, NULL, 3, "CRAWLLOG_ENOTOPIC", "topic", "describe",
+                   "beta");
 }
 
 static void test_cli_topic_overrides(void **state)
@@ -83,7 +97,7 @@ static void test_cli_topic_overrides(void **state)
     assert_contains(r.out, "segment.bytes=65536\n");
     assert_contains(r.out, "retention.ms=12345\n");
     run_free(&r);
-    CLI_FAILS(state, NULL, "segment.bytes", "topic", "create", "u", "1", "-c",
+    CLI_FAILS_WITH(state, NULL, 2, "segment.bytes", "topic", "create", "u", "1", "-c",
               "segment.bytes=x");
     CLI(state, &r, NULL, "topic", "list");
     assert_string_equal(r.out, "t\n");
@@ -165,7 +179,7 @@ static void test_cli_consume_from_max(void **state)
             "--max", "3", "--format", "raw");
     CLI_OUT(state, NULL, "", "consume", "t", "0", "--max", "0");
     CLI_OUT(state, NULL, "", "consume", "t", "0", "--from", "6");
-    CLI_FAILS(state, NULL, "CRAWLLOG_EOFFSET", "consume", "t", "0", "--from",
+    CLI_FAILS_WITH(state, NULL, 3, "CRAWLLOG_EOFFSET", "consume", "t", "0", "--from",
               "7");
     CLI_OUT(state, NULL, "r0\n", "consume", "t", "0", "--from-time", "0",
             "--max", "1", "--format", "raw");
@@ -182,10 +196,55 @@ static void test_cli_offsets(void **state)
     CLI_EXPECT(state, "c\nd\ne", 0, NULL, "produced 3 records, offsets 0..2",
                "produce", "t", "2"); /* no final newline */
     CLI_OUT(state, NULL, "0 0 2\n1 0 0\n2 0 3\n", "offsets", "t");
-    CLI(state, &r, NULL, "topic", "describe", "t");
-    assert_contains(r.out, "partition 2: start 0 end 3 records 3\n");
+    /* describe: sizes as the files have them, per segment with
+     * --segments, and as JSON. */
+    char seg[4300], line[256];
+    unsigned long long bytes = 0;
+    static const char *const sfx[] = {"log", "index", "timeindex"};
+    size_t sizes[3];
+    for (int k = 0; k < 3; k++) {
+        char rel[64];
+        snprintf(rel, sizeof(rel), "topics/t/2/00000000000000000000.%s",
+                 sfx[k]);
+        cl_test_path(seg, sizeof(seg), data_dir(state), rel);
+        sizes[k] = cl_test_exists(seg) ? cl_test_file_size(seg) : 0;
+        bytes += sizes[k];
+    }
+    CLI(state, &r, NULL, "topics", "describe", "t", "--segments");
+    assert_exit(&r, 0);
+    snprintf(line, sizeof(line),
+             "partition 2: start 0 end 3 records 3 segments 1 bytes %llu\n",
+             bytes);
+    assert_contains(r.out, line);
+    snprintf(line, sizeof(line),
+             "  segment 00000000000000000000: offsets 0..3 log %zu index %zu "
+             "timeindex %zu max-timestamp ",
+             sizes[0], sizes[1], sizes[2]);
+    assert_contains(r.out, line);
+    assert_contains(r.out, " (active)\n");
     run_free(&r);
-    CLI_FAILS(state, NULL, "CRAWLLOG_ENOTOPIC", "offsets", "nope");
+    CLI(state, &r, NULL, "topics", "describe", "t", "--json");
+    assert_exit(&r, 0);
+    assert_json(r.out);
+    snprintf(line, sizeof(line),
+             "{\"partition\":2,\"start\":0,\"end\":3,\"records\":3,"
+             "\"bytes\":%llu,\"segments\":[{\"base_offset\":0,"
+             "\"next_offset\":3,\"log_bytes\":%zu,",
+             bytes, sizes[0]);
+    assert_contains(r.out, line);
+    assert_contains(r.out, "\"segment.bytes\":\"");
+    run_free(&r);
+    CLI(state, &r, NULL, "offsets", "t", "--json");
+    assert_exit(&r, 0);
+    assert_json(r.out);
+    assert_string_equal(r.out, "[{\"partition\":0,\"start\":0,\"end\":2},"
+                               "{\"partition\":1,\"start\":0,\"end\":0},"
+                               "{\"partition\":2,\"start\":0,\"end\":3}]\n");
+    run_free(&r);
+    CLI(state, &r, NULL, "topics", "list", "--json");
+    assert_string_equal(r.out, "[\"t\"]\n");
+    run_free(&r);
+    CLI_FAILS_WITH(state, NULL, 3, "CRAWLLOG_ENOTOPIC", "offsets", "nope");
 }
 
 static void test_cli_verify(void **state)
@@ -215,7 +274,7 @@ static void test_cli_verify(void **state)
     cl_test_flip_byte(seg, (off_t)pos, 0x5a);
     before = cl_test_snap_take(data_dir(state));
     CLI(state, &r, NULL, "verify");
-    assert_exit(&r, 1);
+    assert_exit(&r, 4);
     assert_contains(r.out, "00000000000000000000.log");
     assert_contains(r.out, "verify: ");
     assert_contains(r.out, " problem");
@@ -224,12 +283,12 @@ static void test_cli_verify(void **state)
     /* verify changed nothing */
     assert_dir_unchanged(before, data_dir(state));
     CLI(state, &r, NULL, "consume", "t", "0");
-    assert_exit(&r, 1);
+    assert_exit(&r, 4);
     assert_contains(r.err, "CRAWLLOG_ECORRUPT");
     assert_contains(r.err, "00000000000000000000.log");
     run_free(&r);
     /* Still there: nothing was repaired. */
-    CLI_EXPECT(state, NULL, 1, NULL, NULL, "verify");
+    CLI_EXPECT(state, NULL, 4, NULL, NULL, "verify");
 }
 
 static void test_cli_errors(void **state)
@@ -237,20 +296,22 @@ static void test_cli_errors(void **state)
     struct run r;
     char missing[4300];
 
-    CLI_FAILS(state, NULL, "crawllog: topic create bad/name: CRAWLLOG_EINVAL",
-              "topic", "create", "bad/name", "1");
-    CLI_FAILS(state, "x\n", "CRAWLLOG_ENOTOPIC", "produce", "nope", "0");
+    CLI_FAILS_WITH(state, NULL, 2,
+                   "crawllog: topics create bad/name: CRAWLLOG_EINVAL", "topic",
+                   "create", "bad/name", "1");
+    CLI_FAILS_WITH(state, "x\n", 3, "CRAWLLOG_ENOTOPIC", "produce", "nope",
+                   "0");
     snprintf(missing, sizeof(missing), "%s/missing", CL_TEST_DIR(state));
     cli_run(&r, NULL, NULL,
             (const char *const[]){"-d", missing, "-X", "log.dir.create=false",
                                   "topic", "list", NULL});
-    assert_exit(&r, 1);
+    assert_exit(&r, 3);
     assert_contains(r.err, "CRAWLLOG_ENOENT");
     assert_false(cl_test_exists(missing));
     run_free(&r);
     cli_run(&r, NULL, NULL,
             (const char *const[]){"-d", missing, "verify", NULL});
-    assert_exit(&r, 1);
+    assert_exit(&r, 3);
     assert_contains(r.err, "CRAWLLOG_ENOENT");
     assert_false(cl_test_exists(missing));
     run_free(&r);
@@ -269,7 +330,7 @@ static void test_cli_usage_errors(void **state)
         {"consume", "t", "0", "--max", "-1", NULL},
         {"consume", "t", "0", "--from", "1", "--from-time", "2", NULL},
         {"consume", "t", "0", "--from-time", "2", "--from", "1", NULL},
-        {"consume", "t", "0", "--format", "json", NULL},
+        {"consume", "t", "0", "--format", "%", NULL},
         {"produce", "t", "0", "--batch", "0", NULL},
         {"produce", "t", "0", "--sync", "maybe", NULL},
         {"produce", "t", "0", "--key-sep", "ab", NULL},
@@ -326,13 +387,13 @@ static void test_cli_conf(void **state)
     assert_contains(r.out, "log.dir.create=false\n");
     run_free(&r);
     CLI(state, &r, NULL, "-X", "no.such.prop=1", "conf");
-    assert_exit(&r, 1);
+    assert_exit(&r, 2);
     assert_contains(r.err, "no.such.prop");
     assert_contains(r.err, "CRAWLLOG_EINVAL");
     assert_string_equal(r.out, "");
     run_free(&r);
-    CLI_FAILS(state, NULL, "segment.bytes", "-X", "segment.bytes=lots", "topic",
-              "list");
+    CLI_FAILS_WITH(state, NULL, 2, "segment.bytes", "-X", "segment.bytes=lots",
+                   "topic", "list");
     assert_false(cl_test_exists(data_dir(state)));
 }
 
@@ -365,7 +426,8 @@ static void test_cli_maintain(void **state)
 
     CLI_OK(state, NULL, "topic", "create", "t", "1", "-c", "segment.bytes=4096",
            "-c", "retention.ms=1");
-    CLI_OUT(state, NULL, "maintain: deleted 0 segments\n", "maintain");
+    CLI_OUT(state, NULL, "retention: deleted 0 segments\n", "retention", "run");
+    CLI_OUT(state, NULL, "retention: deleted 0 segments\n", "maintain");
     in[0] = '\0';
     for (i = 0; i < 120; i++) {
         snprintf(line, sizeof(line), "record %03d %s\n", i,
@@ -375,9 +437,9 @@ static void test_cli_maintain(void **state)
     CLI_EXPECT(state, in, 0, NULL, "produced 120 records, offsets 0..119",
                "produce", "t", "0", "--batch", "10");
     nanosleep(&(struct timespec){0, 20000000}, NULL); /* older than 1 ms */
-    CLI(state, &r, NULL, "maintain");
+    CLI(state, &r, NULL, "retention", "run");
     assert_exit(&r, 0);
-    assert_int_equal(sscanf(r.out, "maintain: deleted %lld segments", &deleted),
+    assert_int_equal(sscanf(r.out, "retention: deleted %lld segments", &deleted),
                      1);
     assert_true(deleted >= 1);
     run_free(&r);
@@ -652,7 +714,7 @@ static void test_cli_groups_not_found(void **state)
     crawllog_t *log;
 
     /* No groups directory at all, then another group only. */
-    CLI_EXPECT(state, NULL, 1, "", NULL, "groups", "describe", "nope");
+    CLI_EXPECT(state, NULL, 3, "", NULL, "groups", "describe", "nope");
     create_topic(state, "t", "1");
     log = cl_test_open(data_dir(state), NULL);
     group_commit(log, "other", "t", 0, 0);
@@ -660,14 +722,14 @@ static void test_cli_groups_not_found(void **state)
         struct run r;
 
         CLI(state, &r, NULL, "groups", "describe", "nope", "--json");
-        assert_exit(&r, 1);
+        assert_exit(&r, 3);
         assert_string_equal(r.err, "crawllog: group \"nope\" not found\n");
         assert_string_equal(r.out, "");
         run_free(&r);
     }
-    CLI_FAILS(state, NULL,
-              "crawllog: groups describe bad/name: CRAWLLOG_EINVAL", "groups",
-              "describe", "bad/name");
+    CLI_FAILS_WITH(state, NULL, 2,
+                   "crawllog: groups describe bad/name: CRAWLLOG_EINVAL",
+                   "groups", "describe", "bad/name");
     CLI_OK(state, NULL, "groups", "describe", "other");
     cl_test_close_verify(log, data_dir(state));
 }

@@ -86,7 +86,7 @@ static void test_cli_migrate_pending_group(void **state)
     assert_contains(r.out, "\"pending_groups\":[\"billing\"]");
     run_free(&r);
 
-    CLI_FAILS(state, NULL, "is being migrated to orders2", "topic", "delete",
+    CLI_FAILS_WITH(state, NULL, 5, "is being migrated to orders2", "topic", "delete",
               "orders");
     CLI_OK(state, NULL, "topic", "list"); /* still there */
     CLI_OUT(state, NULL, "orders\norders2\n", "topic", "list");
@@ -135,11 +135,11 @@ static void test_cli_migrate_usage(void **state)
                "migration");
     CLI_EXPECT(state, NULL, 2, NULL, "bad argument", "topics", "migration",
                "orders", "--frob");
-    CLI_EXPECT(state, NULL, 2, NULL, "bad topic command", "topic", "delete",
+    CLI_EXPECT(state, NULL, 2, NULL, "bad topics option", "topic", "delete",
                "orders", "--frce");
-    CLI_FAILS(state, NULL, "CRAWLLOG_ENOTOPIC", "topics", "migration",
+    CLI_FAILS_WITH(state, NULL, 3, "CRAWLLOG_ENOTOPIC", "topics", "migration",
               "nosuch");
-    CLI_FAILS(state, NULL, "CRAWLLOG_EINVAL", "topics", "migrate", "orders",
+    CLI_FAILS_WITH(state, NULL, 2, "CRAWLLOG_EINVAL", "topics", "migrate", "orders",
               "orders", "--partitions", "2");
     CLI(state, &r, NULL, "topics", "migration", "--help");
     assert_exit(&r, 0);

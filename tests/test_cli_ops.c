@@ -676,7 +676,7 @@ static void test_dlq_list_show(void **state)
             "PARTITION\tOFFSET\tORIGINAL\tTIMESTAMP\tATTEMPTS\tGROUP\t"
             "REASON\tKEY\tVALUE\n1\t0\t-\t-\t-\t-\t-\tk0\tjob-0\n",
             "dlq", "show", "jobs", "--max", "1");
-    CLI_FAILS(state, NULL, "crawllog: dlq show nope: CRAWLLOG_ENOTOPIC", "dlq",
+    CLI_FAILS_WITH(state, NULL, 3, "crawllog: dlq show nope: CRAWLLOG_ENOTOPIC", "dlq",
               "show", "nope");
     CLI_EXPECT(state, NULL, 2, "", "usage: crawllog", "dlq", "show");
     CLI_EXPECT(state, NULL, 2, "", "usage: crawllog", "dlq", "show", "jobs.dlt",
@@ -764,9 +764,9 @@ static void test_dlq_replay(void **state)
     CLI_EXPECT(state, NULL, 2, "", "usage: crawllog", "dlq", "replay",
                "jobs.dlt", "--to", "retry", "--from-offset", "5", "--to-offset",
                "2");
-    CLI_FAILS(state, NULL, "--to nope: CRAWLLOG_ENOTOPIC", "dlq", "replay",
+    CLI_FAILS_WITH(state, NULL, 3, "--to nope: CRAWLLOG_ENOTOPIC", "dlq", "replay",
               "jobs.dlt", "--to", "nope");
-    CLI_FAILS(state, NULL, "CRAWLLOG_ENOTOPIC", "dlq", "replay", "nope.dlt",
+    CLI_FAILS_WITH(state, NULL, 3, "CRAWLLOG_ENOTOPIC", "dlq", "replay", "nope.dlt",
               "--to", "retry");
     /* Dry runs write nothing. */
     CLI_OUT(state, NULL,
