@@ -686,6 +686,25 @@ CRAWLLOG_API int crawllog_verify(const char *dir, crawllog_verify_cb *cb,
                                  void *opaque, size_t *problemsp,
                                  char *errstr, size_t errstr_size);
 
+/** Called by crawllog_verify_progress() after each segment it checked:
+ *  how many segments and .log bytes so far. */
+typedef void crawllog_verify_progress_cb(void *opaque, uint64_t segments,
+                                         uint64_t log_bytes);
+
+/**
+ * @brief crawllog_verify() that also reports its progress (for a progress
+ *        line on a terminal: `crawllog verify`).  progress may be NULL;
+ *        both callbacks get opaque and run in the calling thread, under no
+ *        lock.
+ * @return as crawllog_verify().
+ */
+CRAWLLOG_API int crawllog_verify_progress(const char *dir,
+                                          crawllog_verify_cb *cb,
+                                          crawllog_verify_progress_cb
+                                              *progress,
+                                          void *opaque, size_t *problemsp,
+                                          char *errstr, size_t errstr_size);
+
 #ifdef __cplusplus
 }
 #endif

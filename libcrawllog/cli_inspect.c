@@ -41,7 +41,8 @@ static const char verify_usage[] =
     "  metadata checksums, every batch's structure and CRC, offsets,\n"
     "  indexes, permissions, symlinks, migrations.  Prints each problem\n"
     "  (\"<path>: [byte N: ]what\") and \"verify: ok\" or \"verify: N\n"
-    "  problems\"; exit 0 if clean, 4 if there are problems.\n";
+    "  problems\"; exit 0 if clean, 4 if there are problems.  Progress\n"
+    "  (segments checked, rate) on stderr when it is a terminal.\n";
 
 static const char retention_usage[] =
     "usage: crawllog [-d DIR] retention run\n"
@@ -312,8 +313,16 @@ int cli_cmd_stats(struct cli *c, int argc, char **argv)
 
 static void verify_cb(void *opaque, const char *problem)
 {
-    (void)opaque;
+    cli_progress_end(opaque); /* the problem line on a clean line */
     printf("%s\n", problem);
+    fflush(stdout);
+}
+
+static void verify_progress(void *opaque, uint64_t segments,
+                            uint64_t log_bytes)
+{
+    (void)log_bytes;
+    cli_progress_update(opaque, (int64_t)segments, 0);
 }
 
 int cli_cmd_verify(struct cli *c, int argc, char **argv)
@@ -326,8 +335,11 @@ int cli_cmd_verify(struct cli *c, int argc, char **argv)
                    : cli_usage(verify_usage, "bad verify argument '%s'",
                                argv[0]);
     }
-    int rc = crawllog_verify(c->dir, verify_cb, NULL, &problems, errstr,
-                             sizeof(errstr));
+    struct cli_progress pr;
+    cli_progress_start(&pr, "verify", "segments");
+    int rc = crawllog_verify_progress(c->dir, verify_cb, verify_progress, &pr,
+                                      &problems, errstr, sizeof(errstr));
+    cli_progress_end(&pr);
     if (rc == CRAWLLOG_OK && problems == 0) {
         printf("verify: ok\n");
         return 0;

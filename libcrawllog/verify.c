@@ -56,6 +56,8 @@ struct vctx {
     crawllog_verify_cb *cb;
     void *opaque;
     size_t problems;
+    crawllog_verify_progress_cb *progress; /* NULL: none */
+    uint64_t segments, log_bytes;          /* checked so far */
     char first[MSG_SIZE]; /* the first problem, for errstr */
     struct cl_err fatal;  /* why the walk stopped */
 };
@@ -334,6 +336,7 @@ static int scan_log(struct vctx *v, struct cl_segment *seg, const char *prel,
             expect = -1;
         }
     } while (res.bad && res.valid_after);
+    v->log_bytes += res.end; /* bytes scanned, for the progress report */
     *endp = res.bad ? -1 : res.next_offset;
     for (int t = 0; t < 2; t++) {
         if (s->have[t]) {
@@ -372,7 +375,11 @@ static int verify_segment(struct vctx *v, int pdirfd, const char *prel,
         seg.fd = cl_io_openat("verify.open", pdirfd, name, RD_FLAGS, 0);
         rc = seg.fd < 0 ? sys_fail(v, seg.fd, lrel, "open")
                         : scan_log(v, &seg, prel, lrel, &s, endp);
+        v->segments++;
         cl_segment_close(&seg);
+        if (v->progress != NULL) {
+            v->progress(v->opaque, v->segments, v->log_bytes);
+        }
     }
     cl_io_free(s.buf[0]);
     cl_io_free(s.buf[1]);
@@ -688,7 +695,16 @@ static int root_entry(struct vctx *v, struct walk *w, const char *name,
 int crawllog_verify(const char *dir, crawllog_verify_cb *cb, void *opaque,
                     size_t *problemsp, char *errstr, size_t errstr_size)
 {
-    struct vctx v = {cb, opaque, 0, "", {{0}}};
+    return crawllog_verify_progress(dir, cb, NULL, opaque, problemsp, errstr,
+                                    errstr_size);
+}
+
+int crawllog_verify_progress(const char *dir, crawllog_verify_cb *cb,
+                             crawllog_verify_progress_cb *progress,
+                             void *opaque, size_t *problemsp, char *errstr,
+                             size_t errstr_size)
+{
+    struct vctx v = {cb, opaque, 0, progress, 0, 0, "", {{0}}};
     struct walk w = {-1, NULL, root_entry, &w.fd};
     struct cl_err err = {{0}};
     char *body = NULL;

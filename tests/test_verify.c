@@ -481,6 +481,46 @@ static void test_verify_offset_gap(void **state)
     expect_problem(state, p0rel(segs[n / 2 + 1], want, sizeof(want)), "gap");
 }
 
+struct prog {
+    uint64_t calls, segments, bytes;
+};
+
+static void on_progress(void *opaque, uint64_t segments, uint64_t log_bytes)
+{
+    struct prog *p = opaque;
+    assert_true(segments == p->segments + 1 && log_bytes >= p->bytes);
+    p->calls++;
+    p->segments = segments;
+    p->bytes = log_bytes;
+}
+
+/* crawllog_verify_progress: one call per segment, with the running count
+ * of segments and of .log bytes, which end at what the directory holds. */
+static void test_verify_progress(void **state)
+{
+    char dir[4096], path[4096], segs[MAX_SEGS][64];
+    struct prog pr = {0, 0, 0};
+    uint64_t bytes = 0;
+    size_t problems = 99;
+    build(state);
+    size_t n = segments(state, segs);
+    for (size_t i = 0; i < n; i++) {
+        bytes += cl_test_file_size(p0path(state, segs[i], path, sizeof(path)));
+    }
+    /* partitions 1 and 2: one segment each */
+    for (int p = 1; p <= 2; p++) {
+        char rel[64];
+        snprintf(rel, sizeof(rel), "topics/t/%d/00000000000000000000.log", p);
+        bytes += cl_test_file_size(dpath(state, rel, path, sizeof(path)));
+    }
+    assert_crawllog_ok(crawllog_verify_progress(
+        data_dir(state, dir, sizeof(dir)), NULL, on_progress, &pr, &problems,
+        NULL, 0));
+    assert_int_equal(problems, 0);
+    assert_int_equal(pr.calls, n + 2);
+    assert_int_equal(pr.bytes, bytes);
+}
+
 /* A migrated topic whose old partition lost records below its cut (what a
  * power loss could do without the cut-over's fdatasync). */
 static void test_verify_migration_cut(void **state)
@@ -522,6 +562,7 @@ int main(void)
         cl_test_unit_tmpdir(test_verify_damaged_topic_meta),
         cl_test_unit_tmpdir(test_verify_offset_gap),
         cl_test_unit_tmpdir(test_verify_migration_cut),
+        cl_test_unit_tmpdir(test_verify_progress),
     };
     return cmocka_run_group_tests_name("verify", tests, NULL, NULL);
 }
