@@ -389,7 +389,7 @@ clean:
 DEMO_DIR ?= ./crawllog-data
 demo: all
 	$(BUILDDIR)/examples/log_basics $(DEMO_DIR)
-	$(BUILDDIR)/crawllog -d $(DEMO_DIR) topic describe urls
+	$(BUILDDIR)/crawllog -d $(DEMO_DIR) topics describe urls
 	$(BUILDDIR)/crawllog -d $(DEMO_DIR) verify
 
 help:
