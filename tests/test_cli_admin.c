@@ -4,13 +4,19 @@
  * `groups reset-offsets` (Kafka's semantics: a plan unless --execute,
  * offsets kept within the log, refused while the group has members),
  * `dump` (batch headers, CRCs, producer ids; exit 4 on a damaged batch),
- * `stats` and `retention run`.
+ * `stats` and `retention run`; and the progress line of long commands: on
+ * a terminal (a pseudo-terminal here) and never when piped.
  *
  * Runs the built binary through cli_harness.h.  Expected values are
  * computed here from the inputs and the files, never copied from the
  * tool's output.
  */
+/* posix_openpt / grantpt / unlockpt / ptsname: a terminal for the progress
+ * line test. */
+#define _XOPEN_SOURCE 700
 #include "cli_harness.h"
+
+#include <sys/stat.h>
 
 /* The committed offset of group on topic/p as `groups describe --json`
  * shows it ("current_offset"), -1 if none or no such row. */
@@ -264,6 +270,86 @@ static void test_stats_and_retention(void **state)
                "retention", "now");
 }
 
+/* Run "crawllog -d DATA args..." with stderr on a pseudo-terminal and
+ * stdout to /dev/null; return what the terminal got (malloc'd). */
+static char *run_on_tty(void **state, const char *const *args, int *statusp)
+{
+    int m = posix_openpt(O_RDWR | O_NOCTTY);
+    assert_true(m >= 0);
+    assert_int_equal(grantpt(m), 0);
+    assert_int_equal(unlockpt(m), 0);
+    int sl = open(ptsname(m), O_RDWR | O_NOCTTY);
+    assert_true(sl >= 0);
+    const char *argv[16] = {cli_path(), "-d", data_dir(state)};
+    size_t n = 3;
+    for (size_t i = 0; args[i] != NULL && n < 15; i++) {
+        argv[n++] = args[i];
+    }
+    argv[n] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, sl, 2);
+    pid_t pid;
+    assert_int_equal(posix_spawn(&pid, cli_path(), &fa, NULL,
+                                 (char *const *)argv, environ),
+                     0);
+    posix_spawn_file_actions_destroy(&fa);
+    close(sl);
+    char *out = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        char buf[4096];
+        ssize_t got = read(m, buf, sizeof(buf));
+        if (got <= 0) { /* EIO once the child closed the terminal */
+            break;
+        }
+        if (len + (size_t)got + 1 > cap) {
+            cap = 2 * (len + (size_t)got + 1);
+            out = realloc(out, cap);
+            assert_non_null(out);
+        }
+        memcpy(out + len, buf, (size_t)got);
+        len += (size_t)got;
+    }
+    close(m);
+    assert_int_equal(waitpid(pid, statusp, 0), pid);
+    if (out == NULL) {
+        out = calloc(1, 1);
+    } else {
+        out[len] = '\0';
+    }
+    return out;
+}
+
+static void test_progress_only_on_a_terminal(void **state)
+{
+    struct run r;
+    int status = 0;
+    make_orders(state);
+    static const char *const verify[] = {"verify", NULL};
+    char *tty = run_on_tty(state, verify, &status);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_non_null(strstr(tty, "\rverify: "));
+    assert_non_null(strstr(tty, " segments/s"));
+    free(tty);
+    static const char *const dump[] = {"dump", "orders", NULL};
+    tty = run_on_tty(state, dump, &status);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_non_null(strstr(tty, "\rdump: "));
+    assert_non_null(strstr(tty, "ETA "));
+    free(tty);
+    /* Piped: nothing but the results. */
+    CLI(state, &r, NULL, "verify");
+    assert_exit(&r, 0);
+    assert_string_equal(r.err, "");
+    run_free(&r);
+    CLI(state, &r, NULL, "dump", "orders");
+    assert_exit(&r, 0);
+    assert_null(strstr(r.err, "\r"));
+    run_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -271,6 +357,7 @@ int main(void)
         cl_test_unit_tmpdir(test_groups_delete),
         cl_test_unit_tmpdir(test_dump),
         cl_test_unit_tmpdir(test_stats_and_retention),
+        cl_test_unit_tmpdir(test_progress_only_on_a_terminal),
     };
     return cmocka_run_group_tests_name("cli_admin", tests, group_setup, NULL);
 }
