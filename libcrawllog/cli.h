@@ -101,6 +101,25 @@ int64_t cli_now_ms(void);
  * not one. */
 int cli_parse_time(const char *s, int64_t *msp);
 
+/* cli_format.c: how consume and tail print a record. */
+#define CLI_FMT_TEXT 0   /* OFFSET\tTIMESTAMP\tKEY\tVALUE, escaped */
+#define CLI_FMT_RAW 1    /* the value's bytes and a newline */
+#define CLI_FMT_JSON 2   /* one JSON object per line */
+#define CLI_FMT_CUSTOM 3 /* a kcat-style format string */
+struct cli_format {
+    int kind;          /* CLI_FMT_* */
+    const char *custom; /* the format string of CLI_FMT_CUSTOM */
+    int custom_nl;     /* it ends with a newline */
+    int partition_col; /* text: a PARTITION column first */
+};
+/* "text", "raw", "json" or a format string with a %: 0, or -1 if s is
+ * none of them (an unknown % or \ escape). */
+int cli_format_parse(struct cli_format *f, const char *s);
+void cli_format_print(const struct cli_format *f, const crawllog_msg_t *m);
+/* Flush stdout: 0, 1 if the reader went away (EPIPE: stdout is then
+ * /dev/null, the caller stops quietly), -1 after reporting an error. */
+int cli_stdout_flush(void);
+
 /* A progress line on stderr for long operations ("<what>: 42.0% 4200/10000
  * <unit>, 1234 <unit>/s, ETA 0:05"), redrawn at most 10 times a second and
  * only when stderr is a terminal; silent when piped.  total <= 0: no
