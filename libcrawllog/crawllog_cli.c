@@ -56,7 +56,7 @@ static const char usage_text[] =
     "  stats           the data directory in numbers\n"
     "  verify          full integrity check (exit 4 on damage)\n"
     "  retention run   roll and delete segments per retention\n"
-    "  conf            print the conf built from -X options\n"
+    "  conf [--json]   print the conf built from -X options\n"
     "  version         print the library version\n"
     "  help            this help\n"
     "exit status: 0 ok, 1 error, 2 usage, 3 not found, 4 damaged data,\n"
@@ -109,6 +109,12 @@ static int run_command(struct cli *c, int argc, char **argv)
                 strcmp(cmd, "help") == 0)) {
         fputs(usage_text, stdout);
         return 0;
+    } else if (strcmp(cmd, "conf") == 0 && argc == 2 &&
+               strcmp(argv[1], "--json") == 0) {
+        putchar('{');
+        int st = cli_print_conf(c->conf, "", 1);
+        puts("}");
+        return st;
     } else if (argc != 1) {
         return usage_error("bad arguments for '%s'", cmd);
     } else if (strcmp(cmd, "conf") == 0) {

@@ -386,6 +386,11 @@ static void test_cli_conf(void **state)
     assert_contains(r.out, "\nsegment.bytes=65536\n");
     assert_contains(r.out, "log.dir.create=false\n");
     run_free(&r);
+    CLI(state, &r, NULL, "-X", "segment.bytes=65536", "conf", "--json");
+    assert_exit(&r, 0);
+    assert_json(r.out);
+    assert_contains(r.out, "\"segment.bytes\":\"65536\"");
+    run_free(&r);
     CLI(state, &r, NULL, "-X", "no.such.prop=1", "conf");
     assert_exit(&r, 2);
     assert_contains(r.err, "no.such.prop");
