@@ -79,7 +79,7 @@ LIB_CFLAGS = $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) $(CPPFLAGS) -fPIC \
              -fvisibility=hidden -Iinclude -Ilibcrawllog
 TESTLIB_CFLAGS = $(LIB_CFLAGS) -DCRAWLLOG_TESTING
 TEST_CFLAGS = $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) $(CPPFLAGS) -Iinclude \
-              -Ilibcrawllog -Itests -DCRAWLLOG_TESTING \
+              -Ilibcrawllog -Itests -Iexamples/crawl -DCRAWLLOG_TESTING \
               -DVECTORS_DIR=\"tests/vectors\"
 APP_CFLAGS = $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) $(CPPFLAGS) -Iinclude
 LINK = $(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS)
@@ -117,6 +117,15 @@ SHARED_REAL = $(BUILDDIR)/libcrawllog.so.$(VERSION)
 SHARED_LIBS = $(SHARED_REAL) $(BUILDDIR)/$(SONAME) $(BUILDDIR)/libcrawllog.so
 CLI = $(if $(CLI_SRC),$(BUILDDIR)/crawllog)
 EXAMPLES = $(patsubst examples/%.c,$(BUILDDIR)/examples/%,$(EXAMPLE_SRCS))
+# The crawl pipeline examples (examples/crawl-*.c) share the code in
+# examples/crawl/ (HTTP client and server, SOCKS5, HTML and robots.txt,
+# JSON), built into an archive every example and test program may link.
+CRAWLEX_SRCS := $(sort $(wildcard examples/crawl/*.c))
+CRAWLEX_OBJS = $(patsubst examples/crawl/%.c,$(BUILDDIR)/examples/crawl/%.o,$(CRAWLEX_SRCS))
+CRAWLEX_LIB = $(if $(CRAWLEX_SRCS),$(BUILDDIR)/examples/libcrawlex.a)
+# The same code for test programs, built with the test flags (sanitizers).
+CRAWLEX_TEST_OBJS = $(patsubst examples/crawl/%.c,$(TESTDIR)/crawlex/%.o,$(CRAWLEX_SRCS))
+CRAWLEX_TEST_LIB = $(if $(CRAWLEX_SRCS),$(TESTDIR)/crawlex/libcrawlex.a)
 BENCHES = $(patsubst bench/%.c,$(BUILDDIR)/bench/%,$(BENCH_SRCS))
 GEN_CONFDOC = $(BUILDDIR)/tools/gen_confdoc
 
@@ -127,7 +136,7 @@ TEST_HELPERS = $(TESTDIR)/tobj/helpers.o $(TESTDIR)/tobj/helpers_log.o \
 TEST_PROGS = $(addprefix $(TESTDIR)/,$(TEST_NAMES))
 
 FORMAT_FILES = $(wildcard libcrawllog/*.[ch] include/*.h tests/*.[ch] \
-                 examples/*.c bench/*.c)
+                 examples/*.c examples/crawl/*.[ch] bench/*.c)
 
 # ---------------------------------------------------------------------------
 # Release build
@@ -170,10 +179,18 @@ $(BUILDDIR)/libcrawllog.so: $(BUILDDIR)/$(SONAME)
 $(BUILDDIR)/crawllog: $(patsubst libcrawllog/%.c,$(BUILDDIR)/obj/%.o,$(CLI_SRCS)) $(STATIC_LIB)
 	$(LINK) -o $@ $^ -pthread
 
-$(BUILDDIR)/examples/%: examples/%.c $(STATIC_LIB)
+$(BUILDDIR)/examples/crawl/%.o: examples/crawl/%.c
 	@mkdir -p $(@D)
-	$(CC) $(APP_CFLAGS) $(LDFLAGS) $(DEPFLAGS) -MF $@.d -MT $@ -o $@ $< \
-	    $(STATIC_LIB) -pthread
+	$(CC) $(APP_CFLAGS) -Iexamples/crawl $(DEPFLAGS) -c -o $@ $<
+
+$(BUILDDIR)/examples/libcrawlex.a: $(CRAWLEX_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILDDIR)/examples/%: examples/%.c $(STATIC_LIB) $(CRAWLEX_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(APP_CFLAGS) -Iexamples/crawl $(LDFLAGS) $(DEPFLAGS) -MF $@.d \
+	    -MT $@ -o $@ $< $(CRAWLEX_LIB) $(STATIC_LIB) -pthread
 
 $(BUILDDIR)/bench/%: bench/%.c $(STATIC_LIB)
 	@mkdir -p $(@D)
@@ -209,7 +226,16 @@ $(TESTDIR)/tobj/%.o: tests/%.c
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-$(TESTDIR)/test_%: $(TESTDIR)/tobj/test_%.o $(TEST_HELPERS) $(TEST_LIB)
+$(TESTDIR)/crawlex/%.o: examples/crawl/%.c
+	@mkdir -p $(@D)
+	$(CC) $(APP_CFLAGS) -Iexamples/crawl $(DEPFLAGS) -c -o $@ $<
+
+$(TESTDIR)/crawlex/libcrawlex.a: $(CRAWLEX_TEST_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(TESTDIR)/test_%: $(TESTDIR)/tobj/test_%.o $(TEST_HELPERS) $(TEST_LIB) \
+                   $(CRAWLEX_TEST_LIB)
 	$(LINK) -o $@ $^ -lcmocka -pthread
 
 # $(call run_suite,TESTDIR,FLAGS-VARIABLE,CFLAGS,ENV): build every test
@@ -253,10 +279,11 @@ deps:
 	        apt-get install -y libcmocka-dev || exit 1; \
 	fi
 
-# test_cli runs the release build/crawllog, so it is built first.
+# test_cli runs the release build/crawllog and the crawl tests the release
+# examples, so they are built first.
 test: deps
 	@docs=0; st=0; \
-	$(MAKE) --no-print-directory cli || st=1; \
+	$(MAKE) --no-print-directory cli examples || st=1; \
 	$(MAKE) --no-print-directory check-docs || docs=1; \
 	$(MAKE) --no-print-directory run-test-suite || st=1; \
 	if [ $$docs -ne 0 ]; then \
@@ -270,11 +297,11 @@ run-test-suite:
 	$(call run_suite,$(TESTDIR),EXTRA_CFLAGS,$(CFLAGS),)
 
 test-asan: deps
-	@$(MAKE) --no-print-directory cli
+	@$(MAKE) --no-print-directory cli examples
 	$(call run_suite,build/asan,ASAN_FLAGS,$(ASAN_CFLAGS),$(ASAN_ENV))
 
 test-tsan: deps
-	@$(MAKE) --no-print-directory cli
+	@$(MAKE) --no-print-directory cli examples
 	$(call run_suite,build/tsan,TSAN_FLAGS,$(TSAN_CFLAGS),$(TSAN_ENV))
 
 # Builds everything (library, CLI, examples, benchmarks, tool, tests) with
@@ -384,17 +411,18 @@ format:
 clean:
 	rm -rf build
 
-# The main job.  Until the crawl pipeline (examples/crawler) lands, the demo
-# exercises the storage layer: append + read back, describe, verify.
+# The main job: the crawl pipeline demo (examples/crawl-demo.c) on the
+# embedded default data directory: fixture site, producer, 4 crawler
+# processes with a SIGKILL and a proxy outage, then the summary and the
+# group's table; exits 0 only if every job was reported or dead-lettered.
 DEMO_DIR ?= ./crawllog-data
 demo: all
-	$(BUILDDIR)/examples/log_basics $(DEMO_DIR)
-	$(BUILDDIR)/crawllog -d $(DEMO_DIR) topics describe urls
-	$(BUILDDIR)/crawllog -d $(DEMO_DIR) verify
+	$(BUILDDIR)/examples/crawl-demo -d $(DEMO_DIR)
 
 help:
 	@sed -n 's/^#   make/make/p' Makefile
 
 -include $(wildcard $(BUILDDIR)/obj/*.d $(TESTDIR)/obj/*.d \
-    $(TESTDIR)/tobj/*.d $(BUILDDIR)/examples/*.d $(BUILDDIR)/bench/*.d \
+    $(TESTDIR)/tobj/*.d $(TESTDIR)/crawlex/*.d $(BUILDDIR)/examples/*.d \
+    $(BUILDDIR)/examples/crawl/*.d $(BUILDDIR)/bench/*.d \
     $(BUILDDIR)/tools/*.d)
