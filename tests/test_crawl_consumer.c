@@ -5,6 +5,9 @@
  * report, the consumer crawls but commits nothing (and keeps its jobs);
  * once the sink answers again, every job is reported and committed.
  * SIGTERM then ends the member cleanly (exit 0, the group is left).
+ * And the circuit breaker around the renew-identity hook: while the hook
+ * fails the member pauses (in the group, committing nothing), then
+ * resumes by itself.
  *
  * Runs build/examples/crawl-fixture and build/examples/crawl-consumer
  * (make examples builds them; make test does so first).
@@ -88,15 +91,18 @@ static int64_t committed(crawllog_t *log)
     return n;
 }
 
-static void test_commit_only_after_report(void **state)
+/* Start the fixture (report_fail_pct) and fill crawl.jobs with JOBS pages
+ * of its two hosts; the fixture's HTTP port. */
+static int setup_world(void **state, const char *fail_pct, crawllog_t **logp)
 {
     char err[4300], line[128];
     int pfd[2], http = 0, socks = 0;
     assert_int_equal(pipe(pfd), 0);
     cl_test_path(err, sizeof(err), CL_TEST_DIR(state), "fixture.log");
     const char *fargv[] = {"build/examples/crawl-fixture", "--hosts", "2",
-                           "--pages", "50", "--report-fail-pct", "100", NULL};
-    pid_t fixture = kids[0] = spawn_out(fargv, pfd[1], err);
+                           "--pages", "50", "--report-fail-pct", fail_pct,
+                           NULL};
+    kids[0] = spawn_out(fargv, pfd[1], err);
     close(pfd[1]);
     size_t n = 0;
     while (n < sizeof(line) - 1 && read(pfd[0], line + n, 1) == 1 &&
@@ -107,7 +113,6 @@ static void test_commit_only_after_report(void **state)
     close(pfd[0]);
     assert_int_equal(sscanf(line, "fixture http=%d socks=%d", &http, &socks),
                      2);
-
     /* JOBS pages on two hosts, keyed by host like crawl-producer does. */
     crawllog_t *log = cl_test_open(data_dir(state), NULL);
     cl_test_create_topic(log, "crawl.jobs", 2, NULL);
@@ -129,6 +134,26 @@ static void test_commit_only_after_report(void **state)
             val, (size_t)len, NULL, 0, NULL));
     }
     assert_crawllog_ok(crawllog_producer_destroy(prod));
+    *logp = log;
+    return http;
+}
+
+/* SIGTERM pid: it must exit 0 within 5 s. */
+static void term_ok(pid_t pid)
+{
+    int st = 0;
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    for (int i = 0; i < 200 && waitpid(pid, &st, WNOHANG) == 0; i++) {
+        cl_test_sleep_ms(25);
+    }
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static void test_commit_only_after_report(void **state)
+{
+    char err[4300];
+    crawllog_t *log = NULL;
+    int http = setup_world(state, "100", &log);
 
     char url[128];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/report", http);
@@ -159,19 +184,66 @@ static void test_commit_only_after_report(void **state)
     assert_int_equal(stat_of(http, "unique"), JOBS);
 
     /* SIGTERM: finish, leave the group, exit 0. */
-    assert_int_equal(kill(cons, SIGTERM), 0);
-    int st = 0;
-    for (int i = 0; i < 200 && waitpid(cons, &st, WNOHANG) == 0; i++) {
-        cl_test_sleep_ms(25);
-    }
-    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    term_ok(cons);
     kids[1] = 0;
+    int st = 0;
     crawllog_group_desc_t *d = NULL;
     assert_crawllog_ok(crawllog_group_describe(log, "crawlers", &d));
     assert_int_equal(d->member_count, 0);
     crawllog_group_desc_free(d);
-    kill(fixture, SIGTERM);
-    assert_int_equal(waitpid(fixture, &st, 0), fixture);
+    kill(kids[0], SIGTERM);
+    assert_int_equal(waitpid(kids[0], &st, 0), kids[0]);
+    kids[0] = 0;
+    cl_test_close_verify(log, data_dir(state));
+}
+
+/* The renew-identity hook fails (a file says the dependency is down): the
+ * breaker opens, the member pauses and commits nothing while staying in
+ * the group; once the hook works again a probe closes the breaker and
+ * every job is done. */
+static void test_renew_hook_breaker(void **state)
+{
+    char err[4300], down[4300], cmd[4400], url[128];
+    crawllog_t *log = NULL;
+    int http = setup_world(state, "0", &log);
+    cl_test_path(down, sizeof(down), CL_TEST_DIR(state), "tor-down");
+    cl_test_write_file(down, "", 0);
+    snprintf(cmd, sizeof(cmd), "test ! -e '%s'", down);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/report", http);
+    cl_test_path(err, sizeof(err), CL_TEST_DIR(state), "consumer.log");
+    const char *cargv[] = {"build/examples/crawl-consumer", "-d",
+                           data_dir(state), "--workers", "1",
+                           "--report-url", url, "--renew-cmd", cmd,
+                           "--renew-every", "1", "--renew-timeout-ms", "500",
+                           NULL};
+    pid_t cons = kids[1] = spawn_out(cargv, -1, err);
+    cl_test_sleep_ms(1500);
+    assert_int_equal(committed(log), 0);
+    assert_int_equal(stat_of(http, "reports"), 0);
+    crawllog_group_desc_t *d = NULL;
+    assert_crawllog_ok(crawllog_group_describe(log, "crawlers", &d));
+    assert_int_equal(d->member_count, 1); /* paused, not gone */
+    crawllog_group_desc_free(d);
+    size_t len = 0;
+    char *logtext = cl_test_read_file(err, &len);
+    assert_non_null(strstr(logtext, "event=breaker_open"));
+    assert_non_null(strstr(logtext, "event=paused"));
+    free(logtext);
+
+    assert_int_equal(unlink(down), 0); /* the dependency is back */
+    int64_t deadline = cl_test_mono_ms() + 20000;
+    while (committed(log) < JOBS && cl_test_mono_ms() < deadline) {
+        cl_test_sleep_ms(50);
+    }
+    assert_int_equal(committed(log), JOBS);
+    logtext = cl_test_read_file(err, &len);
+    assert_non_null(strstr(logtext, "event=breaker_closed"));
+    assert_non_null(strstr(logtext, "event=resumed"));
+    free(logtext);
+    term_ok(cons);
+    kids[1] = 0;
+    kill(kids[0], SIGTERM);
+    waitpid(kids[0], NULL, 0);
     kids[0] = 0;
     cl_test_close_verify(log, data_dir(state));
 }
@@ -180,6 +252,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_commit_only_after_report,
+                                        cl_test_tmpdir_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_renew_hook_breaker,
                                         cl_test_tmpdir_setup, teardown),
     };
     return cmocka_run_group_tests_name("crawl_consumer", tests, group_setup,
