@@ -14,6 +14,8 @@
  */
 #include "cli_harness.h"
 
+#include <sys/stat.h>
+
 #include "http.h"
 #include "seo.h"
 
@@ -95,13 +97,15 @@ static int64_t committed(crawllog_t *log)
  * of its two hosts; the fixture's HTTP port. */
 static int setup_world(void **state, const char *fail_pct, crawllog_t **logp)
 {
-    char err[4300], line[128];
+    char err[4300], line[128], reports[4300];
     int pfd[2], http = 0, socks = 0;
     assert_int_equal(pipe(pfd), 0);
     cl_test_path(err, sizeof(err), CL_TEST_DIR(state), "fixture.log");
+    cl_test_path(reports, sizeof(reports), CL_TEST_DIR(state),
+                 "reports.jsonl");
     const char *fargv[] = {"build/examples/crawl-fixture", "--hosts", "2",
                            "--pages", "50", "--report-fail-pct", fail_pct,
-                           NULL};
+                           "--reports", reports, NULL};
     kids[0] = spawn_out(fargv, pfd[1], err);
     close(pfd[1]);
     size_t n = 0;
@@ -248,12 +252,72 @@ static void test_renew_hook_breaker(void **state)
     cl_test_close_verify(log, data_dir(state));
 }
 
+/* --fetcher curl runs the curl binary per URL (found in PATH): here a
+ * stand-in script that answers every URL with a fixed page, so the test
+ * needs no curl and checks the consumer's side of the contract (the
+ * arguments, the body file, the status line it prints). */
+static void test_curl_fetcher(void **state)
+{
+    char err[4300], bin[4300], fake[4400], url[128], path[8192];
+    crawllog_t *log = NULL;
+    int http = setup_world(state, "0", &log);
+    cl_test_path(bin, sizeof(bin), CL_TEST_DIR(state), "bin");
+    assert_int_equal(mkdir(bin, 0700), 0);
+    snprintf(fake, sizeof(fake), "%s/curl", bin);
+    static const char script[] =
+        "#!/bin/sh\n"
+        "out=; for a in \"$@\"; do [ \"$prev\" = -o ] && out=$a; "
+        "prev=$a; url=$a; done\n"
+        "printf '<html><title>via curl</title><h1>x</h1></html>' > \"$out\"\n"
+        "printf '200 0 %s' \"$url\"\n";
+    cl_test_write_file(fake, script, sizeof(script) - 1);
+    assert_int_equal(chmod(fake, 0755), 0);
+    const char *old = getenv("PATH");
+    snprintf(path, sizeof(path), "%s:%s", bin, old ? old : "/usr/bin:/bin");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("PATH", path, 1);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/report", http);
+    cl_test_path(err, sizeof(err), CL_TEST_DIR(state), "consumer.log");
+    const char *cargv[] = {"build/examples/crawl-consumer", "-d",
+                           data_dir(state), "--workers", "2", "--report-url",
+                           url, "--fetcher", "curl", NULL};
+    pid_t cons = kids[1] = spawn_out(cargv, -1, err);
+    if (saved) {
+        setenv("PATH", saved, 1);
+        free(saved);
+    }
+    int64_t deadline = cl_test_mono_ms() + 20000;
+    while (committed(log) < JOBS && cl_test_mono_ms() < deadline) {
+        cl_test_sleep_ms(50);
+    }
+    assert_int_equal(committed(log), JOBS);
+    size_t len = 0;
+    char *rep = cl_test_read_file(
+        cl_test_path(path, sizeof(path), CL_TEST_DIR(state), "reports.jsonl"),
+        &len);
+    int titles = 0;
+    for (const char *q = rep; (q = strstr(q, "\"title\":\"via curl\"")); q++) {
+        titles++;
+    }
+    assert_int_equal(titles, JOBS);
+    assert_non_null(strstr(rep, "\"h1_count\":1"));
+    free(rep);
+    term_ok(cons);
+    kids[1] = 0;
+    kill(kids[0], SIGTERM);
+    waitpid(kids[0], NULL, 0);
+    kids[0] = 0;
+    cl_test_close_verify(log, data_dir(state));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_commit_only_after_report,
                                         cl_test_tmpdir_setup, teardown),
         cmocka_unit_test_setup_teardown(test_renew_hook_breaker,
+                                        cl_test_tmpdir_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_curl_fetcher,
                                         cl_test_tmpdir_setup, teardown),
     };
     return cmocka_run_group_tests_name("crawl_consumer", tests, group_setup,
