@@ -62,7 +62,7 @@ static inline int64_t cl_get_i64(const uint8_t *p) { return (int64_t)cl_get_u64(
 /* Bytes needed to encode v as a zig-zag varlong. */
 static inline size_t cl_varlong_size(int64_t v)
 {
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    uint64_t z = ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63));
     size_t n = 1;
     while (z >= 0x80) {
         z >>= 7;
@@ -75,7 +75,7 @@ static inline size_t cl_varlong_size(int64_t v)
  * (int32) has the same encoding as a varlong of the same value. */
 static inline size_t cl_put_varlong(uint8_t *p, int64_t v)
 {
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    uint64_t z = ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63));
     size_t n = 0;
     while (z >= 0x80) {
         p[n++] = (uint8_t)(z | 0x80);

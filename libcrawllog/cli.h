@@ -114,7 +114,7 @@ struct cli_format {
 };
 /* "text", "raw", "json" or a format string with a %: 0, or -1 if s is
  * none of them (an unknown % or \ escape). */
-int cli_format_parse(struct cli_format *f, const char *s);
+int cli_format_parse(struct cli_format *co, const char *f);
 void cli_format_print(const struct cli_format *f, const crawllog_msg_t *m);
 /* Flush stdout: 0, 1 if the reader went away (EPIPE: stdout is then
  * /dev/null, the caller stops quietly), -1 after reporting an error. */

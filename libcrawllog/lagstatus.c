@@ -253,6 +253,9 @@ int cl_lag_evaluate(const struct cl_lag_window *w,
     uint32_t n = win_len(w);
     uint32_t k = n < e.intervals ? n : e.intervals;
 
+    if (k == 0) {
+        return CL_LAG_NOTFOUND; /* not reached: n >= 1, intervals >= 1 */
+    }
     if ((double)k / (double)e.intervals < e.min_complete) {
         return CL_LAG_OK;
     }
