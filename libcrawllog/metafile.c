@@ -179,7 +179,7 @@ static int check_crc(const char *buf, size_t len, const char *relpath,
     unsigned long stored;
     uint32_t calc;
 
-    if (memchr(buf, '\0', len) != NULL) {
+    if (len > 0 && memchr(buf, '\0', len) != NULL) { /* buf may be NULL */
         return cl_errf(err, CRAWLLOG_ECORRUPT, "%s: NUL byte in file", relpath);
     }
     start = len >= CRC_LINE_LEN ? len - CRC_LINE_LEN : 0;
