@@ -139,7 +139,10 @@ int crawllog_flush(crawllog_t *log, int sync)
     int first = 0;
     if (log == NULL || sync < CRAWLLOG_SYNC_NONE ||
         sync > CRAWLLOG_SYNC_DURABLE) {
-        return CRAWLLOG_EINVAL;
+        return log ? cl_log_fail(log, cl_errf(&err, CRAWLLOG_EINVAL,
+                                              "invalid sync mode %d", sync),
+                                 &err)
+                   : CRAWLLOG_EINVAL;
     }
     int rc = cl_log_open_partitions(log, &parts, &n);
     if (rc != 0) {
@@ -191,7 +194,9 @@ int crawllog_partition_offsets(crawllog_t *log, const char *topic,
         *endp = -1;
     }
     if (log == NULL || topic == NULL) {
-        return CRAWLLOG_EINVAL;
+        return log ? cl_log_fail(log, cl_errf(&err, CRAWLLOG_EINVAL,
+                                              "topic is NULL"), &err)
+                   : CRAWLLOG_EINVAL;
     }
     int rc = cl_log_with_partition(log, topic, partition, offsets_one, &args, &err);
     if (rc != 0) {

@@ -443,7 +443,8 @@ int crawllog_consumer_subscribe(crawllog_consumer_t *cons,
 {
     struct cl_err err = {{0}};
     if (cons == NULL || (topics == NULL && count > 0)) {
-        return CRAWLLOG_EINVAL;
+        return cons ? cl_cons_fail(cons, CRAWLLOG_EINVAL, NULL)
+                    : CRAWLLOG_EINVAL;
     }
     if (cons->closed || cons->fatal) {
         return cl_cons_fail(cons, cons->fatal ? cons->fatal : CRAWLLOG_ECLOSED,
@@ -520,7 +521,8 @@ int crawllog_consumer_assign(crawllog_consumer_t *cons,
 {
     struct cl_err err = {{0}};
     if (cons == NULL || (parts == NULL && count > 0)) {
-        return CRAWLLOG_EINVAL;
+        return cons ? cl_cons_fail(cons, CRAWLLOG_EINVAL, NULL)
+                    : CRAWLLOG_EINVAL;
     }
     if (cons->closed) {
         return cl_cons_fail(cons, CRAWLLOG_ECLOSED, NULL);

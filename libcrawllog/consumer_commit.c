@@ -338,6 +338,14 @@ int crawllog_consumer_commit(crawllog_consumer_t *cons,
         return rc;
     }
     if (msg == NULL) {
+        /* Checked here too: with nothing new to commit, nothing below
+         * would look at them. */
+        if ((sync != CRAWLLOG_SYNC_WRITTEN && sync != CRAWLLOG_SYNC_DURABLE) ||
+            cons->group_id[0] == '\0') {
+            cl_errf(&err, CRAWLLOG_EINVAL, "commit needs a group.id and sync "
+                    "CRAWLLOG_SYNC_WRITTEN or _DURABLE");
+            return cl_cons_fail(cons, CRAWLLOG_EINVAL, &err);
+        }
         rc = cl_cons_commit_positions(cons, NULL, 0, sync, &err);
         return rc ? cl_cons_fail(cons, rc, &err) : 0;
     }
@@ -356,7 +364,8 @@ int crawllog_consumer_commit_offsets(crawllog_consumer_t *cons,
 {
     struct cl_err err = {{0}};
     if (cons == NULL || (list == NULL && count > 0)) {
-        return CRAWLLOG_EINVAL;
+        return cons ? cl_cons_fail(cons, CRAWLLOG_EINVAL, NULL)
+                    : CRAWLLOG_EINVAL;
     }
     int rc = cl_cons_check_state(cons, 0);
     if (rc != 0 || count == 0) {
@@ -401,7 +410,8 @@ int crawllog_consumer_committed(crawllog_consumer_t *cons, const char *topic,
         *offsetp = -1;
     }
     if (cons == NULL || topic == NULL || offsetp == NULL) {
-        return CRAWLLOG_EINVAL;
+        return cons ? cl_cons_fail(cons, CRAWLLOG_EINVAL, NULL)
+                    : CRAWLLOG_EINVAL;
     }
     int rc = cl_cons_group(cons, &err);
     if (rc == 0) {
@@ -497,7 +507,8 @@ int crawllog_consumer_position(crawllog_consumer_t *cons, const char *topic,
         *offsetp = -1;
     }
     if (cons == NULL || offsetp == NULL) {
-        return CRAWLLOG_EINVAL;
+        return cons ? cl_cons_fail(cons, CRAWLLOG_EINVAL, NULL)
+                    : CRAWLLOG_EINVAL;
     }
     struct cl_cpart *cp = owned(cons, topic, partition);
     if (cp == NULL) {
@@ -512,7 +523,7 @@ static int set_paused(crawllog_consumer_t *c,
                       int paused)
 {
     if (c == NULL || (parts == NULL && n > 0)) {
-        return CRAWLLOG_EINVAL;
+        return c ? cl_cons_fail(c, CRAWLLOG_EINVAL, NULL) : CRAWLLOG_EINVAL;
     }
     for (size_t i = 0; i < n; i++) {
         if (owned(c, parts[i].topic, parts[i].partition) == NULL) {
@@ -550,7 +561,8 @@ int crawllog_consumer_assignment(crawllog_consumer_t *cons,
         *countp = 0;
     }
     if (cons == NULL || listp == NULL || countp == NULL) {
-        return CRAWLLOG_EINVAL;
+        return cons ? cl_cons_fail(cons, CRAWLLOG_EINVAL, NULL)
+                    : CRAWLLOG_EINVAL;
     }
     size_t bytes = (cons->nparts + 1) * sizeof(crawllog_topic_partition_t);
     for (size_t i = 0; i < cons->nparts; i++) {

@@ -276,7 +276,8 @@ int crawllog_consumer_dead_letter(crawllog_consumer_t *cons,
 {
     struct cl_err err = {{0}};
     if (cons == NULL || msg == NULL) {
-        return CRAWLLOG_EINVAL;
+        return cons ? cl_cons_fail(cons, CRAWLLOG_EINVAL, NULL)
+                    : CRAWLLOG_EINVAL;
     }
     int rc = cl_cons_check_state(cons, 0);
     if (rc != 0 || (rc = cl_cons_check_msg(cons, msg)) != 0) {

@@ -240,14 +240,15 @@ int crawllog_consumer_poll(crawllog_consumer_t *cons, int timeout_ms,
         *countp = 0;
     }
     if (cons == NULL || msgs == NULL || countp == NULL || max == 0) {
-        return CRAWLLOG_EINVAL;
+        return cons ? cl_cons_fail(cons, CRAWLLOG_EINVAL, NULL)
+                    : CRAWLLOG_EINVAL;
     }
     int rc0 = cl_cons_check_state(cons, 1);
     if (rc0 != 0) {
         return rc0;
     }
     int64_t limit = cl_conf_int(cons->conf, CL_CONF_MAX_POLL_RECORDS);
-    if ((int64_t)max > limit) {
+    if (max > (uint64_t)limit) { /* not (int64_t)max: SIZE_MAX is -1 */
         max = (size_t)limit;
     }
     int64_t start = cl_io_mono_ns();

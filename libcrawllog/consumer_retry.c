@@ -58,7 +58,8 @@ int crawllog_consumer_process(crawllog_consumer_t *cons,
         *outcomep = 0;
     }
     if (cons == NULL || msg == NULL || fn == NULL) {
-        return CRAWLLOG_EINVAL;
+        return cons ? cl_cons_fail(cons, CRAWLLOG_EINVAL, NULL)
+                    : CRAWLLOG_EINVAL;
     }
     int rc = cl_cons_check_state(cons, 1);
     if (rc != 0 || (rc = cl_cons_check_msg(cons, msg)) != 0) {

@@ -151,6 +151,11 @@ int cl_group_open(struct cl_group *g, crawllog_t *log, const char *name,
         rc = cl_io_ftruncate("group.truncate", fd, CL_GROUP_STATE_SIZE);
     }
     void *addr = NULL;
+    /* Blocks reserved (when some are missing: a file just grown, or one
+     * left sparse): a full disk is ENOSPC here, never SIGBUS. */
+    if (rc == 0 && (uint64_t)st.st_blocks * 512 < CL_GROUP_STATE_SIZE) {
+        rc = cl_io_fallocate("group.reserve", fd, CL_GROUP_STATE_SIZE);
+    }
     if (rc == 0) {
         rc = cl_io_mmap_shared("group.mmap", fd, CL_GROUP_STATE_SIZE, &addr);
     }

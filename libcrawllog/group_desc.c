@@ -217,7 +217,10 @@ int crawllog_group_describe(crawllog_t *log, const char *group,
         *descp = NULL;
     }
     if (log == NULL || group == NULL || descp == NULL) {
-        return CRAWLLOG_EINVAL;
+        return log ? cl_log_fail(log, cl_errf(&err, CRAWLLOG_EINVAL,
+                                              "group and descp needed"),
+                                 &err)
+                   : CRAWLLOG_EINVAL;
     }
     int rc = cl_group_open(&g, log, group, 0, &err);
     if (rc != 0) {
@@ -300,7 +303,10 @@ int crawllog_group_list(crawllog_t *log, char ***namesp, size_t *countp)
         *countp = 0;
     }
     if (log == NULL || namesp == NULL || countp == NULL) {
-        return CRAWLLOG_EINVAL;
+        return log ? cl_log_fail(log, cl_errf(&err, CRAWLLOG_EINVAL,
+                                              "namesp and countp needed"),
+                                 &err)
+                   : CRAWLLOG_EINVAL;
     }
     int fd = cl_tree_open_dir(log->rootfd, CL_GROUPS_DIR);
     if (fd == -ENOENT) {

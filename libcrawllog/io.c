@@ -312,6 +312,25 @@ int cl_io_ftruncate(const char *site, int fd, uint64_t len)
     }
 }
 
+int cl_io_fallocate(const char *site, int fd, uint64_t len)
+{
+    int eintr = 0;
+    int rc = cl_fp_check(site, 1, &eintr);
+
+    if (rc != 0) {
+        return skip_to_ok(rc);
+    }
+    if (len > (uint64_t)INT64_MAX) {
+        return -EINVAL;
+    }
+    for (;;) {
+        rc = fake_eintr(&eintr) ? EINTR : posix_fallocate(fd, 0, (off_t)len);
+        if (rc != EINTR) {
+            return -rc;
+        }
+    }
+}
+
 int cl_io_renameat(const char *site, int olddirfd, const char *oldname,
                    int newdirfd, const char *newname)
 {

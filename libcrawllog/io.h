@@ -28,13 +28,14 @@
  *
  *   ERRNO   the call fails with -ERRNO and does nothing (a write writes
  *           nothing).  EINTR is special for open/openat/pwrite_all/
- *           pread_all/ftruncate/lock: the wrapper sees one EINTR from the OS
- *           and must retry, so the call still succeeds.  For the "malloc"
+ *           pread_all/ftruncate/fallocate/lock: the wrapper sees one EINTR
+ *           from the OS and must retry, so the call still succeeds.  For the "malloc"
  *           site any ERRNO makes the allocation return NULL.
  *   SHORT(n) pwrite_all really writes the first n bytes, then fails with
  *           -ENOSPC.  Every other call fails with -EIO.
  *   SKIP    pretends success without doing the operation (fsync ablation):
- *           pwrite_all/fsync/fdatasync/ftruncate/mkdirat/renameat/unlinkat/
+ *           pwrite_all/fsync/fdatasync/ftruncate/fallocate/mkdirat/renameat/
+ *           unlinkat/
  *           lock return 0.  Calls that must produce something (open, openat,
  *           pread_all, fstat, fstatat, listdir, mmap_shared, allocations)
  *           cannot pretend, so SKIP fails them like EIO (NULL for malloc).
@@ -97,6 +98,12 @@ int cl_io_fsync(const char *site, int fd);
 
 /* ftruncate(2) to len bytes; retries EINTR. */
 int cl_io_ftruncate(const char *site, int fd, uint64_t len);
+
+/* posix_fallocate(3) of bytes 0..len: the blocks of a file that will be
+ * mapped MAP_SHARED exist, so touching the mapping cannot raise SIGBUS on
+ * a full file system (the caller gets -ENOSPC here instead).  Cheap when
+ * they already exist. */
+int cl_io_fallocate(const char *site, int fd, uint64_t len);
 
 /* renameat(2). */
 int cl_io_renameat(const char *site, int olddirfd, const char *oldname,

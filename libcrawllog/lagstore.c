@@ -125,6 +125,12 @@ int cl_lagstore_open(struct cl_lagstore **sp, int dirfd, const char *reldir,
          * same size and leave the (zero) contents alone. */
         rc = cl_io_ftruncate("lagstore.truncate", fd, CL_LAGSTORE_SIZE);
     }
+    /* Blocks reserved (when some are missing: a file just grown, or one
+     * left sparse): a full disk is ENOSPC here, never SIGBUS. */
+    if (rc == 0 && create &&
+        (uint64_t)st.st_blocks * 512 < CL_LAGSTORE_SIZE) {
+        rc = cl_io_fallocate("lagstore.reserve", fd, CL_LAGSTORE_SIZE);
+    }
     if (rc == 0) {
         rc = cl_io_mmap_shared("lagstore.mmap", fd, CL_LAGSTORE_SIZE, &addr);
     }

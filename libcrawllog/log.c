@@ -648,7 +648,10 @@ int crawllog_topic_list(crawllog_t *log, char ***namesp, size_t *countp)
         *countp = 0;
     }
     if (log == NULL || namesp == NULL || countp == NULL) {
-        return CRAWLLOG_EINVAL;
+        return log ? cl_log_fail(log, cl_errf(&err, CRAWLLOG_EINVAL,
+                                              "namesp and countp needed"),
+                                 &err)
+                   : CRAWLLOG_EINVAL;
     }
     int rc = cl_topic_list(log->rootfd, namesp, countp, &err);
     return rc ? cl_log_fail(log, rc, &err) : 0;
@@ -671,7 +674,9 @@ int crawllog_topic_describe(crawllog_t *log, const char *topic,
         *confp = NULL;
     }
     if (log == NULL || topic == NULL) {
-        return CRAWLLOG_EINVAL;
+        return log ? cl_log_fail(log, cl_errf(&err, CRAWLLOG_EINVAL,
+                                              "topic is NULL"), &err)
+                   : CRAWLLOG_EINVAL;
     }
     if (!cl_names_topic_valid(topic)) {
         cl_errf(&err, CRAWLLOG_EINVAL, "invalid topic name");

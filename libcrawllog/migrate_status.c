@@ -211,7 +211,9 @@ int crawllog_topic_migration(crawllog_t *log, const char *topic,
         *infop = NULL;
     }
     if (log == NULL || infop == NULL) {
-        return CRAWLLOG_EINVAL;
+        return log ? cl_log_fail(log, cl_errf(&err, CRAWLLOG_EINVAL,
+                                              "infop is NULL"), &err)
+                   : CRAWLLOG_EINVAL;
     }
     if (topic == NULL || !cl_names_topic_valid(topic)) {
         cl_errf(&err, CRAWLLOG_EINVAL, "invalid topic name");

@@ -89,6 +89,11 @@ int cl_notify_open(struct cl_notify **np, int rootfd, unsigned fmode,
     if (rc == 0 && st.st_size < CL_NOTIFY_SIZE) {
         rc = cl_io_ftruncate("notify.truncate", fd, CL_NOTIFY_SIZE);
     }
+    /* Blocks reserved (when some are missing: a file just grown, or one
+     * left sparse): a full disk is ENOSPC here, never SIGBUS. */
+    if (rc == 0 && (uint64_t)st.st_blocks * 512 < CL_NOTIFY_SIZE) {
+        rc = cl_io_fallocate("notify.reserve", fd, CL_NOTIFY_SIZE);
+    }
     if (rc == 0) {
         rc = cl_io_mmap_shared("notify.mmap", fd, CL_NOTIFY_SIZE, &addr);
     }

@@ -147,6 +147,9 @@ CRAWLLOG_API int crawllog_producer_send_sequenced(
         if (base_offsetp != NULL) {
             *base_offsetp = -1;
         }
+        if (duplicatep != NULL) {
+            *duplicatep = 0;
+        }
         return cl_producer_fail(
             prod,
             cl_errf(&err, CRAWLLOG_EINVAL, "%s",

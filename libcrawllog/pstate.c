@@ -76,6 +76,11 @@ int cl_pstate_open(struct cl_pstate *ps, int dirfd, const char *reldir,
     if (rc == 0 && st.st_size < CL_PSTATE_SIZE) {
         rc = cl_io_ftruncate("state.truncate", fd, CL_PSTATE_SIZE);
     }
+    /* Blocks reserved (when some are missing: a file just grown, or one
+     * left sparse): a full disk is ENOSPC here, never SIGBUS. */
+    if (rc == 0 && (uint64_t)st.st_blocks * 512 < CL_PSTATE_SIZE) {
+        rc = cl_io_fallocate("state.reserve", fd, CL_PSTATE_SIZE);
+    }
     if (rc == 0) {
         rc = cl_io_mmap_shared("state.mmap", fd, CL_PSTATE_SIZE, &addr);
     }

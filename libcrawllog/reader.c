@@ -34,6 +34,10 @@
 #include "record.h"
 
 #define READ_CHUNK (256 * 1024)
+/* Most bytes one crawllog_reader_fetch() reads ahead ("at most max_bytes"):
+ * the read buffer is sized by the request, so a huge max_bytes (SIZE_MAX)
+ * must not become the allocation size.  A larger batch is still read. */
+#define FETCH_MAX ((size_t)64 * 1024 * 1024)
 
 struct crawllog_reader_s {
     crawllog_t *log;
@@ -88,7 +92,9 @@ int crawllog_reader_new(crawllog_reader_t **rdp, crawllog_t *log,
         *rdp = NULL;
     }
     if (rdp == NULL || log == NULL || topic == NULL) {
-        return CRAWLLOG_EINVAL;
+        return log ? cl_log_fail(log, cl_errf(&err, CRAWLLOG_EINVAL,
+                                              "rdp and topic needed"), &err)
+                   : CRAWLLOG_EINVAL;
     }
     int rc = cl_log_partition(log, topic, partition, &part, &err);
     if (rc != 0) {
@@ -405,7 +411,9 @@ int crawllog_reader_next(crawllog_reader_t *rd, const crawllog_msg_t **msgp)
         *msgp = NULL;
     }
     if (rd == NULL || msgp == NULL) {
-        return CRAWLLOG_EINVAL;
+        return rd ? rd_fail(rd, cl_errf(&err, CRAWLLOG_EINVAL,
+                                        "msgp is NULL"), &err)
+                  : CRAWLLOG_EINVAL;
     }
     int rc = next_into(rd, 1, READ_CHUNK, &rd->msg, &err);
     if (rc < 0) {
@@ -451,12 +459,15 @@ int crawllog_reader_fetch(crawllog_reader_t *rd, size_t max_bytes,
         *lenp = 0;
     }
     if (rd == NULL || bufp == NULL || lenp == NULL) {
-        return CRAWLLOG_EINVAL;
+        return rd ? rd_fail(rd, cl_errf(&err, CRAWLLOG_EINVAL,
+                                        "bufp and lenp needed"), &err)
+                  : CRAWLLOG_EINVAL;
     }
     size_t from = rd->in_batch ? rd->batch_start : rd->off;
     if (from >= rd->len) {
-        int eof, rc = fill(rd, max_bytes > READ_CHUNK ? max_bytes : READ_CHUNK,
-                           &eof, &err);
+        size_t want = max_bytes > READ_CHUNK ? max_bytes : READ_CHUNK;
+        int eof, rc = fill(rd, want < FETCH_MAX ? want : FETCH_MAX, &eof,
+                           &err);
         if (rc != 0) {
             return rd_fail(rd, rc, &err);
         }

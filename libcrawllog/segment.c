@@ -463,17 +463,31 @@ struct reindex {
     const char *reldir;
     int64_t interval;
     struct cl_err *err;
+    int full; /* the disk is full: index entries are left out */
 };
 
+/* Indexes are derived (a reader scans around a missing entry): a full disk
+ * while writing them back must not stop recovery, and so the opening of a
+ * full data directory (which then cannot be cleaned up by this library).
+ * Other errors still fail. */
 static int reindex_fn(void *opaque, const uint8_t *batch,
                       const struct cl_batch_hdr *h, uint64_t pos)
 {
     struct reindex *ri = opaque;
     (void)batch;
-    return cl_segment_index_batch(ri->seg, ri->reldir, pos,
-                                  cl_record_batch_total(h), h->base_offset,
-                                  h->base_offset + h->last_offset_delta,
-                                  h->max_timestamp, ri->interval, ri->err);
+    if (ri->full) {
+        return 0;
+    }
+    int rc = cl_segment_index_batch(ri->seg, ri->reldir, pos,
+                                    cl_record_batch_total(h), h->base_offset,
+                                    h->base_offset + h->last_offset_delta,
+                                    h->max_timestamp, ri->interval, ri->err);
+    if (rc == CRAWLLOG_ENOSPC) {
+        ri->full = 1;
+        ri->err->msg[0] = '\0';
+        return 0;
+    }
+    return rc;
 }
 
 /* Where to resume scanning: the last index entry (dropping entries that do
@@ -544,7 +558,7 @@ int cl_segment_recover(struct cl_segment *seg, int dirfd, const char *reldir,
     }
     memset(&res, 0, sizeof(res));
     res.max_ts = -1;
-    struct reindex ri = {seg, reldir, index_interval, err};
+    struct reindex ri = {seg, reldir, index_interval, err, 0};
     rc = cl_segment_scan(seg, reldir, pos, off, 0, reindex_fn, &ri, &res,
                          err);
     if (rc != 0) {
