@@ -574,4 +574,10 @@ struct cl_test_seglist *cl_test_segments(const char *dir, const char *topic,
  * partition.  Returns the input part, or NULL for a malformed line. */
 const char *cl_test_murmur2_prefix(const char *line, struct cl_test_vector *v);
 
+/* Append to names[n..max) the CRAWLLOG_API functions declared in the
+ * header at path (read at run time: the misuse tables check that every
+ * public function has a row); returns the new count (helpers_log.c). */
+size_t cl_test_api_names(const char *path, char (*names)[64], size_t n,
+                         size_t max);
+
 #endif /* CL_TEST_HELPERS_H */

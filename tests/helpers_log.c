@@ -395,3 +395,30 @@ const char *cl_test_murmur2_prefix(const char *line, struct cl_test_vector *v)
     }
     return NULL;
 }
+
+/* Append to names the CRAWLLOG_API functions declared in path. */
+size_t cl_test_api_names(const char *path, char (*names)[64], size_t n,
+                         size_t max)
+{
+    char *text = cl_test_read_file(path, NULL);
+    static const char idch[] = "_abcdefghijklmnopqrstuvwxyz0123456789"
+                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    for (char *p = text; (p = strstr(p, "CRAWLLOG_API")) != NULL;) {
+        int is_def = p - text >= 7 && strncmp(p - 7, "define ", 7) == 0;
+        char *q = p += 12, *e, *b;
+        while (*q != '\0' && (strchr(idch, *q) || strchr(" \t\n*", *q))) {
+            q++;
+        }
+        if (is_def || *q != '(') {
+            continue; /* the macro's definition, or prose */
+        }
+        for (e = q; e > p && strchr(" \t\n", e[-1]) != NULL; e--) {
+        }
+        for (b = e; b > p && strchr(" \t\n*", b[-1]) == NULL; b--) {
+        }
+        cl_test_checkf(n < max && e - b < 64, "%s: too many names", path);
+        snprintf(names[n++], 64, "%.*s", (int)(e - b), b);
+    }
+    free(text);
+    return n;
+}

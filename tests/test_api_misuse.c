@@ -576,39 +576,13 @@ static int run_case(struct fx *f, const struct mcase *c, size_t i)
     return 1;
 }
 
-/* Append to names the CRAWLLOG_API functions declared in path. */
-static size_t parse_api(const char *path, char (*names)[64], size_t n,
-                        size_t max)
-{
-    char *text = cl_test_read_file(path, NULL);
-    static const char idch[] = "_abcdefghijklmnopqrstuvwxyz0123456789"
-                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-    for (char *p = text; (p = strstr(p, "CRAWLLOG_API")) != NULL;) {
-        int is_def = p - text >= 7 && strncmp(p - 7, "define ", 7) == 0;
-        char *q = p += 12, *e, *b;
-        while (*q != '\0' && (strchr(idch, *q) || strchr(" \t\n*", *q))) {
-            q++;
-        }
-        if (is_def || *q != '(') {
-            continue; /* the macro's definition, or prose */
-        }
-        for (e = q; e > p && strchr(" \t\n", e[-1]) != NULL; e--) {
-        }
-        for (b = e; b > p && strchr(" \t\n*", b[-1]) == NULL; b--) {
-        }
-        cl_test_checkf(n < max && e - b < 64, "%s: too many names", path);
-        snprintf(names[n++], 64, "%.*s", (int)(e - b), b);
-    }
-    free(text);
-    return n;
-}
 
 /* Every function of include/crawllog.h has a case (the other headers:
  * test_api_misuse2.c), and every FUNCS entry is declared there. */
 static void test_misuse_table_complete(void **state)
 {
     static char names[256][64];
-    size_t n = parse_api("include/crawllog.h", names, 0, 256), missing = 0;
+    size_t n = cl_test_api_names("include/crawllog.h", names, 0, 256), missing = 0;
     int used[F_COUNT] = {0};
     (void)state;
     for (size_t k = 0; k < NCASES; k++) {

@@ -648,33 +648,6 @@ static int run_case(struct fx *f, const struct mcase *c, size_t i)
     return 1;
 }
 
-/* Append to names the CRAWLLOG_API functions declared in path (as in
- * test_api_misuse.c). */
-static size_t parse_api(const char *path, char (*names)[64], size_t n,
-                        size_t max)
-{
-    char *text = cl_test_read_file(path, NULL);
-    static const char idch[] = "_abcdefghijklmnopqrstuvwxyz0123456789"
-                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-    for (char *p = text; (p = strstr(p, "CRAWLLOG_API")) != NULL;) {
-        int is_def = p - text >= 7 && strncmp(p - 7, "define ", 7) == 0;
-        char *q = p += 12, *e, *b;
-        while (*q != '\0' && (strchr(idch, *q) || strchr(" \t\n*", *q))) {
-            q++;
-        }
-        if (is_def || *q != '(') {
-            continue; /* the macro's definition, or prose */
-        }
-        for (e = q; e > p && strchr(" \t\n", e[-1]) != NULL; e--) {
-        }
-        for (b = e; b > p && strchr(" \t\n*", b[-1]) == NULL; b--) {
-        }
-        cl_test_checkf(n < max && e - b < 64, "%s: too many names", path);
-        snprintf(names[n++], 64, "%.*s", (int)(e - b), b);
-    }
-    free(text);
-    return n;
-}
 
 /* Every function of every public header but crawllog.h has a case. */
 static void test_misuse2_table_complete(void **state)
@@ -692,7 +665,7 @@ static void test_misuse2_table_complete(void **state)
         if (len > 2 && strcmp(de->d_name + len - 2, ".h") == 0 &&
             strcmp(de->d_name, "crawllog.h") != 0) {
             snprintf(path, sizeof(path), "include/%s", de->d_name);
-            n = parse_api(path, names, n, 256);
+            n = cl_test_api_names(path, names, n, 256);
             headers++;
         }
     }
