@@ -172,8 +172,19 @@ int cl_io_open(const char *site, const char *path, int flags, mode_t mode)
 int cl_io_openat(const char *site, int dirfd, const char *name, int flags,
                  mode_t mode)
 {
-    return open_retry(site, dirfd, name, flags | O_CLOEXEC | O_NOFOLLOW,
-                      mode);
+    int fd = open_retry(site, dirfd, name, flags | O_CLOEXEC | O_NOFOLLOW,
+                        mode);
+    struct stat st;
+    /* A file opened for writing must be ours alone: the library never
+     * makes hard links, so a second link is someone else's name for it
+     * (possibly outside the data directory) and is never written
+     * through. */
+    if (fd >= 0 && (flags & O_ACCMODE) != O_RDONLY && fstat(fd, &st) == 0 &&
+        S_ISREG(st.st_mode) && st.st_nlink > 1) {
+        close(fd);
+        return -EMLINK;
+    }
+    return fd;
 }
 
 int cl_io_close(int fd)

@@ -102,8 +102,15 @@ static int create_file(int dfd, const char *name, unsigned fmode,
     uint8_t page[CL_PRODID_FILE_SIZE] = {0};
     snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.0", name, (long)getpid());
     cl_prodid_slot_encode(page, 1, pid);
-    int fd = cl_io_openat("prod.create", dfd, tmp,
-                          O_RDWR | O_CREAT | O_TRUNC, fmode);
+    /* O_EXCL: a name already there (a crash's leftover, or a link someone
+     * planted) is removed, never opened: its target is not touched. */
+    int fd = cl_io_openat("prod.create", dfd, tmp, O_RDWR | O_CREAT | O_EXCL,
+                          fmode);
+    if (fd == -EEXIST &&
+        cl_io_unlinkat("prod.unlink", dfd, tmp, 0) == 0) {
+        fd = cl_io_openat("prod.create", dfd, tmp, O_RDWR | O_CREAT | O_EXCL,
+                          fmode);
+    }
     if (fd < 0) {
         return sys(err, fd, name, "create");
     }
