@@ -130,25 +130,6 @@ static void print_match(struct grep *g, int32_t p, const crawllog_msg_t *m)
     printf(",\"key_len\":%zu,\"value_len\":%zu}", klen, vlen);
 }
 
-/* stdout failed: 1 if the reader went away (EPIPE: stdout then goes to
- * /dev/null, so that the final flush succeeds), else -1 (reported). */
-static int out_failed(void)
-{
-    if (errno == EPIPE) {
-        int fd = open("/dev/null", O_WRONLY);
-
-        if (fd >= 0) {
-            dup2(fd, 1);
-            close(fd);
-        }
-        clearerr(stdout);
-        return 1;
-    }
-    fprintf(stderr, "crawllog: writing stdout: %s\n", strerror(errno));
-    clearerr(stdout);
-    return -1;
-}
-
 /* Scan partition p.  0 or exit status. */
 static int scan_partition(struct cli *c, struct grep *g, int32_t p)
 {
@@ -172,7 +153,7 @@ static int scan_partition(struct cli *c, struct grep *g, int32_t p)
         if (matches(g, m)) {
             print_match(g, p, m);
             g->matches++;
-            if (ferror(stdout) && (st = out_failed()) != 0) {
+            if (ferror(stdout) && (st = cli_stdout_flush()) != 0) {
                 g->broken = st > 0;
                 st = st > 0 ? 0 : 1;
             }
@@ -334,8 +315,7 @@ int cli_cmd_grep(struct cli *c, int argc, char **argv)
     if (opened && !g.broken) {
         puts("]");
     }
-    if (!g.broken && (fflush(stdout) != 0 || ferror(stdout)) &&
-        out_failed() < 0 && st == 0) {
+    if (!g.broken && cli_stdout_flush() < 0 && st == 0) {
         st = 1;
     }
     if (st == 0) {

@@ -76,39 +76,28 @@ static int dump_batch(void *opaque, const crawllog_batch_info_t *b)
     d->batches++;
     d->records += b->record_count;
     d->damaged |= !b->crc_valid;
-    if (d->json) {
-        printf("{\"partition\":%d,\"segment\":%lld,\"position\":%llu,"
-               "\"base_offset\":%lld,\"last_offset\":%lld,\"count\":%d,"
-               "\"producer_id\":%lld,\"producer_epoch\":%d,"
-               "\"base_sequence\":%d,\"is_transactional\":%s,"
-               "\"is_control\":%s,\"create_time\":%lld,"
-               "\"max_timestamp\":%lld,\"size\":%u,\"magic\":%d,"
-               "\"compresscodec\":\"%s\",\"crc\":%u,\"isvalid\":%s}\n",
-               (int)d->partition, (long long)b->segment_base,
-               (unsigned long long)b->position, (long long)b->base_offset,
-               (long long)b->last_offset, (int)b->record_count,
-               (long long)b->producer_id, (int)b->producer_epoch,
-               (int)b->base_sequence, txn ? "true" : "false",
-               ctl ? "true" : "false", (long long)b->first_timestamp,
-               (long long)b->max_timestamp, (unsigned)b->size, (int)b->magic,
-               codec(b->attributes), (unsigned)b->crc,
-               b->crc_valid ? "true" : "false");
-    } else {
-        printf("partition: %d segment: %lld position: %llu baseOffset: %lld "
-               "lastOffset: %lld count: %d producerId: %lld producerEpoch: "
-               "%d baseSequence: %d isTransactional: %s isControl: %s "
-               "CreateTime: %lld maxTimestamp: %lld size: %u magic: %d "
-               "compresscodec: %s crc: 0x%08x isvalid: %s\n",
-               (int)d->partition, (long long)b->segment_base,
-               (unsigned long long)b->position, (long long)b->base_offset,
-               (long long)b->last_offset, (int)b->record_count,
-               (long long)b->producer_id, (int)b->producer_epoch,
-               (int)b->base_sequence, txn ? "true" : "false",
-               ctl ? "true" : "false", (long long)b->first_timestamp,
-               (long long)b->max_timestamp, (unsigned)b->size, (int)b->magic,
-               codec(b->attributes), (unsigned)b->crc,
-               b->crc_valid ? "true" : "false");
-    }
+    /* The same fields, as kafka-dump-log names them or as JSON. */
+    printf(d->json
+               ? "{\"partition\":%d,\"segment\":%lld,\"position\":%llu,"
+                 "\"base_offset\":%lld,\"last_offset\":%lld,\"count\":%d,"
+                 "\"producer_id\":%lld,\"producer_epoch\":%d,"
+                 "\"base_sequence\":%d,\"is_transactional\":%s,"
+                 "\"is_control\":%s,\"create_time\":%lld,"
+                 "\"max_timestamp\":%lld,\"size\":%u,\"magic\":%d,"
+                 "\"compresscodec\":\"%s\",\"crc\":%u,\"isvalid\":%s}\n"
+               : "partition: %d segment: %lld position: %llu baseOffset: %lld "
+                 "lastOffset: %lld count: %d producerId: %lld producerEpoch: "
+                 "%d baseSequence: %d isTransactional: %s isControl: %s "
+                 "CreateTime: %lld maxTimestamp: %lld size: %u magic: %d "
+                 "compresscodec: %s crc: 0x%08x isvalid: %s\n",
+           (int)d->partition, (long long)b->segment_base,
+           (unsigned long long)b->position, (long long)b->base_offset,
+           (long long)b->last_offset, (int)b->record_count,
+           (long long)b->producer_id, (int)b->producer_epoch,
+           (int)b->base_sequence, txn ? "true" : "false", ctl ? "true" : "false",
+           (long long)b->first_timestamp, (long long)b->max_timestamp,
+           (unsigned)b->size, (int)b->magic, codec(b->attributes),
+           (unsigned)b->crc, b->crc_valid ? "true" : "false");
     cli_progress_update(&d->pr, b->last_offset + 1, d->end);
     return 0;
 }
