@@ -3,9 +3,16 @@
 #   make                 static + shared library, crawllog CLI, examples
 #   make test            unit tests + docs check (installs libcmocka-dev)
 #   make test-asan       the same tests under ASan + UBSan (build/asan)
-#   make test-tsan       the same tests under TSan (build/tsan)
+#   make test-tsan       the threaded tests under TSan (build/tsan)
 #   make check-clang     build everything, tests included, with clang
 #   make check-symbols   exported-symbol, failpoint and NEEDED checks
+#   make fp-coverage     failpoint sweeps + failpoint-site coverage (100%)
+#   make fuzz            libFuzzer targets: corpus replay + 60 s each
+#   make check-static    gcc -fanalyzer, cppcheck, clang-tidy: 0 findings
+#   make valgrind        memcheck over a subset of the tests
+#   make coverage        line/branch coverage of the library (>= 90 % lines)
+#   make chaos           kill -9 chaos + Jepsen-style checker, ASan (CHAOS_ITERS=300)
+#   make soak            the soak tier of the reliability tests (hours)
 #   make install         PREFIX=/usr/local DESTDIR= LIBDIR= INCLUDEDIR= BINDIR=
 #   make docs            regenerate docs/CONFIGURATION.md and docs/CLI.md
 #   make bench           benchmarks (build/bench/*)
@@ -238,27 +245,26 @@ $(TESTDIR)/test_%: $(TESTDIR)/tobj/test_%.o $(TEST_HELPERS) $(TEST_LIB) \
                    $(CRAWLEX_TEST_LIB)
 	$(LINK) -o $@ $^ -lcmocka -pthread
 
-# $(call run_suite,TESTDIR,FLAGS-VARIABLE,CFLAGS,ENV): build every test
-# program (-k: as many as compile).  If some failed, try each program alone
-# and delete the ones that still cannot be built, so that no stale binary
-# runs (tests/run_tests.sh counts a missing program as failed, "not built").
-# Then run them all; fail if the build or any test failed.
+# $(call run_suite,TESTDIR,FLAGS-VARIABLE,CFLAGS,ENV,NAMES): build the test
+# programs NAMES (-k: as many as compile).  If some failed, try each program
+# alone and delete the ones that still cannot be built, so that no stale
+# binary runs (tests/run_tests.sh counts a missing program as failed, "not
+# built").  Then run them all; fail if the build or any test failed.
 define run_suite
 	@st=0; \
 	$(MAKE) --no-print-directory -k TESTDIR='$(1)' CFLAGS='$(3)' \
-	    EXTRA_CFLAGS='$($(2))' test-programs || st=1; \
+	    EXTRA_CFLAGS='$($(2))' $(addprefix $(1)/,$(5)) || st=1; \
 	if [ $$st -ne 0 ]; then \
 	    echo "make: some test programs failed to build"; \
-	    for p in $(TEST_NAMES); do \
+	    for p in $(5); do \
 	        $(MAKE) --no-print-directory TESTDIR='$(1)' CFLAGS='$(3)' \
 	            EXTRA_CFLAGS='$($(2))' '$(1)/'$$p >/dev/null 2>&1 \
 	            || rm -f '$(1)/'$$p; \
 	    done; \
 	fi; \
-	env $(4) tests/run_tests.sh '$(1)' $(TEST_NAMES) || st=1; \
+	env $(4) tests/run_tests.sh '$(1)' $(5) || st=1; \
 	exit $$st
 endef
-
 # ---------------------------------------------------------------------------
 # Test targets
 # ---------------------------------------------------------------------------
@@ -294,15 +300,67 @@ test: deps
 
 .PHONY: run-test-suite
 run-test-suite:
-	$(call run_suite,$(TESTDIR),EXTRA_CFLAGS,$(CFLAGS),)
+	$(call run_suite,$(TESTDIR),EXTRA_CFLAGS,$(CFLAGS),,$(TEST_NAMES))
 
 test-asan: deps
 	@$(MAKE) --no-print-directory cli examples
-	$(call run_suite,build/asan,ASAN_FLAGS,$(ASAN_CFLAGS),$(ASAN_ENV))
+	$(call run_suite,build/asan,ASAN_FLAGS,$(ASAN_CFLAGS),$(ASAN_ENV),$(TEST_NAMES))
 
+# T2/T3: run the failpoint sweeps (tests/test_fault_*) and report which
+# failpoint sites they reached; fails below 100% (tests/tools/fp_coverage.sh).
+FAULT_TESTS := $(patsubst tests/%.c,%,$(wildcard tests/test_fault_*.c))
+.PHONY: fp-coverage
+fp-coverage: deps
+	@$(MAKE) --no-print-directory $(addprefix $(TESTDIR)/,$(FAULT_TESTS))
+	tests/tools/fp_coverage.sh $(TESTDIR)
+
+# T8: libFuzzer targets (tests/fuzz/, clang): build, replay the committed
+# corpus, then fuzz each target FUZZ_SECONDS (tests/tools/fuzz.sh).
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz fuzz-replay
+fuzz-replay:
+	tests/tools/fuzz.sh build && tests/tools/fuzz.sh replay
+fuzz: fuzz-replay
+	tests/tools/fuzz.sh run $(FUZZ_SECONDS)
+
+# T9: gcc -fanalyzer, cppcheck and clang-tidy at zero findings; valgrind
+# memcheck over a subset of the tests; line coverage of the library (fails
+# below COVERAGE_MIN, 90 %).  tests/tools/{check_static,valgrind,coverage}.sh
+.PHONY: check-static valgrind coverage
+check-static:
+	tests/tools/check_static.sh
+valgrind: deps
+	VG_BUILDDIR=build/valgrind tests/tools/valgrind.sh
+coverage: deps
+	COV_BUILDDIR=build/coverage tests/tools/coverage.sh
+
+# The ASan + UBSan test programs, built and not run (soak, chaos).
+.PHONY: test-asan-programs soak
+test-asan-programs: deps
+	@$(MAKE) --no-print-directory TESTDIR=build/asan CFLAGS='$(ASAN_CFLAGS)' \
+	    EXTRA_CFLAGS='$(ASAN_FLAGS)' test-programs
+
+# T6: the kill -9 chaos test under ASan with CHAOS_ITERS kills (CI: 300;
+# make soak: 10000).  SEED=... replays a run's choices.
+CHAOS_ITERS ?= 300
+.PHONY: chaos
+chaos: deps
+	@$(MAKE) --no-print-directory TESTDIR=build/asan CFLAGS='$(ASAN_CFLAGS)' \
+	    EXTRA_CFLAGS='$(ASAN_FLAGS)' build/asan/test_chaos
+	env $(ASAN_ENV) CL_CHAOS_ITERS=$(CHAOS_ITERS) \
+	    tests/run_tests.sh build/asan test_chaos
+
+# The soak tier of the reliability plan, by hand (hours): tests/tools/soak.sh.
+soak: deps
+	tests/tools/soak.sh
+
+# TSan runs the threaded tests: the programs that start threads themselves
+# (the library starts none; multi-process tests share no memory but their
+# mmap'd state files, whose atomics the threaded tests exercise too).
+TSAN_TESTS := $(patsubst tests/%.c,%,$(shell grep -l pthread_create $(TEST_SRCS)))
 test-tsan: deps
 	@$(MAKE) --no-print-directory cli examples
-	$(call run_suite,build/tsan,TSAN_FLAGS,$(TSAN_CFLAGS),$(TSAN_ENV))
+	$(call run_suite,build/tsan,TSAN_FLAGS,$(TSAN_CFLAGS),$(TSAN_ENV),$(TSAN_TESTS))
 
 # Builds everything (library, CLI, examples, benchmarks, tool, tests) with
 # clang and -Werror into build/clang without running anything.

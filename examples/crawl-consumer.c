@@ -450,6 +450,8 @@ static int parse(int argc, char **argv, struct opts *o)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long long num = v ? atoll(v) : -1;
+        /* argv[i] is never NULL for i < argc.
+         * NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
         if (strcmp(a, "--stats") == 0) {
             o->stats = 1;
             continue;

@@ -284,7 +284,8 @@ static int run_input(void)
         }
         const char *why = ntok > 3 ? "too many fields (want URL [TYPE "
                                      "[PRIORITY]])"
-                                   : job_parse(&j, tok[0], tok[1], tok[2]);
+                          : ntok == 0 ? "no URL"
+                                      : job_parse(&j, tok[0], tok[1], tok[2]);
         if (why == NULL && new_job_id(j.id) != 0) {
             why = "cannot read /dev/urandom";
         }
@@ -715,8 +716,8 @@ static void parse_args(int argc, char **argv)
         usage_error("--partitioner: murmur2 or round_robin, not ",
                     partitioner);
     }
-    if (strcmp(g_opt.acks, "0") && strcmp(g_opt.acks, "1") &&
-        strcmp(g_opt.acks, "all")) {
+    if (strcmp(g_opt.acks, "0") != 0 && strcmp(g_opt.acks, "1") != 0 &&
+        strcmp(g_opt.acks, "all") != 0) {
         usage_error("--acks: 0, 1 or all, not ", g_opt.acks);
     }
     g_acks0 = strcmp(g_opt.acks, "0") == 0;

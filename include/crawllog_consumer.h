@@ -128,8 +128,9 @@ CRAWLLOG_API int crawllog_consumer_subscribe(crawllog_consumer_t *cons,
  * @brief Read exactly these partitions, no group (replacing an earlier
  *        assignment).  parts[i].offset: where to start - an offset,
  *        CRAWLLOG_OFFSET_BEGINNING, _END or _COMMITTED.
- * @return CRAWLLOG_OK, CRAWLLOG_EINVAL, CRAWLLOG_ENOTOPIC,
- *         CRAWLLOG_EMISUSE (the consumer is subscribed).
+ * @return CRAWLLOG_OK, CRAWLLOG_EINVAL (NULL parts, an invalid topic
+ *         name, a bad offset), CRAWLLOG_ENOTOPIC (no such topic or
+ *         partition), CRAWLLOG_EMISUSE (the consumer is subscribed).
  */
 CRAWLLOG_API int crawllog_consumer_assign(crawllog_consumer_t *cons,
                                           const crawllog_topic_partition_t
@@ -239,6 +240,9 @@ CRAWLLOG_API int crawllog_consumer_process(crawllog_consumer_t *cons,
 /**
  * @brief The committed offset of a partition of group.id (-1 if none).
  *        Any partition, owned or not; sees other processes' commits.
+ * @return CRAWLLOG_OK (also for a topic that does not exist: -1),
+ *         CRAWLLOG_EINVAL (NULL argument, an invalid topic name, no
+ *         group.id), or an I/O error reading the group's offsets.
  */
 CRAWLLOG_API int crawllog_consumer_committed(crawllog_consumer_t *cons,
                                              const char *topic,

@@ -262,6 +262,8 @@ static void asg_give(struct asg_sticky *s, size_t m, size_t r, size_t p)
 /* (cnt, rank) of x below that of y. */
 static int asg_less(const struct asg_sticky *s, size_t x, size_t y)
 {
+    /* x < y compares ranks, it is no bounds check: */
+    /* cppcheck-suppress arrayIndexThenCheck */
     return s->cnt[x] < s->cnt[y] || (s->cnt[x] == s->cnt[y] && x < y);
 }
 

@@ -83,12 +83,14 @@ static int seg_summary(struct cli *c, const char *topic, int32_t p,
                        uint64_t *bytesp)
 {
     crawllog_segment_info_t *segs = NULL;
-    int rc = crawllog_partition_segments(c->log, topic, p, &segs, np);
+    size_t n = 0; /* a local: the caller's count never escapes */
+    int rc = crawllog_partition_segments(c->log, topic, p, &segs, &n);
     if (rc != CRAWLLOG_OK) {
         return cli_fail_log(c, "topics describe", topic, rc);
     }
+    *np = n;
     *bytesp = 0;
-    for (size_t i = 0; i < *np; i++) {
+    for (size_t i = 0; i < n; i++) {
         *bytesp += segs[i].log_bytes + segs[i].index_bytes +
                    segs[i].timeindex_bytes;
     }

@@ -76,7 +76,9 @@ static const struct prop props[CL_CONF__COUNT] = {
     [CL_CONF_LOG_DIR_MODE] = {"log.dir.mode", PROP_MODE, 0700, 0700, 0777,
         WORLD_WRITABLE, SCOPE_LOG,
         "Permission bits of directories the library creates; never "
-        "world-writable.", NULL},
+        "world-writable.  A data directory owned by another uid is opened "
+        "only when this is 0770 and log.file.mode 0660 (shared with the "
+        "group).", NULL},
     [CL_CONF_LOG_FILE_MODE] = {"log.file.mode", PROP_MODE, 0600, 0600, 0777,
         WORLD_WRITABLE, SCOPE_LOG,
         "Permission bits of files the library creates: must include owner "

@@ -325,18 +325,20 @@ void cl_cons_lose_all(crawllog_consumer_t *c)
 }
 
 /* Revoke (callback, auto-commit) and drop the listed partitions. */
-static void revoke(crawllog_consumer_t *c, const struct cl_gtp *tps,
-                   size_t n)
+/* Returns the auto-commit's code (0 without one): close reports it. */
+static int revoke(crawllog_consumer_t *c, const struct cl_gtp *tps,
+                  size_t n, struct cl_err *err)
 {
-    struct cl_err err = {{0}};
+    int rc = 0;
     if (n == 0) {
-        return;
+        return 0;
     }
     if (cl_conf_int(c->conf, CL_CONF_ENABLE_AUTO_COMMIT)) {
-        cl_cons_commit_positions(c, tps, n, CRAWLLOG_SYNC_DURABLE, &err);
+        rc = cl_cons_commit_positions(c, tps, n, CRAWLLOG_SYNC_DURABLE, err);
     }
     callback(c, CRAWLLOG_REBALANCE_REVOKED, tps, n);
     drop_listed(c, tps, n);
+    return rc;
 }
 
 /* Synchronise with the group: revoke, release, acquire, callbacks. */
@@ -362,7 +364,9 @@ int cl_cons_group_sync(crawllog_consumer_t *c, struct cl_err *err)
         }
     }
     if (!sy.lost) {
-        revoke(c, sy.revoke, sy.nrevoke);
+        struct cl_err cerr = {{0}}; /* a rebalance's auto-commit is best
+                                       effort: the next owner re-reads */
+        (void)revoke(c, sy.revoke, sy.nrevoke, &cerr);
         rc = cl_group_sync_end(&c->group, &sy, err);
     }
     if (rc == 0 && sy.lost) {
@@ -487,8 +491,9 @@ int crawllog_consumer_subscribe(crawllog_consumer_t *cons,
     }
     if (cons->mode == CL_CONS_SUBSCRIBED) {
         struct cl_gtp *tps = NULL;
-        if (owned_tps(cons, &tps, &err) == 0) {
-            revoke(cons, tps, cons->nparts);
+        struct cl_err cerr = {{0}};
+        if (owned_tps(cons, &tps, &cerr) == 0) {
+            (void)revoke(cons, tps, cons->nparts, &cerr);
         }
         cl_io_free(tps);
         drop_all(cons);
@@ -535,13 +540,16 @@ int crawllog_consumer_assign(crawllog_consumer_t *cons,
     for (size_t i = 0; i < count; i++) {
         int32_t n = 0;
         int64_t o = parts[i].offset;
-        if (parts[i].topic == NULL ||
-            crawllog_topic_describe(cons->log, parts[i].topic, &n, NULL) !=
+        if (!cl_names_topic_valid(parts[i].topic)) { /* NULL too */
+            cl_errf(&err, CRAWLLOG_EINVAL, "parts[%zu]: %s topic name", i,
+                    parts[i].topic == NULL ? "no" : "invalid");
+            return cl_cons_fail(cons, CRAWLLOG_EINVAL, &err);
+        }
+        if (crawllog_topic_describe(cons->log, parts[i].topic, &n, NULL) !=
                 0 ||
             parts[i].partition < 0 || parts[i].partition >= n) {
             cl_errf(&err, CRAWLLOG_ENOTOPIC, "parts[%zu]: no partition %s/%d",
-                    i, parts[i].topic ? parts[i].topic : "(null)",
-                    (int)parts[i].partition);
+                    i, parts[i].topic, (int)parts[i].partition);
             return cl_cons_fail(cons, CRAWLLOG_ENOTOPIC, &err);
         }
         if (o < 0 && o != CRAWLLOG_OFFSET_BEGINNING &&
@@ -590,8 +598,11 @@ int crawllog_consumer_close(crawllog_consumer_t *cons)
     int autoc = (int)cl_conf_int(cons->conf, CL_CONF_ENABLE_AUTO_COMMIT);
     if (cons->mode == CL_CONS_SUBSCRIBED && !cons->fatal) {
         struct cl_gtp *tps = NULL;
-        if (owned_tps(cons, &tps, &err) == 0) {
-            revoke(cons, tps, cons->nparts); /* auto-commits if enabled */
+        /* Auto-commits if enabled; a failure (or no memory to list the
+         * partitions) is close's result, not silently dropped. */
+        rc = owned_tps(cons, &tps, &err);
+        if (rc == 0) {
+            rc = revoke(cons, tps, cons->nparts, &err);
         }
         cl_io_free(tps);
         cl_group_leave(&cons->group);

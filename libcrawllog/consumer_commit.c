@@ -413,6 +413,10 @@ int crawllog_consumer_committed(crawllog_consumer_t *cons, const char *topic,
         return cons ? cl_cons_fail(cons, CRAWLLOG_EINVAL, NULL)
                     : CRAWLLOG_EINVAL;
     }
+    if (!cl_names_topic_valid(topic)) {
+        cl_errf(&err, CRAWLLOG_EINVAL, "invalid topic name");
+        return cl_cons_fail(cons, CRAWLLOG_EINVAL, &err);
+    }
     int rc = cl_cons_group(cons, &err);
     if (rc == 0) {
         rc = cl_offsets_refresh(cons->offsets, &err);

@@ -354,6 +354,26 @@ int cl_cons_dead_letter(crawllog_consumer_t *cons, const crawllog_msg_t *msg,
             return rc;
         }
     }
+    if (rc == 0 && committed > in->offset &&
+        (rc = crawllog_partition_offsets(cons->log, in->dlt, in->dp, &start,
+                                         &end)) == 0) {
+        /* Already committed past the message: an earlier call may have
+         * done step 2 and failed making step 3 durable (its intent is
+         * gone).  Look for the dead letter (whole partition) rather than
+         * write it twice (found by test_fault_group); if it is there,
+         * only make the commit durable again. */
+        int found = 0;
+        in->end = start;
+        rc = find_dead_letter(cons, in, topic, partition, &found, &err);
+        if (rc == 0 && found) {
+            rc = commit_one(cons, topic, partition, committed, NULL, &err);
+            cl_io_free(in);
+            if (rc != 0) {
+                cl_errf(errp, rc, "%s", err.msg);
+            }
+            return rc;
+        }
+    }
     if (rc == 0 && (rc = crawllog_partition_offsets(cons->log, in->dlt,
                                                     in->dp, &start, &end)) ==
                        0) {

@@ -53,7 +53,7 @@ int crawllog_consumer_process(crawllog_consumer_t *cons,
                               int *outcomep)
 {
     struct cl_err err = {{0}};
-    char reason[REASON_SIZE];
+    char reason[REASON_SIZE] = ""; /* "" also when attempts < 1 */
     if (outcomep) {
         *outcomep = 0;
     }

@@ -106,20 +106,15 @@ int cl_err_from_errno(int errnum)
     }
 }
 
-int cl_errf(struct cl_err *err, int rc, const char *fmt, ...)
+void cl_err_vsetf(struct cl_err *err, int rc, const char *fmt, va_list ap)
 {
     if (err == NULL) {
-        return rc;
+        return;
     }
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
-    if (n < 0) {
+    if (vsnprintf(err->msg, sizeof(err->msg), fmt, ap) < 0) {
         /* Encoding error: leave something sensible rather than garbage. */
         cl_err_copy(err->msg, sizeof(err->msg), crawllog_strerror(rc));
     }
-    return rc;
 }
 
 /* Thread-safe errno text into buf (always NUL-terminated). */
@@ -132,8 +127,8 @@ static void errno_text(int errnum, char *buf, size_t size)
     buf[size - 1] = '\0';
 }
 
-int cl_err_sys(struct cl_err *err, int errnum, const char *path,
-               const char *op)
+int cl_err_sys_set(struct cl_err *err, int errnum, const char *path,
+                   const char *op)
 {
     int rc = cl_err_from_errno(errnum);
     if (err == NULL) {

@@ -10,6 +10,7 @@
 #ifndef CL_ERRORS_H
 #define CL_ERRORS_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "crawllog.h"
@@ -26,19 +27,49 @@ struct cl_err {
  * EMFILE, EWOULDBLOCK->EBUSY, EINVAL->EINVAL, anything else -> EIO. */
 int cl_err_from_errno(int errnum);
 
-/* Set err->msg with printf-style formatting (truncated to fit) and return
- * rc, so callers can write `return cl_errf(err, CRAWLLOG_EINVAL, ...)`.
- * err may be NULL (then only rc is returned). */
-int cl_errf(struct cl_err *err, int rc, const char *fmt, ...)
+/* Set err->msg with printf-style formatting (truncated to fit); err may be
+ * NULL (then nothing is set).  The va_list form behind cl_errf. */
+void cl_err_vsetf(struct cl_err *err, int rc, const char *fmt, va_list ap)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 0)))
+#endif
+    ;
+
+/* cl_err_vsetf, then return rc, so callers can write
+ * `return cl_errf(err, CRAWLLOG_EINVAL, ...)`.  Inline so that static
+ * analysers (gcc -fanalyzer) see that it returns rc, never 0 for an error. */
+static inline int cl_errf(struct cl_err *err, int rc, const char *fmt, ...)
 #if defined(__GNUC__) || defined(__clang__)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+static inline int cl_errf(struct cl_err *err, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cl_err_vsetf(err, rc, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+#ifdef __clang_analyzer__
+/* The clang analyser never inlines a variadic function: show it the same
+ * result (rc) as an expression. */
+#define cl_errf(err, rc, ...) (cl_errf((err), (rc), __VA_ARGS__), (rc))
+#endif
 
 /* For a failed system call: errnum is a positive errno.  Formats
  * "<path>: <op>: <strerror(errnum)>" and returns cl_err_from_errno(errnum). */
-int cl_err_sys(struct cl_err *err, int errnum, const char *path,
-               const char *op);
+int cl_err_sys_set(struct cl_err *err, int errnum, const char *path,
+                   const char *op);
+
+/* cl_err_sys_set.  Inline so that static analysers (clang's, gcc
+ * -fanalyzer) see that a failed call's code is never 0. */
+static inline int cl_err_sys(struct cl_err *err, int errnum, const char *path,
+                             const char *op)
+{
+    int rc = cl_err_sys_set(err, errnum, path, op);
+    return rc != 0 ? rc : CRAWLLOG_EIO;
+}
 
 /* Copy src into a fixed buffer, always NUL-terminating (no-op if dst is
  * NULL or size is 0).  Used for errstr arguments. */

@@ -629,12 +629,21 @@ int cl_group_join(struct cl_group *g, const struct cl_group_join *j,
             old = i;
         }
     }
+    int lrc = 0; /* a lock failure other than "held": not a full group */
     for (int i = 0; i < CL_GROUP_MAX_MEMBERS && slot < 0; i++) {
-        if (s->members[i].state == CL_GM_FREE &&
-            cl_io_ofd_lock("group.member.lock", g->fd,
-                           CL_GROUP_LIVE_BASE + (uint64_t)i, 0) == 0) {
-            slot = i;
+        if (s->members[i].state == CL_GM_FREE) {
+            lrc = cl_io_ofd_lock("group.member.lock", g->fd,
+                                 CL_GROUP_LIVE_BASE + (uint64_t)i, 0);
+            if (lrc == 0) {
+                slot = i;
+            } else if (lrc != -EWOULDBLOCK) {
+                break;
+            }
         }
+    }
+    if (slot < 0 && lrc != 0 && lrc != -EWOULDBLOCK) {
+        rc = cl_err_sys(err, -lrc, g->reldir, "lock a member slot");
+        goto out;
     }
     if (slot < 0) {
         rc = cl_errf(err, CRAWLLOG_EBUSY, "%s: all %d member slots are taken",

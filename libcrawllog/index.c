@@ -62,7 +62,7 @@ static int index_sys(struct cl_err *err, int rc, const char *reldir,
 {
     char path[512];
     if (index_path(path, sizeof(path), reldir, base, suffix) != 0) {
-        strcpy(path, reldir);
+        cl_err_copy(path, sizeof(path), reldir);
     }
     return cl_err_sys(err, -rc, path, op);
 }

@@ -175,6 +175,26 @@ int cl_io_openat(const char *site, int dirfd, const char *name, int flags,
     int fd = open_retry(site, dirfd, name, flags | O_CLOEXEC | O_NOFOLLOW,
                         mode);
     struct stat st;
+    /* O_DIRECTORY | O_NOFOLLOW on a symlink fails with ENOTDIR: report it
+     * as the symlink it is (ELOOP), like a file's O_NOFOLLOW does.  If the
+     * name was renamed away or became a directory in between (a rename
+     * race), open again. */
+    for (int tries = 0; fd == -ENOTDIR && (flags & O_DIRECTORY) != 0 &&
+                        tries < 4;
+         tries++) {
+        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            if (S_ISLNK(st.st_mode)) {
+                return -ELOOP;
+            }
+            if (!S_ISDIR(st.st_mode)) {
+                break;
+            }
+        } else if (errno != ENOENT) {
+            break;
+        }
+        fd = open_retry(site, dirfd, name, flags | O_CLOEXEC | O_NOFOLLOW,
+                        mode);
+    }
     /* A file opened for writing must be ours alone: the library never
      * makes hard links, so a second link is someone else's name for it
      * (possibly outside the data directory) and is never written
@@ -511,12 +531,12 @@ static int read_names(DIR *d, char ***namesp, size_t *countp)
             names = nn;
             cap = ncap;
         }
-        names[count] = cl_io_strdup(de->d_name);
-        if (names[count] == NULL) {
+        char *copy = cl_io_strdup(de->d_name);
+        if (copy == NULL) {
             cl_io_listdir_free(names, count);
             return -ENOMEM;
         }
-        count++;
+        names[count++] = copy;
     }
     if (errno != 0) {
         int rc = -errno;

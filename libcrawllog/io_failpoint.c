@@ -6,10 +6,11 @@
  * and tell each wrapper what to do: go on, fail with an errno, pretend
  * success, write a prefix, or kill the process.  Per-site hit counts since
  * process start are appended to $CRAWLLOG_FP_STATS at exit (failpoint
- * coverage).  It also serves CRAWLLOG_BOOT_ID, a simulated reboot's boot
- * id (see cl_io_boot_id).  The whole file is compiled only with
- * -DCRAWLLOG_TESTING: a release build gets an empty object, so no cl_fp_*
- * symbol and no check.
+ * coverage); the fault sweeps list the sites a scenario reached, with the
+ * kind of wrapper each was reported by (cl_fp_site_info).  It also serves
+ * CRAWLLOG_BOOT_ID, a simulated reboot's boot id (see cl_io_boot_id).  The
+ * whole file is compiled only with -DCRAWLLOG_TESTING: a release build gets
+ * an empty object, so no cl_fp_* symbol and no check.
  *
  * On disk: nothing (except the optional $CRAWLLOG_FP_STATS report).
  *
@@ -44,7 +45,7 @@ typedef int cl_failpoint_unit;
 enum fp_kind { FP_NONE, FP_FAIL, FP_SHORT, FP_SKIP, FP_CRASH };
 
 #define FP_MAX_ENTRIES 64 /* far more than any test needs */
-#define FP_MAX_SITES 256  /* the library has a few dozen sites */
+#define FP_MAX_SITES 256  /* the library has about 130 sites (2026-11) */
 #define FP_NAME_MAX 128   /* longest site name / pattern, with NUL */
 #define FP_SPEC_MAX 4096  /* longest spec string, with NUL */
 #define FP_NO_N SIZE_MAX  /* CRASH without a byte count */
@@ -66,6 +67,7 @@ struct fp_site {
     char name[FP_NAME_MAX]; /* copy of the name */
     uint64_t hits;          /* since the last cl_fp_clear */
     uint64_t life;          /* since process start (CRAWLLOG_FP_STATS) */
+    unsigned flags;         /* CL_FP_SITE_* of the wrappers seen */
 };
 
 struct fp_act {
@@ -335,6 +337,7 @@ static size_t fp_site_index(const char *site, int add)
     strcpy(fp_sites[i].name, site);
     fp_sites[i].hits = 0;
     fp_sites[i].life = 0;
+    fp_sites[i].flags = 0;
     return i;
 }
 
@@ -346,8 +349,9 @@ static int fp_entry_matches(const struct fp_entry *ent, const char *site)
     return strcmp(site, ent->pat) == 0;
 }
 
-/* Count one hit of site and return what the configuration says to do. */
-static struct fp_act fp_hit(const char *site)
+/* Count one hit of site (made by a wrapper of kind flags, CL_FP_SITE_*)
+ * and return what the configuration says to do. */
+static struct fp_act fp_hit(const char *site, unsigned flags)
 {
     struct fp_act act = {FP_NONE, 0, 0};
     size_t i;
@@ -357,6 +361,7 @@ static struct fp_act fp_hit(const char *site)
     if (i < FP_MAX_SITES) {
         fp_sites[i].hits++;
         fp_sites[i].life++;
+        fp_sites[i].flags |= flags;
     }
     if (strcmp(site, "malloc") != 0) {
         fp_total++;
@@ -380,7 +385,8 @@ static struct fp_act fp_hit(const char *site)
 
 int cl_fp_check(const char *site, int can_skip, int *eintr)
 {
-    struct fp_act act = fp_hit(site);
+    struct fp_act act =
+        fp_hit(site, eintr != NULL ? CL_FP_SITE_EINTR : CL_FP_SITE_NOEINTR);
 
     if (act.kind == FP_NONE) {
         return CL_FP_GO;
@@ -400,7 +406,7 @@ int cl_fp_check(const char *site, int can_skip, int *eintr)
 
 int cl_fp_check_write(const char *site, size_t len, size_t *prefixp, int *eintr)
 {
-    struct fp_act act = fp_hit(site);
+    struct fp_act act = fp_hit(site, CL_FP_SITE_EINTR | CL_FP_SITE_WRITE);
 
     *prefixp = act.n < len ? act.n : len;
     switch (act.kind) {
@@ -427,7 +433,7 @@ int cl_fp_check_write(const char *site, size_t len, size_t *prefixp, int *eintr)
 
 int cl_fp_check_alloc(void)
 {
-    struct fp_act act = fp_hit("malloc");
+    struct fp_act act = fp_hit("malloc", 0);
 
     if (act.kind == FP_CRASH) {
         raise(SIGKILL);
@@ -484,6 +490,30 @@ uint64_t cl_fp_hits(const char *site)
     }
     pthread_mutex_unlock(&fp_mu);
     return hits;
+}
+
+size_t cl_fp_site_count(void)
+{
+    size_t n;
+
+    fp_lock();
+    n = fp_nsites;
+    pthread_mutex_unlock(&fp_mu);
+    return n;
+}
+
+const char *cl_fp_site_info(size_t i, uint64_t *hitsp, unsigned *flagsp)
+{
+    const char *name = NULL;
+
+    fp_lock();
+    if (i < fp_nsites) {
+        name = fp_sites[i].name; /* never moves nor changes once added */
+        *hitsp = fp_sites[i].hits;
+        *flagsp = fp_sites[i].flags;
+    }
+    pthread_mutex_unlock(&fp_mu);
+    return name;
 }
 
 uint64_t cl_fp_hits_total(void)

@@ -38,6 +38,18 @@ int cl_fp_check_write(const char *site, size_t len, size_t *prefixp,
 /* 1 if this allocation must fail (site "malloc"); CRASH kills here. */
 int cl_fp_check_alloc(void);
 
+/* Site introspection for the fault sweeps (tests/test_fault_*.c): the
+ * distinct sites reached since process start, in order of first hit.
+ * cl_fp_site_info(i) returns the name of site i (storage owned by the
+ * engine, valid for the whole process) and its hits since the last
+ * cl_fp_clear in *hitsp, and what the wrappers that reported it are in
+ * *flagsp (CL_FP_SITE_*); NULL if i >= cl_fp_site_count(). */
+#define CL_FP_SITE_EINTR 1   /* the wrapper retries an injected EINTR */
+#define CL_FP_SITE_WRITE 2   /* cl_io_pwrite_all: SHORT(n) applies */
+#define CL_FP_SITE_NOEINTR 4 /* a wrapper that passes EINTR on */
+size_t cl_fp_site_count(void);
+const char *cl_fp_site_info(size_t i, uint64_t *hitsp, unsigned *flagsp);
+
 /* If the environment variable CRAWLLOG_BOOT_ID is set and not empty, copy
  * it (cut to size - 1 bytes) to out and return 1: the boot id of a
  * simulated reboot.  Else 0, out untouched. */

@@ -21,7 +21,8 @@
  * is followed (the root itself may be one).  Directories are created with
  * log.dir.mode and files with log.file.mode (default 0700 / 0600); a root
  * that is world-writable, or whose parent is world-writable without the
- * sticky bit, is refused.
+ * sticky bit, is refused, and so is a root owned by another uid unless
+ * the modes share it with the group (0770 / 0660).
  *
  * Every topic's migration file (migrate.c) is read when the topic is
  * loaded and cached with it; every partition opened gets append.c's
@@ -40,6 +41,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "conf.h"
@@ -47,6 +49,7 @@
 #include "log.h"
 #include "metafile.h"
 #include "names.h"
+#include "prodid.h"
 #include "record.h"
 #include "topic.h"
 
@@ -168,6 +171,11 @@ void cl_log_forget(crawllog_t *log, const char *topic)
         topic_forget_locked(log, t);
     }
     pthread_mutex_unlock(&log->lock);
+    /* Outside log->lock (a partition lock is never taken under it): t is
+     * on the dead list now, unchanged until crawllog_close frees it. */
+    for (int32_t i = 0; t != NULL && i < t->nparts; i++) {
+        cl_partition_release(t->parts[i]);
+    }
 }
 
 /* Re-read topic.meta after partitions were added (log->lock held). */
@@ -287,9 +295,13 @@ int cl_log_partition(crawllog_t *log, const char *topic, int32_t partition,
 /* ---- open / close ------------------------------------------------------ */
 
 /* Refuse a world-writable directory, or a parent that is world-writable
- * without the sticky bit (another user could swap our directory). */
-static int check_dir_perms(int fd, const char *path, int parent,
-                           struct cl_err *err)
+ * without the sticky bit (another user could swap our directory).  A data
+ * directory owned by another uid is refused too (root's included), unless
+ * log.dir.mode and log.file.mode share it with the group: files this
+ * process creates would belong to us, and with the default 0700 / 0600
+ * the directory's owner could no longer read or write them. */
+static int check_dir_perms(const crawllog_t *log, int fd, const char *path,
+                           int parent, struct cl_err *err)
 {
     struct stat st;
     int rc = cl_io_fstat("log.stat", fd, &st);
@@ -305,6 +317,15 @@ static int check_dir_perms(int fd, const char *path, int parent,
                                 "without the sticky bit"
                               : "%s: data directory is world-writable",
                        path);
+    }
+    uid_t me = geteuid(); /* cannot fail */
+    if (!parent && st.st_uid != me && ((log->dmode & 070) != 070 ||
+                                       (log->fmode & 060) != 060)) {
+        return cl_errf(err, CRAWLLOG_EPERM,
+                       "%s: data directory is owned by uid %ld, not by this "
+                       "process (uid %ld): run as its owner, or share it "
+                       "with log.dir.mode=0770 and log.file.mode=0660",
+                       path, (long)st.st_uid, (long)me);
     }
     return 0;
 }
@@ -339,7 +360,7 @@ static int open_root(crawllog_t *log, const char *dir, struct cl_err *err)
     if (pfd < 0) {
         return cl_err_sys(err, -pfd, parent, "open parent directory");
     }
-    int rc = check_dir_perms(pfd, parent, 1, err);
+    int rc = check_dir_perms(log, pfd, parent, 1, err);
     if (rc == 0 && cl_conf_int(log->conf, CL_CONF_LOG_DIR_CREATE) &&
         base[0] != '\0') {
         rc = cl_io_mkdirat("log.mkdir", pfd, base, (mode_t)log->dmode);
@@ -362,7 +383,7 @@ static int open_root(crawllog_t *log, const char *dir, struct cl_err *err)
         log->rootfd = -1;
         return cl_err_sys(err, -rc, dir, "open");
     }
-    return check_dir_perms(log->rootfd, dir, 0, err);
+    return check_dir_perms(log, log->rootfd, dir, 0, err);
 }
 
 static int meta_lock(crawllog_t *log, struct cl_err *err)
@@ -406,6 +427,12 @@ static int init_root(crawllog_t *log, struct cl_err *err)
     }
     if (rc == 0) {
         rc = cl_topic_cleanup(log->rootfd, err);
+    }
+    if (rc == 0) {
+        /* Best effort: a leftover is harmless, and an unusable producers/
+         * (e.g. a symlink) is refused when a named producer needs it. */
+        struct cl_err ignored = {{0}};
+        (void)cl_prodid_cleanup(log->rootfd, &ignored);
     }
     meta_unlock(log);
     return rc;

@@ -136,12 +136,11 @@ int cl_partition_offset_for_time(struct cl_partition *part, int64_t ts,
             max_ts < ts) {
             continue;
         }
-        int64_t from = seg->base;
         uint64_t pos = CL_SEG_HEADER_SIZE;
         struct cl_index proven = seg->idx; /* only the checked entries */
         proven.tn = seg->tck_n;
         if (cl_index_time_lookup(&proven, ts, &te) == 0) {
-            from = seg->base + te.rel + 1;
+            int64_t from = seg->base + te.rel + 1;
             rc = cl_segment_find(seg, part->reldir, from, &pos, err);
             if (rc < 0) {
                 break;

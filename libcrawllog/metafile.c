@@ -191,7 +191,7 @@ static int check_crc(const char *buf, size_t len, const char *relpath,
     }
     stored = 0;
     for (size_t i = len - 9; i < len - 1; i++) {
-        int c = buf[i];
+        int c = (unsigned char)buf[i];
         stored =
             stored * 16 + (unsigned long)(c <= '9' ? c - '0' : c - 'a' + 10);
     }

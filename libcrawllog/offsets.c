@@ -56,10 +56,11 @@
  *    parsed into staged entries and every allocation it needs made
  *    (cl_omap_stage_alloc) before anything changes (cl_omap_stage_commit).
  *
- * A file shorter than its header, or with an all-zero header, is a creation
- * cut short (no record can have been committed in it): open and refresh
- * write the header (the same 64 bytes any creator writes) and make it
- * durable.
+ * A file shorter than its header, or of 64 bytes with an all-zero header,
+ * is a creation cut short (no record can have been committed in it): open
+ * and refresh write the header (the same 64 bytes any creator writes) and
+ * make it durable.  A longer file with an all-zero header is damage
+ * (CRAWLLOG_ECORRUPT): the header is durable before the file ever grows.
  *
  * Locks: none of its own.  A handle is used by one thread at a time.
  * cl_offsets_append, cl_offsets_compact and cl_offsets_cleanup need the
@@ -95,6 +96,11 @@
 #define COMPACT_RATIO 4
 #define READ_FIRST 4096 /* a refresh usually finds nothing new */
 #define READ_MORE CHUNK
+/* Zero bytes written after every appended record: a zero length ends the
+ * valid log there, so bytes left beyond an earlier end (a lost or torn
+ * record's successor, which carries the next seq) can never be read as a
+ * record following the new one. */
+#define REC_TERM 4
 
 _Static_assert(CL_OFFSETS_META_MAX <= UINT16_MAX, "meta_len is a u16");
 
@@ -431,6 +437,14 @@ static int load(struct cl_offsets *o, struct ofile *f, struct cl_err *err)
         goto fail;
     }
     rc = read_header(o, fd, &f->base_seq, err);
+    if (rc == 1 && st.st_size > HDR_SIZE) {
+        /* The header is made durable before the file ever grows: a
+         * zeroed header on a longer file is damage, not a creation cut
+         * short (re-initialising it would drop every commit). */
+        rc = cl_errf(err, CRAWLLOG_ECORRUPT,
+                     "%s: zeroed header on a %lld-byte file", o->path,
+                     (long long)st.st_size);
+    }
     if (rc == 1) {
         f->base_seq = 0;
         rc = init_header(o, fd, err);
@@ -826,7 +840,7 @@ int cl_offsets_append(struct cl_offsets *o, const struct cl_offset_entry *e,
         rc = compact(o, err);
     }
     if (rc == 0) {
-        rc = wbuf_reserve(o, (size_t)len, err);
+        rc = wbuf_reserve(o, (size_t)len + REC_TERM, err);
     }
     if (rc != 0) {
         return rc;
@@ -858,10 +872,11 @@ int cl_offsets_append(struct cl_offsets *o, const struct cl_offset_entry *e,
     if (rc != 0) {
         return cl_errf(err, rc, "%s: no memory for a commit", o->path);
     }
-    rc = ensure_space(o, len, err);
+    memset(o->wbuf + len, 0, REC_TERM);
+    rc = ensure_space(o, len + REC_TERM, err);
     if (rc == 0) {
-        rc = cl_io_pwrite_all("offsets.write", o->f.fd, o->wbuf, (size_t)len,
-                              o->f.end);
+        rc = cl_io_pwrite_all("offsets.write", o->f.fd, o->wbuf,
+                              (size_t)len + REC_TERM, o->f.end);
         if (rc < 0) {
             /* f.end stays: the next append overwrites what got written
              * (a prefix fails its CRC, so no reader takes it). */

@@ -386,6 +386,7 @@ int cl_partition_sync_locked(struct cl_partition *part, struct cl_err *err)
     struct cl_pstate_shm *s = part->ps.shm;
     struct stat st;
     if (cl_pstate_unlinked(&part->ps)) {
+        close_segments(part); /* free the deleted files' space */
         return cl_errf(err, CRAWLLOG_ENOTOPIC, "%s: partition was deleted",
                        part->reldir);
     }
@@ -460,12 +461,6 @@ int cl_partition_open(struct cl_partition **partp, int topic_dirfd,
     cl_names_partition(name, sizeof(name), id);
     int rc = cl_io_openat("part.open", topic_dirfd, name,
                           O_RDONLY | O_DIRECTORY, 0);
-    struct stat st;
-    if (rc == -ENOTDIR &&
-        cl_io_fstatat("part.stat", topic_dirfd, name, &st) == 0 &&
-        S_ISLNK(st.st_mode)) {
-        rc = -ELOOP; /* O_DIRECTORY reports a symlink as ENOTDIR */
-    }
     if (rc < 0) {
         part->dirfd = -1;
         rc = rc == -ENOENT
@@ -513,6 +508,19 @@ void cl_partition_close(struct cl_partition *part)
     pthread_mutex_destroy(&part->lock);
     pthread_mutex_destroy(&part->sync_lock);
     cl_io_free(part);
+}
+
+void cl_partition_release(struct cl_partition *part)
+{
+    if (part == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&part->lock);
+    close_segments(part);
+    part->seen_seq = 0;
+    part->pend_len = 0;
+    part->pend_n = 0;
+    pthread_mutex_unlock(&part->lock);
 }
 
 /* ---- append, roll, sync ----------------------------------------------- */

@@ -81,6 +81,13 @@ int cl_partition_open(struct cl_partition **partp, int topic_dirfd,
 /* Close without flushing (the caller flushes first). */
 void cl_partition_close(struct cl_partition *part);
 
+/* The handle forgets the partition (its topic was deleted or replaced):
+ * close its segment files, so a deleted topic's disk space is freed now
+ * rather than at crawllog_close, and drop unwritten SYNC_NONE batches.
+ * The object stays valid: a later call either finds the partition deleted
+ * (CRAWLLOG_ENOTOPIC) or reopens the segments. */
+void cl_partition_release(struct cl_partition *part);
+
 /* Append nbatches encoded batches (back to back in buf, len bytes; their
  * base offsets are patched).  sync: CRAWLLOG_SYNC_*.  With SYNC_NONE they
  * are buffered in memory; *basep gets the first offset, or -1 then. */

@@ -22,11 +22,16 @@
  * The valid slot with the larger instance count is current; an update
  * writes the other slot and fdatasyncs it, so a torn write leaves the
  * previous slot (LMDB's two meta pages).  The file is created whole as
- * "<name>.tmp.<pid>.0", fsync'd and renamed into place, then the
- * directory is fsync'd.
+ * "~tmp.<pid>.0", fsync'd and renamed into place, then the directory is
+ * fsync'd.  '~' is not a name character, so no producer.id can look like
+ * a temp name (a name-derived temp name could: "x.tmp.<pid>.0" is a valid
+ * producer.id) and the temp name's length does not depend on the name;
+ * the start-up clean-up removes only "~tmp.<dead pid>.<n>".
  *
  * Invariants: an instance count is never handed out twice, even across
- * crashes (it is durable before use); the file never lacks a valid slot.
+ * crashes (it is durable before use) or after bit rot in a slot (the
+ * count the damaged slot may have held is skipped); the file never lacks
+ * a valid slot.
  *
  * Locks: flock of the producers/ directory (its own open file description)
  * around every create and update, so processes and threads that create
@@ -43,10 +48,12 @@
 #include "bytes.h"
 #include "crc32c.h"
 #include "io.h"
-#include "metafile.h"
 #include "prodid.h"
 
 #define CRC_OFF 36
+
+/* Temp files of producers/: "~tmp.<pid>.0" ('~' is not a name char). */
+#define TMP_PREFIX "~tmp."
 
 _Static_assert(CL_PRODID_SLOT_SIZE == CRC_OFF + 4, "slot layout");
 
@@ -98,9 +105,11 @@ static int sys(struct cl_err *err, int rc, const char *name, const char *op)
 static int create_file(int dfd, const char *name, unsigned fmode,
                        int64_t pid, struct cl_err *err)
 {
-    char tmp[320];
+    char tmp[64];
     uint8_t page[CL_PRODID_FILE_SIZE] = {0};
-    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.0", name, (long)getpid());
+    /* One temp name per process is enough: creates are serialised by the
+     * directory lock. */
+    snprintf(tmp, sizeof(tmp), TMP_PREFIX "%ld.0", (long)getpid());
     cl_prodid_slot_encode(page, 1, pid);
     /* O_EXCL: a name already there (a crash's leftover, or a link someone
      * planted) is removed, never opened: its target is not touched. */
@@ -148,10 +157,10 @@ static int next_instance(struct cl_prodid *id, const char *name,
     }
     uint64_t inst[2] = {0, 0};
     int64_t pid[2] = {-1, -1};
-    int ok[2], empty;
+    int ok[2], empty[2];
     for (int s = 0; s < 2; s++) {
         ok[s] = cl_prodid_slot_decode(page + 512 * s, &inst[s], &pid[s],
-                                      &empty) == 0;
+                                      &empty[s]) == 0;
     }
     if (!ok[0] && !ok[1]) {
         return cl_errf(err, CRAWLLOG_ECORRUPT,
@@ -159,27 +168,73 @@ static int next_instance(struct cl_prodid *id, const char *name,
                        name);
     }
     int cur = !ok[1] || (ok[0] && inst[0] >= inst[1]) ? 0 : 1;
-    if (inst[cur] >= UINT32_MAX) {
+    if (inst[cur] >= UINT32_MAX - 1) {
         return cl_errf(err, CRAWLLOG_EINVAL,
                        CL_PRODID_DIR "/%s: instance count exhausted", name);
     }
     id->pid = pid[cur];
-    id->instance = (uint32_t)inst[cur] + 1;
+    /* A damaged other slot may have held the newest instance (cur + 1),
+     * whose epoch can be in the log: skip it, or this instance would
+     * share that epoch and not fence it (G13).  Both slots are written
+     * from instance 2 on, so an empty one beside instance > 1 was
+     * zeroed. */
+    int lost = !ok[1 - cur] && (!empty[1 - cur] || inst[cur] > 1);
+    id->instance = (uint32_t)inst[cur] + 1 + (uint32_t)lost;
     uint8_t slot[CL_PRODID_SLOT_SIZE];
     cl_prodid_slot_encode(slot, id->instance, id->pid);
     int rc = cl_io_pwrite_all("prod.write", id->fd, slot, sizeof(slot),
-                              (uint64_t)(512 * (1 - cur)));
+                              (uint64_t)512 * (uint64_t)(1 - cur));
     if (rc == 0) {
         rc = cl_io_fdatasync("prod.update.fsync", id->fd);
     }
     return rc != 0 ? sys(err, rc, name, "update") : 0;
 }
 
+/* The pid of a temp name "~tmp.<pid>.<n>", or 0 for any other name. */
+static long tmp_pid(const char *name)
+{
+    const char *p = name + sizeof(TMP_PREFIX) - 1;
+    long pid = 0;
+    if (strncmp(name, TMP_PREFIX, sizeof(TMP_PREFIX) - 1) != 0) {
+        return 0;
+    }
+    for (; *p >= '0' && *p <= '9' && pid < 100000000L; p++) {
+        pid = pid * 10 + (*p - '0');
+    }
+    return *p == '.' ? pid : 0;
+}
+
+/* Remove the temp files of dead processes (directory locked). */
+static int cleanup_tmp(int dfd, struct cl_err *err)
+{
+    char **names = NULL;
+    size_t count = 0;
+    int rc = cl_io_listdir("prod.cleanup.list", dfd, &names, &count);
+    if (rc != 0) {
+        return cl_err_sys(err, -rc, CL_PRODID_DIR, "list directory");
+    }
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        long pid = tmp_pid(names[i]);
+        if (pid > 0 && !cl_io_pid_alive(pid)) {
+            rc = cl_io_unlinkat("prod.cleanup.unlink", dfd, names[i], 0);
+            if (rc != 0 && rc != -ENOENT) {
+                char rel[300];
+                snprintf(rel, sizeof(rel), CL_PRODID_DIR "/%s", names[i]);
+                rc = cl_err_sys(err, -rc, rel, "remove stale temporary");
+            } else {
+                rc = 0;
+            }
+        }
+    }
+    cl_io_listdir_free(names, count);
+    return rc;
+}
+
 /* Open (or create) producers/<name> and take an instance. */
 static int acquire_named(struct cl_prodid *id, int dfd, const char *name,
                          unsigned fmode, struct cl_err *err)
 {
-    int rc = cl_metafile_cleanup_tmp(dfd, err);
+    int rc = cleanup_tmp(dfd, err);
     if (rc != 0) {
         return rc;
     }
@@ -249,6 +304,27 @@ int cl_prodid_acquire(struct cl_prodid *id, int rootfd, const char *name,
     if (rc != 0) {
         cl_prodid_release(id);
     }
+    return rc;
+}
+
+int cl_prodid_cleanup(int rootfd, struct cl_err *err)
+{
+    int dfd = cl_io_openat("prod.dir.open", rootfd, CL_PRODID_DIR,
+                           O_RDONLY | O_DIRECTORY, 0);
+    if (dfd == -ENOENT) {
+        return 0;
+    }
+    if (dfd < 0) {
+        return cl_err_sys(err, -dfd, CL_PRODID_DIR, "open");
+    }
+    int rc = cl_io_lock("prod.lock", dfd, 1, 1);
+    if (rc != 0) {
+        cl_io_close(dfd);
+        return cl_err_sys(err, -rc, CL_PRODID_DIR, "lock");
+    }
+    rc = cleanup_tmp(dfd, err);
+    cl_io_unlock(dfd);
+    cl_io_close(dfd);
     return rc;
 }
 

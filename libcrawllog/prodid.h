@@ -36,6 +36,12 @@ int cl_prodid_acquire(struct cl_prodid *id, int rootfd, const char *name,
 
 void cl_prodid_release(struct cl_prodid *id);
 
+/* Remove the registry temp files of dead processes (producers/~tmp.*),
+ * under the producers/ lock; nothing to do if there is no producers/.
+ * Called by crawllog_open (best effort), so a crash's leftover does not
+ * wait for the next named producer (crawllog_verify reports leftovers). */
+int cl_prodid_cleanup(int rootfd, struct cl_err *err);
+
 /* Encode / decode one registry slot (exposed for tests and verify).
  * decode: 0, or CRAWLLOG_ECORRUPT (also an all-zero slot: *emptyp = 1). */
 void cl_prodid_slot_encode(uint8_t *out, uint64_t instance, int64_t pid);

@@ -286,7 +286,12 @@ static int send_buffered(crawllog_producer_t *prod, const char *topic,
         if (pb->n == 0) {
             pb->first_ms = now;
         }
-        rc = cl_producer_buf_add(pb, &r, est);
+        /* A report slot for every buffered message (see
+         * cl_producer_reserve_reports). */
+        rc = cl_producer_reserve_reports(prod, prod->nbuffered + 1);
+        if (rc == 0) {
+            rc = cl_producer_buf_add(pb, &r, est);
+        }
         if (rc == 0) {
             prod->nbuffered++;
             if (CL_BATCH_HEADER_SIZE + pb->est >= limit) {

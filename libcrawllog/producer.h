@@ -148,6 +148,10 @@ void cl_producer_bufs_free(crawllog_producer_t *prod);
 /* Append a copy of rec (already checked); est bounds its encoded size. */
 int cl_producer_buf_add(struct cl_pbuf *pb, const crawllog_record_t *rec,
                         size_t est);
+/* Make room for more delivery reports than are queued now (nothing to
+ * do without a delivery callback): 0 or CRAWLLOG_ENOMEM.  Every buffered
+ * message holds a slot, so a written batch never loses its reports. */
+int cl_producer_reserve_reports(crawllog_producer_t *prod, size_t more);
 /* Write pb's batch, queue its reports, empty it. */
 int cl_producer_buf_write(crawllog_producer_t *prod, struct cl_pbuf *pb,
                           struct cl_err *err);

@@ -73,6 +73,24 @@ int cl_producer_write_op(struct cl_partition *part, void *arg,
 
 /* ---- delivery reports -------------------------------------------------- */
 
+int cl_producer_reserve_reports(crawllog_producer_t *prod, size_t more)
+{
+    if (prod->dr_cb == NULL || prod->rcap - prod->nreports >= more) {
+        return 0;
+    }
+    size_t ncap = prod->rcap ? prod->rcap : 256;
+    while (ncap - prod->nreports < more) {
+        ncap *= 2;
+    }
+    void *p = cl_io_realloc(prod->reports, ncap * sizeof(*prod->reports));
+    if (p == NULL) {
+        return CRAWLLOG_ENOMEM;
+    }
+    prod->reports = p;
+    prod->rcap = ncap;
+    return 0;
+}
+
 /* Queue a report; prod->lock held.  A report that cannot be queued (no
  * memory) is dropped: the error still reaches flush's return code. */
 static void queue_report(crawllog_producer_t *prod, const char *topic,
@@ -284,6 +302,14 @@ int cl_producer_buf_write(crawllog_producer_t *prod, struct cl_pbuf *pb,
 {
     if (pb->n == 0) {
         return 0;
+    }
+    /* Room for every report first (normally reserved when the messages
+     * were buffered): a batch written whose success report cannot be
+     * queued would be acknowledged to nobody (found by
+     * test_fault_producer).  Without it the batch stays buffered. */
+    if (cl_producer_reserve_reports(prod, pb->n) != 0) {
+        return cl_errf(err, CRAWLLOG_ENOMEM,
+                       "out of memory for delivery reports");
     }
     crawllog_record_t *recs = cl_io_malloc(pb->n * sizeof(*recs));
     crawllog_header_t *hdrs = cl_io_malloc((pb->nh + 1) * sizeof(*hdrs));

@@ -223,7 +223,7 @@ CRAWLLOG_API int crawllog_producer_identity(const crawllog_producer_t *prod,
         *pidp = prod->idempotent ? prod->id.pid : -1;
     }
     if (epochp != NULL) {
-        *epochp = prod->idempotent ? prod->id.epoch : -1;
+        *epochp = (int16_t)(prod->idempotent ? prod->id.epoch : -1);
     }
     return 0;
 }

@@ -84,7 +84,7 @@ int cl_pstate_open(struct cl_pstate *ps, int dirfd, const char *reldir,
     if (rc == 0) {
         rc = cl_io_mmap_shared("state.mmap", fd, CL_PSTATE_SIZE, &addr);
     }
-    if (rc < 0) {
+    if (rc != 0) { /* cl_io_*: 0 or -errno */
         cl_io_close(fd);
         return cl_err_sys(err, -rc, path, "map");
     }

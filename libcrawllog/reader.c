@@ -26,6 +26,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "io.h"
 #include "log.h"
@@ -245,7 +246,8 @@ static int take_batches(crawllog_reader_t *rd, size_t got, int64_t end,
             why = "bad batch header";
             break;
         }
-        if (h.base_offset >= end) {
+        if (h.base_offset >= end &&
+            (rd->expect < 0 || rd->expect >= end)) {
             break; /* not published yet */
         }
         if (rd->expect >= 0 && h.base_offset != rd->expect) {
@@ -313,6 +315,17 @@ static int read_segment(crawllog_reader_t *rd, size_t want, int64_t end,
         if ((size_t)got < need || more <= need) {
             /* Published, yet the file ends inside the batch. */
             return corrupt(rd, rd->pos, "batch cut short", err);
+        }
+        /* Never allocate from a length field the file cannot hold (a
+         * damaged one may say 2 GiB). */
+        struct stat st;
+        rc = cl_io_fstat("reader.stat", rd->fd, &st);
+        if (rc != 0) {
+            return cl_err_sys(err, -rc, rd->part->reldir, "stat");
+        }
+        if (rd->pos + more > (uint64_t)st.st_size) {
+            return corrupt(rd, rd->pos, "batch length past the end of the "
+                           "file", err);
         }
         need = more; /* one batch larger than the buffer */
     }

@@ -201,7 +201,7 @@ static uint8_t *put_bytes(uint8_t *p, const void *src, size_t len)
 /* A zig-zag varlong padded to exactly CL_VARLONG_MAX bytes. */
 static uint8_t *put_varlong_padded(uint8_t *p, int64_t v)
 {
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    uint64_t z = ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63));
 
     for (int i = 0; i < CL_VARLONG_MAX - 1; i++) {
         p[i] = (uint8_t)(z | 0x80);

@@ -74,18 +74,10 @@ static atomic_ulong tree_counter;
 /* Small helpers                                                           */
 /* ---------------------------------------------------------------------- */
 
-/* With O_DIRECTORY, Linux reports a symlink as ENOTDIR rather than ELOOP;
- * this returns -ELOOP for a symlink either way. */
+/* A symlink gives -ELOOP (cl_io_openat maps O_DIRECTORY's ENOTDIR). */
 int cl_tree_open_dir(int dirfd, const char *name)
 {
-    int fd = cl_io_openat("topic.open", dirfd, name, DIR_FLAGS, 0);
-    struct stat st;
-
-    if (fd == -ENOTDIR && cl_io_fstatat("topic.stat", dirfd, name, &st) == 0 &&
-        S_ISLNK(st.st_mode)) {
-        return -ELOOP;
-    }
-    return fd;
+    return cl_io_openat("topic.open", dirfd, name, DIR_FLAGS, 0);
 }
 
 /* mkdir <root>/<name> if missing (fsync root if made, or always with

@@ -228,7 +228,7 @@ static int load_index(struct vctx *v, int dirfd, const char *name,
     ssize_t got =
         rc ? rc : cl_io_pread_all("verify.read", fd, s->buf[t], size, 0);
     cl_io_close(fd);
-    if (got < 0) {
+    if (got < 0 || rc != 0) { /* rc: 0 or -errno, then got == rc */
         return sys_fail(v, (int)got, s->rel[t], "read");
     }
     s->len[t] = (size_t)got;
@@ -283,7 +283,7 @@ static int scan_fn(void *opaque, const uint8_t *batch,
                    (unsigned)s->pos);
         } else if (s->base + s->erel[0] != h->base_offset) {
             report(s->v, s->rel[0], "byte %zu: entry: offset %lld, batch: %lld",
-                   s->at[0], (long long)(s->base + s->erel[0]),
+                   s->at[0], (long long)s->base + s->erel[0],
                    (long long)h->base_offset);
         }
     }
@@ -424,8 +424,8 @@ static int partition_entry(struct vctx *v, struct walk *w, const char *name,
     const char *sfx;
     int seg = cl_names_parse_segment(name, &base, &sfx) == 0;
     pc->entries++;
-    if (!seg && strcmp(name, CL_PSTATE_NAME) &&
-        strcmp(name, CL_LOGSTART_NAME)) {
+    if (!seg && strcmp(name, CL_PSTATE_NAME) != 0 &&
+        strcmp(name, CL_LOGSTART_NAME) != 0) {
         return stray(v, w, name, rel);
     }
     int ok = check_entry(v, w->fd, name, rel, S_IFREG);
@@ -594,7 +594,7 @@ static int producers_entry(struct vctx *v, struct walk *w, const char *name,
     if (rc <= 0) {
         return rc;
     }
-    if (!cl_names_topic_valid(name) || strstr(name, ".tmp.") != NULL) {
+    if (!cl_names_topic_valid(name)) { /* "~tmp.<pid>.<n>" too */
         return stray(v, w, name, rel);
     }
     uint8_t page[CL_PRODID_LIVE_OFF];

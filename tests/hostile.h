@@ -26,27 +26,6 @@
 /* Helpers                                                                 */
 /* ---------------------------------------------------------------------- */
 
-/* 1 when a known library deviation must fail the test (CL_HOSTILE_STRICT
- * set); otherwise prints what (once per message) and returns 0. */
-static inline int strict_or_note(const char *what)
-{
-    static char *seen[32]; /* kept until exit (reachable: no leak) */
-    static size_t nseen;
-    if (getenv("CL_HOSTILE_STRICT") != NULL) {
-        return 1;
-    }
-    for (size_t i = 0; i < nseen; i++) {
-        if (seen[i] != NULL && strcmp(seen[i], what) == 0) {
-            return 0;
-        }
-    }
-    if (nseen < ARRAY_LEN(seen)) {
-        seen[nseen++] = strdup(what);
-    }
-    printf("KNOWN BUG (CL_HOSTILE_STRICT=1 fails on it): %s\n", what);
-    return 0;
-}
-
 /* Size, mtime and FNV-1a 64 of a regular file's content (ignoring its
  * link count: a file whose other name is removed is unchanged). */
 struct sig {

@@ -821,7 +821,6 @@ static void test_enospc_reopen_full(void **state)
  * the handle keeps the deleted topic's partitions (and their open segment
  * files) until crawllog_close, so 4 KiB of 128 come back.  Built and run
  * only with -DCL_KNOWN_BUGS until the fix lands. */
-#ifdef CL_KNOWN_BUGS
 static void scenario_delete_frees(struct t7_ctx *c)
 {
     crawllog_t *log = cl_test_open(c->data, NULL);
@@ -849,7 +848,6 @@ static void test_enospc_delete_frees(void **state)
 {
     run_on_tmpfs(state, scenario_delete_frees, "1m");
 }
-#endif
 
 /* A group's first commit with less room than its lag history: it may
  * fail, the process must not die.  Dies today of SIGBUS: lag.history is
@@ -921,9 +919,7 @@ int main(void)
         cl_test_unit_tmpdir(test_enospc_producer),
         cl_test_unit_tmpdir(test_enospc_commit),
         cl_test_unit_tmpdir(test_enospc_reopen_full),
-#ifdef CL_KNOWN_BUGS
         cl_test_unit_tmpdir(test_enospc_delete_frees),
-#endif
         cl_test_unit_tmpdir(test_enospc_first_commit),
         cl_test_unit_tmpdir(test_enospc_subscribe_full),
     };

@@ -82,6 +82,7 @@ static const struct site {
     {"notify.mmap", 0},         {"notify.open", 1},
     {"notify.stat", 0},         {"notify.truncate", 1}, {"notify.reserve", 1},
     {"part.list", 0},           {"part.open", 1},
+    {"prod.dir.open", 1},       {"reader.stat", 0},
     {"reader.open", 1},         {"reader.read", 1},
     {"seg.append.fdatasync", 0}, {"seg.append.undo", 1},
     {"seg.append.write", 1},    {"seg.create", 1},

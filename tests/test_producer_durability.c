@@ -24,7 +24,8 @@
  *     durable batch carries, and so may send.  Ablation: with the
  *     registry updates' fdatasync skipped ("prod.update.fsync=SKIP:persist")
  *     the image forgets the later instances and the new one is fenced by its own older
- *     epoch.
+ *     epoch.  The same for the sites that create the file (prod.fsync,
+ *     prod.rename, prod.dirsync, prod.mkdir.dirsync).
  * Knob: CL_PD_DEBUG=1 prints how many acked records each image kept.
  */
 #include <stdarg.h>
@@ -359,19 +360,21 @@ static void test_producer_durability_ablation_group_loses_acks(void **state)
 
 /* ---- the producer registry ---------------------------------------------- */
 
+/* n instances of "reg" are created one after the other (the first
+ * creates producers/reg, the others update it) and the last sends; then
+ * the power fails.  fp (NULL: none) is armed once the topic exists. */
 static _Noreturn void registry_child(const struct cl_test_shadow_run *r,
-                                     int ablate)
+                                     const char *fp, int n)
 {
     char err[256];
-    crawllog_t *log =
-        child_setup(r, ablate ? "prod.update.fsync=SKIP:persist" : NULL);
+    crawllog_t *log = child_setup(r, fp);
     crawllog_producer_t *prod = NULL;
     crawllog_conf_t *conf = NULL;
     if (crawllog_conf_new(&conf) != 0 ||
         crawllog_conf_set(conf, "producer.id", "reg", err, sizeof(err)) != 0) {
         _exit(EXIT_PROD);
     }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < n; i++) {
         crawllog_producer_destroy(prod);
         if (crawllog_producer_new(log, conf, &prod, err, sizeof(err)) != 0) {
             _exit(EXIT_PROD);
@@ -387,7 +390,8 @@ static _Noreturn void registry_child(const struct cl_test_shadow_run *r,
 }
 
 /* In the image: a new instance of "reg" sends; exit code = its result
- * (0, or 100 + the negated error code), 2 if the image does not open. */
+ * (0, or 100 minus the error code), 2 if the image does not open, 3 if
+ * the send's offset is not 1 (after the durable "x"). */
 static void registry_check_child(void *arg)
 {
     const char *img = arg;
@@ -414,7 +418,10 @@ static void registry_check_child(void *arg)
     _exit(rc == 0 ? 0 : 100 - rc);
 }
 
-static int registry_scenario(void **state, const char *tag, int ablate)
+/* The checker's exit code, or minus the exit code of a registry child
+ * that failed while alive. */
+static int registry_scenario(void **state, const char *tag, const char *fp,
+                             int n)
 {
     struct cl_test_shadow_run r;
     cl_test_shadow_run_init(&r, CL_TEST_DIR(state), tag);
@@ -423,10 +430,13 @@ static int registry_scenario(void **state, const char *tag, int ablate)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        registry_child(&r, ablate);
+        registry_child(&r, fp, n);
     }
     int st;
     assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (WIFEXITED(st)) {
+        return -WEXITSTATUS(st);
+    }
     cl_test_assert_killed_by(st, SIGKILL);
     assert_int_equal(cl_shadow_image(r.shadow, r.img, CL_SHADOW_DURABLE, 0), 0);
     st = cl_test_fork_run(registry_check_child, r.img);
@@ -436,13 +446,44 @@ static int registry_scenario(void **state, const char *tag, int ablate)
 
 static void test_producer_durability_registry(void **state)
 {
-    assert_int_equal(registry_scenario(state, "registry", 0), 0);
+    assert_int_equal(registry_scenario(state, "registry", NULL, 3), 0);
+    assert_int_equal(registry_scenario(state, "registry1", NULL, 1), 0);
 }
 
 static void test_producer_durability_registry_ablation(void **state)
 {
-    assert_int_equal(registry_scenario(state, "registry-ablate", 1),
+    assert_int_equal(registry_scenario(state, "registry-ablate",
+                                       "prod.update.fsync=SKIP:persist", 3),
                      100 - CRAWLLOG_EFENCED);
+}
+
+/* The creation of producers/<name> (tmp file, fsync, rename, directory
+ * fsync; the producers/ directory itself the first time): each sync
+ * skipped loses the file, and a new instance after the power loss fails
+ * (test_ablation lists these verdicts). */
+static void test_producer_durability_registry_create_ablation(void **state)
+{
+    /* The file comes back empty: the name is unusable. */
+    assert_int_equal(
+        registry_scenario(state, "prod-fsync", "prod.fsync=SKIP:persist", 1),
+        100 - CRAWLLOG_ECORRUPT);
+    /* The file (or producers/) is gone: instance 1 again, epoch 1, below
+     * the epoch 3 in the log. */
+    assert_int_equal(registry_scenario(state, "prod-dirsync",
+                                       "prod.dirsync=SKIP:persist", 3),
+                     100 - CRAWLLOG_EFENCED);
+    assert_int_equal(registry_scenario(state, "prod-mkdir",
+                                       "prod.mkdir.dirsync=SKIP:persist", 3),
+                     100 - CRAWLLOG_EFENCED);
+    /* ... but with one instance epoch 1 again is harmless: the new
+     * instance continues the sequences of the batch in the log. */
+    assert_int_equal(registry_scenario(state, "prod-dirsync1",
+                                       "prod.dirsync=SKIP:persist", 1),
+                     0);
+    /* Without the rename the name never appears: seen at once. */
+    assert_int_equal(
+        registry_scenario(state, "prod-rename", "prod.rename=SKIP:persist", 1),
+        -EXIT_PROD);
 }
 
 int main(void)
@@ -454,6 +495,7 @@ int main(void)
         cl_test_unit_fp(test_producer_durability_ablation_group_loses_acks),
         cl_test_unit_fp(test_producer_durability_registry),
         cl_test_unit_fp(test_producer_durability_registry_ablation),
+        cl_test_unit_fp(test_producer_durability_registry_create_ablation),
     };
     return cmocka_run_group_tests_name("producer_durability", tests, NULL,
                                        NULL);

@@ -213,13 +213,12 @@ static int add_rule(struct rules *r, const char *v, size_t n, int allow)
         r->v = nv;
         r->cap = cap;
     }
-    struct rule *ru = &r->v[r->n];
-    ru->pat = normalise(v, n, &ru->len);
-    if (ru->pat == NULL) {
+    struct rule ru = {NULL, 0, allow};
+    ru.pat = normalise(v, n, &ru.len);
+    if (ru.pat == NULL) {
         return -1;
     }
-    ru->allow = allow;
-    r->n++;
+    r->v[r->n++] = ru;
     return 0;
 }
 

@@ -431,7 +431,7 @@ static int append_line(int fd, const char *body, size_t len)
         return -1;
     }
     for (size_t i = 0; i < len; i++) {
-        line[i] = body[i] == '\n' || body[i] == '\r' ? ' ' : body[i];
+        line[i] = (char)(body[i] == '\n' || body[i] == '\r' ? ' ' : body[i]);
     }
     line[len] = '\n';
     size_t done = 0;
