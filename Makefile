@@ -139,7 +139,7 @@ GEN_CONFDOC = $(BUILDDIR)/tools/gen_confdoc
 TEST_LIB_OBJS = $(patsubst libcrawllog/%.c,$(TESTDIR)/obj/%.o,$(LIB_SRCS))
 TEST_LIB = $(TESTDIR)/libcrawllog_test.a
 TEST_HELPERS = $(TESTDIR)/tobj/helpers.o $(TESTDIR)/tobj/helpers_log.o \
-               $(TESTDIR)/tobj/helpers_proc.o
+               $(TESTDIR)/tobj/helpers_proc.o $(TESTDIR)/tobj/helpers_fault.o
 TEST_PROGS = $(addprefix $(TESTDIR)/,$(TEST_NAMES))
 
 FORMAT_FILES = $(wildcard libcrawllog/*.[ch] include/*.h tests/*.[ch] \

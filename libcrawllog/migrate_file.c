@@ -190,10 +190,17 @@ static int mig_parse(const char *body, const char *rel, struct cl_mig *m,
                      struct cl_err *err)
 {
     int *seen = NULL;
+    size_t blen = strlen(body);
     memset(m, 0, sizeof(*m));
+    /* Every old partition needs a "copied.<p>=<n>" line (11 bytes or
+     * more), and from redirect on every new one a "start.<q>=<n>" line
+     * (10 or more): a small damaged file must not make us allocate the
+     * m x n counts of a large migration (up to 800 MB). */
     int rc = parse_lines(m, body, 0, NULL) != 0 ||
                      !cl_names_topic_valid(m->target) || m->n < 1 ||
-                     m->m < 1 || m->state == 0
+                     m->m < 1 || m->state == 0 || (size_t)m->m > blen / 11 ||
+                     (m->state >= CRAWLLOG_MIGRATION_REDIRECT &&
+                      (size_t)m->n > blen / 10)
                  ? CRAWLLOG_ECORRUPT
                  : cl_migrate_file_alloc(m, err);
     if (rc == 0) {

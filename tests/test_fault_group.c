@@ -12,8 +12,9 @@
  * retry policy [crawllog_consumer_process dead-lettering after 2
  * attempts], admin [crawllog_group_set_offsets, crawllog_group_delete].
  *
- * The loop, per scenario: a dry run lists the sites the armed call
- * reaches (cl_fp_site_info) with their hit counts; then for every site,
+ * The loop (tests/helpers_fault.c), per scenario: a dry run lists the
+ * sites the armed call reaches (cl_fp_site_info) with their hit counts;
+ * then for every site,
  * every fault kind that applies (EIO, ENOSPC, EINTR; SHORT(3) for writes;
  * EMFILE and EACCES for opens; EAGAIN for locks) and both modes (once,
  * :persist), k = 1, 2, ... (sampled: 1..4 and the last two hits, unless
@@ -35,8 +36,8 @@
  * violations=V".  CL_TEST_FILTER=pattern runs matching tests only.
  */
 #include "helpers.h"
+#include "helpers_fault.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -49,301 +50,6 @@
 
 #define NREC 20 /* records in each partition of "t" */
 #define QREC 3  /* records in "q" */
-
-/* ---------------------------------------------------------------------- */
-/* The sweep engine (shared design with test_fault_producer/misc.c)        */
-/* ---------------------------------------------------------------------- */
-
-struct ctx {
-    crawllog_t *log;
-    crawllog_consumer_t *c, *c2;
-    const crawllog_msg_t *msg; /* a polled message (dead letter) */
-    int rc;                    /* the armed call's result */
-    int fired;                 /* the fault fired */
-    int64_t v[4];              /* scenario scratch */
-};
-
-struct scenario {
-    const char *name;
-    void (*pre)(struct ctx *c);  /* faults off, c->log open */
-    int (*run)(struct ctx *c);   /* armed */
-    void (*post)(struct ctx *c); /* faults off: release every handle */
-    void (*check)(struct ctx *c, crawllog_t *log); /* after reopen */
-};
-
-static struct {
-    char tmpl[4096], work[4096];
-    char spec[256];  /* armed last (for messages) */
-    unsigned stalls; /* persistent fault: poll stalled without an error */
-    int full;
-    unsigned faults, recoveries, violations, runs;
-} fx;
-
-static int count_fds(void)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    assert_non_null(d);
-    while (readdir(d) != NULL) {
-        n++;
-    }
-    closedir(d);
-    return n;
-}
-
-static crawllog_t *open_dir(const char *dir, int create)
-{
-    crawllog_conf_t *conf =
-        cl_test_conf("log.dir.create", create ? "true" : "false", NULL);
-    crawllog_t *log = cl_test_open(dir, conf);
-    crawllog_conf_destroy(conf);
-    return log;
-}
-
-/* The code a fault with errno err may give (besides EIO and ECLOSED). */
-static int code_of(int err)
-{
-    switch (err) {
-    case ENOSPC:
-        return CRAWLLOG_ENOSPC;
-    case EACCES:
-        return CRAWLLOG_EPERM;
-    case EMFILE:
-        return CRAWLLOG_EMFILE;
-    case EAGAIN:
-        return CRAWLLOG_EBUSY;
-    case ENOMEM:
-        return CRAWLLOG_ENOMEM;
-    default:
-        return CRAWLLOG_EIO;
-    }
-}
-
-struct kind {
-    const char *spec;
-    int err;
-};
-static const struct kind K_EIO = {"EIO", EIO}, K_NOSPC = {"ENOSPC", ENOSPC},
-                         K_INTR = {"EINTR", EINTR},
-                         K_SHORT = {"SHORT(3)", ENOSPC},
-                         K_MFILE = {"EMFILE", EMFILE},
-                         K_ACCES = {"EACCES", EACCES},
-                         K_AGAIN = {"EAGAIN", EAGAIN},
-                         K_NOMEM = {"ENOMEM", ENOMEM};
-
-/* The fault kinds that apply to a site (its name and wrapper flags). */
-static size_t kinds_of(const char *site, unsigned flags,
-                       const struct kind **out)
-{
-    size_t n = 0;
-    if (strcmp(site, "malloc") == 0) {
-        out[n++] = &K_NOMEM;
-        return n;
-    }
-    out[n++] = &K_EIO;
-    out[n++] = &K_NOSPC;
-    out[n++] = &K_INTR;
-    if (flags & CL_FP_SITE_WRITE) {
-        out[n++] = &K_SHORT;
-    } else if (strstr(site, "open") || strstr(site, "create") ||
-               strstr(site, ".dup")) {
-        out[n++] = &K_MFILE;
-        out[n++] = &K_ACCES;
-    } else if (strstr(site, "lock")) {
-        out[n++] = &K_AGAIN;
-    }
-    return n;
-}
-
-/* crawllog_verify must be clean, except - after a failed call - for
- * staging/<our pid>.* leftovers: a failed topic create (the dead-letter
- * topic) whose clean-up failed too leaves them, and the clean-up at open
- * keeps the entries of live processes (this one) until it exits. */
-struct vstate {
-    int allow;
-    size_t tolerated;
-};
-
-static void verify_cb(void *opaque, const char *problem)
-{
-    struct vstate *vs = opaque;
-    char own[64];
-    snprintf(own, sizeof(own), "staging/%ld.", (long)getpid());
-    if (vs->allow && strncmp(problem, own, strlen(own)) == 0) {
-        vs->tolerated++;
-        return;
-    }
-    print_error("verify [%s]: %s\n", fx.spec, problem);
-}
-
-static void verify_allowing(const char *dir, int allow)
-{
-    struct vstate vs = {allow, 0};
-    size_t problems = 0;
-    char errstr[CRAWLLOG_ERRSTR_SIZE] = "";
-    int rc =
-        crawllog_verify(dir, verify_cb, &vs, &problems, errstr, sizeof(errstr));
-    if ((rc != 0 && rc != CRAWLLOG_ECORRUPT) || problems != vs.tolerated) {
-        fail_msg("crawllog_verify [%s]: %s, %zu problem(s): %s", fx.spec,
-                 crawllog_err_name(rc), problems, errstr);
-    }
-}
-
-/* One run of sc on a fresh copy with spec armed; *firedp: site had at
- * least k hits.  Returns the armed call's code. */
-static int run_once(const struct scenario *sc, const char *spec,
-                    const char *site, uint64_t k, int *firedp)
-{
-    struct ctx c;
-    memset(&c, 0, sizeof(c));
-    cl_test_rmrf(fx.work);
-    cl_test_copy_tree(fx.tmpl, fx.work);
-    int fds = count_fds();
-    c.log = open_dir(fx.work, 0);
-    sc->pre(&c);
-    cl_fp_clear();
-    assert_int_equal(cl_fp_set(spec), 0);
-    snprintf(fx.spec, sizeof(fx.spec), "%s", spec);
-    c.rc = sc->run(&c);
-    c.fired = site != NULL && cl_fp_hits(site) >= k;
-    cl_fp_clear();
-    fx.runs++;
-    sc->post(&c);
-    int rc = crawllog_close(c.log);
-    if (rc != 0 && !(c.rc != 0 && rc == CRAWLLOG_ECLOSED)) {
-        fail_msg("%s [%s]: crawllog_close: %s", sc->name, spec,
-                 crawllog_err_name(rc));
-    }
-    if (count_fds() != fds) {
-        fail_msg("%s [%s]: %d file descriptor(s) leaked", sc->name, spec,
-                 count_fds() - fds);
-    }
-    crawllog_t *log = open_dir(fx.work, 0);
-    int armed_rc = c.rc;
-    sc->check(&c, log);
-    c.rc = armed_rc;
-    assert_crawllog_ok(crawllog_close(log));
-    verify_allowing(fx.work, armed_rc != 0);
-    if (c.fired) {
-        fx.recoveries++;
-    }
-    *firedp = c.fired;
-    return c.rc;
-}
-
-/* Judge the armed call's code; violations are counted and printed. */
-static void judge(const struct scenario *sc, const char *spec, int rc,
-                  int fired, int invisible, int err)
-{
-    const char *why = NULL;
-    if (rc == 0) {
-        return;
-    }
-    if (rc == CRAWLLOG_ETIMEDOUT && fired && strstr(spec, ":persist")) {
-        /* The scenario's own poll loop gave up: poll kept answering OK
-         * with nothing while the fault lasted (it retries at the next
-         * poll).  Counted, not a violation. */
-        fx.stalls++;
-        if (getenv("CL_FAULT_DEBUG")) {
-            print_message("stall %s [%s]\n", sc->name, spec);
-        }
-        return;
-    }
-    if (!fired) {
-        why = "failed although no fault fired";
-    } else if (invisible) {
-        why = "an EINTR the wrapper retries was visible";
-    } else if (rc > 0 ||
-               strcmp(crawllog_err_name(rc), "CRAWLLOG_EUNKNOWN") == 0) {
-        why = "not a library code";
-    } else if (err == ENOMEM ? rc != CRAWLLOG_ENOMEM
-                             : (rc != code_of(err) && rc != CRAWLLOG_EIO &&
-                                rc != CRAWLLOG_ECLOSED)) {
-        why = "code inconsistent with the fault";
-    }
-    if (why) {
-        fx.violations++;
-        print_error("VIOLATION %s [%s]: %s: %d %s\n", sc->name, spec, why, rc,
-                    crawllog_err_name(rc));
-    }
-}
-
-/* k = 1, 2, ... at one site, kind and mode, until the fault stops firing
- * (sampled unless fx.full). */
-static void sweep_site(const struct scenario *sc, const char *site,
-                       uint64_t hits, unsigned flags, const struct kind *kd,
-                       int persist)
-{
-    int invisible = kd->err == EINTR && (flags & CL_FP_SITE_EINTR) &&
-                    !(flags & CL_FP_SITE_NOEINTR);
-    for (uint64_t k = 1; k < 100000; k++) {
-        char spec[256];
-        int fired;
-        if (!fx.full && k > 4 && k + 2 < hits) {
-            k = hits - 2; /* the last two hits, then one past them */
-        }
-        snprintf(spec, sizeof(spec), "%s=%s@%" PRIu64 "%s", site, kd->spec, k,
-                 persist ? ":persist" : "");
-        int rc = run_once(sc, spec, site, k, &fired);
-        judge(sc, spec, rc, fired, invisible, kd->err);
-        if (!fired) {
-            return;
-        }
-        fx.faults++;
-    }
-    fail_msg("%s: %s still hit after 100000 runs", sc->name, site);
-}
-
-/* The sweep of one scenario: I/O sites (io) and/or allocations (oom). */
-static void sweep(const struct scenario *sc, int io, int oom)
-{
-    enum { MAXS = 64 };
-    const char *names[MAXS];
-    uint64_t hits[MAXS];
-    unsigned flags[MAXS];
-    size_t n = 0;
-    int fired;
-    unsigned f0 = fx.faults, r0 = fx.runs;
-    int64_t t0 = cl_io_mono_ns();
-    assert_crawllog_ok(run_once(sc, "", NULL, 0, &fired));
-    /* run_once cleared the counts after the run: redo the run, keep them */
-    {
-        struct ctx c;
-        memset(&c, 0, sizeof(c));
-        cl_test_rmrf(fx.work);
-        cl_test_copy_tree(fx.tmpl, fx.work);
-        c.log = open_dir(fx.work, 0);
-        sc->pre(&c);
-        cl_fp_clear();
-        assert_crawllog_ok(sc->run(&c));
-        for (size_t i = 0; i < cl_fp_site_count(); i++) {
-            uint64_t h;
-            unsigned fl;
-            const char *s = cl_fp_site_info(i, &h, &fl);
-            int want = strcmp(s, "malloc") == 0 ? oom : io;
-            if (h > 0 && want && n < MAXS) {
-                names[n] = s;
-                hits[n] = h;
-                flags[n++] = fl;
-            }
-        }
-        cl_fp_clear();
-        sc->post(&c);
-        assert_crawllog_ok(crawllog_close(c.log));
-    }
-    for (size_t i = 0; i < n; i++) {
-        const struct kind *kinds[8];
-        size_t nk = kinds_of(names[i], flags[i], kinds);
-        for (size_t j = 0; j < nk; j++) {
-            sweep_site(sc, names[i], hits[i], flags[i], kinds[j], 0);
-            sweep_site(sc, names[i], hits[i], flags[i], kinds[j], 1);
-        }
-    }
-    print_message("%-18s %s %2zu sites, %5u faults, %5u runs, %5lld ms\n",
-                  sc->name, oom && !io ? "oom" : "io ", n, fx.faults - f0,
-                  fx.runs - r0, (long long)((cl_io_mono_ns() - t0) / 1000000));
-    assert_true(n > 0);
-}
 
 /* ---------------------------------------------------------------------- */
 /* Consumers and the model                                                 */
@@ -411,11 +117,11 @@ static int poll_all(crawllog_consumer_t *c, int32_t parts, int64_t *first,
     return CRAWLLOG_ETIMEDOUT;
 }
 
-static void joined(struct ctx *c, const char *topic, int32_t parts)
+static void joined(struct cl_fault_ctx *c, const char *topic, int32_t parts)
 {
     int64_t first[2];
-    assert_crawllog_ok(subscribe(c->c, topic));
-    assert_crawllog_ok(poll_all(c->c, parts, first, &c->msg));
+    assert_crawllog_ok(subscribe(c->cons, topic));
+    assert_crawllog_ok(poll_all(c->cons, parts, first, &c->msg));
 }
 
 static void committed(crawllog_t *log, const char *topic, int64_t *o,
@@ -430,7 +136,7 @@ static void committed(crawllog_t *log, const char *topic, int64_t *o,
 
 /* g's committed offsets of t are (a0, a1), or (b0, b1) (the only choice if
  * the call succeeded); then a new member resumes there. */
-static void expect_offsets(struct ctx *c, crawllog_t *log, int64_t a0,
+static void expect_offsets(struct cl_fault_ctx *c, crawllog_t *log, int64_t a0,
                            int64_t a1, int64_t b0, int64_t b1)
 {
     int64_t o[2], first[2];
@@ -453,14 +159,14 @@ static void expect_offsets(struct ctx *c, crawllog_t *log, int64_t a0,
     crawllog_consumer_destroy(m);
 }
 
-static void release(struct ctx *c)
+static void release(struct cl_fault_ctx *c)
 {
-    crawllog_consumer_destroy(c->c);
-    crawllog_consumer_destroy(c->c2);
-    c->c = c->c2 = NULL;
+    crawllog_consumer_destroy(c->cons);
+    crawllog_consumer_destroy(c->cons2);
+    c->cons = c->cons2 = NULL;
 }
 
-static void check_unchanged(struct ctx *c, crawllog_t *log)
+static void check_unchanged(struct cl_fault_ctx *c, crawllog_t *log)
 {
     expect_offsets(c, log, 5, 3, 5, 3);
 }
@@ -469,90 +175,92 @@ static void check_unchanged(struct ctx *c, crawllog_t *log)
 /* Scenarios                                                               */
 /* ---------------------------------------------------------------------- */
 
-static void pre_consumer(struct ctx *c)
+static void pre_consumer(struct cl_fault_ctx *c)
 {
-    c->c = consumer(c->log, NULL, NULL, NULL, NULL);
+    c->cons = consumer(c->log, NULL, NULL, NULL, NULL);
 }
 
-static void pre_joined(struct ctx *c)
+static void pre_joined(struct cl_fault_ctx *c)
 {
     pre_consumer(c);
     joined(c, "t", 2);
 }
 
-static int run_join(struct ctx *c)
+static int run_join(struct cl_fault_ctx *c)
 {
     int64_t first[2];
-    int rc = subscribe(c->c, "t");
+    int rc = subscribe(c->cons, "t");
     if (rc == 0) {
-        rc = poll_all(c->c, 2, first, NULL);
+        rc = poll_all(c->cons, 2, first, NULL);
     }
     if (rc == 0 && (first[0] != 5 || first[1] != 3)) {
         fail_msg("join [%s]: first offsets %" PRId64 ", %" PRId64 ": want 5, 3",
-                 fx.spec, first[0], first[1]);
+                 cl_fault.spec, first[0], first[1]);
     }
     return rc;
 }
 
-static int run_commit_durable(struct ctx *c)
+static int run_commit_durable(struct cl_fault_ctx *c)
 {
     crawllog_topic_partition_t tp[2] = {{"t", 0, 9, "m"}, {"t", 1, 7, NULL}};
-    return crawllog_consumer_commit_offsets(c->c, tp, 2, CRAWLLOG_SYNC_DURABLE);
+    return crawllog_consumer_commit_offsets(c->cons, tp, 2,
+                                            CRAWLLOG_SYNC_DURABLE);
 }
 
-static int run_commit_written(struct ctx *c)
+static int run_commit_written(struct cl_fault_ctx *c)
 {
     crawllog_topic_partition_t tp[2] = {{"t", 0, 9, NULL}, {"t", 1, 7, NULL}};
-    return crawllog_consumer_commit_offsets(c->c, tp, 2, CRAWLLOG_SYNC_WRITTEN);
+    return crawllog_consumer_commit_offsets(c->cons, tp, 2,
+                                            CRAWLLOG_SYNC_WRITTEN);
 }
 
-static void check_commit(struct ctx *c, crawllog_t *log)
+static void check_commit(struct cl_fault_ctx *c, crawllog_t *log)
 {
     expect_offsets(c, log, 5, 3, 9, 7);
 }
 
-static int run_commit_msg(struct ctx *c)
+static int run_commit_msg(struct cl_fault_ctx *c)
 {
     assert_int_equal(crawllog_msg_offset(c->msg), 5);
-    return crawllog_consumer_commit(c->c, c->msg, CRAWLLOG_SYNC_DURABLE);
+    return crawllog_consumer_commit(c->cons, c->msg, CRAWLLOG_SYNC_DURABLE);
 }
 
-static void check_commit_msg(struct ctx *c, crawllog_t *log)
+static void check_commit_msg(struct cl_fault_ctx *c, crawllog_t *log)
 {
     expect_offsets(c, log, 5, 3, 6, 3);
 }
 
-static int run_commit_all(struct ctx *c)
+static int run_commit_all(struct cl_fault_ctx *c)
 {
-    return crawllog_consumer_commit(c->c, NULL, CRAWLLOG_SYNC_WRITTEN);
+    return crawllog_consumer_commit(c->cons, NULL, CRAWLLOG_SYNC_WRITTEN);
 }
 
-static void check_all(struct ctx *c, crawllog_t *log)
+static void check_all(struct cl_fault_ctx *c, crawllog_t *log)
 {
     expect_offsets(c, log, 5, 3, NREC, NREC);
 }
 
-static void pre_auto(struct ctx *c)
+static void pre_auto(struct cl_fault_ctx *c)
 {
-    c->c = consumer(c->log, "enable.auto.commit", "true",
-                    "auto.commit.interval.ms", "1");
+    c->cons = consumer(c->log, "enable.auto.commit", "true",
+                       "auto.commit.interval.ms", "1");
     joined(c, "t", 2);
     cl_test_sleep_ms(3);
 }
 
-static int run_auto_poll(struct ctx *c)
+static int run_auto_poll(struct cl_fault_ctx *c)
 {
     const crawllog_msg_t *m[64];
     size_t n;
     int rc = 0;
     /* The first poll after the interval commits what was delivered. */
     for (int i = 0; i < 3 && rc == 0; i++) {
-        rc = crawllog_consumer_poll(c->c, 0, m, 64, &n);
+        rc = crawllog_consumer_poll(c->cons, 0, m, 64, &n);
     }
     return rc;
 }
 
-static void check_auto_poll(struct ctx *c, crawllog_t *log)
+static void check_auto_poll(struct cl_fault_ctx *c, crawllog_t *log)
 {
     /* Auto-commits are asynchronous: a poll succeeding does not promise
      * one, so either result is fine, never a part. */
@@ -565,9 +273,9 @@ static void check_auto_poll(struct ctx *c, crawllog_t *log)
     expect_offsets(c, log, 5, 3, NREC, NREC);
 }
 
-static int run_close(struct ctx *c)
+static int run_close(struct cl_fault_ctx *c)
 {
-    return crawllog_consumer_close(c->c);
+    return crawllog_consumer_close(c->cons);
 }
 
 /* Every member is gone once its process closed its handles (a failed
@@ -577,31 +285,31 @@ static void expect_no_member(crawllog_t *log)
     crawllog_group_desc_t *d;
     assert_crawllog_ok(crawllog_group_describe(log, "g", &d));
     if (d->member_count != 0) {
-        fail_msg("[%s]: %zu member(s) left (%s alive=%d pid=%ld)", fx.spec,
-                 d->member_count, d->members[0].member_id, d->members[0].alive,
-                 d->members[0].pid);
+        fail_msg("[%s]: %zu member(s) left (%s alive=%d pid=%ld)",
+                 cl_fault.spec, d->member_count, d->members[0].member_id,
+                 d->members[0].alive, d->members[0].pid);
     }
     crawllog_group_desc_free(d);
 }
 
 /* (A failed leave may leave the member's entry until the next member
  * polls, which finds its lock gone: describe alone is read-only.) */
-static void check_close(struct ctx *c, crawllog_t *log)
+static void check_close(struct cl_fault_ctx *c, crawllog_t *log)
 {
     expect_offsets(c, log, 5, 3, NREC, NREC);
     expect_no_member(log);
 }
 
-static void check_leave(struct ctx *c, crawllog_t *log)
+static void check_leave(struct cl_fault_ctx *c, crawllog_t *log)
 {
     check_unchanged(c, log);
     expect_no_member(log);
 }
 
-static void pre_rebalance(struct ctx *c)
+static void pre_rebalance(struct cl_fault_ctx *c)
 {
     pre_joined(c);
-    c->c2 = consumer(c->log, NULL, NULL, NULL, NULL);
+    c->cons2 = consumer(c->log, NULL, NULL, NULL, NULL);
 }
 
 /* Partitions owned, or 0 if the assignment cannot be listed (no memory
@@ -617,30 +325,30 @@ static size_t owned(crawllog_consumer_t *cons)
     return n;
 }
 
-static int run_rebalance(struct ctx *c)
+static int run_rebalance(struct cl_fault_ctx *c)
 {
-    int rc = subscribe(c->c2, "t");
+    int rc = subscribe(c->cons2, "t");
     for (int i = 0; rc == 0 && i < 30; i++) {
         const crawllog_msg_t *m[64];
         size_t n;
-        rc = crawllog_consumer_poll(c->c, 0, m, 64, &n);
+        rc = crawllog_consumer_poll(c->cons, 0, m, 64, &n);
         if (rc == 0) {
-            rc = crawllog_consumer_poll(c->c2, i > 3, m, 64, &n);
+            rc = crawllog_consumer_poll(c->cons2, i > 3, m, 64, &n);
         }
-        if (rc == 0 && owned(c->c) == 1 && owned(c->c2) == 1) {
+        if (rc == 0 && owned(c->cons) == 1 && owned(c->cons2) == 1) {
             return 0;
         }
     }
     return rc != 0 ? rc : CRAWLLOG_ETIMEDOUT;
 }
 
-static void pre_describe(struct ctx *c)
+static void pre_describe(struct cl_fault_ctx *c)
 {
     pre_joined(c);
     assert_crawllog_ok(run_commit_durable(c));
 }
 
-static int run_describe(struct ctx *c)
+static int run_describe(struct cl_fault_ctx *c)
 {
     crawllog_group_desc_t *d = NULL;
     char **names = NULL;
@@ -664,7 +372,7 @@ static int run_describe(struct ctx *c)
     return rc;
 }
 
-static void check_describe(struct ctx *c, crawllog_t *log)
+static void check_describe(struct cl_fault_ctx *c, crawllog_t *log)
 {
     c->rc = 0;
     expect_offsets(c, log, 9, 7, 9, 7);
@@ -672,16 +380,16 @@ static void check_describe(struct ctx *c, crawllog_t *log)
 
 /* -- dead letters -- */
 
-static void pre_dlq(struct ctx *c)
+static void pre_dlq(struct cl_fault_ctx *c)
 {
-    c->c = consumer(c->log, "max.attempts", "2", "retry.backoff.ms", "0");
+    c->cons = consumer(c->log, "max.attempts", "2", "retry.backoff.ms", "0");
     joined(c, "q", 1);
     assert_int_equal(crawllog_msg_offset(c->msg), 0);
 }
 
-static int run_dead_letter(struct ctx *c)
+static int run_dead_letter(struct cl_fault_ctx *c)
 {
-    return crawllog_consumer_dead_letter(c->c, c->msg, "bad");
+    return crawllog_consumer_dead_letter(c->cons, c->msg, "bad");
 }
 
 static int always_fails(const crawllog_msg_t *msg, void *opaque, char *reason,
@@ -693,11 +401,11 @@ static int always_fails(const crawllog_msg_t *msg, void *opaque, char *reason,
     return 1;
 }
 
-static int run_process(struct ctx *c)
+static int run_process(struct cl_fault_ctx *c)
 {
     int outcome = 0, calls = 0;
-    int rc =
-        crawllog_consumer_process(c->c, c->msg, always_fails, &calls, &outcome);
+    int rc = crawllog_consumer_process(c->cons, c->msg, always_fails, &calls,
+                                       &outcome);
     if (rc == 0) {
         assert_int_equal(outcome, CRAWLLOG_DEAD_LETTERED);
         assert_int_equal(calls, 2);
@@ -707,20 +415,20 @@ static int run_process(struct ctx *c)
 
 /* A failed dead_letter is finished by calling it again (the header's
  * promise), on the same handle with faults off. */
-static void post_dlq(struct ctx *c)
+static void post_dlq(struct cl_fault_ctx *c)
 {
     if (c->rc != 0) {
-        int rc = crawllog_consumer_dead_letter(c->c, c->msg, "bad");
+        int rc = crawllog_consumer_dead_letter(c->cons, c->msg, "bad");
         if (rc != 0) {
             fail_msg("dead_letter again after %s: %s: %s",
                      crawllog_err_name(c->rc), crawllog_err_name(rc),
-                     crawllog_consumer_errmsg(c->c));
+                     crawllog_consumer_errmsg(c->cons));
         }
     }
     release(c);
 }
 
-static void check_dlq(struct ctx *c, crawllog_t *log)
+static void check_dlq(struct cl_fault_ctx *c, crawllog_t *log)
 {
     int64_t start, end, o;
     crawllog_reader_t *rd;
@@ -743,28 +451,28 @@ static void check_dlq(struct ctx *c, crawllog_t *log)
 
 /* -- admin -- */
 
-static void pre_none(struct ctx *c)
+static void pre_none(struct cl_fault_ctx *c)
 {
     (void)c;
 }
 
-static int run_set_offsets(struct ctx *c)
+static int run_set_offsets(struct cl_fault_ctx *c)
 {
     crawllog_topic_partition_t tp[2] = {{"t", 0, 2, NULL}, {"t", 1, 1, NULL}};
     return crawllog_group_set_offsets(c->log, "g", tp, 2);
 }
 
-static void check_set_offsets(struct ctx *c, crawllog_t *log)
+static void check_set_offsets(struct cl_fault_ctx *c, crawllog_t *log)
 {
     expect_offsets(c, log, 5, 3, 2, 1);
 }
 
-static int run_group_delete(struct ctx *c)
+static int run_group_delete(struct cl_fault_ctx *c)
 {
     return crawllog_group_delete(c->log, "g2");
 }
 
-static void check_group_delete(struct ctx *c, crawllog_t *log)
+static void check_group_delete(struct cl_fault_ctx *c, crawllog_t *log)
 {
     crawllog_group_desc_t *d = NULL;
     int rc = crawllog_group_describe(log, "g2", &d);
@@ -779,21 +487,24 @@ static void check_group_delete(struct ctx *c, crawllog_t *log)
     check_unchanged(c, log);
 }
 
-static const struct scenario SC[] = {
-    {"join", pre_consumer, run_join, release, check_unchanged},
-    {"commit_durable", pre_joined, run_commit_durable, release, check_commit},
-    {"commit_written", pre_joined, run_commit_written, release, check_commit},
-    {"commit_msg", pre_joined, run_commit_msg, release, check_commit_msg},
-    {"commit_all", pre_joined, run_commit_all, release, check_all},
-    {"auto_commit_poll", pre_auto, run_auto_poll, release, check_auto_poll},
-    {"auto_commit_close", pre_auto, run_close, release, check_close},
-    {"leave", pre_joined, run_close, release, check_leave},
-    {"rebalance", pre_rebalance, run_rebalance, release, check_unchanged},
-    {"describe_lag", pre_describe, run_describe, release, check_describe},
-    {"dead_letter", pre_dlq, run_dead_letter, post_dlq, check_dlq},
-    {"process_retry", pre_dlq, run_process, post_dlq, check_dlq},
-    {"set_offsets", pre_none, run_set_offsets, release, check_set_offsets},
-    {"group_delete", pre_none, run_group_delete, release, check_group_delete},
+static const struct cl_fault_scenario SC[] = {
+    {"join", pre_consumer, run_join, release, check_unchanged, 0},
+    {"commit_durable", pre_joined, run_commit_durable, release, check_commit,
+     0},
+    {"commit_written", pre_joined, run_commit_written, release, check_commit,
+     0},
+    {"commit_msg", pre_joined, run_commit_msg, release, check_commit_msg, 0},
+    {"commit_all", pre_joined, run_commit_all, release, check_all, 0},
+    {"auto_commit_poll", pre_auto, run_auto_poll, release, check_auto_poll, 0},
+    {"auto_commit_close", pre_auto, run_close, release, check_close, 0},
+    {"leave", pre_joined, run_close, release, check_leave, 0},
+    {"rebalance", pre_rebalance, run_rebalance, release, check_unchanged, 0},
+    {"describe_lag", pre_describe, run_describe, release, check_describe, 0},
+    {"dead_letter", pre_dlq, run_dead_letter, post_dlq, check_dlq, 0},
+    {"process_retry", pre_dlq, run_process, post_dlq, check_dlq, 0},
+    {"set_offsets", pre_none, run_set_offsets, release, check_set_offsets, 0},
+    {"group_delete", pre_none, run_group_delete, release, check_group_delete,
+     0},
 };
 #define NSC (sizeof(SC) / sizeof(SC[0]))
 
@@ -819,15 +530,10 @@ static void fill(crawllog_t *log, const char *topic, int32_t p, int n)
 
 static int group_setup(void **state)
 {
-    if (cl_test_fast_tmpdir_setup(state) != 0) {
+    if (cl_fault_setup(state) != 0) {
         return -1;
     }
-    cl_fp_clear();
-    memset(&fx, 0, sizeof(fx));
-    fx.full = getenv("CL_FAULT_FULL") && atoi(getenv("CL_FAULT_FULL")) > 0;
-    cl_test_path(fx.tmpl, sizeof(fx.tmpl), CL_TEST_DIR(state), "template");
-    cl_test_path(fx.work, sizeof(fx.work), CL_TEST_DIR(state), "work");
-    crawllog_t *log = open_dir(fx.tmpl, 1);
+    crawllog_t *log = cl_fault_open(cl_fault.tmpl, 1);
     cl_test_create_topic(log, "t", 2, NULL);
     cl_test_create_topic(log, "q", 1, NULL);
     fill(log, "t", 0, NREC);
@@ -844,30 +550,19 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-    cl_fp_clear();
-    print_message("fault-group: faults=%u recoveries=%u runs=%u "
-                  "violations=%u stalls=%u%s (last armed: %s)\n",
-                  fx.faults, fx.recoveries, fx.runs, fx.violations, fx.stalls,
-                  fx.full ? " (full)" : " (sampled k)", fx.spec);
-    return cl_test_tmpdir_teardown(state);
+    return cl_fault_teardown(state, "fault-group", 1);
 }
 
 static void test_fault_group_io(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < NSC; i++) {
-        sweep(&SC[i], 1, 0);
-    }
-    assert_int_equal(fx.violations, 0);
+    cl_fault_sweep_all(SC, NSC, 1, 0);
 }
 
 static void test_fault_group_oom(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < NSC; i++) {
-        sweep(&SC[i], 0, 1);
-    }
-    assert_int_equal(fx.violations, 0);
+    cl_fault_sweep_all(SC, NSC, 0, 1);
 }
 
 /* Library bugs this sweep found, each swept at every k (whatever the
@@ -878,32 +573,32 @@ static void test_fault_group_regressions(void **state)
     static const struct {
         size_t sc;
         const char *site;
-        const struct kind *kd;
+        const struct cl_fault_kind *kd;
         int persist;
         unsigned flags;
     } R[] = {
         /* A poison-pill count failing in poll (group lock) skipped the
          * message at the committed offset: the reader was past it. */
-        {0, "group.lock", &K_EIO, 0, CL_FP_SITE_EINTR},
+        {0, "group.lock", &CL_FAULT_EIO, 0, CL_FP_SITE_EINTR},
         /* A member-slot lock failing with EIO was reported as EBUSY
          * ("all member slots are taken"). */
-        {0, "group.member.lock", &K_EIO, 1, CL_FP_SITE_EINTR},
+        {0, "group.member.lock", &CL_FAULT_EIO, 1, CL_FP_SITE_EINTR},
         /* close with enable.auto.commit: no memory to list the partitions
          * (or a failed auto-commit) returned OK without committing. */
-        {6, "malloc", &K_NOMEM, 0, 0},
+        {6, "malloc", &CL_FAULT_NOMEM, 0, 0},
         /* dead_letter whose final commit was written but not synced: the
          * retry wrote a second dead letter. */
-        {10, "offsets.fdatasync", &K_EIO, 0, CL_FP_SITE_NOEINTR},
+        {10, "offsets.fdatasync", &CL_FAULT_EIO, 0, CL_FP_SITE_NOEINTR},
     };
-    int full = fx.full;
+    int full = cl_fault.full;
     (void)state;
-    fx.full = 1;
+    cl_fault.full = 1;
     for (size_t i = 0; i < sizeof(R) / sizeof(R[0]); i++) {
-        sweep_site(&SC[R[i].sc], R[i].site, 0, R[i].flags, R[i].kd,
-                   R[i].persist);
+        cl_fault_sweep_site(&SC[R[i].sc], R[i].site, 0, R[i].flags, R[i].kd,
+                            R[i].persist);
     }
-    fx.full = full;
-    assert_int_equal(fx.violations, 0);
+    cl_fault.full = full;
+    assert_int_equal(cl_fault.violations, 0);
 }
 
 int main(void)

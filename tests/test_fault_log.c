@@ -36,6 +36,7 @@
  * CL_TEST_FILTER=pattern runs only matching tests.
  */
 #include "helpers.h"
+#include "helpers_fault.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -217,18 +218,6 @@ static void copy_tree(const char *from, const char *to)
         }
     }
     closedir(d);
-}
-
-static int count_fds(void)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    assert_non_null(d);
-    while (readdir(d) != NULL) {
-        n++;
-    }
-    closedir(d);
-    return n;
 }
 
 /* Largest segment base in topic/p, i.e. the active segment's. */
@@ -850,7 +839,7 @@ static void start_iteration(const struct scenario *sc, struct ctx *c,
     }
     memset(c, 0, sizeof(*c));
     c->xbase = c->ybase = -1;
-    *fdsp = count_fds();
+    *fdsp = cl_fault_count_fds();
     if (!sc->opens) {
         c->log = open_dir(fx.work, 0, NULL);
     }
@@ -868,7 +857,7 @@ static void finish_iteration(const struct scenario *sc, struct ctx *c,
     if (rc != 0 && !(c->closed && rc == CRAWLLOG_ECLOSED)) {
         fail_msg("%s: crawllog_close: %s", sc->name, crawllog_err_name(rc));
     }
-    assert_int_equal(count_fds(), fds);
+    assert_int_equal(cl_fault_count_fds(), fds);
     crawllog_t *log = open_dir(fx.work, 0, NULL);
     sc->check(c, log);
     assert_crawllog_ok(crawllog_close(log));
@@ -1068,7 +1057,7 @@ static void oom_sweep(int persist, unsigned *pointsp)
         cl_test_rmrf(fx.work);
         kept_topics = "t";
         copy_tree(fx.tmpl, fx.work);
-        int fds = count_fds();
+        int fds = cl_fault_count_fds();
         cl_fp_clear();
         assert_int_equal(cl_fp_set(spec), 0);
         int rc = oom_ops(&log, &appended);
@@ -1079,7 +1068,7 @@ static void oom_sweep(int persist, unsigned *pointsp)
                      log ? crawllog_errmsg(log) : "(no handle)");
         }
         assert_crawllog_ok(crawllog_close(log));
-        assert_int_equal(count_fds(), fds);
+        assert_int_equal(cl_fault_count_fds(), fds);
         log = open_dir(fx.work, 0, NULL);
         int64_t start, end = check_values(log, "t", 0, -1, &start);
         if (appended) {

@@ -10,8 +10,8 @@
  * acks=0 buffering [flush, destroy], sequence state rebuilt from the
  * segments [next_sequence on a fresh handle].
  *
- * The loop is test_fault_group.c's (same engine, copied): a dry run lists
- * the sites the armed call reaches; for every site, fault kind (EIO,
+ * The loop is helpers_fault.c's (shared with test_fault_group.c): a dry
+ * run lists the sites the armed call reaches; for every site, fault kind (EIO,
  * ENOSPC, EINTR; SHORT(3) for writes; EMFILE, EACCES for opens; EAGAIN for
  * locks), mode (once, :persist) and k (1..4 and the last hits, every k with
  * CL_FAULT_FULL=1): fresh copy, arm, run, disarm; the code must be success
@@ -25,8 +25,8 @@
  * "fault-producer: faults=F recoveries=R violations=V".
  */
 #include "helpers.h"
+#include "helpers_fault.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -34,303 +34,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "io.h"
-#include "io_failpoint.h"
-
 #define NREC 3 /* records the template has in each partition of "t" */
 #define XN 3   /* records of a scenario's batch */
-
-/* ---------------------------------------------------------------------- */
-/* The sweep engine (copied from test_fault_group.c)             */
-/* ---------------------------------------------------------------------- */
-
-struct ctx {
-    crawllog_t *log;
-    crawllog_producer_t *p;
-    crawllog_conf_t *conf; /* made before the faults are armed */
-    int rc;                /* the armed call's result */
-    int fired;             /* the fault fired */
-    int64_t v[4];          /* scenario scratch */
-};
-
-struct scenario {
-    const char *name;
-    void (*pre)(struct ctx *c);  /* faults off, c->log open */
-    int (*run)(struct ctx *c);   /* armed */
-    void (*post)(struct ctx *c); /* faults off: release every handle */
-    void (*check)(struct ctx *c, crawllog_t *log); /* after reopen */
-};
-
-static struct {
-    char tmpl[4096], work[4096];
-    char spec[256];  /* armed last (for messages) */
-    unsigned stalls; /* persistent fault: a loop stalled without error */
-    int full;
-    unsigned faults, recoveries, violations, runs;
-} fx;
-
-static int count_fds(void)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    assert_non_null(d);
-    while (readdir(d) != NULL) {
-        n++;
-    }
-    closedir(d);
-    return n;
-}
-
-static crawllog_t *open_dir(const char *dir, int create)
-{
-    crawllog_conf_t *conf =
-        cl_test_conf("log.dir.create", create ? "true" : "false", NULL);
-    crawllog_t *log = cl_test_open(dir, conf);
-    crawllog_conf_destroy(conf);
-    return log;
-}
-
-/* The code a fault with errno err may give (besides EIO and ECLOSED). */
-static int code_of(int err)
-{
-    switch (err) {
-    case ENOSPC:
-        return CRAWLLOG_ENOSPC;
-    case EACCES:
-        return CRAWLLOG_EPERM;
-    case EMFILE:
-        return CRAWLLOG_EMFILE;
-    case EAGAIN:
-        return CRAWLLOG_EBUSY;
-    case ENOMEM:
-        return CRAWLLOG_ENOMEM;
-    default:
-        return CRAWLLOG_EIO;
-    }
-}
-
-struct kind {
-    const char *spec;
-    int err;
-};
-static const struct kind K_EIO = {"EIO", EIO}, K_NOSPC = {"ENOSPC", ENOSPC},
-                         K_INTR = {"EINTR", EINTR},
-                         K_SHORT = {"SHORT(3)", ENOSPC},
-                         K_MFILE = {"EMFILE", EMFILE},
-                         K_ACCES = {"EACCES", EACCES},
-                         K_AGAIN = {"EAGAIN", EAGAIN},
-                         K_NOMEM = {"ENOMEM", ENOMEM};
-
-/* The fault kinds that apply to a site (its name and wrapper flags). */
-static size_t kinds_of(const char *site, unsigned flags,
-                       const struct kind **out)
-{
-    size_t n = 0;
-    if (strcmp(site, "malloc") == 0) {
-        out[n++] = &K_NOMEM;
-        return n;
-    }
-    out[n++] = &K_EIO;
-    out[n++] = &K_NOSPC;
-    out[n++] = &K_INTR;
-    if (flags & CL_FP_SITE_WRITE) {
-        out[n++] = &K_SHORT;
-    } else if (strstr(site, "open") || strstr(site, "create") ||
-               strstr(site, ".dup")) {
-        out[n++] = &K_MFILE;
-        out[n++] = &K_ACCES;
-    } else if (strstr(site, "lock")) {
-        out[n++] = &K_AGAIN;
-    }
-    return n;
-}
-
-/* crawllog_verify must be clean, except - after a failed call - for
- * staging/<our pid>.* leftovers (a failed topic create whose clean-up
- * failed too leaves them), and the clean-up at open
- * keeps the entries of live processes (this one) until it exits. */
-struct vstate {
-    int allow;
-    size_t tolerated;
-};
-
-static void verify_cb(void *opaque, const char *problem)
-{
-    struct vstate *vs = opaque;
-    char own[64];
-    snprintf(own, sizeof(own), "staging/%ld.", (long)getpid());
-    if (vs->allow && strncmp(problem, own, strlen(own)) == 0) {
-        vs->tolerated++;
-        return;
-    }
-    print_error("verify [%s]: %s\n", fx.spec, problem);
-}
-
-static void verify_allowing(const char *dir, int allow)
-{
-    struct vstate vs = {allow, 0};
-    size_t problems = 0;
-    char errstr[CRAWLLOG_ERRSTR_SIZE] = "";
-    int rc =
-        crawllog_verify(dir, verify_cb, &vs, &problems, errstr, sizeof(errstr));
-    if ((rc != 0 && rc != CRAWLLOG_ECORRUPT) || problems != vs.tolerated) {
-        fail_msg("crawllog_verify [%s]: %s, %zu problem(s): %s", fx.spec,
-                 crawllog_err_name(rc), problems, errstr);
-    }
-}
-
-/* One run of sc on a fresh copy with spec armed; *firedp: site had at
- * least k hits.  Returns the armed call's code. */
-static int run_once(const struct scenario *sc, const char *spec,
-                    const char *site, uint64_t k, int *firedp)
-{
-    struct ctx c;
-    memset(&c, 0, sizeof(c));
-    cl_test_rmrf(fx.work);
-    cl_test_copy_tree(fx.tmpl, fx.work);
-    int fds = count_fds();
-    c.log = open_dir(fx.work, 0);
-    sc->pre(&c);
-    cl_fp_clear();
-    assert_int_equal(cl_fp_set(spec), 0);
-    snprintf(fx.spec, sizeof(fx.spec), "%s", spec);
-    c.rc = sc->run(&c);
-    c.fired = site != NULL && cl_fp_hits(site) >= k;
-    cl_fp_clear();
-    fx.runs++;
-    sc->post(&c);
-    int rc = crawllog_close(c.log);
-    if (rc != 0 && !(c.rc != 0 && rc == CRAWLLOG_ECLOSED)) {
-        fail_msg("%s [%s]: crawllog_close: %s", sc->name, spec,
-                 crawllog_err_name(rc));
-    }
-    if (count_fds() != fds) {
-        fail_msg("%s [%s]: %d file descriptor(s) leaked", sc->name, spec,
-                 count_fds() - fds);
-    }
-    crawllog_t *log = open_dir(fx.work, 0);
-    int armed_rc = c.rc;
-    sc->check(&c, log);
-    c.rc = armed_rc;
-    assert_crawllog_ok(crawllog_close(log));
-    verify_allowing(fx.work, armed_rc != 0);
-    if (c.fired) {
-        fx.recoveries++;
-    }
-    *firedp = c.fired;
-    return c.rc;
-}
-
-/* Judge the armed call's code; violations are counted and printed. */
-static void judge(const struct scenario *sc, const char *spec, int rc,
-                  int fired, int invisible, int err)
-{
-    const char *why = NULL;
-    if (rc == 0) {
-        return;
-    }
-    if (rc == CRAWLLOG_ETIMEDOUT && fired && strstr(spec, ":persist")) {
-        /* The scenario's own poll loop gave up: poll kept answering OK
-         * with nothing while the fault lasted (it retries at the next
-         * poll).  Counted, not a violation. */
-        fx.stalls++;
-        return;
-    }
-    if (!fired) {
-        why = "failed although no fault fired";
-    } else if (invisible) {
-        why = "an EINTR the wrapper retries was visible";
-    } else if (rc > 0 ||
-               strcmp(crawllog_err_name(rc), "CRAWLLOG_EUNKNOWN") == 0) {
-        why = "not a library code";
-    } else if (err == ENOMEM ? rc != CRAWLLOG_ENOMEM
-                             : (rc != code_of(err) && rc != CRAWLLOG_EIO &&
-                                rc != CRAWLLOG_ECLOSED)) {
-        why = "code inconsistent with the fault";
-    }
-    if (why) {
-        fx.violations++;
-        print_error("VIOLATION %s [%s]: %s: %d %s\n", sc->name, spec, why, rc,
-                    crawllog_err_name(rc));
-    }
-}
-
-/* k = 1, 2, ... at one site, kind and mode, until the fault stops firing
- * (sampled unless fx.full). */
-static void sweep_site(const struct scenario *sc, const char *site,
-                       uint64_t hits, unsigned flags, const struct kind *kd,
-                       int persist)
-{
-    int invisible = kd->err == EINTR && (flags & CL_FP_SITE_EINTR) &&
-                    !(flags & CL_FP_SITE_NOEINTR);
-    for (uint64_t k = 1; k < 100000; k++) {
-        char spec[256];
-        int fired;
-        if (!fx.full && k > 4 && k + 2 < hits) {
-            k = hits - 2; /* the last two hits, then one past them */
-        }
-        snprintf(spec, sizeof(spec), "%s=%s@%" PRIu64 "%s", site, kd->spec, k,
-                 persist ? ":persist" : "");
-        int rc = run_once(sc, spec, site, k, &fired);
-        judge(sc, spec, rc, fired, invisible, kd->err);
-        if (!fired) {
-            return;
-        }
-        fx.faults++;
-    }
-    fail_msg("%s: %s still hit after 100000 runs", sc->name, site);
-}
-
-/* The sweep of one scenario: I/O sites (io) and/or allocations (oom). */
-static void sweep(const struct scenario *sc, int io, int oom)
-{
-    enum { MAXS = 64 };
-    const char *names[MAXS];
-    uint64_t hits[MAXS];
-    unsigned flags[MAXS];
-    size_t n = 0;
-    int fired;
-    unsigned f0 = fx.faults, r0 = fx.runs;
-    int64_t t0 = cl_io_mono_ns();
-    assert_crawllog_ok(run_once(sc, "", NULL, 0, &fired));
-    /* run_once cleared the counts after the run: redo the run, keep them */
-    {
-        struct ctx c;
-        memset(&c, 0, sizeof(c));
-        cl_test_rmrf(fx.work);
-        cl_test_copy_tree(fx.tmpl, fx.work);
-        c.log = open_dir(fx.work, 0);
-        sc->pre(&c);
-        cl_fp_clear();
-        assert_crawllog_ok(sc->run(&c));
-        for (size_t i = 0; i < cl_fp_site_count(); i++) {
-            uint64_t h;
-            unsigned fl;
-            const char *s = cl_fp_site_info(i, &h, &fl);
-            int want = strcmp(s, "malloc") == 0 ? oom : io;
-            if (h > 0 && want && n < MAXS) {
-                names[n] = s;
-                hits[n] = h;
-                flags[n++] = fl;
-            }
-        }
-        cl_fp_clear();
-        sc->post(&c);
-        assert_crawllog_ok(crawllog_close(c.log));
-    }
-    for (size_t i = 0; i < n; i++) {
-        const struct kind *kinds[8];
-        size_t nk = kinds_of(names[i], flags[i], kinds);
-        for (size_t j = 0; j < nk; j++) {
-            sweep_site(sc, names[i], hits[i], flags[i], kinds[j], 0);
-            sweep_site(sc, names[i], hits[i], flags[i], kinds[j], 1);
-        }
-    }
-    print_message("%-18s %s %2zu sites, %5u faults, %5u runs, %5lld ms\n",
-                  sc->name, oom && !io ? "oom" : "io ", n, fx.faults - f0,
-                  fx.runs - r0, (long long)((cl_io_mono_ns() - t0) / 1000000));
-    assert_true(n > 0);
-}
 
 /* ---------------------------------------------------------------------- */
 /* Producers and the model                                                 */
@@ -391,8 +96,8 @@ static int64_t check_values(crawllog_t *log, int32_t p)
         int n = snprintf(want, sizeof(want), "t/%d/%" PRId64, (int)p, next);
         const void *v = crawllog_msg_value(m, &len);
         if (len != (size_t)n || memcmp(v, want, len) != 0) {
-            fail_msg("[%s] t/%d offset %" PRId64 ": value \"%.*s\"", fx.spec,
-                     (int)p, next, (int)len, (const char *)v);
+            fail_msg("[%s] t/%d offset %" PRId64 ": value \"%.*s\"",
+                     cl_fault.spec, (int)p, next, (int)len, (const char *)v);
         }
         next++;
     }
@@ -403,12 +108,12 @@ static int64_t check_values(crawllog_t *log, int32_t p)
 /* t/0 has the template's records plus the scenario's batch wholly or not
  * at all (it must be there if acknowledged); t/1 is untouched; the
  * producer.id p1 continues its sequence and can send again. */
-static void expect_batch(struct ctx *c, crawllog_t *log, int acked)
+static void expect_batch(struct cl_fault_ctx *c, crawllog_t *log, int acked)
 {
     int64_t end = check_values(log, 0);
     if (end != NREC + XN && !(end == NREC && !acked)) {
-        fail_msg("[%s] t/0 ends at %" PRId64 " (acked %d, rc %s)", fx.spec, end,
-                 acked, crawllog_err_name(c->rc));
+        fail_msg("[%s] t/0 ends at %" PRId64 " (acked %d, rc %s)",
+                 cl_fault.spec, end, acked, crawllog_err_name(c->rc));
     }
     assert_int_equal(check_values(log, 1), NREC);
     crawllog_producer_t *p = producer_ok(log, "p1", "all");
@@ -424,7 +129,7 @@ static void expect_batch(struct ctx *c, crawllog_t *log, int acked)
     assert_crawllog_ok(crawllog_producer_destroy(p));
 }
 
-static void release(struct ctx *c)
+static void release(struct cl_fault_ctx *c)
 {
     crawllog_conf_destroy(c->conf);
     c->conf = NULL;
@@ -438,22 +143,22 @@ static void release(struct ctx *c)
 /* Scenarios                                                               */
 /* ---------------------------------------------------------------------- */
 
-static void pre_p1(struct ctx *c)
+static void pre_p1(struct cl_fault_ctx *c)
 {
     c->conf = producer_conf("p1", "all");
 }
 
-static void pre_p2(struct ctx *c)
+static void pre_p2(struct cl_fault_ctx *c)
 {
     c->conf = producer_conf("p2", "all");
 }
 
-static int run_new(struct ctx *c)
+static int run_new(struct cl_fault_ctx *c)
 {
     return crawllog_producer_new(c->log, c->conf, &c->p, NULL, 0);
 }
 
-static void check_new(struct ctx *c, crawllog_t *log)
+static void check_new(struct cl_fault_ctx *c, crawllog_t *log)
 {
     int64_t pid = -1;
     int16_t epoch = -1;
@@ -464,7 +169,7 @@ static void check_new(struct ctx *c, crawllog_t *log)
     expect_batch(c, log, 0);
 }
 
-static int send_batch(struct ctx *c)
+static int send_batch(struct cl_fault_ctx *c)
 {
     crawllog_record_t r[XN];
     char buf[XN][64];
@@ -479,23 +184,23 @@ static int send_batch(struct ctx *c)
     return rc;
 }
 
-static void pre_all(struct ctx *c)
+static void pre_all(struct cl_fault_ctx *c)
 {
     c->p = producer_ok(c->log, "p1", "all");
 }
 
-static void pre_acks1(struct ctx *c)
+static void pre_acks1(struct cl_fault_ctx *c)
 {
     c->p = producer_ok(c->log, "p1", "1");
 }
 
-static void check_sent(struct ctx *c, crawllog_t *log)
+static void check_sent(struct cl_fault_ctx *c, crawllog_t *log)
 {
     expect_batch(c, log, c->rc == 0);
 }
 
 /* send_sequenced, then (faults off) the same batch again: written once. */
-static int run_sequenced(struct ctx *c)
+static int run_sequenced(struct cl_fault_ctx *c)
 {
     crawllog_record_t r[XN];
     char buf[XN][64];
@@ -508,13 +213,13 @@ static int run_sequenced(struct ctx *c)
                                             &dup);
 }
 
-static void post_sequenced(struct ctx *c)
+static void post_sequenced(struct cl_fault_ctx *c)
 {
     int rc = run_sequenced(c);
     /* After a failed sync the handle refuses appends until reopened
      * (ECLOSED or the original error, crawllog_producer.h). */
     if (rc != 0 && rc != CRAWLLOG_ECLOSED && rc != c->rc) {
-        fail_msg("[%s] re-send after %s: %s: %s", fx.spec,
+        fail_msg("[%s] re-send after %s: %s: %s", cl_fault.spec,
                  crawllog_err_name(c->rc), crawllog_err_name(rc),
                  crawllog_producer_errmsg(c->p));
     }
@@ -522,7 +227,7 @@ static void post_sequenced(struct ctx *c)
     release(c);
 }
 
-static void check_sequenced(struct ctx *c, crawllog_t *log)
+static void check_sequenced(struct cl_fault_ctx *c, crawllog_t *log)
 {
     expect_batch(c, log, c->rc == 0 || c->v[0]);
 }
@@ -531,11 +236,11 @@ static void check_sequenced(struct ctx *c, crawllog_t *log)
 static void on_delivery(void *opaque, const char *topic, int32_t partition,
                         int64_t offset, int err)
 {
-    struct ctx *c = opaque;
+    struct cl_fault_ctx *c = opaque;
     (void)topic;
     (void)partition;
     if (getenv("CL_FAULT_DEBUG")) {
-        print_message("[%s] report offset %" PRId64 " err %d\n", fx.spec,
+        print_message("[%s] report offset %" PRId64 " err %d\n", cl_fault.spec,
                       offset, err);
     }
     if (err == 0) {
@@ -549,7 +254,7 @@ static void on_delivery(void *opaque, const char *topic, int32_t partition,
     }
 }
 
-static void pre_acks0(struct ctx *c)
+static void pre_acks0(struct cl_fault_ctx *c)
 {
     c->p = producer_ok(c->log, "p1", "0");
     assert_crawllog_ok(crawllog_producer_set_delivery_cb(c->p, on_delivery, c));
@@ -565,23 +270,23 @@ static void pre_acks0(struct ctx *c)
     assert_int_equal(c->v[1], 0);
 }
 
-static int run_flush(struct ctx *c)
+static int run_flush(struct cl_fault_ctx *c)
 {
     return crawllog_producer_flush(c->p, 1000);
 }
 
-static int run_destroy(struct ctx *c)
+static int run_destroy(struct cl_fault_ctx *c)
 {
     int rc = crawllog_producer_destroy(c->p);
     c->p = NULL;
     return rc;
 }
 
-static void check_acks0(struct ctx *c, crawllog_t *log)
+static void check_acks0(struct cl_fault_ctx *c, crawllog_t *log)
 {
     /* Every report is in: success for all XN, or failure for all. */
     if (c->v[3] != 0) {
-        fail_msg("[%s] report %" PRId64 " says offset %" PRId64, fx.spec,
+        fail_msg("[%s] report %" PRId64 " says offset %" PRId64, cl_fault.spec,
                  c->v[1], c->v[3]);
     }
     assert_int_equal(c->v[1] + c->v[2], XN);
@@ -591,12 +296,12 @@ static void check_acks0(struct ctx *c, crawllog_t *log)
     expect_batch(c, log, c->v[1] == XN);
 }
 
-static void pre_cold(struct ctx *c)
+static void pre_cold(struct cl_fault_ctx *c)
 {
     c->p = producer_ok(c->log, "p1", "all");
 }
 
-static int run_next_sequence(struct ctx *c)
+static int run_next_sequence(struct cl_fault_ctx *c)
 {
     int32_t seq = -1;
     int rc = crawllog_producer_next_sequence(c->p, "t", 1, &seq);
@@ -606,20 +311,21 @@ static int run_next_sequence(struct ctx *c)
     return rc;
 }
 
-static void check_plain(struct ctx *c, crawllog_t *log)
+static void check_plain(struct cl_fault_ctx *c, crawllog_t *log)
 {
     expect_batch(c, log, 0);
 }
 
-static const struct scenario SC[] = {
-    {"new_fresh_id", pre_p2, run_new, release, check_new},
-    {"new_existing_id", pre_p1, run_new, release, check_plain},
-    {"send_acks_all", pre_all, send_batch, release, check_sent},
-    {"send_acks_1", pre_acks1, send_batch, release, check_sent},
-    {"send_sequenced", pre_all, run_sequenced, post_sequenced, check_sequenced},
-    {"acks0_flush", pre_acks0, run_flush, release, check_acks0},
-    {"acks0_destroy", pre_acks0, run_destroy, release, check_acks0},
-    {"next_sequence", pre_cold, run_next_sequence, release, check_plain},
+static const struct cl_fault_scenario SC[] = {
+    {"new_fresh_id", pre_p2, run_new, release, check_new, 0},
+    {"new_existing_id", pre_p1, run_new, release, check_plain, 0},
+    {"send_acks_all", pre_all, send_batch, release, check_sent, 0},
+    {"send_acks_1", pre_acks1, send_batch, release, check_sent, 0},
+    {"send_sequenced", pre_all, run_sequenced, post_sequenced, check_sequenced,
+     0},
+    {"acks0_flush", pre_acks0, run_flush, release, check_acks0, 0},
+    {"acks0_destroy", pre_acks0, run_destroy, release, check_acks0, 0},
+    {"next_sequence", pre_cold, run_next_sequence, release, check_plain, 0},
 };
 #define NSC (sizeof(SC) / sizeof(SC[0]))
 
@@ -629,15 +335,10 @@ static const struct scenario SC[] = {
 
 static int group_setup(void **state)
 {
-    if (cl_test_fast_tmpdir_setup(state) != 0) {
+    if (cl_fault_setup(state) != 0) {
         return -1;
     }
-    cl_fp_clear();
-    memset(&fx, 0, sizeof(fx));
-    fx.full = getenv("CL_FAULT_FULL") && atoi(getenv("CL_FAULT_FULL")) > 0;
-    cl_test_path(fx.tmpl, sizeof(fx.tmpl), CL_TEST_DIR(state), "template");
-    cl_test_path(fx.work, sizeof(fx.work), CL_TEST_DIR(state), "work");
-    crawllog_t *log = open_dir(fx.tmpl, 1);
+    crawllog_t *log = cl_fault_open(cl_fault.tmpl, 1);
     cl_test_create_topic(log, "t", 2, NULL);
     crawllog_producer_t *p = producer_ok(log, "p1", "all");
     for (int32_t part = 0; part < 2; part++) {
@@ -656,30 +357,19 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-    cl_fp_clear();
-    print_message("fault-producer: faults=%u recoveries=%u runs=%u "
-                  "violations=%u%s (last armed: %s)\n",
-                  fx.faults, fx.recoveries, fx.runs, fx.violations,
-                  fx.full ? " (full)" : " (sampled k)", fx.spec);
-    return cl_test_tmpdir_teardown(state);
+    return cl_fault_teardown(state, "fault-producer", 0);
 }
 
 static void test_fault_producer_io(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < NSC; i++) {
-        sweep(&SC[i], 1, 0);
-    }
-    assert_int_equal(fx.violations, 0);
+    cl_fault_sweep_all(SC, NSC, 1, 0);
 }
 
 static void test_fault_producer_oom(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < NSC; i++) {
-        sweep(&SC[i], 0, 1);
-    }
-    assert_int_equal(fx.violations, 0);
+    cl_fault_sweep_all(SC, NSC, 0, 1);
 }
 
 /* A library bug this sweep found, swept at every k: with acks=0 and a
@@ -688,13 +378,14 @@ static void test_fault_producer_oom(void **state)
  * nobody. */
 static void test_fault_producer_regressions(void **state)
 {
-    int full = fx.full;
+    int full = cl_fault.full;
     (void)state;
-    fx.full = 1;
-    sweep_site(&SC[5], "malloc", 0, 0, &K_NOMEM, 0); /* acks0_flush */
-    sweep_site(&SC[6], "malloc", 0, 0, &K_NOMEM, 0); /* acks0_destroy */
-    fx.full = full;
-    assert_int_equal(fx.violations, 0);
+    cl_fault.full = 1;
+    /* SC[5] acks0_flush, SC[6] acks0_destroy */
+    cl_fault_sweep_site(&SC[5], "malloc", 0, 0, &CL_FAULT_NOMEM, 0);
+    cl_fault_sweep_site(&SC[6], "malloc", 0, 0, &CL_FAULT_NOMEM, 0);
+    cl_fault.full = full;
+    assert_int_equal(cl_fault.violations, 0);
 }
 
 int main(void)
