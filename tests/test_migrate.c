@@ -13,6 +13,7 @@
  * during the whole migration (every acknowledged record in the new topic
  * exactly once, per-key order kept); misuse.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -25,8 +26,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
+
 #include "helpers.h"
 #include "io.h"
+#include "metafile.h"
+#include "migrate.h"
 
 #define TS0 1700000000000LL
 #define NKEYS 29
@@ -665,6 +670,44 @@ static void test_misuse(void **state)
     world_free(w);
 }
 
+/* A tiny migration file claiming 10000 x 10000 partitions is refused
+ * before its 800 MB counts table is allocated (found by fuzz_state): in a
+ * child whose address space is capped at 512 MiB (not under sanitizers,
+ * which reserve more), the read must be ECORRUPT, not ENOMEM. */
+static void bogus_migration_child(void *arg)
+{
+    const char *dir = arg;
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+    struct rlimit rl = {512u << 20, 512u << 20};
+    cl_test_check(setrlimit(RLIMIT_AS, &rl) == 0);
+#endif
+    struct cl_err err = {{0}};
+    struct cl_mig m;
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    cl_test_check(dfd >= 0);
+    int rc = cl_migrate_file_read(dfd, "migration", &m, &err);
+    cl_test_checkf(rc == CRAWLLOG_ECORRUPT, "read: %s (%s)",
+                   crawllog_err_name(rc), err.msg);
+    close(dfd);
+}
+
+static void test_migration_file_bounds(void **state)
+{
+    const char *dir = CL_TEST_DIR(state);
+    struct cl_err err = {{0}};
+    cl_test_check(mkdir(dir, 0700) == 0 || errno == EEXIST);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    assert_true(dfd >= 0);
+    assert_crawllog_ok(cl_metafile_write(
+        dfd, CL_MIGRATE_NAME, "migration", CL_MIGRATE_KIND,
+        "target=new\npartitions=10000\nold.partitions=10000\n"
+        "state=copying\ncopied.0=0\n",
+        0600, &err));
+    close(dfd);
+    cl_test_assert_exit_ok(cl_test_fork_run(bogus_migration_child,
+                                            (void *)dir));
+}
+
 /* partition.state is a cache: a damaged migration word (offset 392, FORMAT.md
  * section 6) is settled from the migration file, never trusted. */
 static void poke_word(const char *dir, const char *topic, int32_t p,
@@ -895,6 +938,7 @@ int main(void)
         cl_test_unit_tmpdir(test_redirect_open_before),
         cl_test_unit_fp(test_concurrent_producer),
         cl_test_unit_tmpdir(test_misuse),
+        cl_test_unit_tmpdir(test_migration_file_bounds),
         cl_test_unit_tmpdir(test_damaged_word),
         cmocka_unit_test_setup_teardown(test_crash_sweep_down, sweep_setup,
                                         cl_test_fp_teardown),

@@ -589,6 +589,43 @@ static void test_offsets_torn_longer_then_shorter(void **state)
     grp_done(&g);
 }
 
+/* A lost record (a power loss kept the record after it, not it), then an
+ * append of the same length over it: the record that followed must not
+ * come back as the next one and win over the new commit (found by
+ * fuzz_state: every append is followed by a zero length). */
+static void test_offsets_stale_next_record(void **state)
+{
+    struct grp g;
+    struct walk *w = malloc(sizeof(*w));
+    assert_non_null(w);
+    grp_init(&g, CL_TEST_DIR(state), "g");
+    struct cl_offsets *o = xopen(g.dfd);
+    commit1(o, "x", 0, 10);
+    commit1(o, "x", 0, 20);
+    commit1(o, "x", 0, 30);
+    cl_offsets_close(o);
+    walk_file(g.file, w);
+    assert_int_equal(w->nrec, 3);
+    assert_int_equal(w->len[1], w->len[2]);
+    uint64_t pos1 = w->pos[1], pos2 = w->pos[2], len2 = w->len[2];
+    cl_test_flip_byte(g.file, (off_t)(pos1 + 20), 0x01); /* record seq 1 */
+    assert_int_equal(fresh_got(g.dfd, "x", 0), 10);
+    o = xopen(g.dfd);
+    commit1(o, "x", 0, 40); /* seq 1 again, over the damaged record */
+    cl_offsets_close(o);
+    assert_int_equal(fresh_got(g.dfd, "x", 0), 40); /* not 30 */
+    walk_file(g.file, w);
+    assert_int_equal(w->nrec, 2);
+    /* The old seq-2 record is still there, beyond the zero length. */
+    size_t len;
+    uint8_t *buf = cl_test_read_file(g.file, &len);
+    assert_true(len >= pos2 + len2);
+    assert_int_equal(cl_get_u32(buf + pos2), 0);
+    free(buf);
+    free(w);
+    grp_done(&g);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Removal, metadata, argument checks                                      */
 /* ---------------------------------------------------------------------- */
@@ -1602,6 +1639,7 @@ int main(void)
         T(test_offsets_torn_record_atomic),
         T(test_offsets_seq_rule),
         T(test_offsets_torn_longer_then_shorter),
+        T(test_offsets_stale_next_record),
         T(test_offsets_removal),
         T(test_offsets_metadata_and_limits),
         T(test_offsets_incremental_refresh),
