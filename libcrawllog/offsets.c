@@ -8,8 +8,9 @@
  *   groups/<group>/offsets
  *     +------------------------------------------------------------+
  *     | header, 64 bytes: "CLOFFSET" | version u32 (1) | flags u32  |
- *     |   (0) | base_seq u64 | 36 reserved zero bytes | CRC-32C u32 |
- *     |   of bytes [0, 60)                                          |
+ *     |   (0) | base_seq u64 | mark slot A, B: durable seq u64 +     |
+ *     |   CRC-32C u32 of it (all zero: none) | 12 reserved zero     |
+ *     |   bytes | CRC-32C u32 of [0, 60) with [24, 48) as zeros     |
  *     | record seq base_seq      \                                  |
  *     | record seq base_seq + 1   > back to back, no padding        |
  *     | ...                      /                                  |
@@ -31,16 +32,29 @@
  *    record under a shorter rewrite) is not data: the next append
  *    overwrites it.  Appending one record is atomic: one CRC covers all its
  *    entries.
- *  - Only a holder of the group lock (the caller's) writes to the file, and
- *    it refreshes to the true end first.  Space is grown by WRITING zeros
- *    and fdatasync'ing them, so the fdatasync of a commit flushes data
- *    blocks only.
+ *  - The durable mark (the larger valid header slot) is a seq below which
+ *    every record is known durable.  A sync takes next_seq before its
+ *    fdatasync and, once that succeeded, writes it into the slot holding
+ *    the smaller value (never lowering the larger one), unsynced: the next
+ *    fdatasync persists it, and a torn slot fails its CRC so the other
+ *    counts.  A sync needs no lock: racing slot writes can only leave a
+ *    mark below the truth, which is safe (it detects less); so a failed
+ *    slot write does not fail the sync either.  A valid log ending below
+ *    the mark is damage, not a torn tail: CRAWLLOG_ECORRUPT, nothing
+ *    written.  Readers read the mark before scanning, so a mark written
+ *    after their read cannot outrun their scan.  A compacted file carries
+ *    the end of its fsync'd snapshot as its mark.
+ *  - Only a holder of the group lock (the caller's) writes records (syncs
+ *    write only a mark slot), and it refreshes to the true end first.
+ *    Space is grown by WRITING zeros (never a hole), so the fdatasync of
+ *    a commit finds its blocks allocated.
  *  - The file is replaced only whole, by rename: compaction writes
  *    offsets.tmp (header + one snapshot of every live entry, seq
  *    continuing), fsyncs it, renames it over "offsets" and fsyncs the
- *    directory.  Nobody writes to a replaced inode: every appender
- *    refreshes first, and a refresh that finds another inode under the
- *    name reopens it.
+ *    directory.  Nobody writes records to a replaced inode: every
+ *    appender refreshes first, and a refresh that finds another inode
+ *    under the name reopens it (a late sync may still write a mark slot
+ *    there: nobody reads it).
  *  - A token (cl_offsets_append -> cl_offsets_sync) is durable once the
  *    handle's current file was fdatasync'd and, if the handle switched to a
  *    file it did not itself rename into place with a successful directory
@@ -65,7 +79,7 @@
  * Locks: none of its own.  A handle is used by one thread at a time.
  * cl_offsets_append, cl_offsets_compact and cl_offsets_cleanup need the
  * group's cross-process lock (held by the caller); open, refresh, reads
- * and sync do not.
+ * and sync (which writes only a mark slot) do not.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -79,13 +93,9 @@
 #include "io.h"
 #include "names.h"
 #include "offsets.h"
+#include "offsets_fmt.h"
 #include "offsets_map.h"
 
-#define HDR_SIZE 64
-#define HDR_MAGIC "CLOFFSET"
-#define HDR_VERSION 1u
-#define HDR_CRC_OFF 60
-#define REC_HDR 40   /* record bytes before the first entry */
 #define ENT_FIXED CL_OMAP_ENT_FIXED /* entry bytes besides topic, meta */
 #define TOPIC_MAX 249
 #define REC_MAX ((uint32_t)64 << 20)
@@ -115,6 +125,7 @@ struct ofile {
     uint64_t end;      /* byte after the last valid record */
     uint64_t next_seq; /* seq the record at end must carry */
     uint64_t size;     /* file size last seen (files only grow) */
+    uint64_t mark;     /* durable mark last read: records below it exist */
     struct cl_omap map;
 };
 
@@ -143,53 +154,6 @@ struct cl_offsets {
 /* ---------------------------------------------------------------------- */
 /* Encoding and parsing                                                    */
 /* ---------------------------------------------------------------------- */
-
-static void header_encode(uint8_t *h, uint64_t base_seq)
-{
-    memset(h, 0, HDR_SIZE);
-    memcpy(h, HDR_MAGIC, 8);
-    cl_put_u32(h + 8, HDR_VERSION);
-    cl_put_u32(h + 12, 0);
-    cl_put_u64(h + 16, base_seq);
-    cl_put_u32(h + HDR_CRC_OFF, cl_crc32c(0, h, HDR_CRC_OFF));
-}
-
-static void rec_begin(uint8_t *p, uint64_t seq, int64_t ts, int32_t gen,
-                      int32_t member, uint16_t flags, uint32_t count)
-{
-    cl_put_u64(p + 8, seq);
-    cl_put_i64(p + 16, ts);
-    cl_put_i32(p + 24, gen);
-    cl_put_i32(p + 28, member);
-    cl_put_u16(p + 32, flags);
-    cl_put_u16(p + 34, 0);
-    cl_put_u32(p + 36, count);
-}
-
-static void rec_end(uint8_t *p, uint32_t len)
-{
-    cl_put_u32(p, len);
-    cl_put_u32(p + 4, cl_crc32c(0, p + 8, len - 8));
-}
-
-static size_t ent_put(uint8_t *p, const char *topic, size_t tlen,
-                      int32_t partition, int64_t offset, int64_t commit_ms,
-                      const char *meta, size_t mlen)
-{
-    size_t n = 0;
-    cl_put_u16(p, (uint16_t)tlen);
-    memcpy(p + 2, topic, tlen);
-    n = 2 + tlen;
-    cl_put_i32(p + n, partition);
-    cl_put_i64(p + n + 4, offset);
-    cl_put_i64(p + n + 12, commit_ms);
-    cl_put_u16(p + n + 20, (uint16_t)mlen);
-    n += 22;
-    if (mlen > 0) {
-        memcpy(p + n, meta, mlen);
-    }
-    return n + mlen;
-}
 
 /*
  * Check the record p[0, len) (len already read from it and within
@@ -351,7 +315,7 @@ static int scan(struct cl_offsets *o, struct ofile *f, struct cl_err *err)
 static int init_header(struct cl_offsets *o, int fd, struct cl_err *err)
 {
     uint8_t h[HDR_SIZE];
-    header_encode(h, 0);
+    cl_ofmt_header(h, 0, 0);
     int rc = cl_io_pwrite_all("offsets.create.write", fd, h, sizeof(h), 0);
     if (rc < 0) {
         return sys_err(o, err, rc, "write header");
@@ -367,9 +331,10 @@ static int init_header(struct cl_offsets *o, int fd, struct cl_err *err)
     return 0;
 }
 
-/* Check the header of fd: 0 and *base_seqp, 1 if the creation was cut
- * short (shorter than a header, or an all-zero header), or an error. */
-static int read_header(struct cl_offsets *o, int fd, uint64_t *base_seqp,
+/* Check the header of fd: 0 and *base_seqp, f->mark, 1 if the creation
+ * was cut short (shorter than a header, or an all-zero header), or an
+ * error. */
+static int read_header(struct cl_offsets *o, int fd, struct ofile *f,
                        struct cl_err *err)
 {
     uint8_t h[HDR_SIZE];
@@ -380,7 +345,7 @@ static int read_header(struct cl_offsets *o, int fd, uint64_t *base_seqp,
     if (got < HDR_SIZE || memcmp(h, zeros, HDR_SIZE) == 0) {
         return 1;
     }
-    if (cl_get_u32(h + HDR_CRC_OFF) != cl_crc32c(0, h, HDR_CRC_OFF)) {
+    if (cl_get_u32(h + HDR_CRC_OFF) != cl_ofmt_header_crc(h)) {
         return cl_errf(err, CRAWLLOG_ECORRUPT,
                        "%s: header checksum mismatch", o->path);
     }
@@ -399,8 +364,29 @@ static int read_header(struct cl_offsets *o, int fd, uint64_t *base_seqp,
         return cl_errf(err, CRAWLLOG_EVERSION,
                        "%s: unknown header flags 0x%" PRIx32, o->path, flags);
     }
-    *base_seqp = cl_get_u64(h + 16);
+    f->base_seq = cl_get_u64(h + 16);
+    if (f->base_seq > CL_OFFSETS_SEQ_MAX) {
+        return cl_errf(err, CRAWLLOG_ECORRUPT,
+                       "%s: base seq %" PRIu64 " out of range", o->path,
+                       f->base_seq);
+    }
+    f->mark = cl_ofmt_mark(h + HDR_SLOT_A);
     return 0;
+}
+
+/* A valid log that ends below the durable mark lost records known durable:
+ * damage, never a torn tail. */
+static int check_mark(struct cl_offsets *o, const struct ofile *f,
+                      struct cl_err *err)
+{
+    if (f->next_seq >= f->mark) {
+        return 0;
+    }
+    return cl_errf(err, CRAWLLOG_ECORRUPT,
+                   "%s: commit record damaged below the durable mark: the "
+                   "valid log ends at byte %" PRIu64 " (seq %" PRIu64
+                   "), records up to seq %" PRIu64 " were durable",
+                   o->path, f->end, f->next_seq, f->mark - 1);
 }
 
 /* Open (creating it if missing) the file under the name now and read it
@@ -436,7 +422,7 @@ static int load(struct cl_offsets *o, struct ofile *f, struct cl_err *err)
                      o->path);
         goto fail;
     }
-    rc = read_header(o, fd, &f->base_seq, err);
+    rc = read_header(o, fd, f, err);
     if (rc == 1 && st.st_size > HDR_SIZE) {
         /* The header is made durable before the file ever grows: a
          * zeroed header on a longer file is damage, not a creation cut
@@ -458,6 +444,9 @@ static int load(struct cl_offsets *o, struct ofile *f, struct cl_err *err)
     f->end = HDR_SIZE;
     f->next_seq = f->base_seq;
     rc = scan(o, f, err);
+    if (rc == 0) {
+        rc = check_mark(o, f, err);
+    }
     if (rc != 0) {
         cl_omap_free(&f->map);
         f->fd = -1;
@@ -553,7 +542,18 @@ int cl_offsets_refresh(struct cl_offsets *o, struct cl_err *err)
         return sys_err(o, err, rc, "stat");
     }
     if (st.st_dev == o->f.dev && st.st_ino == o->f.ino) {
-        return scan(o, &o->f, err);
+        /* The mark first: records below a mark we read were written
+         * before it, so the scan finds them. */
+        uint8_t s[HDR_SLOTS_END - HDR_SLOT_A];
+        ssize_t got = cl_io_pread_all("offsets.mark.read", o->f.fd, s,
+                                      sizeof(s), HDR_SLOT_A);
+        if (got < 0) {
+            return sys_err(o, err, (int)got, "read header");
+        }
+        uint64_t mark = got == (ssize_t)sizeof(s) ? cl_ofmt_mark(s) : 0;
+        o->f.mark = mark > o->f.mark ? mark : o->f.mark;
+        rc = scan(o, &o->f, err);
+        return rc != 0 ? rc : check_mark(o, &o->f, err);
     }
     /* Replaced by a compaction: read the new file whole, then switch. */
     struct ofile nf;
@@ -627,9 +627,6 @@ static int wbuf_reserve(struct cl_offsets *o, size_t need,
     return 0;
 }
 
-/* Make [f.end, f.end + len) lie inside the file: grow it by writing zeros
- * (whole chunks) and fdatasync them, so that a commit's fdatasync never
- * changes the file's size or extents. */
 /* Room for len more bytes at f.end: zeros are written (never a hole), so
  * a commit's later fdatasync finds its blocks allocated.  The zeros are not
  * synced here: the next durable commit's fdatasync covers the size change
@@ -701,7 +698,6 @@ static int compact(struct cl_offsets *o, struct cl_err *err)
         return rc;
     }
     uint8_t *b = o->wbuf;
-    header_encode(b, base);
     size_t pos = HDR_SIZE, rec = 0, i = 0;
     uint32_t count = 0;
     do {
@@ -713,15 +709,18 @@ static int compact(struct cl_offsets *o, struct cl_err *err)
             if (count > 0 && pos - rec + cl_omap_ent_bytes(e) > o->rec_max) {
                 break;
             }
-            pos += ent_put(b + pos, e->topic, e->topic_len, e->partition,
-                           e->offset, e->commit_ms, e->meta, e->meta_len);
+            pos +=
+                cl_ofmt_ent_put(b + pos, e->topic, e->topic_len, e->partition,
+                                e->offset, e->commit_ms, e->meta, e->meta_len);
             count++;
         }
-        rec_begin(b + rec, seq, now, -1, -1,
-                  seq == base ? (uint16_t)REC_SNAPSHOT : 0, count);
-        rec_end(b + rec, (uint32_t)(pos - rec));
+        cl_ofmt_rec_begin(b + rec, seq, now, -1, -1,
+                          seq == base ? (uint16_t)REC_SNAPSHOT : 0, count);
+        cl_ofmt_rec_end(b + rec, (uint32_t)(pos - rec));
         seq++;
     } while (i < m->nlive);
+    /* Mark: the whole snapshot, durable before the file gets its name. */
+    cl_ofmt_header(b, base, seq);
     memset(b + content, 0, file_len - content);
 
     /* A leftover of a compaction cut short by a crash. */
@@ -767,6 +766,7 @@ static int compact(struct cl_offsets *o, struct cl_err *err)
     o->f.base_seq = base;
     o->f.end = content;
     o->f.next_seq = seq;
+    o->f.mark = seq;
     o->wlen = 0;
     o->dir_dirty = 1;
     rc = cl_io_fsync("offsets.dirsync", o->dirfd);
@@ -850,13 +850,13 @@ int cl_offsets_append(struct cl_offsets *o, const struct cl_offset_entry *e,
     for (size_t i = 0; i < n; i++) {
         int rm = e[i].offset < 0;
         const char *meta = !rm && e[i].metadata ? e[i].metadata : "";
-        pos += ent_put(o->wbuf + pos, e[i].topic, strlen(e[i].topic),
-                       e[i].partition, rm ? -1 : e[i].offset, now, meta,
-                       strlen(meta));
+        pos += cl_ofmt_ent_put(o->wbuf + pos, e[i].topic, strlen(e[i].topic),
+                               e[i].partition, rm ? -1 : e[i].offset, now, meta,
+                               strlen(meta));
     }
-    rec_begin(o->wbuf, o->f.next_seq, now, generation, member, 0,
-              (uint32_t)n);
-    rec_end(o->wbuf, (uint32_t)len);
+    cl_ofmt_rec_begin(o->wbuf, o->f.next_seq, now, generation, member, 0,
+                      (uint32_t)n);
+    cl_ofmt_rec_end(o->wbuf, (uint32_t)len);
     /* Parse our own record: the same checks and the same code path as a
      * reader's, and every allocation made before the write. */
     size_t count = 0;
@@ -899,6 +899,28 @@ int cl_offsets_append(struct cl_offsets *o, const struct cl_offset_entry *e,
     return 0;
 }
 
+/* After a successful fdatasync: write mark into the slot holding the
+ * smaller value (a torn write leaves the other), unsynced (the next
+ * fdatasync persists it).  Best effort: a mark lower than the truth only
+ * weakens damage detection, so a failure here does not fail the sync. */
+static void raise_mark(struct cl_offsets *o, uint64_t mark)
+{
+    uint8_t s[HDR_SLOTS_END - HDR_SLOT_A];
+    ssize_t got =
+        cl_io_pread_all("offsets.mark.read", o->f.fd, s, sizeof(s), HDR_SLOT_A);
+    if (got != (ssize_t)sizeof(s) || cl_ofmt_mark(s) >= mark) {
+        return;
+    }
+    size_t at =
+        cl_ofmt_slot_get(s) <= cl_ofmt_slot_get(s + SLOT_SIZE) ? 0 : SLOT_SIZE;
+    cl_ofmt_slot_put(s + at, mark);
+    if (cl_io_pwrite_all("offsets.mark.write", o->f.fd, s + at, SLOT_SIZE,
+                         HDR_SLOT_A + at) == 0 &&
+        mark > o->f.mark) {
+        o->f.mark = mark;
+    }
+}
+
 int cl_offsets_sync(struct cl_offsets *o, uint64_t token, struct cl_err *err)
 {
     if (!o || token > o->appended) {
@@ -912,6 +934,7 @@ int cl_offsets_sync(struct cl_offsets *o, uint64_t token, struct cl_err *err)
     if (rc != 0) {
         return rc;
     }
+    uint64_t mark = o->f.next_seq; /* every record before it is written */
     rc = cl_io_fdatasync("offsets.fdatasync", o->f.fd);
     if (rc < 0) {
         o->failed = 1;
@@ -926,6 +949,7 @@ int cl_offsets_sync(struct cl_offsets *o, uint64_t token, struct cl_err *err)
         o->dir_dirty = 0;
     }
     o->synced = o->appended;
+    raise_mark(o, mark);
     return 0;
 }
 
@@ -970,24 +994,4 @@ void cl_offsets_set_record_max(struct cl_offsets *o, uint32_t bytes)
         bytes = REC_MAX;
     }
     o->rec_max = bytes < min ? min : bytes;
-}
-
-int cl_offsets_check_header(const uint8_t *h, size_t len, char *why,
-                            size_t why_size)
-{
-    _Static_assert(HDR_SIZE == CL_OFFSETS_HEADER_SIZE, "header size");
-    const char *bad = NULL;
-    int rc = CRAWLLOG_ECORRUPT;
-    if (len < HDR_SIZE) {
-        bad = "shorter than its 64-byte header";
-    } else if (cl_get_u32(h + HDR_CRC_OFF) != cl_crc32c(0, h, HDR_CRC_OFF)) {
-        bad = "header checksum mismatch";
-    } else if (memcmp(h, HDR_MAGIC, 8) != 0) {
-        bad = "bad magic (not an offsets file)";
-    } else if (cl_get_u32(h + 8) != HDR_VERSION || cl_get_u32(h + 12) != 0) {
-        bad = "unsupported format version or flags";
-        rc = CRAWLLOG_EVERSION;
-    }
-    cl_err_copy(why, why_size, bad ? bad : "");
-    return bad ? rc : 0;
 }

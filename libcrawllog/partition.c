@@ -649,12 +649,16 @@ static int write_run(struct cl_partition *part, uint8_t *buf, size_t len,
     return 0;
 }
 
+/* *donep: how many leading bytes of buf were written and published (all
+ * of them on success; a prefix of whole batches when a later run or a
+ * roll failed). */
 static int write_batches_locked(struct cl_partition *part, uint8_t *buf,
-                                size_t len, int64_t *basep,
+                                size_t len, int64_t *basep, size_t *donep,
                                 struct cl_err *err)
 {
     int64_t now = cl_io_now_ms();
     size_t run = 0, p = 0;
+    *donep = 0;
     int64_t next = active(part)->next_offset;
     *basep = next;
     while (p < len) {
@@ -667,6 +671,7 @@ static int write_batches_locked(struct cl_partition *part, uint8_t *buf,
         if (need_roll(part, &probe, total, count, now)) {
             int rc = p > run ? write_run(part, buf + run, p - run, err) : 0;
             if (rc == 0) {
+                *donep = p;
                 rc = roll_locked(part, now, err);
             }
             if (rc != 0) {
@@ -678,7 +683,11 @@ static int write_batches_locked(struct cl_partition *part, uint8_t *buf,
         next += count;
         p += total;
     }
-    return p > run ? write_run(part, buf + run, p - run, err) : 0;
+    int rc = p > run ? write_run(part, buf + run, p - run, err) : 0;
+    if (rc == 0) {
+        *donep = len;
+    }
+    return rc;
 }
 
 static int check_failed(struct cl_partition *part, struct cl_err *err)
@@ -758,13 +767,23 @@ static int write_pending_locked(struct cl_partition *part,
                                 struct cl_err *err)
 {
     int64_t base;
+    size_t done;
     if (part->pend_len == 0) {
         return 0;
     }
     int rc = write_batches_locked(part, part->pend, part->pend_len, &base,
-                                  err);
-    part->pend_len = 0;
-    part->pend_n = 0;
+                                  &done, err);
+    /* What was not written stays buffered (a failed write left nothing of
+     * it visible): the next flush or append retries it, and the error
+     * goes to this caller.  Dropping it would lose batches appended with
+     * CRAWLLOG_SYNC_NONE while a later flush or close reported success. */
+    for (size_t p = 0; p < done && part->pend_n > 0;
+         p += (size_t)cl_get_i32(part->pend + p + CL_BATCH_OFF_BATCH_LENGTH) +
+              CL_LOG_OVERHEAD) {
+        part->pend_n--;
+    }
+    memmove(part->pend, part->pend + done, part->pend_len - done);
+    part->pend_len -= done;
     return rc;
 }
 
@@ -814,7 +833,8 @@ static int write_idem_locked(struct cl_partition *part, uint8_t *buf,
     if (cl_get_i32(buf + CL_BATCH_OFF_BASE_SEQUENCE) != req->seq_out) {
         cl_record_batch_set_sequence(buf, len, req->seq_out);
     }
-    return write_batches_locked(part, buf, len, basep, err);
+    size_t done;
+    return write_batches_locked(part, buf, len, basep, &done, err);
 }
 
 /* Write now (sync WRITTEN or DURABLE), after any buffered batches. */
@@ -822,6 +842,7 @@ static int append_now(struct cl_partition *part, uint8_t *buf, size_t len,
                       int sync, struct cl_idem_req *req, int64_t *basep,
                       struct cl_err *err)
 {
+    size_t done;
     *basep = -1;
     int rc = cl_partition_lock(part, err);
     if (rc != 0) {
@@ -834,7 +855,8 @@ static int append_now(struct cl_partition *part, uint8_t *buf, size_t len,
         (rc = cl_partition_sync_locked(part, err)) == 0 &&
         (rc = write_pending_locked(part, err)) == 0) {
         rc = req != NULL ? write_idem_locked(part, buf, len, req, basep, err)
-                         : write_batches_locked(part, buf, len, basep, err);
+                         : write_batches_locked(part, buf, len, basep, &done,
+                                                err);
     }
     cl_partition_unlock(part);
     if (rc == 0 && sync == CRAWLLOG_SYNC_DURABLE) {

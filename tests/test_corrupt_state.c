@@ -23,9 +23,12 @@
  * The oracle: the old (or, for a stale tmp, the new) valid version, or a
  * CRAWLLOG_ECORRUPT / CRAWLLOG_EVERSION whose message names the file; never
  * a silent reset.  For the offsets log, FORMAT.md 8 defines the valid log
- * as its longest valid prefix, so damage in record k gives the commits
- * before k (an "older version"): counted and printed as KNOWN lines (a
- * damaged first record loses every commit); strict with CL_T4_STRICT=1.
+ * as its longest valid prefix, but one ending below the header's durable
+ * mark is CRAWLLOG_ECORRUPT: every commit here is durable, so damage in
+ * any record must be ECORRUPT (or harmless).  Damage in a record at or
+ * above the mark would give the commits before it (an "older version"),
+ * and a file cut inside its header is a creation cut short (a reset):
+ * counted and printed as KNOWN lines; strict with CL_T4_STRICT=1.
  * Deleting a file is reported as info only (not a damage kind of 4.5).
  *
  * Sampled by default (every 3rd byte of the larger files); CL_T4_FULL=1:
@@ -644,6 +647,21 @@ static void test_offsets_log(void **state)
     long v0 = st.viol;
     size_t end = px.rec_end[NC];
     static const uint8_t masks[] = {0x01, 0xff};
+    /* The durable mark (FORMAT.md 8): the larger valid slot at 24 / 36. */
+    const uint8_t *h = pristine_bytes[F_OFFSETS];
+    uint64_t mark = 0;
+    for (int i = 24; i < 48; i += 12) {
+        uint64_t v = 0;
+        for (int j = 0; j < 8; j++) {
+            v = v << 8 | h[i + j];
+        }
+        uint32_t c = (uint32_t)h[i + 8] << 24 | (uint32_t)h[i + 9] << 16 |
+                     (uint32_t)h[i + 10] << 8 | h[i + 11];
+        if (c == cl_crc32c(0, h + i, 8) && v > mark) {
+            mark = v;
+        }
+    }
+    assert_int_equal(mark, NC); /* every commit was durable */
     for (size_t pos = 0; pos <= end; pos++) {
         if (!st.full && pos >= 64 && pos % 3 != 0 && pos != end) {
             continue;
@@ -668,10 +686,13 @@ static void test_offsets_log(void **state)
              * the records before it, which is an older version unless it
              * is the last record (strict mode counts every loss). */
             unsigned allowed = A(V_OLD) | A(V_CORRUPT);
-            if (pos >= 64 && rec == NC - 1) {
+            if (pos >= 64 && rec == NC - 1 && (uint64_t)rec >= mark) {
                 allowed |= A(V_OLDER);
             }
+            /* Below the mark: ECORRUPT, never KNOWN. */
+            st.no_known = pos >= 64 && (uint64_t)rec < mark;
             judge(F_OFFSETS, what, allowed, pos < 64 ? NC : rec);
+            st.no_known = 0;
         }
     }
     /* Zero-filled header / first page of a longer file: not a creation

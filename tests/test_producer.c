@@ -508,6 +508,45 @@ static void count_reports(void *opaque, const char *topic, int32_t partition,
     (*(int *)opaque)++;
 }
 
+/* A batch appended with CRAWLLOG_SYNC_NONE stays buffered when the write
+ * that would have carried it fails (here a later WRITTEN append's): the
+ * next flush writes it.  It was dropped, with the flush and close
+ * reporting success (found by fuzz_api). */
+static void test_pending_kept_after_failed_write(void **state)
+{
+    const char *dir = CL_TEST_DIR(state);
+    crawllog_t *log = cl_test_open(dir, NULL);
+    cl_test_create_topic(log, "t", 1, NULL);
+    crawllog_record_t a = {NULL, 0, "none", 4, 0, NULL, 0};
+    crawllog_record_t b = {NULL, 0, "written", 7, 0, NULL, 0};
+    int64_t off = 0;
+    assert_crawllog_ok(
+        crawllog_append(log, "t", 0, &a, 1, CRAWLLOG_SYNC_NONE, &off));
+    assert_int_equal(off, -1);
+    assert_int_equal(cl_fp_set("seg.append.write=EIO@1"), 0);
+    assert_crawllog_rc(
+        crawllog_append(log, "t", 0, &b, 1, CRAWLLOG_SYNC_WRITTEN, &off),
+        CRAWLLOG_EIO);
+    cl_fp_clear();
+    assert_crawllog_ok(crawllog_flush(log, CRAWLLOG_SYNC_WRITTEN));
+    assert_crawllog_ok(crawllog_close(log));
+    log = cl_test_open(dir, NULL);
+    crawllog_reader_t *rd;
+    assert_crawllog_ok(crawllog_reader_new(&rd, log, "t", 0));
+    const crawllog_msg_t *m = cl_test_next_msg(rd);
+    assert_non_null(m);
+    size_t vl;
+    const char *v = crawllog_msg_value(m, &vl);
+    assert_int_equal(vl, 4);
+    assert_memory_equal(v, "none", 4);
+    assert_int_equal(crawllog_msg_offset(m), 0);
+    crawllog_reader_destroy(rd);
+    int64_t start, end;
+    assert_crawllog_ok(crawllog_partition_offsets(log, "t", 0, &start, &end));
+    assert_int_equal(end, 1); /* the failed append wrote nothing */
+    cl_test_close_verify(log, dir);
+}
+
 /* Allocation failures at every point of a short session: each call
  * succeeds or fails cleanly (no crash, no leak under ASan). */
 static void enomem_session(crawllog_t *log, const char *acks)
@@ -621,6 +660,7 @@ int main(void)
         cl_test_unit_fp(test_producer_threads_order_group_commit),
         cl_test_unit_tmpdir(test_producer_threads_order_acks0),
         cl_test_unit_fp(test_producer_acks_all_sync_failure),
+        cl_test_unit_fp(test_pending_kept_after_failed_write),
         cl_test_unit_fp(test_producer_enomem_anywhere),
         cl_test_unit_tmpdir(test_producer_kill9_acks1_keeps_acked),
         cl_test_unit_tmpdir(test_producer_kill9_acks0_loses_tail_untorn),
