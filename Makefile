@@ -15,7 +15,11 @@
 #   make soak            the soak tier of the reliability tests (hours)
 #   make install         PREFIX=/usr/local DESTDIR= LIBDIR= INCLUDEDIR= BINDIR=
 #   make docs            regenerate docs/CONFIGURATION.md and docs/CLI.md
-#   make bench           benchmarks (build/bench/*)
+#   make bench           libcrawllog vs Redis/SQLite/ideal log, W1-W4 (~15 min)
+#   make bench-build     build the benchmarks only (build/bench/*)
+#   make bench-scaling   partitions, threads, consumers, message size sweeps
+#   make bench-soak      1-hour retention-bounded soak (SECS=3600)
+#   make bench-plots     SVG plots of the latest results into docs/img/
 #   make format          clang-format -i over the sources
 #   make clean
 #
@@ -149,14 +153,25 @@ FORMAT_FILES = $(wildcard libcrawllog/*.[ch] include/*.h tests/*.[ch] \
 # Release build
 # ---------------------------------------------------------------------------
 
-.PHONY: all lib static shared cli examples bench
+.PHONY: all lib static shared cli examples bench bench-build bench-scaling \
+        bench-soak bench-plots
 all: static shared cli examples
 lib: static shared
 static: $(STATIC_LIB)
 shared: $(SHARED_LIBS)
 cli: $(CLI)
 examples: $(EXAMPLES)
-bench: $(BENCHES)
+bench-build: $(BENCHES)
+# The side-by-side run (bench/run_bench.sh: installs the peers' packages
+# when missing, builds bench/peers against this library, runs everything).
+bench: bench-build static
+	bench/run_bench.sh
+bench-scaling: bench-build
+	bench/run_scaling.sh
+bench-soak: bench-build
+	bench/run_soak.sh
+bench-plots:
+	bench/plot.sh
 
 $(BUILDDIR)/obj/%.o: libcrawllog/%.c
 	@mkdir -p $(@D)
@@ -262,7 +277,8 @@ define run_suite
 	            || rm -f '$(1)/'$$p; \
 	    done; \
 	fi; \
-	env $(4) tests/run_tests.sh '$(1)' $(5) || st=1; \
+	env CRAWLLOG_CLI="$${CRAWLLOG_CLI:-$(BUILDDIR)/crawllog}" $(4) \
+	    tests/run_tests.sh '$(1)' $(5) || st=1; \
 	exit $$st
 endef
 # ---------------------------------------------------------------------------
@@ -366,7 +382,7 @@ test-tsan: deps
 # clang and -Werror into build/clang without running anything.
 check-clang: deps
 	$(MAKE) --no-print-directory -k CC=clang BUILDDIR=build/clang \
-	    TESTDIR=build/clang/test all bench \
+	    TESTDIR=build/clang/test all bench-build \
 	    $(if $(wildcard libcrawllog/conf.h),build/clang/tools/gen_confdoc) \
 	    test-programs
 	@echo "check-clang: OK (clang $$(clang -dumpversion))"

@@ -5,14 +5,14 @@
 # (msg/s, p50/p99 of the per-call latency).  Compare with the peers run of
 # the same session (bench/peers/run.sh, W1 and W4).
 #
-#   make bench && bench/run_producer.sh            # ~2 min
+#   make bench-build && bench/run_producer.sh            # ~2 min
 #   RUNS=5 DIR=/var/tmp/bp bench/run_producer.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 DIR=${DIR:-/tmp/crawllog-bench-producer}
 B=build/bench/bench_producer
-[ -x "$B" ] || make -s bench
+[ -x "$B" ] || make -s bench-build
 CASES=(
   "acks0_single|-a 0 -n 3000000"
   "acks1_batch1000|-a 1 -b 1000 -n 2000000"

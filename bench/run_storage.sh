@@ -44,7 +44,7 @@ RESULTS=${RESULTS:-$TOP/build/bench/results}
 
 case "$DATA" in /tmp/?*) ;; *) echo "DATA must be under /tmp" >&2; exit 1 ;; esac
 command -v python3 >/dev/null || { echo "python3 is needed" >&2; exit 1; }
-make -s -C "$TOP" bench >&2
+make -s -C "$TOP" bench-build >&2
 make -s -C "$TOP/bench/peers" bench_idealog bench_sqlite bench_crawllog bench_limits >&2
 
 APPEND=$TOP/build/bench/bench_append

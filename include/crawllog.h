@@ -396,9 +396,20 @@ CRAWLLOG_API int crawllog_append(crawllog_t *log, const char *topic,
  * @brief Write every batch appended with CRAWLLOG_SYNC_NONE, and with
  *        sync = CRAWLLOG_SYNC_DURABLE also fdatasync every partition this
  *        handle wrote to.
+ *
+ * This is a group commit: append a batch to each of several partitions
+ * with CRAWLLOG_SYNC_WRITTEN, then make all of them durable with one
+ * crawllog_flush(log, CRAWLLOG_SYNC_DURABLE).  The partitions' fdatasyncs
+ * are issued concurrently (the file system shares journal commits between
+ * them) by the calling thread and up to log.flush.parallelism - 1 worker
+ * threads of this handle (created on the first such flush, joined by
+ * crawllog_close(); the library's only threads).  Every partition is
+ * tried even after one fails.
  * @return CRAWLLOG_OK, or the first error (CRAWLLOG_EIO, CRAWLLOG_ENOSPC,
  *         CRAWLLOG_ECLOSED); batches that failed are dropped and counted in
  *         the message.
+ * @note Thread-safety: any thread; concurrent durable flushes of one handle
+ *       share its workers one at a time (the others sync on their own).
  */
 CRAWLLOG_API int crawllog_flush(crawllog_t *log, int sync);
 

@@ -150,14 +150,7 @@ int crawllog_flush(crawllog_t *log, int sync)
         return cl_log_fail(log, rc, &err);
     }
     /* Partition objects live until close, so no lock is needed now. */
-    for (size_t i = 0; i < n; i++) {
-        struct cl_err e2 = {{0}};
-        rc = cl_partition_flush(parts[i], sync, &e2);
-        if (rc != 0 && first == 0) {
-            first = rc;
-            err = e2;
-        }
-    }
+    first = cl_log_flush_parts(log, parts, n, sync, &err);
     cl_io_free(parts);
     return first ? cl_log_fail(log, first, &err) : 0;
 }

@@ -87,6 +87,13 @@ static const struct prop props[CL_CONF__COUNT] = {
         1073741824, 0, SCOPE_LOG,
         "Bytes of CRAWLLOG_SYNC_NONE appends buffered per partition before "
         "they are written.", NULL},
+    [CL_CONF_LOG_FLUSH_PARALLELISM] = {"log.flush.parallelism", PROP_INT64,
+        8, 1, 64, 0, SCOPE_LOG,
+        "Most fdatasyncs a durable crawllog_flush() issues at once when "
+        "several partitions have unsynced writes (ext4 then shares journal "
+        "commits between them): the calling thread plus up to this many - 1 "
+        "worker threads that live only for that call.  1 = one after the "
+        "other, no thread.", NULL},
     [CL_CONF_SEGMENT_BYTES] = {"segment.bytes", PROP_INT64, 1073741824, 4096,
         I32MAX, 0, SCOPE_TOPIC,
         "Largest size of a segment file; the next segment is rolled before "

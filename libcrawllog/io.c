@@ -225,6 +225,16 @@ int cl_io_dup(const char *site, int fd)
     return nfd < 0 ? -errno : nfd;
 }
 
+int cl_io_thread_create(const char *site, pthread_t *thp,
+                        void *(*fn)(void *), void *arg)
+{
+    int rc = cl_fp_check(site, 0, NULL);
+    if (rc != 0) {
+        return rc;
+    }
+    return -pthread_create(thp, NULL, fn, arg);
+}
+
 int cl_io_mkdirat(const char *site, int dirfd, const char *name,
                   mode_t mode)
 {

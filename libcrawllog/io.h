@@ -57,6 +57,7 @@
 #ifndef CL_IO_H
 #define CL_IO_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -76,6 +77,13 @@ int cl_io_close(int fd);
 
 /* A new descriptor (close-on-exec) for the same open file description. */
 int cl_io_dup(const char *site, int fd);
+
+/* pthread_create(3) of a joinable thread with the default attributes.
+ * Returns 0 or -errno (e.g. -EAGAIN).  The library's only threads are the
+ * short-lived workers of flushset.c, always joined before the call that
+ * created them returns. */
+int cl_io_thread_create(const char *site, pthread_t *thp,
+                        void *(*fn)(void *), void *arg);
 
 /* mkdirat(2). */
 int cl_io_mkdirat(const char *site, int dirfd, const char *name,

@@ -45,6 +45,7 @@
 #include <sys/stat.h>
 
 #include "conf.h"
+#include "flushset.h"
 #include "io.h"
 #include "log.h"
 #include "metafile.h"
@@ -481,6 +482,7 @@ int crawllog_open(crawllog_t **logp, const char *dir,
         return CRAWLLOG_ENOMEM;
     }
     pthread_mutex_init(&log->lock, NULL);
+    cl_flushpool_init(&log->flushpool);
     log->rootfd = -1;
     log->lockfd = -1;
     if (conf) {
@@ -516,6 +518,7 @@ int crawllog_close(crawllog_t *log)
         return 0;
     }
     int rc = log->rootfd >= 0 ? crawllog_flush(log, CRAWLLOG_SYNC_WRITTEN) : 0;
+    cl_flushpool_destroy(&log->flushpool); /* before the partitions go */
     while (log->topics) {
         struct cl_topic_rt *t = log->topics;
         log->topics = t->next;
@@ -787,6 +790,14 @@ static int open_partitions_locked(crawllog_t *log, struct cl_partition ***pp,
     return 0;
 }
 
+int cl_log_flush_parts(crawllog_t *log, struct cl_partition **parts,
+                       size_t n, int sync, struct cl_err *err)
+{
+    return cl_flushset_run(
+        &log->flushpool, parts, n, sync,
+        (int)cl_conf_int(log->conf, CL_CONF_LOG_FLUSH_PARALLELISM), err);
+}
+
 int cl_log_open_partitions(crawllog_t *log, struct cl_partition ***pp,
                            size_t *np)
 {
@@ -834,8 +845,8 @@ int cl_log_topic_flush(crawllog_t *log, const char *topic, int sync,
     }
     pthread_mutex_unlock(&log->lock);
     /* Partition objects live until close: no lock needed now. */
-    for (int32_t i = 0; rc == 0 && i < n; i++) {
-        rc = cl_partition_flush(parts[i], sync, err);
+    if (rc == 0) {
+        rc = cl_log_flush_parts(log, parts, (size_t)n, sync, err);
     }
     cl_io_free(parts);
     return rc;

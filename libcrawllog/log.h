@@ -9,6 +9,7 @@
 
 #include "crawllog.h"
 #include "errors.h"
+#include "flushset.h"
 #include "migrate.h"
 #include "notify.h"
 #include "partition.h"
@@ -42,7 +43,13 @@ struct crawllog_s {
     struct cl_topic_rt *topics;     /* known topics */
     struct cl_topic_rt *dead;       /* forgotten; freed at close */
     char errmsg[CL_ERRMSG_SIZE];
+    struct cl_flushpool flushpool;  /* durable flush workers (flushset.c) */
 };
+
+/* Flush a set of partitions of log (cl_flushset_run with the handle's
+ * pool and log.flush.parallelism). */
+int cl_log_flush_parts(crawllog_t *log, struct cl_partition **parts,
+                       size_t n, int sync, struct cl_err *err);
 
 /* Record err's message as the handle's errmsg; returns rc. */
 int cl_log_fail(crawllog_t *log, int rc, const struct cl_err *err);

@@ -910,6 +910,14 @@ int cl_partition_idem_next(struct cl_partition *part, int64_t pid,
     return rc;
 }
 
+int cl_partition_unsynced(struct cl_partition *part)
+{
+    pthread_mutex_lock(&part->lock);
+    int r = part->pend_len != 0 || part->write_gen != part->synced_gen;
+    pthread_mutex_unlock(&part->lock);
+    return r;
+}
+
 int cl_partition_flush(struct cl_partition *part, int sync,
                        struct cl_err *err)
 {

@@ -116,6 +116,9 @@ int cl_partition_idem_next(struct cl_partition *part, int64_t pid,
 int cl_partition_sync_all(struct cl_partition *part, const char *site,
                           struct cl_err *err);
 
+/* 1 if this handle has buffered or not yet fdatasync'd appends on part. */
+int cl_partition_unsynced(struct cl_partition *part);
+
 /* Write buffered batches; with sync == SYNC_DURABLE also fdatasync. */
 int cl_partition_flush(struct cl_partition *part, int sync,
                        struct cl_err *err);

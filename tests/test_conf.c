@@ -31,6 +31,7 @@ static const struct {
     {CL_CONF_LOG_DIR_MODE, "log.dir.mode", 0700, "0700", 0},
     {CL_CONF_LOG_FILE_MODE, "log.file.mode", 0600, "0600", 0},
     {CL_CONF_LOG_BUFFER_BYTES, "log.buffer.bytes", 1048576, "1048576", 0},
+    {CL_CONF_LOG_FLUSH_PARALLELISM, "log.flush.parallelism", 8, "8", 0},
     {CL_CONF_SEGMENT_BYTES, "segment.bytes", 1073741824, "1073741824", 1},
     {CL_CONF_SEGMENT_MS, "segment.ms", 604800000, "604800000", 1},
     {CL_CONF_RETENTION_MS, "retention.ms", 604800000, "604800000", 1},
@@ -112,7 +113,7 @@ static const char default_dump[] =
     "log.dir.create=true\n"
     "log.dir.mode=0700\n"
     "log.file.mode=0600\n"
-    "log.buffer.bytes=1048576\n" DEFAULT_TOPIC_TEXT DEFAULT_PRODUCER_TEXT
+    "log.buffer.bytes=1048576\nlog.flush.parallelism=8\n" DEFAULT_TOPIC_TEXT DEFAULT_PRODUCER_TEXT
         DEFAULT_CONSUMER_TEXT;
 
 static const char default_topic_text[] = DEFAULT_TOPIC_TEXT;
@@ -269,6 +270,7 @@ static void test_conf_bounds(void **state)
         const char *name, *below, *min, *max, *above;
     } b[] = {
         {"log.buffer.bytes", "-1", "0", "1073741824", "1073741825"},
+        {"log.flush.parallelism", "0", "1", "64", "65"},
         {"segment.bytes", "4095", "4096", "2147483647", "2147483648"},
         {"segment.ms", "0", "1", "9223372036854775807",
          "9223372036854775808"},
@@ -535,6 +537,7 @@ static void test_conf_dump_contents(void **state)
                               "log.dir.mode=0700\n"
                               "log.file.mode=0640\n"
                               "log.buffer.bytes=1048576\n"
+                              "log.flush.parallelism=8\n"
                               "segment.bytes=1073741824\n"
                               "segment.ms=604800000\n"
                               "retention.ms=604800000\n"
