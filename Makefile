@@ -371,7 +371,8 @@ soak: deps
 	tests/tools/soak.sh
 
 # TSan runs the threaded tests: the programs that start threads themselves
-# (the library starts none; multi-process tests share no memory but their
+# (the library's only threads are the durable-flush workers, which
+# test_flushset and the threaded API tests exercise; multi-process tests share no memory but their
 # mmap'd state files, whose atomics the threaded tests exercise too).
 TSAN_TESTS := $(patsubst tests/%.c,%,$(shell grep -l pthread_create $(TEST_SRCS)))
 test-tsan: deps

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -222,13 +223,17 @@ int main(int argc, char **argv)
     }
     double secs = (double)(now_ns() - t0) / 1e9;
     qsort(lat, (size_t)nlat, sizeof(*lat), cmp_u64);
+    struct rusage ru; /* peak RSS (kB); no children are forked */
+    getrusage(RUSAGE_SELF, &ru);
     printf("{\"bench\":\"producer\",\"acks\":\"%s\",\"threads\":%ld,"
            "\"partitions\":%ld,\"batch\":%ld,\"idempotence\":%s,"
            "\"messages\":%ld,\"seconds\":%.3f,"
-           "\"msg_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f}\n",
+           "\"msg_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
+           "\"peak_rss_kb\":%ld}\n",
            acks, threads, parts, batch, idem, n, secs, (double)n / secs,
            (double)lat[(size_t)((double)(nlat - 1) * 0.50)] / 1000.0,
-           (double)lat[(size_t)((double)(nlat - 1) * 0.99)] / 1000.0);
+           (double)lat[(size_t)((double)(nlat - 1) * 0.99)] / 1000.0,
+           ru.ru_maxrss);
     if ((rc = crawllog_producer_destroy(prod)) != 0 ||
         (rc = crawllog_close(log)) != 0) {
         die("close", rc, "");

@@ -92,8 +92,9 @@ static const struct prop props[CL_CONF__COUNT] = {
         "Most fdatasyncs a durable crawllog_flush() issues at once when "
         "several partitions have unsynced writes (ext4 then shares journal "
         "commits between them): the calling thread plus up to this many - 1 "
-        "worker threads that live only for that call.  1 = one after the "
-        "other, no thread.", NULL},
+        "worker threads of the handle, created on the first such flush and "
+        "joined by crawllog_close().  1 = one after the other, no thread.",
+        NULL},
     [CL_CONF_SEGMENT_BYTES] = {"segment.bytes", PROP_INT64, 1073741824, 4096,
         I32MAX, 0, SCOPE_TOPIC,
         "Largest size of a segment file; the next segment is rolled before "

@@ -3,9 +3,10 @@
  * flush issued concurrently by a small per-handle thread pool (layer 2,
  * above partition.c).
  *
- * crawllog_flush() and the topic flush behind crawllog_producer_flush()
- * must write every partition's buffered batches and, for
- * CRAWLLOG_SYNC_DURABLE, fdatasync every partition file this handle wrote.
+ * crawllog_flush() and the topic flush of a migration (cl_log_topic_flush:
+ * migrate.c's copy loop, append.c's redirect) must write every
+ * partition's buffered batches and, for CRAWLLOG_SYNC_DURABLE, fdatasync
+ * every partition file this handle wrote.
  * One after the other, each fdatasync of a growing file is its own journal
  * commit (8 partitions: ~2 ms on the reference VM, docs/BENCHMARKS.md);
  * issued at the same time they share commits (~1 ms).  So:

@@ -232,7 +232,12 @@ int cl_io_thread_create(const char *site, pthread_t *thp,
     if (rc != 0) {
         return rc;
     }
-    return -pthread_create(thp, NULL, fn, arg);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread inherits it */
+    rc = -pthread_create(thp, NULL, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
 }
 
 int cl_io_mkdirat(const char *site, int dirfd, const char *name,

@@ -78,10 +78,11 @@ int cl_io_close(int fd);
 /* A new descriptor (close-on-exec) for the same open file description. */
 int cl_io_dup(const char *site, int fd);
 
-/* pthread_create(3) of a joinable thread with the default attributes.
- * Returns 0 or -errno (e.g. -EAGAIN).  The library's only threads are the
- * short-lived workers of flushset.c, always joined before the call that
- * created them returns. */
+/* pthread_create(3) of a joinable thread with the default attributes and
+ * every signal blocked (so the application's signals are never handled on
+ * a library thread).  Returns 0 or -errno (e.g. -EAGAIN).  The library's
+ * only threads are the durable-flush workers of flushset.c: created on the
+ * first flush that needs them, joined by crawllog_close(). */
 int cl_io_thread_create(const char *site, pthread_t *thp,
                         void *(*fn)(void *), void *arg);
 

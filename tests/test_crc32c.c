@@ -156,6 +156,19 @@ static void test_crc32c_empty_and_null(void **state)
     assert_int_not_equal(cl_crc32c(0, "123456789", 9), 0xCBF43926u);
 }
 
+/* The hardware (when present) and software paths agree on buf[off..+len),
+ * from a random seed for odd lengths. */
+static void check_hw_sw(const uint8_t *buf, size_t off, size_t len)
+{
+    uint32_t seed = (len & 1) ? rng() : 0;
+    uint32_t hw = cl_crc32c(seed, buf + off, len);
+    uint32_t sw = cl_crc32c_sw(seed, buf + off, len);
+    if (hw != sw) {
+        fail_msg("len %zu off %zu seed %08x: hw %08x sw %08x", len, off, seed,
+                 hw, sw);
+    }
+}
+
 static void test_crc32c_hw_equals_sw_every_length(void **state)
 {
     (void)state;
@@ -164,17 +177,39 @@ static void test_crc32c_hw_equals_sw_every_length(void **state)
     fill_random(buf, 1024 + 16);
     for (size_t len = 0; len <= 1024; len++) {
         for (size_t off = 0; off < 16; off++) {
-            uint32_t seed = (len & 1) ? rng() : 0;
-            uint32_t hw = cl_crc32c(seed, buf + off, len);
-            uint32_t sw = cl_crc32c_sw(seed, buf + off, len);
-            if (hw != sw) {
-                fail_msg("len %zu off %zu seed %08x: hw %08x sw %08x", len,
-                         off, seed, hw, sw);
-            }
+            check_hw_sw(buf, off, len);
         }
         /* The oracle is slow: check it on one alignment per length. */
         assert_int_equal(cl_crc32c_sw(0, buf + (len & 7), len),
                          crc_ref(0, buf + (len & 7), len));
+    }
+    free(buf);
+}
+
+/* The hardware path cuts buffers of 3 x 256 bytes and more into three
+ * interleaved chains (3 x 8 KiB blocks first): every length around and
+ * between those boundaries, at every alignment, must equal the
+ * slicing-by-8 software path, and a long buffer the bit-at-a-time oracle. */
+static void test_crc32c_hw_interleaved_lengths(void **state)
+{
+    (void)state;
+    const size_t max = 3 * 8192 * 3 + 3 * 256 * 2 + 64;
+    uint8_t *buf = malloc(max + 16);
+    assert_non_null(buf);
+    fill_random(buf, max + 16);
+    static const size_t marks[] = {768, 3 * 8192, 2 * 3 * 8192, 3 * 3 * 8192};
+    for (size_t m = 0; m < sizeof(marks) / sizeof(marks[0]); m++) {
+        for (size_t len = marks[m] - 24; len <= marks[m] + 24 + 768; len++) {
+            if (len > max) {
+                break;
+            }
+            size_t off = len % 16;
+            check_hw_sw(buf, off, len);
+        }
+    }
+    for (size_t off = 0; off < 16; off++) {
+        assert_int_equal(cl_crc32c(0, buf + off, max),
+                         crc_ref(0, buf + off, max));
     }
     free(buf);
 }
@@ -243,6 +278,7 @@ int main(void)
         cmocka_unit_test(test_crc32c_vectors_split_and_unaligned),
         cmocka_unit_test(test_crc32c_empty_and_null),
         cmocka_unit_test(test_crc32c_hw_equals_sw_every_length),
+        cmocka_unit_test(test_crc32c_hw_interleaved_lengths),
         cmocka_unit_test(test_crc32c_incremental_equals_one_shot),
         cmocka_unit_test(test_crc32c_detects_single_bit_flips),
         cmocka_unit_test(test_crc32c_hw_flag),

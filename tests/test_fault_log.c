@@ -4,8 +4,10 @@
  * the OOM sweep).  Built with -DCRAWLLOG_TESTING.
  *
  * Scenarios: topic create, append WRITTEN, append DURABLE, an append that
- * rolls a segment, retention via crawllog_maintain, crawllog_open of an
- * existing directory that needs recovery, topic delete, add partitions.
+ * rolls a segment, WRITTEN appends to two partitions made durable by one
+ * crawllog_flush (whose fdatasyncs run concurrently, flushset.c),
+ * retention via crawllog_maintain, crawllog_open of an existing directory
+ * that needs recovery, topic delete, add partitions.
  * Each runs on a fresh copy of a prepared data directory.  For every
  * failpoint site the scenario reaches (a dry run counts them), every fault
  * kind (EIO, ENOSPC, SHORT(5), EINTR) and both modes (once, persistent),
@@ -69,6 +71,7 @@ static const struct site {
     const char *name;
     int eintr_retried;
 } SITES[] = {
+    {"flush.thread", 0},
     {"idx.fsync", 0},           {"idx.open", 1},
     {"idx.read", 1},            {"idx.stat", 0},
     {"idx.truncate", 1},        {"idx.write", 1},
@@ -445,19 +448,26 @@ static int64_t check_values(crawllog_t *log, const char *topic, int32_t p,
     return end;
 }
 
-/* Every model partition except skip (-1: none) is exactly as prepared. */
-static void check_model(crawllog_t *log, int skip, int skip_d)
+/* Every model partition except skip and skip2 (-1: none) is exactly as
+ * prepared. */
+static void check_model2(crawllog_t *log, int skip, int skip2, int skip_d)
 {
     for (int i = 0; i < M_COUNT; i++) {
         const struct pmodel *m = &fx.m[i];
         int64_t start;
-        if (i == skip || (i == M_D0 && skip_d) || !topic_kept(m->topic)) {
+        if (i == skip || i == skip2 || (i == M_D0 && skip_d) ||
+            !topic_kept(m->topic)) {
             continue;
         }
         assert_int_equal(check_values(log, m->topic, m->p, -1, &start),
                          m->end);
         assert_int_equal(start, m->start);
     }
+}
+
+static void check_model(crawllog_t *log, int skip, int skip_d)
+{
+    check_model2(log, skip, -1, skip_d);
 }
 
 /* Problems crawllog_verify may report after a call failed, and why:
@@ -522,6 +532,9 @@ struct ctx {
     int64_t xbase;        /* base the scenario's append got, -1 */
     int64_t ybase;        /* base of the append made after it, -1 */
     int closed;           /* the handle answered ECLOSED afterwards */
+    int64_t x1base;       /* flush_durable: the t/1 append's base, -1 */
+    int64_t y1base;       /* flush_durable: t/1's append after it, -1 */
+    int flushing;         /* flush_durable: both appends acked */
 };
 
 struct scenario {
@@ -630,6 +643,112 @@ static void check_append(struct ctx *c, crawllog_t *log)
                                               CRAWLLOG_SYNC_DURABLE, -1,
                                               &base));
     assert_int_equal(base, end);
+}
+
+/* -- durable flush of two partitions -- */
+
+/* WRITTEN to t/0 and t/1, then one durable flush: with two partitions to
+ * sync, one worker thread (site flush.thread) syncs one of them. */
+static int run_flush_durable(struct ctx *c)
+{
+    c->x1base = c->y1base = -1;
+    int rc = append_values(c->log, "t", 0, fx.m[M_T0].end, X_COUNT,
+                           CRAWLLOG_SYNC_WRITTEN, -1, &c->xbase);
+    if (rc != 0) {
+        c->xbase = -1; /* not acknowledged */
+        return rc;
+    }
+    rc = append_values(c->log, "t", 1, fx.m[M_T1].end, X_COUNT,
+                       CRAWLLOG_SYNC_WRITTEN, -1, &c->x1base);
+    if (rc != 0) {
+        c->x1base = -1;
+        return rc;
+    }
+    c->flushing = 1;
+    return crawllog_flush(c->log, CRAWLLOG_SYNC_DURABLE);
+}
+
+/* With faults off, append to t/p on the same handle: 0 and *ybasep, or
+ * ECLOSED (*ybasep = -1) after a failed sync. */
+static int after_flush_one(struct ctx *c, int model, int64_t xbase,
+                           int64_t *ybasep)
+{
+    int64_t e0 = fx.m[model].end;
+    int32_t p = fx.m[model].p;
+    int rc = append_values(c->log, "t", p, Y_MARK, 1, CRAWLLOG_SYNC_WRITTEN,
+                           -1, ybasep);
+    if (c->rc == 0) {
+        assert_crawllog_ok_log(c->log, rc);
+        assert_int_equal(xbase, e0);
+        assert_int_equal(*ybasep, e0 + X_COUNT);
+        return 0;
+    }
+    if (rc == CRAWLLOG_ECLOSED) {
+        *ybasep = -1;
+        return 1;
+    }
+    assert_crawllog_ok_log(c->log, rc);
+    if (*ybasep != e0 && *ybasep != e0 + X_COUNT) {
+        fail_msg("t/%d: append after a failed flush got offset %" PRId64,
+                 (int)p, *ybasep);
+    }
+    if (xbase >= 0) { /* acknowledged: written */
+        assert_int_equal(*ybasep, e0 + X_COUNT);
+    }
+    return 0;
+}
+
+static void after_flush(struct ctx *c)
+{
+    int closed = after_flush_one(c, M_T0, c->xbase, &c->ybase) +
+                 after_flush_one(c, M_T1, c->x1base, &c->y1base);
+    if (c->rc == 0) {
+        assert_crawllog_ok_log(c->log,
+                               crawllog_flush(c->log, CRAWLLOG_SYNC_DURABLE));
+        return;
+    }
+    if (c->flushing && c->fired && closes_partition(c->fired)) {
+        /* fsyncgate: the partition whose sync failed stays closed, and
+         * no later flush succeeds. */
+        assert_true(closed >= 1);
+        assert_crawllog_rc_log(c->log,
+                               crawllog_flush(c->log, CRAWLLOG_SYNC_DURABLE),
+                               CRAWLLOG_ECLOSED);
+    }
+    c->closed = closed > 0;
+}
+
+/* After reopen: each partition's batch wholly there or wholly not (there
+ * if acknowledged, and both after a flush that returned 0). */
+static void check_flush_one(struct ctx *c, crawllog_t *log, int model,
+                            int64_t xbase, int64_t ybase)
+{
+    int64_t e0 = fx.m[model].end, start, base;
+    int32_t p = fx.m[model].p;
+    int64_t end = check_values(log, "t", p, ybase, &start);
+    assert_int_equal(start, fx.m[model].start);
+    int64_t xs = end - (ybase >= 0 ? 1 : 0);
+    if (xs != e0 && xs != e0 + X_COUNT) {
+        fail_msg("t/%d ends at %" PRId64 ": the batch is partly there",
+                 (int)p, end);
+    }
+    if (c->rc == 0 || xbase >= 0) {
+        assert_int_equal(xs, e0 + X_COUNT);
+    }
+    if (ybase >= 0) {
+        assert_int_equal(ybase, end - 1);
+    }
+    assert_crawllog_ok_log(log, append_values(log, "t", p, end, 1,
+                                              CRAWLLOG_SYNC_DURABLE, -1,
+                                              &base));
+    assert_int_equal(base, end);
+}
+
+static void check_flush(struct ctx *c, crawllog_t *log)
+{
+    check_flush_one(c, log, M_T0, c->xbase, c->ybase);
+    check_flush_one(c, log, M_T1, c->x1base, c->y1base);
+    check_model2(log, M_T0, M_T1, 0);
 }
 
 /* -- topic create -- */
@@ -819,6 +938,8 @@ static const struct scenario SCENARIOS[] = {
     {"open_recover", "t", 1, prepare_open, run_open, NULL, check_open},
     {"topic_delete", "d t", 0, NULL, run_delete, NULL, check_delete},
     {"add_partitions", "t", 0, NULL, run_add, NULL, check_add},
+    {"flush_durable", "t", 0, NULL, run_flush_durable, after_flush,
+     check_flush},
 };
 #define NSCENARIOS (sizeof(SCENARIOS) / sizeof(SCENARIOS[0]))
 
@@ -993,6 +1114,7 @@ SWEEP_TEST(test_fault_log_retention, 4);
 SWEEP_TEST(test_fault_log_open_recover, 5);
 SWEEP_TEST(test_fault_log_topic_delete, 6);
 SWEEP_TEST(test_fault_log_add_partitions, 7);
+SWEEP_TEST(test_fault_log_flush_durable, 8);
 
 static void test_fault_log_append_roll(void **state)
 {
@@ -1110,6 +1232,7 @@ int main(void)
         cmocka_unit_test(test_fault_log_open_recover),
         cmocka_unit_test(test_fault_log_topic_delete),
         cmocka_unit_test(test_fault_log_add_partitions),
+        cmocka_unit_test(test_fault_log_flush_durable),
         cmocka_unit_test(test_fault_log_oom),
     };
     (void)cl_test_seed();

@@ -22,6 +22,8 @@
  *       -o per_append (always): CRAWLLOG_SYNC_DURABLE on every append instead,
  *       i.e. up to -p fdatasyncs one after the other per batch (the mapping
  *       before issue 9).
+ *       -o flushpar=N: log.flush.parallelism = N (default 8; 1 = the
+ *       partitions of a durable flush synced one after the other).
  *       -o parallel (always): DURABLE appends of a batch issued concurrently by
  *       one application thread per partition (what an application had to do
  *       before the library synced a flush's partitions concurrently).
@@ -91,7 +93,20 @@ static void ckl(crawllog_t *log, int rc, const char *what) {
 static crawllog_t *open_log(const args_t *a, int create) {
     char errstr[CRAWLLOG_ERRSTR_SIZE] = "";
     crawllog_t *log = NULL;
-    int rc = crawllog_open(&log, a->dir, NULL, errstr, sizeof errstr);
+    crawllog_conf_t *conf = NULL;
+    const char *fp = strstr(a->opt, "flushpar=");
+    if (fp) { /* -o flushpar=N: log.flush.parallelism */
+        char val[16];
+        snprintf(val, sizeof val, "%d", atoi(fp + 9));
+        if (crawllog_conf_new(&conf) != CRAWLLOG_OK ||
+            crawllog_conf_set(conf, "log.flush.parallelism", val, errstr, sizeof errstr) !=
+                CRAWLLOG_OK) {
+            fprintf(stderr, "FATAL: log.flush.parallelism=%s: %s\n", val, errstr);
+            exit(2);
+        }
+    }
+    int rc = crawllog_open(&log, a->dir, conf, errstr, sizeof errstr);
+    crawllog_conf_destroy(conf);
     if (rc != CRAWLLOG_OK) {
         fprintf(stderr, "FATAL: crawllog_open %s: %s: %s\n", a->dir, crawllog_err_name(rc),
                 errstr);
