@@ -407,12 +407,12 @@ plot_scaling() {
     "#1f77b4 #6baed6 #555555 #aaaaaa" "1 1 2 2"
 
   # shellcheck disable=SC2016
-  scaling_series consumers '(.work_us // 0) as $w | "work_us=\($w)" + (if $w == 0 then " (CPU-bound)" else " (\($w / 1000) ms sleep per msg)" end)' '.consumers' >"$TMP/scaling-consumers.dat"
+  scaling_series consumers '(.work_us // 0) as $w | "work_us=\($w)" + (if $w == 0 then " (CPU-bound)" else " (\($w / 1000) ms sleep per msg)" end) + (if (.partitions // 32) != 32 then ", \(.partitions) partitions" else "" end)' '.consumers' >"$TMP/scaling-consumers.dat"
   local w ideal=
   for w in $(jq -r -s 'map(select(.sweep == "consumers" and (.work_us // 0) > 0) | .work_us) | unique[]' "$SCALING"); do
     ideal+=", (x >= 1 ? x * 1e6 / $w / sc : NaN) with lines dt 2 lw 1.5 lc rgb '#555555' title 'ideal: K x $((1000000 / w)) msg/s'"
   done
-  plot_lines scaling-consumers "Consumer processes in one group (32 partitions)" \
+  plot_lines scaling-consumers "Consumer processes in one group (32 partitions unless named)" \
     "consumer processes K (log scale)" "messages per second (median, min-max)" \
     "set logscale x 2; set xtics (1, 2, 4, 8, 16, 29)" "$ideal"
 

@@ -8,7 +8,8 @@
 #               messages: the group commit)
 #   consumers   K = 1 2 4 8 16 29 consumer processes of one group on 32
 #               partitions: N messages with -w 0 (CPU-bound) and NWORK
-#               messages with -w 1000 (1 ms of "crawl" per message)
+#               messages with -w 1000 (1 ms of "crawl" per message); plus
+#               K = 29 on 58 partitions with -w 1000 (an even spread)
 #   size        s = 100 1024 10240 102400 1048576 byte values, N = BYTES /
 #               (16 + s), 8 partitions: crawllog produce + consume, and the
 #               raw write(2)/pread(2) ceiling (bench_scale -x raw)
@@ -81,7 +82,10 @@ cases() {
       for x in 1 2 4 8 16 29; do
         echo "$s|-x consume -p 32 -k $x -n $N -w 0"
         echo "$s|-x consume -p 32 -k $x -n $NWORK -w 1000"
-      done ;;
+      done
+      # 29 members on 32 partitions: 3 own two, so the group runs at the
+      # pace of 16; with 58 (a multiple of 29) every member owns two.
+      echo "$s|-x consume -p 58 -k 29 -n $NWORK -w 1000" ;;
     size)
       for x in 100 1024 10240 102400 1048576; do
         echo "$s|-x produce -p 8 -s $x -B $BYTES"
@@ -170,14 +174,14 @@ printf '%s\n' "$medians" >>"$jsonl"
          "|---|---:|---:|---:|---:|---:|---:|",
          (.[] | "| \(.acks) | \(.batch) | \(.threads) | \(rate) | \(.mb_per_s | r(1)) | \(lat) | \(rss) |")
          else empty end),
-      (map(select(.sweep == "consumers")) | sort_by(.work_us, .consumers)
+      (map(select(.sweep == "consumers")) | sort_by(.work_us, .partitions, .consumers)
        | if length > 0 then
-         "\n## Consumer processes in one group (32 partitions)\n",
-         "| work_us | consumers | msg/s median (min-max) | speed-up vs K=1 | MB/s | p50 / p99 us | join ms | duplicates | peak RSS MiB |",
-         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+         "\n## Consumer processes in one group\n",
+         "| work_us | partitions | consumers | msg/s median (min-max) | speed-up vs K=1 | MB/s | p50 / p99 us | join ms | duplicates | peak RSS MiB |",
+         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
          (. as $c | .[] | . as $x
           | ([$c[] | select(.work_us == $x.work_us and .consumers == 1)][0].msg_per_s) as $one
-          | "| \(.work_us) | \(.consumers) | \(rate) | \(if $one then (.msg_per_s / $one | r(2)) else "-" end) | \(.mb_per_s | r(1)) | \(lat) | \(.join_ms | r(1)) | \(.duplicates) | \(rss) |")
+          | "| \(.work_us) | \(.partitions) | \(.consumers) | \(rate) | \(if $one then (.msg_per_s / $one | r(2)) else "-" end) | \(.mb_per_s | r(1)) | \(lat) | \(.join_ms | r(1)) | \(.duplicates) | \(rss) |")
          else empty end),
       (map(select(.sweep == "size")) | sort_by(.msg_bytes, .op, .system)
        | if length > 0 then
