@@ -16,7 +16,8 @@
 #   scaling-<stamp>.jsonl  SCALING bench/run_scaling.sh
 #   soak-<stamp>.jsonl     SOAK    bench/run_soak.sh
 # Defaults: the newest file (by the digits of its stamp) in RESULTS
-# (build/bench/results) and, for summaries, also bench/peers/results.
+# (build/bench/results) and bench/results (the committed sets quoted in
+# docs/BENCHMARKS.md), for summaries also bench/peers/results.
 # Several summaries may be given (PEERS="a b"): each workload (W1..W4) is
 # taken from the newest of them that has it, and its panel names that stamp.
 #
@@ -112,7 +113,7 @@ newest() {
 }
 
 # all_summaries: every summary file in the default directories.
-all_summaries() { ls "$RESULTS"/summary-*.jsonl bench/peers/results/summary-*.jsonl 2>/dev/null || true; }
+all_summaries() { ls "$RESULTS"/summary-*.jsonl bench/results/summary-*.jsonl bench/peers/results/summary-*.jsonl 2>/dev/null || true; }
 
 # gp NAME W H: run the gnuplot program on stdin, writing $OUT/NAME.$FORMAT.
 gp() {
@@ -503,8 +504,8 @@ soak_panel() {
 
 # --- main --------------------------------------------------------------------
 
-[ -n "$SCALING" ] || SCALING=$(newest scaling "$RESULTS")
-[ -n "$SOAK" ] || SOAK=$(newest soak "$RESULTS")
+[ -n "$SCALING" ] || SCALING=$(newest scaling "$RESULTS" bench/results)
+[ -n "$SOAK" ] || SOAK=$(newest soak "$RESULTS" bench/results)
 
 plot_latency latency-percentiles W3 "W3 end-to-end latency p50 / p99 / p99.9 (per message)"
 plot_latency latency-w4 W4 "W4 durable-ack latency p50 / p99 / p99.9 (per message)"
