@@ -71,6 +71,7 @@ struct site_verdict {
 #define O "test_offsets"
 #define PD "test_producer_durability"
 #define A "test_ablation"
+#define TX "test_txn_file"
 static const struct site_verdict VERDICTS[] = {
     {"seg.append.fdatasync", NEEDED, D, "acknowledged durable records"},
     {"seg.roll.dirsync", NEEDED, D, "a new segment and the records in it"},
@@ -110,11 +111,18 @@ static const struct site_verdict VERDICTS[] = {
      "with offsets.create.dirsync or offsets.dirsync: the file's name"},
     {"offsets.create.fsync", NOT_NEEDED, A,
      "the first commit's fdatasync covers the header; openers rewrite it"},
+    {"txn.fsync", NEEDED, TX, "a transaction's decision comes back empty"},
+    {"txn.rename", NEEDED, TX, "the decision never replaces the old state"},
+    {"txn.dirsync", NEEDED, TX, "the decision: the old state comes back"},
+    {"txn.mkdir.dirsync", NEEDED, TX, "transactions/ and the first decision"},
+    {"txn.unlink.dirsync", NOT_NEEDED, TX,
+     "only complete transactions are removed: the same state may return"},
 };
 #undef D
 #undef O
 #undef PD
 #undef A
+#undef TX
 #define NVERDICTS (sizeof(VERDICTS) / sizeof(VERDICTS[0]))
 
 /* Sites whose ablation passed in this run (index into VERDICTS). */

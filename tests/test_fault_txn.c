@@ -1,0 +1,377 @@
+/*
+ * test_fault_txn.c - failpoint sweep over the transaction state file
+ * (libcrawllog/txn_file.c; reliability.md 4.3 T2 / 4.4 T3), so that
+ * tests/tools/fp_coverage.sh sees every txn.* site hit.  Built with
+ * -DCRAWLLOG_TESTING.
+ *
+ * Scenarios (the armed call): replace [cl_txn_file_write of a
+ * PREPARE_COMMIT state over an ONGOING one], create [the first write:
+ * transactions/ made], read, remove, list.  A dry run counts each site's
+ * hits; then every site x kind (EIO, ENOSPC, EINTR, EACCES; SHORT(3) for
+ * the write) x mode (once, :persist) x k = 1 .. hits:
+ *  - the code is 0 or the fault's (EINTR: always 0, the wrapper retries);
+ *  - afterwards (faults off) the file is the old or the new complete
+ *    state - the new one whenever the call returned 0, the old one when it
+ *    failed before the rename - never torn or missing; no temp file is
+ *    left; no file descriptor leaked;
+ *  - read/list: 0 with the right answer, or the fault's code and nothing.
+ * CRASH sweep: the write killed (SIGKILL) at each hit of each site, and
+ * torn at each byte count by CRASH(n) on txn.write: old or new complete
+ * state afterwards (the dead process's temp file may remain).
+ * OOM sweep: malloc=ENOMEM@k over write and read: ENOMEM or success, no
+ * leak (LSan).  Prints "fault-txn: faults=F recoveries=R violations=V".
+ */
+#include "helpers.h"
+#include "helpers_fault.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "txn_file.h"
+
+#define TXID "tx"
+
+static const char *const sites[] = {
+    "txn.mkdir",  "txn.mkdir.dirsync", "txn.dir.open",   "txn.open",
+    "txn.write",  "txn.fsync",         "txn.rename",     "txn.tmp.unlink",
+    "txn.dirsync", "txn.read",         "txn.unlink",     "txn.unlink.dirsync",
+    "txn.list"};
+#define NSITES (sizeof sites / sizeof sites[0])
+
+enum op { OP_REPLACE, OP_CREATE, OP_READ, OP_REMOVE, OP_LIST, OP_N };
+
+static struct {
+    char dir[4096], txdir[4200];
+    struct cl_txn_state oldst, newst;
+    unsigned faults, recoveries, violations, crashes;
+} fx;
+
+static void violation(const char *spec, const char *fmt, const char *what)
+{
+    fx.violations++;
+    printf("VIOLATION [%s]: %s%s\n", spec, fmt, what);
+}
+
+static int open_root(void)
+{
+    int fd = open(fx.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    return fd;
+}
+
+/* The directory before op: the old state in place (not for create). */
+static void prepare(enum op op)
+{
+    struct cl_err err = {""};
+    cl_test_rmrf(fx.txdir);
+    if (op != OP_CREATE) {
+        int root = open_root();
+        assert_crawllog_ok(
+            cl_txn_file_write(root, TXID, &fx.oldst, 0600, 0700, &err));
+        close(root);
+    }
+}
+
+static int run(enum op op, int root, struct cl_err *err, int *answer)
+{
+    struct cl_txn_state st;
+    char **names = NULL;
+    size_t n = 0;
+    int rc;
+    *answer = 1;
+    switch (op) {
+    case OP_REPLACE:
+    case OP_CREATE:
+        return cl_txn_file_write(root, TXID, &fx.newst, 0600, 0700, err);
+    case OP_READ:
+        rc = cl_txn_file_read(root, TXID, &st, err);
+        *answer = rc == 0 ? st.status == fx.oldst.status &&
+                                st.nparts == fx.oldst.nparts
+                          : st.nparts == 0;
+        cl_txn_state_free(&st);
+        return rc;
+    case OP_REMOVE:
+        return cl_txn_file_remove(root, TXID, err);
+    default:
+        rc = cl_txn_file_list(root, &names, &n, err);
+        *answer = rc == 0 ? n == 1 && strcmp(names[0], TXID) == 0 : n == 0;
+        cl_io_listdir_free(names, n);
+        return rc;
+    }
+}
+
+/* After op (faults off): 0 absent, 1 old, 2 new, -1 anything else. */
+static int outcome(void)
+{
+    struct cl_err err = {""};
+    struct cl_txn_state st;
+    int root = open_root();
+    int rc = cl_txn_file_read(root, TXID, &st, &err);
+    int r = rc == CRAWLLOG_ENOENT ? 0 : -1;
+    if (rc == 0 && st.status == fx.oldst.status &&
+        st.nparts == fx.oldst.nparts) {
+        r = 1;
+    } else if (rc == 0 && st.status == fx.newst.status &&
+               st.nparts == fx.newst.nparts &&
+               st.noffsets == fx.newst.noffsets) {
+        r = 2;
+    }
+    cl_txn_state_free(&st);
+    close(root);
+    return r;
+}
+
+/* Only the file itself in transactions/ (no temp). */
+static int temps_left(void)
+{
+    char **names = NULL;
+    size_t n = 0, t = 0;
+    int fd = open(fx.txdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    assert_int_equal(cl_io_listdir("t.list", fd, &names, &n), 0);
+    for (size_t i = 0; i < n; i++) {
+        t += strcmp(names[i], TXID) != 0;
+    }
+    cl_io_listdir_free(names, n);
+    close(fd);
+    return (int)t;
+}
+
+static void judge(enum op op, const char *spec, int rc, int fired, int err_code,
+                  int answer, int renamed)
+{
+    int out = outcome();
+    if (fired) {
+        fx.faults++;
+    }
+    if (rc != 0 && (!fired || (rc != err_code && rc != CRAWLLOG_EIO &&
+                               rc != CRAWLLOG_ENOMEM))) {
+        violation(spec, "unexpected code ", crawllog_err_name(rc));
+    }
+    if (!answer) {
+        violation(spec, "wrong answer", "");
+    }
+    if (temps_left() != 0) {
+        violation(spec, "temporary file left", "");
+    }
+    switch (op) {
+    case OP_REPLACE:
+    case OP_CREATE:
+        if (out != 2 && (rc == 0 || renamed || out != (op == OP_CREATE ? 0
+                                                                       : 1))) {
+            violation(spec, "state after the write: ",
+                      out < 0 ? "damaged" : out == 0 ? "missing" : "old");
+        }
+        break;
+    case OP_REMOVE:
+        if (out != 0 && (rc == 0 || out != 1)) {
+            violation(spec, "state after remove", "");
+        }
+        break;
+    default:
+        if (out != 1) {
+            violation(spec, "read or list changed the file", "");
+        }
+    }
+    if (rc != 0) {
+        fx.recoveries++;
+    }
+}
+
+static const struct {
+    const char *spec;
+    int code;
+} kinds[] = {{"EIO", CRAWLLOG_EIO},       {"ENOSPC", CRAWLLOG_ENOSPC},
+             {"EINTR", 0},                {"EACCES", CRAWLLOG_EPERM},
+             {"SHORT(3)", CRAWLLOG_ENOSPC}};
+
+static void sweep_op(enum op op)
+{
+    uint64_t hits[NSITES];
+    struct cl_err err = {""};
+    int answer;
+    prepare(op);
+    int root = open_root();
+    cl_fp_clear();
+    assert_crawllog_ok(run(op, root, &err, &answer));
+    for (size_t s = 0; s < NSITES; s++) {
+        hits[s] = cl_fp_hits(sites[s]);
+    }
+    close(root);
+    for (size_t s = 0; s < NSITES; s++) {
+        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+            if (strncmp(kinds[k].spec, "SHORT", 5) == 0 &&
+                strcmp(sites[s], "txn.write") != 0) {
+                continue;
+            }
+            for (int persist = 0; persist < 2; persist++) {
+                for (uint64_t at = 1; at <= hits[s]; at++) {
+                    char spec[128];
+                    prepare(op);
+                    root = open_root();
+                    int fds = cl_fault_count_fds();
+                    snprintf(spec, sizeof spec, "%s=%s@%llu%s", sites[s],
+                             kinds[k].spec, (unsigned long long)at,
+                             persist ? ":persist" : "");
+                    cl_fp_clear();
+                    assert_int_equal(cl_fp_set(spec), 0);
+                    int rc = run(op, root, &err, &answer);
+                    uint64_t rn = cl_fp_hits("txn.dirsync");
+                    cl_fp_clear();
+                    if (cl_fault_count_fds() != fds) {
+                        violation(spec, "file descriptor leaked", "");
+                    }
+                    close(root);
+                    judge(op, spec, rc, 1, kinds[k].code, answer,
+                          strcmp(sites[s], "txn.dirsync") == 0 && rn > 0);
+                }
+            }
+        }
+    }
+}
+
+static void test_fault_txn_io_sweep(void **state)
+{
+    (void)state;
+    for (int op = 0; op < OP_N; op++) {
+        sweep_op((enum op)op);
+    }
+    /* Every site was reached by some scenario. */
+    assert_int_equal(fx.violations, 0);
+}
+
+static void test_fault_txn_oom_sweep(void **state)
+{
+    (void)state;
+    for (int op = OP_REPLACE; op <= OP_READ; op++) {
+        for (int at = 1;; at++) {
+            char spec[64];
+            struct cl_err err = {""};
+            int answer;
+            prepare((enum op)op);
+            int root = open_root();
+            snprintf(spec, sizeof spec, "malloc=ENOMEM@%d", at);
+            cl_fp_clear();
+            assert_int_equal(cl_fp_set(spec), 0);
+            int rc = run((enum op)op, root, &err, &answer);
+            int fired = cl_fp_hits("malloc") >= (uint64_t)at;
+            cl_fp_clear();
+            close(root);
+            judge((enum op)op, spec, rc, fired, CRAWLLOG_ENOMEM, answer, 0);
+            if (!fired) {
+                break;
+            }
+        }
+    }
+    assert_int_equal(fx.violations, 0);
+}
+
+/* Child: arm spec, write the new state; a CRASH kills it. */
+static void crash_child(void *arg)
+{
+    struct cl_err err = {""};
+    int root = open(fx.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    cl_fp_clear();
+    cl_test_check(root >= 0 && cl_fp_set(arg) == 0);
+    cl_test_check(cl_txn_file_write(root, TXID, &fx.newst, 0600, 0700,
+                                    &err) == 0);
+}
+
+static void test_fault_txn_crash_sweep(void **state)
+{
+    static const char *const wsites[] = {"txn.dir.open", "txn.open",
+                                         "txn.write", "txn.fsync",
+                                         "txn.rename", "txn.dirsync"};
+    (void)state;
+    for (int op = OP_REPLACE; op <= OP_CREATE; op++) {
+        for (size_t s = 0; s < sizeof wsites / sizeof wsites[0] + 2; s++) {
+            char spec[64];
+            if (s < sizeof wsites / sizeof wsites[0]) {
+                snprintf(spec, sizeof spec, "%s=CRASH", wsites[s]);
+            } else if (op == OP_CREATE) {
+                snprintf(spec, sizeof spec, "txn.mkdir%s=CRASH",
+                         s == 6 ? "" : ".dirsync");
+            } else {
+                continue;
+            }
+            prepare((enum op)op);
+            int st = cl_test_fork_run(crash_child, spec);
+            cl_test_assert_killed_by(st, SIGKILL);
+            fx.crashes++;
+            int out = outcome();
+            if (out < 0 || (op == OP_REPLACE && out == 0)) {
+                violation(spec, "after the crash: ", out < 0 ? "damaged"
+                                                              : "missing");
+            }
+        }
+    }
+    /* Torn temp file at every length: the name keeps the old state. */
+    for (int n = 0; n < 200; n += 7) {
+        char spec[64];
+        snprintf(spec, sizeof spec, "txn.write=CRASH(%d)", n);
+        prepare(OP_REPLACE);
+        cl_test_assert_killed_by(cl_test_fork_run(crash_child, spec),
+                                 SIGKILL);
+        fx.crashes++;
+        if (outcome() != 1) {
+            violation(spec, "torn write changed the state", "");
+        }
+    }
+    assert_int_equal(fx.violations, 0);
+}
+
+static int setup(void **state)
+{
+    if (cl_test_fast_tmpdir_setup(state) != 0) {
+        return -1;
+    }
+    snprintf(fx.dir, sizeof fx.dir, "%s", CL_TEST_DIR(state));
+    snprintf(fx.txdir, sizeof fx.txdir, "%s/transactions", fx.dir);
+    cl_txn_state_init(&fx.oldst);
+    fx.oldst.producer_id = 1;
+    fx.oldst.status = CL_TXN_ONGOING;
+    if (cl_txn_state_add_part(&fx.oldst, "a", 0, 5) != 0) {
+        return -1;
+    }
+    cl_txn_state_init(&fx.newst);
+    fx.newst.producer_id = 1;
+    fx.newst.status = CL_TXN_PREPARE_COMMIT;
+    strcpy(fx.newst.group, "g");
+    fx.newst.generation = 3;
+    strcpy(fx.newst.member, "m-1");
+    if (cl_txn_state_add_part(&fx.newst, "a", 0, 5) != 0 ||
+        cl_txn_state_add_part(&fx.newst, "b", 1, 9) != 0 ||
+        cl_txn_state_add_offset(&fx.newst, "in", 0, 10, "meta") != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    printf("fault-txn: faults=%u recoveries=%u crashes=%u violations=%u\n",
+           fx.faults, fx.recoveries, fx.crashes, fx.violations);
+    cl_txn_state_free(&fx.oldst);
+    cl_txn_state_free(&fx.newst);
+    cl_fp_clear();
+    return cl_test_tmpdir_teardown(state);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fault_txn_io_sweep),
+        cmocka_unit_test(test_fault_txn_oom_sweep),
+        cmocka_unit_test(test_fault_txn_crash_sweep),
+    };
+    return cmocka_run_group_tests_name("fault_txn", tests, setup, teardown);
+}
