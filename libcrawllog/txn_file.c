@@ -32,7 +32,10 @@
  * Written whole as transactions/~tmp.<pid>.<n> (O_EXCL; '~' is not a name
  * character, so no transactional.id looks like a temp file), fsync'd,
  * renamed over the name, then transactions/ is fsync'd.  transactions/
- * itself is made on first use and the data directory fsync'd.
+ * itself is made on first use and the data directory fsync'd.  A writer
+ * killed before its rename leaves its temp file; cl_txn_file_cleanup
+ * removes "~tmp.<pid>.<n>" files whose pid is no longer alive (the rule
+ * of prodid.c), never anything else.
  *
  * Invariants: a reader sees the old or the new complete file, never a
  * mix; a damaged byte anywhere is CRAWLLOG_ECORRUPT (length field, then
@@ -49,6 +52,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -672,4 +676,78 @@ int cl_txn_file_list(int rootfd, char ***namesp, size_t *countp,
     *namesp = names;
     *countp = n;
     return 0;
+}
+
+/* The writer's pid of a temp name "~tmp.<pid>.<n>" exactly as
+ * cl_txn_file_write makes it (pid 1 .. INT_MAX without a leading zero, n
+ * 1 .. 20 digits, nothing after), or 0 for any other name. */
+static long tmp_pid(const char *name)
+{
+    const char *p = name + sizeof(TMP_PREFIX) - 1;
+    long pid = 0;
+    size_t nd = 0;
+    if (strncmp(name, TMP_PREFIX, sizeof(TMP_PREFIX) - 1) != 0 || *p == '0') {
+        return 0;
+    }
+    for (; *p >= '0' && *p <= '9'; p++) {
+        pid = pid * 10 + (*p - '0');
+        if (pid > INT_MAX) {
+            return 0;
+        }
+    }
+    if (pid == 0 || *p++ != '.') {
+        return 0;
+    }
+    for (; *p >= '0' && *p <= '9'; p++) {
+        nd++;
+    }
+    return *p == '\0' && nd >= 1 && nd <= 20 ? pid : 0;
+}
+
+/*
+ * No lock: writers take none.  A live writer's temp file is safe because
+ * its pid is alive for as long as it writes (our own pid too: threads of
+ * this process are never cleaned).  A name is removed only after its pid
+ * was seen dead; a new process reusing that pid cannot create the same
+ * name while it still exists (O_EXCL picks the next counter).  The one
+ * window left (the name removed by a second cleaner, then re-made by a
+ * writer that reuses the pid, between our check and our unlink) makes
+ * that writer's rename fail and be reported; no state file is touched.
+ * Like prodid.c, writers must share our pid namespace.  No
+ * directory fsync: after a power loss a removed temp file may come back,
+ * and the next cleanup removes it again (its writer is still dead); temp
+ * files are never read as state (read and list skip them), so their
+ * return changes nothing else.
+ */
+int cl_txn_file_cleanup(int rootfd, struct cl_err *err)
+{
+    char **names = NULL;
+    size_t count = 0;
+    int dfd = -1, rc = open_dir(rootfd, 0, 0, &dfd, err);
+    if (rc == CRAWLLOG_ENOENT) {
+        return 0; /* no transactions/ yet */
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    rc = cl_io_listdir("txn.cleanup.list", dfd, &names, &count);
+    if (rc != 0) {
+        cl_io_close(dfd);
+        return cl_err_sys(err, -rc, CL_TXN_DIR, "list directory");
+    }
+    int first = 0; /* the first failure; the others are still tried */
+    for (size_t i = 0; i < count; i++) {
+        long pid = tmp_pid(names[i]);
+        if (pid > 0 && !cl_io_pid_alive(pid)) {
+            rc = cl_io_unlinkat("txn.cleanup.unlink", dfd, names[i], 0);
+            if (rc != 0 && rc != -ENOENT && first == 0) {
+                char rel[300];
+                relpath(rel, sizeof(rel), names[i]);
+                first = cl_err_sys(err, -rc, rel, "remove stale temporary");
+            }
+        }
+    }
+    cl_io_listdir_free(names, count);
+    cl_io_close(dfd);
+    return first;
 }

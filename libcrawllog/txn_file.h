@@ -128,4 +128,14 @@ int cl_txn_file_remove(int rootfd, const char *txnid, struct cl_err *err);
 int cl_txn_file_list(int rootfd, char ***namesp, size_t *countp,
                      struct cl_err *err);
 
+/* Remove transactions/~tmp.<pid>.<n> files whose writer pid is no longer
+ * alive (left by a killed cl_txn_file_write; prodid.c's rule), best
+ * effort: every such file is tried, the first failure is returned (the
+ * caller may ignore it); ENOENT on a file (another cleaner) is not one.
+ * Other names and live writers' temp files are kept.  No transactions/:
+ * 0.  No directory fsync: a temp file back after a power loss goes at
+ * the next cleanup.  Sites: txn.dir.open, txn.cleanup.list,
+ * txn.cleanup.unlink. */
+int cl_txn_file_cleanup(int rootfd, struct cl_err *err);
+
 #endif /* CL_TXN_FILE_H */

@@ -19,7 +19,15 @@
  * torn at each byte count by CRASH(n) on txn.write: old or new complete
  * state afterwards (the dead process's temp file may remain).
  * OOM sweep: malloc=ENOMEM@k over write and read: ENOMEM or success, no
- * leak (LSan).  Prints "fault-txn: faults=F recoveries=R violations=V".
+ * leak (LSan).
+ * Clean-up sweep (cl_txn_file_cleanup with three dead writers' temp files,
+ * our own live one and a look-alike name): every site x kind x mode x k
+ * (and malloc=ENOMEM@k): the code is 0 or the fault's, a dead temp file
+ * is left exactly for each failed removal (none when 0), the live one,
+ * the look-alike and the state file always stay; a rerun without faults
+ * removes the rest.  After every crash of the CRASH sweep, the clean-up
+ * removes the killed writer's temp file.
+ * Prints "fault-txn: faults=F recoveries=R violations=V".
  */
 #include "helpers.h"
 #include "helpers_fault.h"
@@ -49,6 +57,7 @@ enum op { OP_REPLACE, OP_CREATE, OP_READ, OP_REMOVE, OP_LIST, OP_N };
 
 static struct {
     char dir[4096], txdir[4200];
+    long dead; /* a pid that is certainly gone */
     struct cl_txn_state oldst, newst;
     unsigned faults, recoveries, violations, crashes;
 } fx;
@@ -286,6 +295,19 @@ static void crash_child(void *arg)
                                     &err) == 0);
 }
 
+/* After a crash: the clean-up removes the dead writer's temp file, if
+ * any, and keeps the state (out, as outcome() said). */
+static void crash_cleanup(const char *spec, int out)
+{
+    struct cl_err err = {""};
+    int root = open_root();
+    int rc = cl_txn_file_cleanup(root, &err);
+    close(root);
+    if (rc != 0 || temps_left() != 0 || outcome() != out) {
+        violation(spec, "cleanup after the crash: ", crawllog_err_name(rc));
+    }
+}
+
 static void test_fault_txn_crash_sweep(void **state)
 {
     static const char *const wsites[] = {"txn.dir.open", "txn.open",
@@ -312,6 +334,7 @@ static void test_fault_txn_crash_sweep(void **state)
                 violation(spec, "after the crash: ", out < 0 ? "damaged"
                                                               : "missing");
             }
+            crash_cleanup(spec, out);
         }
     }
     /* Torn temp file at every length: the name keeps the old state. */
@@ -325,6 +348,152 @@ static void test_fault_txn_crash_sweep(void **state)
         if (outcome() != 1) {
             violation(spec, "torn write changed the state", "");
         }
+        if (temps_left() != 1) {
+            violation(spec, "no torn temp file to clean up", "");
+        }
+        crash_cleanup(spec, 1);
+    }
+    assert_int_equal(fx.violations, 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Clean-up of dead writers' temp files                                    */
+/* ---------------------------------------------------------------------- */
+
+#define NDEAD 3
+
+static char own_tmp[64], alike[64];
+
+/* Old state, NDEAD temp files of a dead writer, ours, a look-alike. */
+static void prepare_cleanup(void)
+{
+    char path[4400];
+    prepare(OP_REPLACE);
+    for (int i = 0; i < NDEAD; i++) {
+        snprintf(path, sizeof path, "%s/~tmp.%ld.%d", fx.txdir, fx.dead, i);
+        cl_test_write_file(path, "x", 1);
+    }
+    snprintf(path, sizeof path, "%s/%s", fx.txdir, own_tmp);
+    cl_test_write_file(path, "x", 1);
+    snprintf(path, sizeof path, "%s/%s", fx.txdir, alike);
+    cl_test_write_file(path, "x", 1);
+}
+
+/* Dead temp files left; -1 if the state, ours or the look-alike went. */
+static int dead_left(void)
+{
+    char **names = NULL, prefix[64];
+    size_t n = 0;
+    int left = 0, keep = 0;
+    snprintf(prefix, sizeof prefix, "~tmp.%ld.", fx.dead);
+    int fd = open(fx.txdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(cl_io_listdir("t.list", fd, &names, &n), 0);
+    for (size_t i = 0; i < n; i++) {
+        keep += strcmp(names[i], own_tmp) == 0 || strcmp(names[i], alike) == 0;
+        left += strncmp(names[i], prefix, strlen(prefix)) == 0 &&
+                strcmp(names[i], alike) != 0;
+    }
+    cl_io_listdir_free(names, n);
+    close(fd);
+    return keep == 2 && outcome() == 1 ? left : -1;
+}
+
+/* After a fault: expect_left dead temp files are left (the failed
+ * removals; none when rc is 0), then a rerun without faults removes the
+ * rest. */
+static void judge_cleanup(const char *spec, int rc, int code, int fired,
+                          int expect_left)
+{
+    struct cl_err err = {""};
+    int left = dead_left();
+    if (fired) {
+        fx.faults++;
+    }
+    if (rc != 0) {
+        fx.recoveries++;
+    }
+    if (rc != 0 && (!fired || (rc != code && rc != CRAWLLOG_EIO))) {
+        violation(spec, "cleanup: unexpected code ", crawllog_err_name(rc));
+    }
+    if (fired && rc == 0 && expect_left > 0) {
+        violation(spec, "cleanup: fault not reported", "");
+    }
+    if (left < 0) {
+        violation(spec, "cleanup removed a file it must keep", "");
+    } else if (rc == 0 ? left != 0 : left != expect_left) {
+        printf("  left %d, expected %d\n", left, expect_left);
+        violation(spec, "cleanup: wrong number of dead temp files left", "");
+    }
+    int root = open_root();
+    rc = cl_txn_file_cleanup(root, &err);
+    close(root);
+    if (rc != 0 || dead_left() != 0) {
+        violation(spec, "cleanup rerun: ", crawllog_err_name(rc));
+    }
+}
+
+static void test_fault_txn_cleanup_sweep(void **state)
+{
+    static const char *const csites[] = {"txn.dir.open", "txn.cleanup.list",
+                                         "txn.cleanup.unlink"};
+    uint64_t hits[3];
+    struct cl_err err = {""};
+    (void)state;
+    prepare_cleanup();
+    int root = open_root();
+    cl_fp_clear();
+    assert_crawllog_ok(cl_txn_file_cleanup(root, &err));
+    for (size_t s = 0; s < 3; s++) {
+        hits[s] = cl_fp_hits(csites[s]);
+    }
+    close(root);
+    assert_int_equal(dead_left(), 0);
+    assert_true(hits[0] == 1 && hits[1] == 1 && hits[2] == NDEAD);
+    for (size_t s = 0; s < 3; s++) {
+        for (size_t k = 0; k < 4; k++) { /* not SHORT */
+            for (int persist = 0; persist < 2; persist++) {
+                for (uint64_t at = 1; at <= hits[s]; at++) {
+                    char spec[128];
+                    prepare_cleanup();
+                    root = open_root();
+                    int fds = cl_fault_count_fds();
+                    snprintf(spec, sizeof spec, "%s=%s@%llu%s", csites[s],
+                             kinds[k].spec, (unsigned long long)at,
+                             persist ? ":persist" : "");
+                    cl_fp_clear();
+                    assert_int_equal(cl_fp_set(spec), 0);
+                    int rc = cl_txn_file_cleanup(root, &err);
+                    cl_fp_clear();
+                    if (cl_fault_count_fds() != fds) {
+                        violation(spec, "file descriptor leaked", "");
+                    }
+                    close(root);
+                    /* A failed removal leaves its file; the directory
+                     * open retries EINTR; otherwise all are left. */
+                    int expect = s == 2 ? (persist ? (int)(hits[s] - at) + 1
+                                                   : 1)
+                                 : s == 0 && kinds[k].code == 0 ? 0 : NDEAD;
+                    judge_cleanup(spec, rc, kinds[k].code, 1, expect);
+                }
+            }
+        }
+    }
+    for (int at = 1;; at++) {
+        char spec[64];
+        prepare_cleanup();
+        root = open_root();
+        snprintf(spec, sizeof spec, "malloc=ENOMEM@%d", at);
+        cl_fp_clear();
+        assert_int_equal(cl_fp_set(spec), 0);
+        int rc = cl_txn_file_cleanup(root, &err);
+        int fired = cl_fp_hits("malloc") >= (uint64_t)at;
+        cl_fp_clear();
+        close(root);
+        judge_cleanup(spec, rc, CRAWLLOG_ENOMEM, fired, fired ? NDEAD : 0);
+        if (!fired) {
+            break;
+        }
     }
     assert_int_equal(fx.violations, 0);
 }
@@ -336,6 +505,9 @@ static int setup(void **state)
     }
     snprintf(fx.dir, sizeof fx.dir, "%s", CL_TEST_DIR(state));
     snprintf(fx.txdir, sizeof fx.txdir, "%s/transactions", fx.dir);
+    fx.dead = cl_test_dead_pid();
+    snprintf(own_tmp, sizeof own_tmp, "~tmp.%ld.7", (long)getpid());
+    snprintf(alike, sizeof alike, "~tmp.%ld.0x", fx.dead);
     cl_txn_state_init(&fx.oldst);
     fx.oldst.producer_id = 1;
     fx.oldst.status = CL_TXN_ONGOING;
@@ -372,6 +544,7 @@ int main(void)
         cmocka_unit_test(test_fault_txn_io_sweep),
         cmocka_unit_test(test_fault_txn_oom_sweep),
         cmocka_unit_test(test_fault_txn_crash_sweep),
+        cmocka_unit_test(test_fault_txn_cleanup_sweep),
     };
     return cmocka_run_group_tests_name("fault_txn", tests, setup, teardown);
 }

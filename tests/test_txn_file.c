@@ -688,6 +688,232 @@ static void test_txn_file_power_loss_remove(void **state)
     }
 }
 
+/* ---------------------------------------------------------------------- */
+/* Clean-up of dead writers' temp files                                    */
+/* ---------------------------------------------------------------------- */
+
+/* Child: a writer of the typical state killed at the armed failpoint. */
+static void killed_writer(void *arg)
+{
+    struct cl_err err = {""};
+    struct cl_txn_state st;
+    int root = open((const char *)((void **)arg)[0],
+                    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    typical(&st);
+    cl_fp_clear();
+    cl_test_check(root >= 0 && cl_fp_set(((void **)arg)[1]) == 0);
+    (void)cl_txn_file_write(root, TXID, &st, 0600, 0700, &err);
+    cl_test_checkf(0, "the writer was not killed");
+}
+
+static int live_pipe[2] = {-1, -1};
+
+/* Child: alive until the parent closes the pipe. */
+static void live_child(void *arg)
+{
+    char c;
+    (void)arg;
+    close(live_pipe[1]);
+    while (read(live_pipe[0], &c, 1) < 0 && errno == EINTR) {
+    }
+}
+
+/* Plant an empty file transactions/<name>. */
+static void plant(void **state, const char *name)
+{
+    char rel[300], path[4096];
+    snprintf(rel, sizeof rel, "transactions/%s", name);
+    cl_test_write_file(cl_test_path(path, sizeof path, CL_TEST_DIR(state),
+                                    rel), "", 0);
+}
+
+static int present(void **state, const char *name)
+{
+    char rel[300], path[4096];
+    snprintf(rel, sizeof rel, "transactions/%s", name);
+    return cl_test_exists(cl_test_path(path, sizeof path, CL_TEST_DIR(state),
+                                       rel));
+}
+
+/* The names in transactions/ that begin with "~tmp.<pid>.". */
+static size_t count_temps_of(void **state, long pid)
+{
+    char dir[4096], prefix[64], **names = NULL;
+    size_t n = 0, t = 0;
+    snprintf(prefix, sizeof prefix, "~tmp.%ld.", pid);
+    int fd = open(cl_test_path(dir, sizeof dir, CL_TEST_DIR(state),
+                               "transactions"),
+                  O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(cl_io_listdir("t.list", fd, &names, &n), 0);
+    for (size_t i = 0; i < n; i++) {
+        t += strncmp(names[i], prefix, strlen(prefix)) == 0;
+    }
+    cl_io_listdir_free(names, n);
+    close(fd);
+    return t;
+}
+
+static void test_txn_file_cleanup(void **state)
+{
+    struct cl_err err = {""};
+    struct cl_txn_state st;
+    char dir[4096], name[64];
+    int root = open_root(state);
+    long dead = cl_test_dead_pid(), self = (long)getpid();
+    static const char *const specs[] = {"txn.write=CRASH(10)",
+                                        "txn.fsync=CRASH",
+                                        "txn.rename=CRASH"};
+    long killed[3];
+
+    /* No transactions/: nothing to do, and it is not made. */
+    assert_crawllog_ok(cl_txn_file_cleanup(root, &err));
+    cl_test_path(dir, sizeof dir, CL_TEST_DIR(state), "transactions");
+    assert_int_equal(cl_test_exists(dir), 0);
+    cl_txn_state_init(&st);
+    st.status = CL_TXN_ONGOING;
+    assert_crawllog_ok(cl_txn_file_write(root, TXID, &st, 0600, 0700, &err));
+    /* Writers killed after making their temp file (torn, whole, before
+     * the rename) leave it behind. */
+    for (size_t i = 0; i < 3; i++) {
+        void *arg[2] = {(void *)CL_TEST_DIR(state), (void *)specs[i]};
+        int ws;
+        pid_t pid = cl_test_fork_start(killed_writer, arg);
+        assert_int_equal(waitpid(pid, &ws, 0), pid);
+        cl_test_assert_killed_by(ws, SIGKILL);
+        killed[i] = (long)pid;
+        assert_int_equal(count_temps_of(state, killed[i]), 1);
+    }
+    /* A live child's and our own temp files; names that only look like
+     * temp files of the dead process. */
+    assert_int_equal(pipe(live_pipe), 0);
+    pid_t live = cl_test_fork_start(live_child, NULL);
+    close(live_pipe[0]);
+    snprintf(name, sizeof name, "~tmp.%ld.5", (long)live);
+    plant(state, name);
+    snprintf(name, sizeof name, "~tmp.%ld.0", self);
+    plant(state, name);
+    static const char *const fmts[] = {
+        "~tmp.%ld",     "~tmp.%ld.",      "~tmp.%ld.0x",   "~tmp.%ldx.0",
+        "~tmp.0%ld.0",  "~tmp.+%ld.0",    "~tmp.%ld.0.1",  "~tmp.%ld.-1",
+        "~tmpx%ld.0",   "tmp.%ld.0",      "x~tmp.%ld.0",   "~TMP.%ld.0",
+        "~tmp.%ld0000000000.0", "~tmp.%ld.123456789012345678901",
+        "~tmp.-%ld.0",  "%ld",            "~tmp..%ld"};
+    for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
+        snprintf(name, sizeof name, fmts[i], dead);
+        plant(state, name);
+    }
+    plant(state, "~tmp.0.0");
+    plant(state, "~tmp.");
+    /* A dead pid's temp file planted by hand goes too. */
+    snprintf(name, sizeof name, "~tmp.%ld.12345678901234567890", dead);
+    plant(state, name);
+    size_t before = cl_test_count_entries(dir);
+    assert_int_equal(before, 1 + 3 + 2 + sizeof fmts / sizeof fmts[0] + 3);
+
+    assert_crawllog_ok(cl_txn_file_cleanup(root, &err));
+    assert_int_equal(cl_test_count_entries(dir), before - 4);
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(count_temps_of(state, killed[i]), 0);
+    }
+    assert_int_equal(present(state, name), 0);
+    for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
+        snprintf(name, sizeof name, fmts[i], dead);
+        assert_int_equal(present(state, name), 1);
+    }
+    assert_int_equal(count_temps_of(state, (long)live), 1);
+    assert_int_equal(count_temps_of(state, self), 1);
+    expect_read(root, 0, &st);
+    /* Idempotent; once the child is gone, its file goes too. */
+    assert_crawllog_ok(cl_txn_file_cleanup(root, &err));
+    assert_int_equal(cl_test_count_entries(dir), before - 4);
+    close(live_pipe[1]);
+    int ws;
+    assert_int_equal(waitpid(live, &ws, 0), live);
+    cl_test_assert_exit_ok(ws);
+    assert_crawllog_ok(cl_txn_file_cleanup(root, &err));
+    assert_int_equal(count_temps_of(state, (long)live), 0);
+    assert_int_equal(cl_test_count_entries(dir), before - 5);
+    /* A later write and read still work beside the leftovers. */
+    st.status = CL_TXN_PREPARE_ABORT;
+    assert_crawllog_ok(cl_txn_file_write(root, TXID, &st, 0600, 0700, &err));
+    expect_read(root, 0, &st);
+    cl_txn_state_free(&st);
+    close(root);
+}
+
+/* Failures: reported, nothing removed wrongly, the other dead temp files
+ * still tried; a rerun finishes the job. */
+static void test_txn_file_cleanup_failures(void **state)
+{
+    struct cl_err err = {""};
+    char dir[4096], name[64], stale[3][64], own[64];
+    int root = open_root(state);
+    long dead = cl_test_dead_pid();
+    struct cl_txn_state st;
+
+    cl_test_path(dir, sizeof dir, CL_TEST_DIR(state), "transactions");
+    cl_txn_state_init(&st);
+    assert_crawllog_ok(cl_txn_file_write(root, TXID, &st, 0600, 0700, &err));
+    snprintf(own, sizeof own, "~tmp.%ld.0", (long)getpid());
+    plant(state, own);
+    static const struct {
+        const char *spec;
+        int rc;
+        size_t left; /* dead temp files left */
+    } cases[] = {
+        {"txn.dir.open=EIO", CRAWLLOG_EIO, 3},
+        {"txn.dir.open=EACCES", CRAWLLOG_EPERM, 3},
+        {"txn.cleanup.list=EIO", CRAWLLOG_EIO, 3},
+        {"txn.cleanup.list=EMFILE", CRAWLLOG_EMFILE, 3},
+        {"txn.cleanup.unlink=EIO", CRAWLLOG_EIO, 1},
+        {"txn.cleanup.unlink=EACCES@2", CRAWLLOG_EPERM, 1},
+        {"txn.cleanup.unlink=EROFS:persist", CRAWLLOG_EPERM, 3},
+        {"txn.cleanup.unlink=EIO@2:persist", CRAWLLOG_EIO, 2},
+        {"txn.cleanup.unlink=ENOENT:persist", 0, 3}, /* another cleaner */
+        {"txn.cleanup.unlink=SKIP", 0, 1},
+        {"malloc=ENOMEM", CRAWLLOG_ENOMEM, 3},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        for (int i = 0; i < 3; i++) {
+            snprintf(stale[i], sizeof stale[i], "~tmp.%ld.%d", dead, i);
+            plant(state, stale[i]);
+        }
+        cl_fp_clear();
+        assert_int_equal(cl_fp_set(cases[c].spec), 0);
+        int rc = cl_txn_file_cleanup(root, &err);
+        cl_fp_clear();
+        if (rc != cases[c].rc) {
+            fail_msg("%s: %s, expected %s", cases[c].spec,
+                     crawllog_err_name(rc), crawllog_err_name(cases[c].rc));
+        }
+        if (rc != 0) {
+            assert_non_null(strstr(err.msg, "transactions"));
+        }
+        assert_int_equal(count_temps_of(state, dead), cases[c].left);
+        assert_int_equal(present(state, own), 1);
+        expect_read(root, 0, &st);
+        assert_crawllog_ok(cl_txn_file_cleanup(root, &err));
+        assert_int_equal(count_temps_of(state, dead), 0);
+        assert_int_equal(cl_test_count_entries(dir), 2);
+    }
+    /* A directory at a dead temp name cannot be unlinked: reported, the
+     * next name is still removed. */
+    snprintf(name, sizeof name, "~tmp.%ld.0", dead);
+    char sub[300];
+    snprintf(sub, sizeof sub, "transactions/%s", name);
+    assert_int_equal(mkdirat(root, sub, 0700), 0);
+    snprintf(stale[0], sizeof stale[0], "~tmp.%ld.1", dead);
+    plant(state, stale[0]);
+    assert_crawllog_rc(cl_txn_file_cleanup(root, &err), CRAWLLOG_EIO);
+    assert_non_null(strstr(err.msg, sub));
+    assert_int_equal(present(state, stale[0]), 0);
+    assert_int_equal(present(state, name), 1);
+    assert_int_equal(unlinkat(root, sub, AT_REMOVEDIR), 0);
+    cl_txn_state_free(&st);
+    close(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -701,6 +927,8 @@ int main(void)
         cl_test_unit_fp(test_txn_file_failpoint_each_site),
         cl_test_unit_fp(test_txn_file_power_loss),
         cl_test_unit_fp(test_txn_file_power_loss_remove),
+        cl_test_unit_fp(test_txn_file_cleanup),
+        cl_test_unit_fp(test_txn_file_cleanup_failures),
     };
     return cmocka_run_group_tests_name("txn_file", tests, NULL, NULL);
 }
