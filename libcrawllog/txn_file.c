@@ -234,11 +234,12 @@ int cl_txn_encode(const struct cl_txn_state *st, uint8_t **bufp,
     if (rc != 0) {
         return rc;
     }
-    uint8_t *buf = cl_io_malloc(size), *p = buf + CL_TXN_HDR_SIZE;
+    uint8_t *buf = cl_io_malloc(size);
     if (buf == NULL) {
         return cl_errf(err, CRAWLLOG_ENOMEM, "transaction state: out of "
                        "memory");
     }
+    uint8_t *p = buf + CL_TXN_HDR_SIZE;
     memcpy(buf, CL_TXN_MAGIC, 8);
     cl_put_u32(buf + 8, CL_TXN_VERSION);
     cl_put_u32(buf + 12, (uint32_t)size);
