@@ -644,6 +644,31 @@ int cl_txn_file_remove(int rootfd, const char *txnid, struct cl_err *err)
     return rc != 0 ? cl_err_sys(err, -rc, rel, "fsync directory") : 0;
 }
 
+/* Open transactions/ and list it (site: the listing's failpoint site).
+ * No directory yet: 0 with *dfdp = -1 and no names.  Else *dfdp is open
+ * (the caller closes it) and the names are the caller's. */
+static int open_and_list(int rootfd, const char *site, int *dfdp,
+                         char ***namesp, size_t *countp, struct cl_err *err)
+{
+    *namesp = NULL;
+    *countp = 0;
+    int rc = open_dir(rootfd, 0, 0, dfdp, err);
+    if (rc == CRAWLLOG_ENOENT) {
+        *dfdp = -1;
+        return 0; /* no transactions/ yet */
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    rc = cl_io_listdir(site, *dfdp, namesp, countp);
+    if (rc != 0) {
+        cl_io_close(*dfdp);
+        *dfdp = -1;
+        return cl_err_sys(err, -rc, CL_TXN_DIR, "list directory");
+    }
+    return 0;
+}
+
 int cl_txn_file_list(int rootfd, char ***namesp, size_t *countp,
                      struct cl_err *err)
 {
@@ -651,17 +676,13 @@ int cl_txn_file_list(int rootfd, char ***namesp, size_t *countp,
     size_t count = 0, n = 0;
     *namesp = NULL;
     *countp = 0;
-    int dfd = -1, rc = open_dir(rootfd, 0, 0, &dfd, err);
-    if (rc == CRAWLLOG_ENOENT) {
-        return 0; /* no transactions/ yet */
+    int dfd = -1, rc = open_and_list(rootfd, "txn.list", &dfd, &names, &count,
+                                     err);
+    if (dfd >= 0) {
+        cl_io_close(dfd);
     }
     if (rc != 0) {
         return rc;
-    }
-    rc = cl_io_listdir("txn.list", dfd, &names, &count);
-    cl_io_close(dfd);
-    if (rc != 0) {
-        return cl_err_sys(err, -rc, CL_TXN_DIR, "list directory");
     }
     for (size_t i = 0; i < count; i++) {
         if (cl_txn_id_valid(names[i])) {
@@ -724,17 +745,10 @@ int cl_txn_file_cleanup(int rootfd, struct cl_err *err)
 {
     char **names = NULL;
     size_t count = 0;
-    int dfd = -1, rc = open_dir(rootfd, 0, 0, &dfd, err);
-    if (rc == CRAWLLOG_ENOENT) {
-        return 0; /* no transactions/ yet */
-    }
-    if (rc != 0) {
+    int dfd = -1, rc = open_and_list(rootfd, "txn.cleanup.list", &dfd, &names,
+                                     &count, err);
+    if (rc != 0 || dfd < 0) {
         return rc;
-    }
-    rc = cl_io_listdir("txn.cleanup.list", dfd, &names, &count);
-    if (rc != 0) {
-        cl_io_close(dfd);
-        return cl_err_sys(err, -rc, CL_TXN_DIR, "list directory");
     }
     int first = 0; /* the first failure; the others are still tried */
     for (size_t i = 0; i < count; i++) {
