@@ -100,13 +100,14 @@ CRAWLLOG_API const char *crawllog_version_str(void);
     XX(EMFILE, -19, "too many open files")                                   \
     XX(ESEQUENCE, -20, "producer sequence out of order")                     \
     XX(EFENCED, -21, "fenced by a newer instance")                           \
-    XX(EPARTITION, -22, "partitioner returned an invalid partition")
+    XX(EPARTITION, -22, "partitioner returned an invalid partition")         \
+    XX(EABORT, -23, "the transaction must be aborted")
 
 typedef enum crawllog_err {
 #define CRAWLLOG_ERR_ENUM_(name, code, desc) CRAWLLOG_##name = (code),
     CRAWLLOG_ERRORS(CRAWLLOG_ERR_ENUM_)
 #undef CRAWLLOG_ERR_ENUM_
-    CRAWLLOG_ERR_END_ = -23 /* one below the last code; not an error */
+    CRAWLLOG_ERR_END_ = -24 /* one below the last code; not an error */
 } crawllog_err_t;
 
 /** Size of an errstr buffer that always holds the whole message. */
@@ -456,8 +457,35 @@ CRAWLLOG_API int crawllog_reader_seek_time(crawllog_reader_t *rd,
                                            int64_t timestamp_ms,
                                            int64_t *offsetp);
 
-/** @brief Offset of the record the next crawllog_reader_next() returns. */
+/** @brief Offset of the record the next crawllog_reader_next() returns
+ *         (past any transaction markers and aborted records already
+ *         skipped). */
 CRAWLLOG_API int64_t crawllog_reader_position(const crawllog_reader_t *rd);
+
+/* Isolation levels (crawllog_reader_set_isolation(), consumer property
+ * isolation.level). */
+#define CRAWLLOG_READ_UNCOMMITTED 0
+#define CRAWLLOG_READ_COMMITTED 1
+
+/**
+ * @brief Choose what the reader returns of transactional producers'
+ *        records (crawllog_txn_begin()).
+ *
+ * CRAWLLOG_READ_COMMITTED (default): a transaction's records are returned
+ * once it committed, never if it aborted; the reader stops at the first
+ * record of a transaction still open (the last stable offset) even if
+ * committed records follow.  CRAWLLOG_READ_UNCOMMITTED: every data record
+ * as soon as it is written.  Non-transactional records are the same in
+ * both.  Transaction markers (control batches) are never returned; the
+ * position moves past them, so a reader at the end of a partition whose
+ * last batch is a marker has position == log end offset.
+ * A reader that stays blocked behind a transaction whose producer died
+ * (or that passed its transaction.timeout.ms) aborts it, at most once a
+ * second: no transaction blocks readers for ever.
+ * @return CRAWLLOG_OK or CRAWLLOG_EINVAL (unknown level).
+ */
+CRAWLLOG_API int crawllog_reader_set_isolation(crawllog_reader_t *rd,
+                                               int level);
 
 /**
  * @brief The next record, or *msgp = NULL at the log end (not an error:
@@ -656,6 +684,7 @@ CRAWLLOG_API int crawllog_partitioner_stats(crawllog_partitioner_fn *fn,
  * headers, part of this one (include crawllog.h only). */
 #include "crawllog_producer.h"
 #include "crawllog_consumer.h"
+#include "crawllog_txn.h"
 #include "crawllog_migrate.h"
 #include "crawllog_inspect.h"
 #include "crawllog_admin.h"

@@ -53,9 +53,15 @@
  * group.instance.id, client.id, auto.offset.reset, enable.auto.commit
  * (default false), auto.commit.interval.ms, max.poll.interval.ms,
  * session.timeout.ms, heartbeat.interval.ms, partition.assignment.strategy,
- * max.poll.records, max.partition.fetch.bytes.
+ * max.poll.records, max.partition.fetch.bytes, isolation.level
+ * (read_committed, the default, or read_uncommitted: see
+ * crawllog_reader_set_isolation()).
  */
 typedef struct crawllog_consumer_s crawllog_consumer_t;
+
+/** A consumer's group, generation and member id, for
+ *  crawllog_txn_send_offsets() (crawllog_consumer_group_metadata()). */
+typedef struct crawllog_group_metadata_s crawllog_group_metadata_t;
 
 /* Special offsets for crawllog_consumer_assign() and _seek(). */
 #define CRAWLLOG_OFFSET_BEGINNING (-2) /* the log start offset */
@@ -248,6 +254,19 @@ CRAWLLOG_API int crawllog_consumer_committed(crawllog_consumer_t *cons,
                                              const char *topic,
                                              int32_t partition,
                                              int64_t *offsetp);
+
+/**
+ * @brief The consumer's group id, generation and member id, for a
+ *        transactional producer's crawllog_txn_send_offsets().
+ * @param mdp  out: free with crawllog_group_metadata_destroy().
+ * @return CRAWLLOG_OK, CRAWLLOG_EINVAL (no group.id), CRAWLLOG_ENOMEM.
+ */
+CRAWLLOG_API int crawllog_consumer_group_metadata(
+    crawllog_consumer_t *cons, crawllog_group_metadata_t **mdp);
+
+/** @brief Free group metadata.  NULL is fine. */
+CRAWLLOG_API void crawllog_group_metadata_destroy(
+    crawllog_group_metadata_t *md);
 
 /**
  * @brief Make an owned partition's next message the one at offset

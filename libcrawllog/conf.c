@@ -61,6 +61,8 @@ static const char *const partitioner_names[] = {
     "round_robin", "sticky", "murmur2_random", NULL};
 static const char *const reset_names[] = {"earliest", "latest", "error",
                                           NULL};
+static const char *const isolation_names[] = {"read_uncommitted",
+                                              "read_committed", NULL};
 static const char *const strategy_names[] = {"range", "roundrobin",
                                              "cooperative-sticky", NULL};
 
@@ -154,6 +156,21 @@ static const struct prop props[CL_CONF__COUNT] = {
         "A producer re-created with the same name continues its sequences "
         "and fences the older instance (CRAWLLOG_EFENCED).  Empty: a fresh "
         "anonymous id per producer.", NULL},
+    [CL_CONF_TRANSACTIONAL_ID] = {"transactional.id", PROP_NAME, 5, 0, 0, 0,
+        SCOPE_PRODUCER,
+        "Makes the producer transactional (crawllog_txn_begin() .. "
+        "_commit()): its sends are invisible to read_committed consumers "
+        "until the commit.  A new producer with the same id fences the "
+        "older instance and finishes its open transaction (aborts it, or "
+        "completes it if its commit was decided).  Implies idempotence; "
+        "producer.id must be empty or the same name.", NULL},
+    [CL_CONF_TRANSACTION_TIMEOUT_MS] = {"transaction.timeout.ms", PROP_INT64,
+        60000, 1, I32MAX, 0, SCOPE_PRODUCER,
+        "A transaction open longer than this may be aborted by any other "
+        "process of the log that waits for it (a read_committed reader "
+        "blocked behind it, a consumer starting a partition whose offset it "
+        "staged, crawllog_txn_recover()), fencing its producer "
+        "(CRAWLLOG_EFENCED).  Stored with the transaction.", NULL},
     [CL_CONF_GROUP_ID] = {"group.id", PROP_NAME, 1, 0, 0, 0, SCOPE_CONSUMER,
         "Consumer group name (characters of a topic name); needed by "
         "crawllog_consumer_subscribe() and for commits.", NULL},
@@ -209,6 +226,14 @@ static const struct prop props[CL_CONF__COUNT] = {
         PROP_INT64, 1048576, 4096, I32MAX, 0, SCOPE_CONSUMER,
         "Bytes read from one partition at a time (at least one whole batch "
         "is always read).", NULL},
+    [CL_CONF_ISOLATION_LEVEL] = {"isolation.level", PROP_ENUM, 1, 0, 1, 0,
+        SCOPE_CONSUMER,
+        "`read_committed`: records of a transaction are delivered only once "
+        "it committed (poll stops at the first record of a transaction still "
+        "open, the last stable offset) and records of aborted transactions "
+        "are skipped; `read_uncommitted`: every data record as soon as it is "
+        "written.  Transaction markers are never delivered.",
+        isolation_names},
     [CL_CONF_DEAD_LETTER_TOPIC] = {"dead.letter.topic", PROP_NAME, 4, 0, 0, 0,
         SCOPE_CONSUMER,
         "Topic that crawllog_consumer_dead_letter() writes to; empty means "
@@ -236,7 +261,7 @@ static const struct prop props[CL_CONF__COUNT] = {
 };
 
 /* Slot of each PROP_NAME property (its def). */
-#define NAME_SLOTS 5
+#define NAME_SLOTS 6
 
 struct crawllog_conf_s {
     int64_t val[CL_CONF__COUNT];        /* valid where set[k] */

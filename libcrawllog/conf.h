@@ -35,6 +35,8 @@ enum cl_conf_key {
     CL_CONF_PARTITIONER,
     CL_CONF_ENABLE_IDEMPOTENCE,
     CL_CONF_PRODUCER_ID,
+    CL_CONF_TRANSACTIONAL_ID,
+    CL_CONF_TRANSACTION_TIMEOUT_MS,
     CL_CONF_GROUP_ID,           /* CONSUMER scope from here on */
     CL_CONF_GROUP_INSTANCE_ID,
     CL_CONF_CLIENT_ID,
@@ -52,6 +54,7 @@ enum cl_conf_key {
     CL_CONF_MAX_ATTEMPTS,
     CL_CONF_RETRY_BACKOFF_MS,
     CL_CONF_RETRY_BACKOFF_MAX_MS,
+    CL_CONF_ISOLATION_LEVEL,
     CL_CONF__COUNT
 };
 
@@ -65,6 +68,8 @@ enum cl_conf_key {
 #define CL_CONF_RESET_EARLIEST 0
 #define CL_CONF_RESET_LATEST 1
 #define CL_CONF_RESET_ERROR 2
+#define CL_CONF_ISOLATION_READ_UNCOMMITTED 0
+#define CL_CONF_ISOLATION_READ_COMMITTED 1
 
 /* Bytes of one index entry: segment.index.bytes is used rounded down to a
  * multiple of this. */

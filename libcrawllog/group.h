@@ -251,4 +251,18 @@ int cl_group_rebalance(struct cl_group *g, struct cl_err *err);
 /* A topic's partition count now (0 if it does not exist; no lock). */
 int32_t cl_group_topic_partitions(struct cl_group *g, const char *topic);
 
+/* Transactions (txn.c, in group_admin.c): commit n offsets of a decided
+ * transaction to group (created if needed) as one record, durable before
+ * return, with no membership check (the transaction checked the
+ * generation before its decision).  With never_back, entries below the
+ * committed offset are dropped first (e is reordered).  An empty set
+ * writes nothing. */
+struct cl_offset_entry;
+int cl_group_txn_commit(crawllog_t *log, const char *group,
+                        struct cl_offset_entry *e, size_t n, int never_back,
+                        struct cl_err *err);
+/* The group's generation now (the group is created if missing). */
+int cl_group_generation_now(crawllog_t *log, const char *group,
+                            int32_t *genp, struct cl_err *err);
+
 #endif /* CL_GROUP_H */

@@ -239,6 +239,62 @@ static int set_offsets(crawllog_t *log, const char *group,
     return rc;
 }
 
+/* ---- transactional offset commits (txn.c) ------------------------------ */
+
+int cl_group_txn_commit(crawllog_t *log, const char *group,
+                        struct cl_offset_entry *e, size_t n, int never_back,
+                        struct cl_err *err)
+{
+    struct cl_group g;
+    struct cl_offsets *o = NULL;
+    uint64_t token = 0;
+    int rc = cl_group_open(&g, log, group, 1, err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = cl_group_lock(&g, err);
+    if (rc == 0) {
+        rc = cl_offsets_open(&o, g.dirfd, g.reldir, g.log->fmode, err);
+        if (rc == 0) {
+            rc = cl_offsets_refresh(o, err);
+        }
+        size_t keep = 0;
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            struct cl_offset_entry cur;
+            if (never_back &&
+                cl_offsets_get(o, e[i].topic, e[i].partition, &cur) &&
+                cur.offset > e[i].offset) {
+                continue; /* a later commit moved past it */
+            }
+            e[keep++] = e[i];
+        }
+        if (rc == 0 && keep > 0) {
+            rc = cl_offsets_append(o, e, keep,
+                                   atomic_load(&g.shm->generation), -1,
+                                   &token, err);
+        }
+        cl_group_unlock(&g);
+        if (rc == 0 && keep > 0) {
+            rc = cl_offsets_sync(o, token, err);
+        }
+    }
+    cl_offsets_close(o);
+    cl_group_close(&g);
+    return rc;
+}
+
+int cl_group_generation_now(crawllog_t *log, const char *group,
+                            int32_t *genp, struct cl_err *err)
+{
+    struct cl_group g;
+    int rc = cl_group_open(&g, log, group, 1, err);
+    if (rc == 0) {
+        *genp = atomic_load(&g.shm->generation);
+        cl_group_close(&g);
+    }
+    return rc;
+}
+
 int crawllog_group_set_offsets(crawllog_t *log, const char *group,
                                const crawllog_topic_partition_t *list,
                                size_t count)

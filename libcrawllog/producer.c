@@ -45,6 +45,7 @@
 #include "partitioner.h"
 #include "producer.h"
 #include "record.h"
+#include "txn.h"
 
 int cl_producer_fail(crawllog_producer_t *prod, int rc,
                      const struct cl_err *err)
@@ -364,10 +365,15 @@ CRAWLLOG_API int crawllog_producer_send_record(crawllog_producer_t *prod,
     } else if ((rc = cl_producer_check_fenced(prod, &err)) == 0 &&
                (rc = cl_producer_check_record(rec, &err)) == 0 &&
                (rc = cl_producer_choose(prod, topic, partition, rec, &p,
-                                        &err)) == 0) {
+                                        &err)) == 0 &&
+               (rc = cl_txn_on_send(prod, topic, p, &err)) == 0) {
         rc = prod->acks == CL_CONF_ACKS_0
                  ? send_buffered(prod, topic, p, rec, &err)
                  : send_direct(prod, topic, p, rec, &off, &err);
+        if (rc != 0) {
+            cl_producer_fail(prod, rc, &err);
+            cl_txn_send_failed(prod, rc);
+        }
     }
     if (rc != 0) {
         return cl_producer_fail(prod, rc, &err);
@@ -479,11 +485,26 @@ CRAWLLOG_API int crawllog_producer_new(crawllog_t *log,
         return CRAWLLOG_EINVAL;
     }
     const char *name = cl_conf_str(conf, CL_CONF_PRODUCER_ID);
+    const char *txnid = cl_conf_str(conf, CL_CONF_TRANSACTIONAL_ID);
     if (name[0] != '\0' &&
         !cl_conf_int(conf, CL_CONF_ENABLE_IDEMPOTENCE)) {
         cl_err_copy(errstr, errstr_size,
                     "producer.id: needs enable.idempotence=true");
         return CRAWLLOG_EINVAL;
+    }
+    if (txnid[0] != '\0') {
+        const char *why = NULL;
+        if (!cl_conf_int(conf, CL_CONF_ENABLE_IDEMPOTENCE)) {
+            why = "transactional.id: needs enable.idempotence=true";
+        } else if (name[0] != '\0' && strcmp(name, txnid) != 0) {
+            why = "transactional.id: producer.id must be empty or the "
+                  "same name";
+        }
+        if (why != NULL) {
+            cl_err_copy(errstr, errstr_size, why);
+            return CRAWLLOG_EINVAL;
+        }
+        name = txnid; /* the id's registry entry fences older instances */
     }
     crawllog_producer_t *prod = cl_io_calloc(1, sizeof(*prod));
     int rc = prod != NULL ? producer_init(prod, conf) : CRAWLLOG_ENOMEM;
@@ -506,6 +527,14 @@ CRAWLLOG_API int crawllog_producer_new(crawllog_t *log,
             crawllog_producer_destroy(prod);
             return rc;
         }
+        if (txnid[0] != '\0' &&
+            (rc = cl_txn_init(prod, txnid,
+                              cl_conf_int(conf, CL_CONF_TRANSACTION_TIMEOUT_MS),
+                              &err)) != 0) {
+            cl_err_copy(errstr, errstr_size, err.msg);
+            crawllog_producer_destroy(prod);
+            return rc;
+        }
     }
     *prodp = prod;
     cl_err_copy(errstr, errstr_size, "");
@@ -517,6 +546,7 @@ CRAWLLOG_API int crawllog_producer_destroy(crawllog_producer_t *prod)
     if (prod == NULL) {
         return 0;
     }
+    cl_txn_destroy(prod); /* aborts an open transaction */
     int rc = crawllog_producer_flush(prod, -1);
     cl_producer_bufs_free(prod);
     cl_io_free(prod->reports);

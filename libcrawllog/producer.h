@@ -99,6 +99,7 @@ struct crawllog_producer_s {
     int idempotent;            /* enable.idempotence */
     struct cl_prodid id;       /* producer id and epoch (idempotent) */
     atomic_int fenced;         /* a newer instance of producer.id exists */
+    struct cl_txn *txn;        /* transactional.id set: txn.c, else NULL */
 
     pthread_mutex_t lock;      /* guards the fields below and errmsg */
     struct cl_pbuf *bufs;      /* acks=0 batches, one per partition used */

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "control.h"
 #include "io.h"
 #include "log.h"
 #include "producer.h"
@@ -49,6 +50,9 @@ int cl_producer_write_op(struct cl_partition *part, void *arg,
         meta.producer_id = prod->id.pid;
         meta.producer_epoch = prod->id.epoch;
         meta.base_sequence = a->seq >= 0 ? a->seq : 0;
+        if (prod->txn != NULL) {
+            meta.attributes = CL_BATCH_ATTR_TRANSACTIONAL;
+        }
     }
     if (cl_record_batch_encode(buf, size, a->recs, a->n, cl_io_now_ms(),
                                &meta) != size) {

@@ -20,6 +20,7 @@
 #include "conf.h"
 #include "log.h"
 #include "producer.h"
+#include "txn.h"
 
 struct batch_send {
     const char *topic;
@@ -111,8 +112,13 @@ static int batch_entry(crawllog_producer_t *prod, const char *topic,
     struct batch_send b = {topic, partition, seq, recs, n};
     if (rc == 0 && (rc = cl_producer_check_fenced(prod, &err)) == 0 &&
         (rc = cl_producer_choose(prod, topic, partition, &recs[0],
-                                 &b.partition, &err)) == 0) {
+                                 &b.partition, &err)) == 0 &&
+        (rc = cl_txn_on_send(prod, topic, b.partition, &err)) == 0) {
         rc = send_batch(prod, &b, &base, &dup, &err);
+        if (rc != 0) {
+            cl_producer_fail(prod, rc, &err);
+            cl_txn_send_failed(prod, rc);
+        }
     }
     if (rc != 0) {
         return cl_producer_fail(prod, rc, &err);

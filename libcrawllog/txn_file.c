@@ -21,6 +21,7 @@
  * | 40 | 8 | start time ms, int64 >= -1 (-1: none) |
  * | 48 | 4 | NO, staged offsets (<= 100,000) |
  * | 52 | 4 | group generation, int32 (-1 when there is no group) |
+ * | 56 | 4 | transaction timeout ms, int32 >= 1 |
  * | 56 | | NP partition entries: topic length u8 (1..249), topic (names.h rule), partition int32 (0..9999), first offset of the transaction there int64 >= 0 |
  * | | 1 | group id length u8 (0: no staged offsets, then member length 0 and NO 0) |
  * | | | group id (names.h rule) |
@@ -81,6 +82,7 @@ void cl_txn_state_init(struct cl_txn_state *st)
     memset(st, 0, sizeof(*st));
     st->status = CL_TXN_EMPTY;
     st->start_ms = -1;
+    st->timeout_ms = 60000;
     st->generation = -1;
 }
 
@@ -169,9 +171,9 @@ static int check_state(const struct cl_txn_state *st, size_t *sizep,
     size_t size = FILE_MIN, glen = strnlen(st->group, sizeof(st->group));
     size_t mlen = strnlen(st->member, sizeof(st->member));
     if (st->producer_id < 0 || st->epoch < 0 || st->start_ms < -1 ||
-        (unsigned)st->status > CL_TXN_COMPLETE_ABORT) {
+        st->timeout_ms < 1 || (unsigned)st->status > CL_TXN_COMPLETE_ABORT) {
         return cl_errf(err, CRAWLLOG_EINVAL, "transaction state: bad "
-                       "producer id, epoch, start time or state");
+                       "producer id, epoch, start time, timeout or state");
     }
     if (st->nparts > CL_TXN_PARTS_MAX || st->noffsets > CL_TXN_OFFSETS_MAX) {
         return cl_errf(err, CRAWLLOG_EINVAL, "transaction state: %zu "
@@ -252,6 +254,7 @@ int cl_txn_encode(const struct cl_txn_state *st, uint8_t **bufp,
     cl_put_i64(buf + 40, st->start_ms);
     cl_put_u32(buf + 48, (uint32_t)st->noffsets);
     cl_put_i32(buf + 52, st->generation);
+    cl_put_i32(buf + 56, st->timeout_ms);
     for (size_t i = 0; i < st->nparts; i++) {
         p = put_str8(p, st->parts[i].topic, strlen(st->parts[i].topic));
         cl_put_i32(p, st->parts[i].partition);
@@ -369,6 +372,7 @@ static int decode_header(struct cur *c, const uint8_t *b, size_t len,
     out->txn_seq = cl_get_u64(b + 32);
     out->start_ms = cl_get_i64(b + 40);
     out->generation = cl_get_i32(b + 52);
+    out->timeout_ms = cl_get_i32(b + 56);
     *npp = cl_get_u32(b + 28);
     *nop = cl_get_u32(b + 48);
     if (out->producer_id < 0) {
@@ -386,6 +390,9 @@ static int decode_header(struct cur *c, const uint8_t *b, size_t len,
     }
     if (out->start_ms < -1) {
         return bad(c, 40, "start time", "below -1");
+    }
+    if (out->timeout_ms < 1) {
+        return bad(c, 56, "timeout", "below 1 ms");
     }
     /* Counts against the bounds and the bytes left, before any alloc. */
     if (*npp > CL_TXN_PARTS_MAX ||
@@ -511,6 +518,11 @@ static int open_dir(int rootfd, int mk, mode_t dmode, int *dfdp,
     *dfdp = cl_io_openat("txn.dir.open", rootfd, CL_TXN_DIR,
                          O_RDONLY | O_DIRECTORY, 0);
     return *dfdp < 0 ? cl_err_sys(err, -*dfdp, CL_TXN_DIR, "open") : 0;
+}
+
+int cl_txn_dir_open(int rootfd, mode_t dmode, int *dfdp, struct cl_err *err)
+{
+    return open_dir(rootfd, 1, dmode, dfdp, err);
 }
 
 static int bad_id(const char *txnid, struct cl_err *err)

@@ -1,8 +1,7 @@
 /*
  * txn_file.h - the durable state of one transactional producer,
  * transactions/<transactional.id> (Kafka's __transaction_state entry;
- * layer 2).  Byte layout and invariants: txn_file.c.  Nothing calls it yet
- * (issue 10).
+ * layer 2).  Byte layout and invariants: txn_file.c; used by txn.c.
  */
 #ifndef CL_TXN_FILE_H
 #define CL_TXN_FILE_H
@@ -14,9 +13,12 @@
 #include "errors.h"
 
 #define CL_TXN_DIR "transactions"
+/* The lock files of an id in transactions/ (txn.c, txn_recover.c). */
+#define CL_TXN_LIVE_PREFIX "~live."
+#define CL_TXN_LOCK_PREFIX "~lock."
 #define CL_TXN_MAGIC "CLTXNSTA"
 #define CL_TXN_VERSION 1u
-#define CL_TXN_HDR_SIZE 56
+#define CL_TXN_HDR_SIZE 60
 /* Bounds checked by the writer and the reader. */
 #define CL_TXN_PARTS_MAX 100000u   /* touched partitions */
 #define CL_TXN_OFFSETS_MAX 100000u /* staged group offsets */
@@ -57,6 +59,7 @@ struct cl_txn_state {
     enum cl_txn_status status;
     uint64_t txn_seq;        /* bumped per transaction */
     int64_t start_ms;        /* >= -1 (-1: no transaction started) */
+    int32_t timeout_ms;      /* transaction.timeout.ms, >= 1 */
     struct cl_txn_part *parts;
     size_t nparts, parts_cap;
     /* Staged group offsets: group "" means none (then member "",
@@ -68,7 +71,8 @@ struct cl_txn_state {
     size_t noffsets, offsets_cap;
 };
 
-/* Zero *st: EMPTY, pid 0, epoch 0, start -1, no group (generation -1). */
+/* Zero *st: EMPTY, pid 0, epoch 0, start -1, timeout 60000, no group
+ * (generation -1). */
 void cl_txn_state_init(struct cl_txn_state *st);
 /* Release the arrays and re-init. */
 void cl_txn_state_free(struct cl_txn_state *st);
@@ -109,6 +113,10 @@ int cl_txn_decode(const uint8_t *buf, size_t len, const char *rel,
 int cl_txn_file_write(int rootfd, const char *txnid,
                       const struct cl_txn_state *st, mode_t fmode,
                       mode_t dmode, struct cl_err *err);
+
+/* Open rootfd/transactions/ into *dfdp, making it (and fsyncing rootfd)
+ * if it is missing.  Sites: txn.mkdir, txn.mkdir.dirsync, txn.dir.open. */
+int cl_txn_dir_open(int rootfd, mode_t dmode, int *dfdp, struct cl_err *err);
 
 /* Read rootfd/transactions/<txnid> into *out (initialised here; free it
  * whatever the result).  CRAWLLOG_ENOENT if absent (or no transactions/),

@@ -42,6 +42,7 @@
 #include "offsets.h"
 #include "partition.h"
 #include "prodid.h"
+#include "txn_file.h"
 #include "segment.h"
 #include "topic.h"
 
@@ -618,6 +619,63 @@ static int producers_entry(struct vctx *v, struct walk *w, const char *name,
     return 0;
 }
 
+/* transactions/<entry>: <transactional.id> state files (decoded and
+ * checked, txn_file.c) and the empty lock files ~live.<id> / ~lock.<id>
+ * (txn.h).  An open transaction is not a problem: its producer may be
+ * alive, and it is finished by whoever needs it next. */
+static int transactions_entry(struct vctx *v, struct walk *w,
+                              const char *name, const char *rel)
+{
+    int rc = check_entry(v, w->fd, name, rel, S_IFREG);
+    if (rc <= 0) {
+        return rc;
+    }
+    const char *id = !strncmp(name, CL_TXN_LIVE_PREFIX,
+                              strlen(CL_TXN_LIVE_PREFIX))
+                         ? name + strlen(CL_TXN_LIVE_PREFIX)
+                     : !strncmp(name, CL_TXN_LOCK_PREFIX,
+                                strlen(CL_TXN_LOCK_PREFIX))
+                         ? name + strlen(CL_TXN_LOCK_PREFIX)
+                         : NULL;
+    if (id != NULL) {
+        return cl_txn_id_valid(id) ? 0 : stray(v, w, name, rel);
+    }
+    if (!cl_txn_id_valid(name)) { /* "~tmp.<pid>.<n>" too */
+        return stray(v, w, name, rel);
+    }
+    struct stat sb;
+    int fd = cl_io_openat("verify.open", w->fd, name, O_RDONLY, 0);
+    if (fd < 0) {
+        return sys_fail(v, fd, rel, "open");
+    }
+    rc = cl_io_fstat("verify.stat", fd, &sb);
+    if (rc != 0) {
+        cl_io_close(fd);
+        return sys_fail(v, rc, rel, "stat");
+    }
+    if (sb.st_size > (off_t)CL_TXN_FILE_MAX) {
+        cl_io_close(fd);
+        report(v, rel, "transaction state file larger than %u bytes",
+               CL_TXN_FILE_MAX);
+        return 0;
+    }
+    uint8_t *buf = cl_io_malloc((size_t)sb.st_size + 1);
+    ssize_t n = buf != NULL ? cl_io_pread_all("verify.read", fd, buf,
+                                              (size_t)sb.st_size, 0)
+                            : -ENOMEM;
+    cl_io_close(fd);
+    if (n < 0) {
+        cl_io_free(buf);
+        return sys_fail(v, (int)n, rel, "read");
+    }
+    struct cl_txn_state st;
+    struct cl_err err = {{0}};
+    rc = cl_txn_decode(buf, (size_t)n, rel, &st, &err);
+    cl_txn_state_free(&st);
+    cl_io_free(buf);
+    return rc != 0 ? lib_fail(v, rc, &err) : 0;
+}
+
 /* groups/<group>/<entry>: group.state (a cache: any content) and
  * offsets (a valid header; records are CRC-checked by every reader, a torn
  * tail is normal). */
@@ -676,10 +734,11 @@ static int root_entry(struct vctx *v, struct walk *w, const char *name,
         rc = check_entry(v, w->fd, name, rel, S_IFREG);
     } else if (!strcmp(name, "topics") || !strcmp(name, "staging") ||
                !strcmp(name, "trash") || !strcmp(name, CL_PRODID_DIR) ||
-               !strcmp(name, CL_GROUPS_DIR)) {
+               !strcmp(name, CL_GROUPS_DIR) || !strcmp(name, CL_TXN_DIR)) {
         sub.fn = !strcmp(name, "topics")          ? topics_entry
                  : !strcmp(name, CL_PRODID_DIR) ? producers_entry
                  : !strcmp(name, CL_GROUPS_DIR) ? groups_entry
+                 : !strcmp(name, CL_TXN_DIR)    ? transactions_entry
                                                   : stray;
         rc = check_entry(v, w->fd, name, rel, S_IFDIR);
         rc = rc > 0 ? walk_dir(v, w->fd, name, &sub) : rc;

@@ -48,6 +48,10 @@ static const struct {
     {CL_CONF_PARTITIONER, "partitioner", 0, "round_robin", 0},
     {CL_CONF_ENABLE_IDEMPOTENCE, "enable.idempotence", 1, "true", 0},
     {CL_CONF_PRODUCER_ID, "producer.id", 0, "", 0}, /* a name: "" unset */
+    /* transactions (issue 10) */
+    {CL_CONF_TRANSACTIONAL_ID, "transactional.id", 0, "", 0},
+    {CL_CONF_TRANSACTION_TIMEOUT_MS, "transaction.timeout.ms", 60000, "60000",
+     0},
     /* consumer scope (issue 4) */
     {CL_CONF_GROUP_ID, "group.id", 0, "", 0},
     {CL_CONF_GROUP_INSTANCE_ID, "group.instance.id", 0, "", 0},
@@ -70,6 +74,7 @@ static const struct {
     {CL_CONF_MAX_ATTEMPTS, "max.attempts", 3, "3", 0},
     {CL_CONF_RETRY_BACKOFF_MS, "retry.backoff.ms", 100, "100", 0},
     {CL_CONF_RETRY_BACKOFF_MAX_MS, "retry.backoff.max.ms", 10000, "10000", 0},
+    {CL_CONF_ISOLATION_LEVEL, "isolation.level", 1, "read_committed", 0},
 };
 
 #define DEFAULT_PRODUCER_TEXT                                                  \
@@ -78,7 +83,9 @@ static const struct {
     "batch.size=16384\n"                                                       \
     "partitioner=round_robin\n"                                                \
     "enable.idempotence=true\n"                                                \
-    "producer.id=\n"
+    "producer.id=\n"                                                           \
+    "transactional.id=\n"                                                      \
+    "transaction.timeout.ms=60000\n"
 
 #define DEFAULT_CONSUMER_TEXT                                                  \
     "group.id=\n"                                                              \
@@ -97,7 +104,8 @@ static const struct {
     "max.deliveries=5\n"                                                       \
     "max.attempts=3\n"                                                         \
     "retry.backoff.ms=100\n"                                                   \
-    "retry.backoff.max.ms=10000\n"
+    "retry.backoff.max.ms=10000\n"                                             \
+    "isolation.level=read_committed\n"
 
 /* The topic properties at their defaults, as dumped. */
 #define DEFAULT_TOPIC_TEXT                                                     \

@@ -117,7 +117,7 @@ static void test_txn_file_empty_bytes(void **state)
 {
     struct cl_err err = {""};
     struct cl_txn_state st;
-    uint8_t want[62] = "CLTXNSTA";
+    uint8_t want[66] = "CLTXNSTA";
     char path[4096];
     size_t len = 0;
     int root = open_root(state);
@@ -128,12 +128,13 @@ static void test_txn_file_empty_bytes(void **state)
     assert_crawllog_ok(cl_txn_file_write(root, TXID, &st, 0600, 0700, &err));
     /* Built by hand: header, empty group and member, CRC. */
     cl_put_u32(want + 8, 1);
-    cl_put_u32(want + 12, 62);
+    cl_put_u32(want + 12, 66);
     cl_put_u64(want + 16, 5);
     cl_put_u16(want + 24, 1);
     cl_put_u64(want + 40, UINT64_MAX); /* start -1 */
     cl_put_u32(want + 52, UINT32_MAX); /* generation -1 */
-    cl_put_u32(want + 58, cl_crc32c(0, want, 58));
+    cl_put_u32(want + 56, 60000);      /* timeout */
+    cl_put_u32(want + 62, cl_crc32c(0, want, 62));
     uint8_t *bytes = cl_test_read_file(file_path(state, path, sizeof path),
                                        &len);
     assert_int_equal(len, sizeof want);
@@ -407,6 +408,7 @@ static void test_txn_file_hostile_counts_no_alloc(void **state)
     cl_put_u32(buf + 28, 100000);
     cl_put_u32(buf + 48, 100000);
     cl_put_u32(buf + 52, UINT32_MAX);
+    cl_put_u32(buf + 56, 60000); /* timeout */
     cl_put_u32(buf + len - 4, cl_crc32c(0, buf, len - 4));
     cl_fp_clear();
     assert_crawllog_rc(cl_txn_decode(buf, len, REL, &out, &err),
