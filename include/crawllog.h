@@ -502,7 +502,10 @@ CRAWLLOG_API int crawllog_reader_next(crawllog_reader_t *rd,
  * @brief Raw whole batches (RecordBatch v2 bytes, see docs/FORMAT.md)
  *        starting with the batch that holds the reader's position, at most
  *        max_bytes (but always at least one batch).  Moves the reader past
- *        them.  Each batch's CRC has been checked.
+ *        them.  Each batch's CRC has been checked.  Raw means every batch:
+ *        transaction markers and records of aborted or open transactions
+ *        too, whatever the isolation level (attributes bits 4 and 5, see
+ *        docs/FORMAT.md section 3.1).
  * @param bufp   out: pointer into the reader's buffer, valid until the next
  *               call on the reader; NULL and *lenp = 0 at the log end.
  * @return CRAWLLOG_OK, CRAWLLOG_ECORRUPT, CRAWLLOG_EOFFSET, CRAWLLOG_EIO.

@@ -108,7 +108,13 @@ typedef void crawllog_migrate_progress_cb(
  *         (another process is migrating the same topic),
  *         CRAWLLOG_ETOOBIG (the migration file would pass 1 MiB: about
  *         old partitions x new partitions > 60000 with keyed records),
+ *         CRAWLLOG_EBUSY (a transaction with records in old stayed open
+ *         for 2 s of retries: the cut-over waits for it; call again),
  *         I/O errors.  After an error the migration is left resumable.
+ *         The copy is read_committed: records of aborted transactions and
+ *         transaction markers are not copied, committed transactional
+ *         records become plain ones.  After the cut-over a transactional
+ *         producer cannot send to old (CRAWLLOG_EBUSY: send to new_topic).
  * @note Thread-safety: any thread; appends to old may continue meanwhile
  *       (they wait during the cut-over).  Do not run two migrations of one
  *       topic at once.

@@ -39,11 +39,12 @@
  * CRAWLLOG_EFENCED from then on (zombie fencing) - and finishes the
  * transaction an earlier instance left open: aborted, or completed if its
  * commit had been decided (the durable PREPARE_COMMIT state).  A
- * transaction whose producer died is also finished by a read_committed
- * reader that waits behind it (after a second), by a consumer of the
- * group whose offsets it staged when it starts one of those partitions,
- * and by crawllog_txn_recover(); one open longer than its
- * transaction.timeout.ms is aborted by them too, fencing its producer.
+ * transaction whose producer died is also finished by the next
+ * crawllog_open() of the data directory, by a read_committed reader that
+ * waits behind it (after a second), by a consumer of the group whose
+ * offsets it staged when it starts one of those partitions, and by
+ * crawllog_txn_recover(); one open longer than its transaction.timeout.ms
+ * is aborted by them too, fencing its producer.
  *
  * Durability: crawllog_txn_commit() returns after the records, the
  * commit decision, the transaction markers and the group offsets are
@@ -62,8 +63,8 @@
 /**
  * @brief Start a transaction (local: nothing is written until the first
  *        send or crawllog_txn_send_offsets()).
- * @return CRAWLLOG_OK, CRAWLLOG_EMISUSE (not transactional, or one is
- *         open), CRAWLLOG_EFENCED.
+ * @return CRAWLLOG_OK, CRAWLLOG_EINVAL (prod NULL), CRAWLLOG_EMISUSE (not
+ *         transactional, or one is open), CRAWLLOG_EFENCED.
  */
 CRAWLLOG_API int crawllog_txn_begin(crawllog_producer_t *prod);
 
@@ -77,9 +78,12 @@ CRAWLLOG_API int crawllog_txn_begin(crawllog_producer_t *prod);
  *                metadata optional).  The same partition again replaces
  *                its earlier offset.
  * @return CRAWLLOG_OK, CRAWLLOG_EMISUSE (no open transaction),
- *         CRAWLLOG_EINVAL, CRAWLLOG_EGENERATION (the group moved on: the
- *         transaction must be aborted), CRAWLLOG_EFENCED, CRAWLLOG_EIO,
- *         CRAWLLOG_ENOSPC.
+ *         CRAWLLOG_EINVAL (NULL argument, count 0, a bad topic name,
+ *         partition, negative offset or metadata of 4096 bytes or more;
+ *         another group than the transaction's earlier offsets),
+ *         CRAWLLOG_EABORT (a step of the transaction failed: abort it),
+ *         CRAWLLOG_EGENERATION (the group moved on: the transaction must be
+ *         aborted), CRAWLLOG_EFENCED, CRAWLLOG_EIO, CRAWLLOG_ENOSPC.
  */
 CRAWLLOG_API int crawllog_txn_send_offsets(
     crawllog_producer_t *prod, const crawllog_group_metadata_t *md,
@@ -89,7 +93,8 @@ CRAWLLOG_API int crawllog_txn_send_offsets(
  * @brief Commit: flush the transaction's records, make them durable,
  *        decide (durably), write a COMMIT marker to every partition it
  *        wrote to and commit its group offsets.
- * @return CRAWLLOG_OK; CRAWLLOG_EABORT (a send of it failed: call
+ * @return CRAWLLOG_OK; CRAWLLOG_EINVAL (prod NULL); CRAWLLOG_EABORT (a
+ *         send of it failed: call
  *         crawllog_txn_abort()); CRAWLLOG_EMISUSE (none open);
  *         CRAWLLOG_EFENCED (a newer instance took over: it finishes the
  *         transaction); CRAWLLOG_EGENERATION (the group moved on: abort);
@@ -104,7 +109,8 @@ CRAWLLOG_API int crawllog_txn_commit(crawllog_producer_t *prod);
  * @brief Abort: write an ABORT marker to every partition the transaction
  *        wrote to (its records stay in the log, invisible to
  *        read_committed) and drop its staged offsets.
- * @return CRAWLLOG_OK, CRAWLLOG_EMISUSE (none open), CRAWLLOG_EFENCED,
+ * @return CRAWLLOG_OK, CRAWLLOG_EINVAL (prod NULL), CRAWLLOG_EMISUSE
+ *         (none open), CRAWLLOG_EFENCED,
  *         I/O errors (the transaction stays open on disk, the producer
  *         fails every later call, and the next instance or a recoverer
  *         aborts it).
@@ -116,8 +122,8 @@ CRAWLLOG_API int crawllog_txn_abort(crawllog_producer_t *prod);
  *        live instance of its transactional.id in any process) or open
  *        longer than its transaction.timeout.ms (its producer is fenced
  *        first): aborted, or completed if its commit was decided.  What a
- *        blocked read_committed reader does by itself; for operators
- *        (`crawllog txn recover`) and tests.
+ *        blocked read_committed reader and crawllog_open() do by
+ *        themselves; for long-running processes that want it sooner.
  * @param finishedp out, optional: how many were finished.
  * @return CRAWLLOG_OK, or the first error (every transaction is tried).
  */

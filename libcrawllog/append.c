@@ -37,6 +37,7 @@
 #include <stdio.h>
 
 #include "bytes.h"
+#include "control.h"
 #include "io.h"
 #include "log.h"
 #include "migrate.h"
@@ -366,6 +367,18 @@ static int redirect_batches(crawllog_t *log, const struct cl_mig_cache *mig,
             return cl_errf(err, CRAWLLOG_ECORRUPT, "redirect: bad batch");
         }
         size_t total = cl_record_batch_total(&h);
+        if (cl_control_is_control(h.attributes)) {
+            /* A transaction marker decides nothing here: the cut-over
+             * waits for every open transaction of the old partitions
+             * (migrate.c), and no transactional record is redirected. */
+            p += total;
+            continue;
+        }
+        if (cl_control_is_transactional(h.attributes)) {
+            return cl_errf(err, CRAWLLOG_EBUSY, "partition %d was migrated: "
+                           "a transaction cannot write to it (send to the "
+                           "migration's new topic)", (int)oldp);
+        }
         int rc = decode_batch(buf + p, total, oldp, mig->nparts, &d, err);
         if (rc == 0) {
             rc = redirect_groups(log, mig, &d, &h, req, sync, p == 0, basep,

@@ -167,7 +167,7 @@ static const struct prop props[CL_CONF__COUNT] = {
     [CL_CONF_TRANSACTION_TIMEOUT_MS] = {"transaction.timeout.ms", PROP_INT64,
         60000, 1, I32MAX, 0, SCOPE_PRODUCER,
         "A transaction open longer than this may be aborted by any other "
-        "process of the log that waits for it (a read_committed reader "
+        "process of the log (crawllog_open(), a read_committed reader "
         "blocked behind it, a consumer starting a partition whose offset it "
         "staged, crawllog_txn_recover()), fencing its producer "
         "(CRAWLLOG_EFENCED).  Stored with the transaction.", NULL},

@@ -39,6 +39,19 @@ struct cl_cpart {
                                   handed out while position == origin */
     int paused;
     int gone;                  /* its topic was deleted (group mode) */
+    int pending;               /* start deferred: an undecided transaction
+                                  staged an offset for it (cl_txn_stabilize);
+                                  rd stays NULL, retried at retry_ns */
+    int64_t retry_ns;          /* pending: next start attempt (mono ns; 0
+                                  at the start of every poll) */
+    int blocked;               /* its reader stopped at an open transaction
+                                  (read_committed) in the last fetch */
+    int64_t blocked_end;       /* blocked: the log end read before that
+                                  fetch (an append past it may end it) */
+    int skipped_committed;     /* the position moved from the committed
+                                  offset past records not for us (markers,
+                                  aborted): the next record handed out is
+                                  counted as the committed one's (pills) */
     int handed;                /* messages handed out in this poll */
     int filled;                /* reader refilled in this poll */
 };
@@ -113,7 +126,11 @@ int cl_cons_commit_positions(crawllog_consumer_t *c,
                              int sync, struct cl_err *err);
 
 /* Resolve a partition's start (committed offset or auto.offset.reset)
- * and open its reader. */
+ * and open its reader, with the consumer's isolation.level.  Before a
+ * start from the committed offset, decided transactions that staged
+ * offsets for the group are completed (cl_txn_stabilize); if an undecided
+ * one staged an offset for this partition, it returns 0 with cp->rd still
+ * NULL and cp->pending = 1 (start it later). */
 int cl_cons_start(crawllog_consumer_t *c, struct cl_cpart *cp,
                   struct cl_err *err);
 

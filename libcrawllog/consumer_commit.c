@@ -18,7 +18,12 @@
  * points under the same lock hold, right after the append succeeded (so
  * its writers are serialised by the group lock, as lagstore.c requires);
  * it is monitoring only: nothing fails for it, and a partition whose log
- * end cannot be read gets no point.
+ * end cannot be read gets no point.  Before a partition starts from the
+ * group's committed offset, cl_txn_stabilize completes the decided
+ * transactions that staged offsets for the group; while an undecided one
+ * staged an offset for the partition, it stays unstarted (no reader,
+ * position -1: commit(NULL) and the revoke's auto-commit skip it; a seek
+ * starts it).  Its reader gets the consumer's isolation.level.
  *
  * Locks: the group lock, for the check and the append only; the fdatasync
  * of a durable commit runs after it is released.
@@ -33,6 +38,7 @@
 #include "log.h"
 #include "names.h"
 #include "partition.h"
+#include "txn.h"
 
 /* After an I/O failure (a failed write or fsync leaves offsets.c's handle
  * refusing work: CRAWLLOG_ECLOSED) the offsets handle is dropped; the next
@@ -132,7 +138,30 @@ static void lag_record(crawllog_consumer_t *c,
     }
 }
 
-int cl_cons_commit(crawllog_consumer_t *c, const struct cl_offset_entry *e,
+/* A copy of e with each offset moved past the transaction markers that
+ * start at it (cl_partition_skip_markers: no lag of 1 behind a marker that
+ * ends a partition), or NULL without memory.  Best effort: an offset that
+ * cannot be judged is committed as given, which is always correct. */
+static struct cl_offset_entry *past_markers(crawllog_consumer_t *c,
+                                            const struct cl_offset_entry *e,
+                                            size_t n)
+{
+    struct cl_offset_entry *x = cl_io_malloc((n + 1) * sizeof(*x));
+    for (size_t i = 0; x != NULL && i < n; i++) {
+        struct cl_partition *part = NULL;
+        struct cl_err scratch = {{0}};
+        x[i] = e[i];
+        if (e[i].offset >= 0 &&
+            cl_log_partition(c->log, e[i].topic, e[i].partition, &part,
+                             &scratch) == 0) {
+            (void)cl_partition_skip_markers(part, e[i].offset, &x[i].offset,
+                                            &scratch);
+        }
+    }
+    return x;
+}
+
+int cl_cons_commit(crawllog_consumer_t *c, const struct cl_offset_entry *e0,
                    size_t n, int sync, struct cl_err *err)
 {
     uint64_t token = 0;
@@ -150,8 +179,11 @@ int cl_cons_commit(crawllog_consumer_t *c, const struct cl_offset_entry *e,
                        "to rejoin",
                        c->group.reldir);
     }
+    struct cl_offset_entry *moved = past_markers(c, e0, n);
+    const struct cl_offset_entry *e = moved != NULL ? moved : e0;
     crawllog_topic_partition_t *list = cl_io_calloc(n + 1, sizeof(*list));
     if (list == NULL) {
+        cl_io_free(moved);
         return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < n; i++) {
@@ -174,10 +206,12 @@ int cl_cons_commit(crawllog_consumer_t *c, const struct cl_offset_entry *e,
     cl_io_free(parts);
     cl_io_free(list);
     if (rc != 0) {
+        cl_io_free(moved);
         return closed_check(c, rc);
     }
     /* Visible to every reader from here on, synced or not. */
     note_committed(c, e, n);
+    cl_io_free(moved);
     if (sync == CRAWLLOG_SYNC_DURABLE) {
         rc = cl_offsets_sync(c->offsets, token, err);
         if (rc == 0) {
@@ -197,6 +231,7 @@ static void note_committed(crawllog_consumer_t *c,
         struct cl_cpart *cp = cl_cons_find(c, e[i].topic, e[i].partition);
         if (cp != NULL) {
             cp->committed = e[i].offset;
+            cp->skipped_committed = 0;
         }
     }
 }
@@ -251,10 +286,35 @@ int cl_cons_start(crawllog_consumer_t *c, struct cl_cpart *cp,
 {
     crawllog_reader_t *rd = NULL;
     int64_t ls = 0, le = 0, pos = -1;
-    int rc = crawllog_reader_new(&rd, c->log, cp->topic, cp->partition);
+    int rc;
+    if (cp->start == CRAWLLOG_OFFSET_COMMITTED && c->group_id[0] != '\0') {
+        /* A transaction that staged an offset for this partition and was
+         * decided is completed first (its offset is then the committed
+         * one); one still undecided makes the committed offset unstable:
+         * not started now, the poll tries again later. */
+        int pending = 0;
+        rc = cl_txn_stabilize(c->log, c->group_id, cp->topic, cp->partition,
+                              &pending, err);
+        if (rc != 0) {
+            return rc;
+        }
+        cp->pending = pending;
+        if (pending) {
+            return 0;
+        }
+    }
+    cp->pending = 0;
+    rc = crawllog_reader_new(&rd, c->log, cp->topic, cp->partition);
     if (rc != 0) {
         return cl_errf(err, rc, "%s/%d: %s", cp->topic, (int)cp->partition,
                        crawllog_errmsg(c->log));
+    }
+    rc = crawllog_reader_set_isolation(
+        rd, (int)cl_conf_int(c->conf, CL_CONF_ISOLATION_LEVEL));
+    if (rc != 0) {
+        crawllog_reader_destroy(rd);
+        return cl_errf(err, rc, "%s/%d: isolation.level: %s", cp->topic,
+                       (int)cp->partition, crawllog_strerror(rc));
     }
     for (int attempt = 0; attempt < 3; attempt++) {
         const char *why = "no committed offset";
@@ -319,7 +379,22 @@ int cl_cons_start(crawllog_consumer_t *c, struct cl_cpart *cp,
     cp->rd = rd;
     cp->position = pos;
     cp->origin = pos;
+    cp->blocked = cp->skipped_committed = 0;
     return 0;
+}
+
+/* Open cp's reader for a seek, which overrides the committed offset: a
+ * partition whose committed offset is not stable yet (cp->pending) is
+ * started at its log start instead, then moved by the caller. */
+static int start_for_seek(crawllog_consumer_t *c, struct cl_cpart *cp,
+                          struct cl_err *err)
+{
+    int rc = cp->rd == NULL ? cl_cons_start(c, cp, err) : 0;
+    if (rc == 0 && cp->rd == NULL) {
+        cp->start = CRAWLLOG_OFFSET_BEGINNING;
+        rc = cl_cons_start(c, cp, err);
+    }
+    return rc;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -460,7 +535,7 @@ int crawllog_consumer_seek(crawllog_consumer_t *cons, const char *topic,
         return cl_cons_fail(cons, CRAWLLOG_EINVAL, &err);
     }
     if (cp->rd == NULL) {
-        int rc = cl_cons_start(cons, cp, &err);
+        int rc = start_for_seek(cons, cp, &err);
         if (rc != 0) {
             return cl_cons_fail(cons, rc, &err);
         }
@@ -476,6 +551,7 @@ int crawllog_consumer_seek(crawllog_consumer_t *cons, const char *topic,
         return cl_cons_fail(cons, rc, &err);
     }
     cp->position = cp->origin = pos;
+    cp->blocked = cp->skipped_committed = 0;
     return 0;
 }
 
@@ -491,7 +567,7 @@ int crawllog_consumer_seek_to_time(crawllog_consumer_t *cons,
     if (cp == NULL) {
         return CRAWLLOG_ENOTOPIC;
     }
-    int rc = cp->rd == NULL ? cl_cons_start(cons, cp, &err) : 0;
+    int rc = start_for_seek(cons, cp, &err);
     int64_t pos = -1;
     if (rc == 0 &&
         (rc = crawllog_reader_seek_time(cp->rd, timestamp_ms, &pos)) != 0) {
@@ -501,6 +577,7 @@ int crawllog_consumer_seek_to_time(crawllog_consumer_t *cons,
         return cl_cons_fail(cons, rc, &err);
     }
     cp->position = cp->origin = pos;
+    cp->blocked = cp->skipped_committed = 0;
     return 0;
 }
 

@@ -13,6 +13,18 @@
  * registered in the watch set of every partition it reads and re-checks
  * their log ends (no lost wake-up).
  *
+ * Transactions (issue 10): readers follow isolation.level (consumer_commit.c
+ * sets it).  A reader that has nothing more now stands past everything not
+ * for us (markers; aborted records in read_committed): the position moves
+ * there, so commit(NULL) commits past a trailing marker and the group's lag
+ * reaches 0.  A read_committed reader stopped at an open transaction counts
+ * as "no data" until an append past the log end it saw then (the marker
+ * rings the partition's watchers); the sleep is capped at a second so the
+ * reader can abort a dead producer's transaction.  A partition whose
+ * committed offset is not stable (an undecided transaction staged one:
+ * cl_cons_start leaves it pending) is not read; its start is tried again at
+ * the start of every poll and every 100 ms within one.
+ *
  * Locks: none of its own; the group lock only inside group.c calls.
  */
 #include <stdint.h>
@@ -61,6 +73,53 @@ static int check_pill(crawllog_consumer_t *c, struct cl_cpart *cp,
     return rc;
 }
 
+/* A partition whose committed offset is not stable yet (cl_cons_start left
+ * it pending) is tried again this often within one poll (and at the start
+ * of every poll). */
+#define PENDING_RETRY_NS (100 * 1000000LL)
+
+/* Longest sleep while a reader is blocked behind an open transaction: its
+ * next call may abort the transaction if its producer died (the reader
+ * does that at most once a second), and nothing else would wake us. */
+#define BLOCKED_RECHECK_NS (1000 * 1000000LL)
+
+/* The reader of cp has nothing more to return now and stands at rpos:
+ * every record before it was handed out or is not for this consumer
+ * (transaction markers; aborted records in read_committed).  Move the
+ * position there, so that commit(NULL) commits past them and the group's
+ * lag can reach 0 (Kafka's consumer does the same); with nothing handed
+ * out since the start, the origin moves too (nothing was skipped that
+ * the application could have seen). */
+static void skipped_to(struct cl_cpart *cp, int64_t rpos)
+{
+    if (rpos > cp->position && cp->position >= 0) {
+        if (cp->origin == cp->position) {
+            cp->origin = rpos;
+        }
+        if (cp->position == cp->committed) {
+            cp->skipped_committed = 1;
+        }
+        cp->position = rpos;
+    }
+}
+
+/* Is msg the first record handed out at or after the committed offset
+ * (poison-pill counting, once per commit)?  Usually it is at the committed
+ * offset; with transactions the records there may be skipped (markers,
+ * aborted ones): then the first record after them, whether the reader
+ * skipped them within this poll (the position is still the committed
+ * offset) or in an earlier one (skipped_to). */
+static int pill_due(const struct cl_cpart *cp, const struct crawllog_msg_s *msg)
+{
+    int64_t off = msg->rv.offset;
+    if (cp->pill_counted == cp->committed || cp->committed < 0) {
+        return 0;
+    }
+    return off == cp->committed ||
+           (off > cp->committed &&
+            (cp->position == cp->committed || cp->skipped_committed));
+}
+
 /* Hand out up to max records; *np gets how many. */
 static int fetch(crawllog_consumer_t *c, const crawllog_msg_t **msgs,
                  size_t max, size_t *np, struct cl_err *err)
@@ -82,6 +141,10 @@ static int fetch(crawllog_consumer_t *c, const crawllog_msg_t **msgs,
         if (cp->gone) {
             continue;
         }
+        if (cp->rd == NULL && cp->pending &&
+            cl_io_mono_ns() < cp->retry_ns) {
+            continue; /* its committed offset is not stable yet */
+        }
         if (cp->rd == NULL && (rc = cl_cons_start(c, cp, err)) != 0) {
             if (rc == CRAWLLOG_ENOTOPIC && c->mode == CL_CONS_SUBSCRIBED) {
                 /* The topic was deleted: the group drops the partition at
@@ -92,6 +155,17 @@ static int fetch(crawllog_consumer_t *c, const crawllog_msg_t **msgs,
             }
             break;
         }
+        if (cp->rd == NULL) {
+            /* An undecided transaction staged an offset for it: no error,
+             * nothing from it now, tried again later in this poll. */
+            cp->retry_ns = cl_io_mono_ns() + PENDING_RETRY_NS;
+            continue;
+        }
+        /* Read before the reader looks: an append after it (the marker
+         * of the transaction the reader may stop at) wakes the wait. */
+        cl_partition_offsets(cl_reader_partition(cp->rd), NULL,
+                             &cp->blocked_end, err);
+        cp->blocked = 0;
         while (n < max) {
             int got = 0;
             int may_fill = !cp->handed && !cp->filled;
@@ -114,11 +188,11 @@ static int fetch(crawllog_consumer_t *c, const crawllog_msg_t **msgs,
                 break;
             }
             if (!got) {
+                skipped_to(cp, crawllog_reader_position(cp->rd));
+                cp->blocked = cl_reader_blocked(cp->rd);
                 break;
             }
-            if (c->mode == CL_CONS_SUBSCRIBED &&
-                c->msgs[n].rv.offset == cp->committed &&
-                cp->pill_counted != cp->committed) {
+            if (c->mode == CL_CONS_SUBSCRIBED && pill_due(cp, &c->msgs[n])) {
                 int pill = 0;
                 rc = check_pill(c, cp, &c->msgs[n], &pill, err);
                 if (rc != 0) {
@@ -135,11 +209,13 @@ static int fetch(crawllog_consumer_t *c, const crawllog_msg_t **msgs,
                     break;
                 }
                 if (pill) {
+                    cp->skipped_committed = 0;
                     cp->position = c->msgs[n].rv.offset + 1;
                     continue; /* dead-lettered: not handed out */
                 }
             }
             cp->handed = 1;
+            cp->skipped_committed = 0;
             cp->position = c->msgs[n].rv.offset + 1;
             msgs[n] = &c->msgs[n];
             n++;
@@ -161,15 +237,48 @@ static int data_ready(crawllog_consumer_t *c)
             continue;
         }
         if (cp->rd == NULL) {
+            if (cp->pending) {
+                continue; /* waits for its retry time (sleep_cap) */
+            }
             return 1; /* start not resolved yet */
         }
         err.msg[0] = '\0';
         cl_partition_offsets(cl_reader_partition(cp->rd), NULL, &end, &err);
+        if (cp->blocked) {
+            /* Stopped at an open transaction: only an append since then
+             * (its marker, or more behind it) can change that. */
+            if (end > cp->blocked_end) {
+                return 1;
+            }
+            continue;
+        }
         if (end > crawllog_reader_position(cp->rd)) {
             return 1;
         }
     }
     return 0;
+}
+
+/* The longest sleep allowed from now (ns) by the partitions waiting on a
+ * transaction: a pending start's retry time, a blocked reader's recheck;
+ * INT64_MAX if none. */
+static int64_t sleep_cap(const crawllog_consumer_t *c, int64_t now)
+{
+    int64_t cap = INT64_MAX;
+    for (size_t i = 0; i < c->nparts; i++) {
+        const struct cl_cpart *cp = &c->parts[i];
+        int64_t d = INT64_MAX;
+        if (cp->paused || cp->gone) {
+            continue;
+        }
+        if (cp->rd == NULL && cp->pending) {
+            d = cp->retry_ns > now ? cp->retry_ns - now : 0;
+        } else if (cp->rd != NULL && cp->blocked) {
+            d = BLOCKED_RECHECK_NS;
+        }
+        cap = d < cap ? d : cap;
+    }
+    return cap;
 }
 
 /* Sleep until an append to an owned partition, a group change, or
@@ -264,6 +373,9 @@ int crawllog_consumer_poll(crawllog_consumer_t *cons, int timeout_ms,
     int64_t start = cl_io_mono_ns();
     int64_t deadline = timeout_ms < 0 ? INT64_MAX
                                       : start + (int64_t)timeout_ms * 1000000;
+    for (size_t i = 0; i < cons->nparts; i++) {
+        cons->parts[i].retry_ns = 0; /* pending starts: try again now */
+    }
     for (;;) {
         int rc = 0;
         if (cons->mode == CL_CONS_SUBSCRIBED) {
@@ -294,6 +406,10 @@ int crawllog_consumer_poll(crawllog_consumer_t *cons, int timeout_ms,
         if (cons->mode == CL_CONS_SUBSCRIBED &&
             slice > cons->heartbeat_ms * 1000000) {
             slice = cons->heartbeat_ms * 1000000;
+        }
+        int64_t cap = sleep_cap(cons, now);
+        if (slice > cap) {
+            slice = cap;
         }
         wait_data(cons, slice);
     }

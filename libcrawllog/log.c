@@ -51,6 +51,8 @@
 #include "metafile.h"
 #include "names.h"
 #include "prodid.h"
+#include "txn.h"
+#include "txn_file.h"
 #include "record.h"
 #include "topic.h"
 
@@ -434,6 +436,7 @@ static int init_root(crawllog_t *log, struct cl_err *err)
          * (e.g. a symlink) is refused when a named producer needs it. */
         struct cl_err ignored = {{0}};
         (void)cl_prodid_cleanup(log->rootfd, &ignored);
+        (void)cl_txn_file_cleanup(log->rootfd, &ignored);
     }
     meta_unlock(log);
     return rc;
@@ -503,6 +506,11 @@ int crawllog_open(crawllog_t **logp, const char *dir,
         (rc = recover_all(log, &err)) != 0) {
         goto fail;
     }
+    /* Last, with the handle complete: finish the transactions whose
+     * producer died or timed out (txn_recover.c; the one call from this
+     * layer up, best effort: a reader that waits behind one retries). */
+    struct cl_err ignored = {{0}};
+    (void)cl_txn_recover_stale(log, NULL, &ignored);
     *logp = log;
     return 0;
 fail:

@@ -15,11 +15,16 @@
  * Locks: every entry point takes the partition mutex and flock (the segment
  * list may change under another process's roll or retention otherwise).
  */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "control.h"
+#include "io.h"
+#include "names.h"
 #include "partition.h"
+#include "record.h"
 
 static size_t find_segment(const struct cl_partition *part, int64_t offset)
 {
@@ -155,6 +160,53 @@ int cl_partition_offset_for_time(struct cl_partition *part, int64_t ts,
             *offsetp = tf.found;
             rc = 0;
             break;
+        }
+    }
+    cl_partition_unlock(part);
+    return rc;
+}
+
+/* Markers skipped by one cl_partition_skip_markers call at most. */
+#define SKIP_MAX 64
+
+int cl_partition_skip_markers(struct cl_partition *part, int64_t offset,
+                              int64_t *outp, struct cl_err *err)
+{
+    *outp = offset;
+    int rc = cl_partition_lock(part, err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = cl_partition_sync_locked(part, err);
+    for (int i = 0; rc == 0 && i < SKIP_MAX; i++) {
+        int64_t base = 0, end = atomic_load(&part->ps.shm->next_offset);
+        uint64_t pos = 0;
+        uint8_t hdr[CL_BATCH_HEADER_SIZE];
+        struct cl_batch_hdr h;
+        char name[64];
+        if (*outp >= end ||
+            locate_locked(part, *outp, &base, &pos, err) != 0) {
+            err->msg[0] = '\0';
+            break; /* nothing (more) to skip, or not ours to judge */
+        }
+        cl_names_segment(name, sizeof(name), base, ".log");
+        int fd = cl_io_openat("reader.open", part->dirfd, name, O_RDONLY, 0);
+        if (fd < 0) {
+            rc = cl_err_sys(err, -fd, part->reldir, "open");
+            break;
+        }
+        ssize_t got = cl_io_pread_all("reader.read", fd, hdr, sizeof(hdr),
+                                      pos);
+        cl_io_close(fd);
+        if (got < 0) {
+            rc = cl_err_sys(err, (int)-got, part->reldir, "read");
+        } else if ((size_t)got < sizeof(hdr) ||
+                   cl_record_batch_header(hdr, sizeof(hdr), &h) != 0 ||
+                   h.base_offset != *outp ||
+                   !cl_control_is_control(h.attributes)) {
+            break; /* a data batch (or one the readers will judge) */
+        } else {
+            *outp = h.base_offset + h.last_offset_delta + 1;
         }
     }
     cl_partition_unlock(part);

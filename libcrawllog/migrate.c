@@ -39,6 +39,19 @@
  *    an append that then gets crawllog.lock finds state=copying and lifts
  *    its partition's fence itself (cl_migrate_wait_cutover).
  *
+ *  - Transactions (issue 10): the copy is read_committed.  Markers and
+ *    aborted transactional batches are not copied; committed ones are
+ *    copied as plain records (the copier's idempotent batches).  A
+ *    transaction still open stops the copy of its partition at its first
+ *    batch (the last stable offset), so copied.<p> never passes a batch
+ *    whose fate is unknown and a resumed copy drops the same records.  The
+ *    cut-over cannot wait for a marker under the fence (the marker's
+ *    append would wait for crawllog.lock): it fails with CRAWLLOG_EBUSY
+ *    and lifts the fences; crawllog_topic_migrate retries (copy passes,
+ *    cut-over) for up to TXN_WAIT_NS, asking cl_txn_recover_stale to end
+ *    dead producers' transactions in between, then returns EBUSY (a
+ *    later call resumes).
+ *
  * Locks: crawllog.lock (flock on its own descriptor) -> log->lock (inside
  * log.c, released before a partition is locked) -> a partition's locks
  * (only to mark it, never while copying).  An append waiting for a
@@ -51,18 +64,25 @@
 #include <string.h>
 
 #include "conf.h"
+#include "control.h"
 #include "io.h"
 #include "log.h"
 #include "migrate.h"
 #include "names.h"
 #include "record.h"
 #include "topic.h"
+#include "txn.h"
+#include "txn_scan.h"
 
 #define SEQ_SPACE ((int64_t)INT32_MAX + 1)
 #define FETCH_BYTES (1024 * 1024)
 #define TAIL_RECORDS 1000 /* a pass copied no more: cut over */
 #define MAX_PASSES 16
 #define PROD_CACHE 64 /* old partitions whose copiers stay open */
+/* How long crawllog_topic_migrate waits for transactions open at the
+ * cut-over, and its pause between tries. */
+#define TXN_WAIT_NS ((int64_t)2000000000)
+#define TXN_PAUSE_NS ((int64_t)50000000)
 
 /* ---- crawllog.lock and the migration word ------------------------------ */
 
@@ -152,7 +172,14 @@ struct mctx {
     int32_t *qs;
     size_t *qpos;         /* [n + 1] */
     size_t nrec, rcap, hcap;
+    uint8_t *dec;         /* [dcap]: per batch of the chunk, DEC_* */
+    size_t dcap;
+    int txn_open;         /* a cut-over met an open transaction */
 };
+
+#define DEC_COPY 0
+#define DEC_DROP 1 /* a marker, or an aborted transaction's batch */
+#define DEC_STOP 2 /* a transaction still open: stop before it */
 
 static void mctx_free(struct mctx *x)
 {
@@ -167,6 +194,7 @@ static void mctx_free(struct mctx *x)
     cl_io_free(x->hdrs);
     cl_io_free(x->qs);
     cl_io_free(x->qpos);
+    cl_io_free(x->dec);
     if (x->dirfd >= 0) {
         cl_io_close(x->dirfd);
     }
@@ -291,17 +319,47 @@ static int chunk_room(struct mctx *x, size_t nrec, size_t nhdr,
                : 0;
 }
 
+/* What the copy does with the batch bh (DEC_*): read_committed. */
+static int decide(struct cl_txn_scan *scan, const struct cl_batch_hdr *bh,
+                  uint8_t *decp, struct cl_err *err)
+{
+    int fate;
+    if (cl_control_is_control(bh->attributes)) {
+        *decp = DEC_DROP;
+        return 0;
+    }
+    if (!cl_control_is_transactional(bh->attributes)) {
+        *decp = DEC_COPY;
+        return 0;
+    }
+    int rc = cl_txn_scan_fate(scan, bh->producer_id,
+                              bh->base_offset + bh->last_offset_delta, &fate,
+                              err);
+    if (rc == 0) {
+        *decp = fate == CL_TXN_FATE_OPEN     ? DEC_STOP
+                : fate == CL_TXN_FATE_COMMIT ? DEC_COPY
+                                             : DEC_DROP;
+    }
+    return rc;
+}
+
 /* Decode the records at or above *posp of buf (whole batches), route each
- * and keep those q does not have yet in x->recs / x->qs. */
+ * and keep those q does not have yet in x->recs / x->qs.  Markers and
+ * aborted batches are passed; at a transaction still open, *stoppedp = 1
+ * and nothing from there on is taken (*posp stays before it).  The
+ * decisions are made once (pass 0): a marker appended meanwhile cannot
+ * make pass 1 take more than pass 0 counted. */
 static int route_chunk(struct mctx *x, int32_t p, const uint8_t *buf,
-                       size_t len, int64_t *skip, int64_t *posp,
-                       struct cl_err *err)
+                       size_t len, struct cl_txn_scan *scan, int64_t *skip,
+                       int64_t *posp, int *stoppedp, struct cl_err *err)
 {
     struct cl_record_iter it;
     struct cl_record_view rv;
     size_t nrec = 0, nhdr = 0, h = 0;
+    *stoppedp = 0;
     for (int pass = 0; pass < 2; pass++) {
         int rc = pass == 1 ? chunk_room(x, nrec + 1, nhdr + 1, err) : 0;
+        size_t nb = 0;
         x->nrec = 0;
         h = 0;
         for (size_t off = 0; rc == 0 && off < len;) {
@@ -314,6 +372,26 @@ static int route_chunk(struct mctx *x, int32_t p, const uint8_t *buf,
                                "topics/%s/%d: bad batch", x->old, (int)p);
             }
             off += cl_record_batch_total(&bh);
+            if (pass == 0 &&
+                ((rc = cl_io_grow((void **)&x->dec, &x->dcap, nb + 1, 1)) !=
+                     0 ||
+                 (rc = decide(scan, &bh, &x->dec[nb], err)) != 0)) {
+                return rc == CRAWLLOG_ENOMEM
+                           ? cl_errf(err, rc, "out of memory")
+                           : rc;
+            }
+            uint8_t dec = x->dec[nb++];
+            if (dec == DEC_STOP) {
+                *stoppedp = 1;
+                break;
+            }
+            if (dec == DEC_DROP) {
+                int64_t last = bh.base_offset + bh.last_offset_delta;
+                if (pass == 1 && last >= *posp) {
+                    *posp = last + 1;
+                }
+                continue;
+            }
             while ((rc = cl_record_iter_next(&it, &rv)) == 0) {
                 if (rv.offset < *posp) {
                     continue;
@@ -410,13 +488,16 @@ static int send_chunk(struct mctx *x, crawllog_producer_t *prod, int32_t p,
     return 0;
 }
 
-/* Copy old partition p from copied.<p> to its log end now, recording the
- * progress after each durable chunk.  *nrecp += records written. */
+/* Copy old partition p from copied.<p> to its log end now (or to its
+ * first open transaction), recording the progress after each durable
+ * chunk.  *nrecp += records written. */
 static int copy_partition(struct mctx *x, int32_t p, int64_t *nrecp,
                           struct cl_err *err)
 {
     crawllog_producer_t *prod = x->prods ? x->prods[p] : NULL;
     crawllog_reader_t *rd = NULL;
+    struct cl_txn_scan *scan = NULL;
+    int stopped = 0;
     int64_t start = 0, end = 0, pos;
     struct cl_partition *part;
     int64_t *skip = cl_io_calloc((size_t)x->m.n, sizeof(*skip));
@@ -424,6 +505,9 @@ static int copy_partition(struct mctx *x, int32_t p, int64_t *nrecp,
                   : cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
     if (rc == 0) {
         rc = cl_partition_offsets(part, &start, &end, err);
+    }
+    if (rc == 0 && x->m.copied[p] < end) {
+        rc = cl_txn_scan_new(&scan, part, err);
     }
     if (rc != 0 || x->m.copied[p] >= end) {
         cl_io_free(skip);
@@ -443,7 +527,7 @@ static int copy_partition(struct mctx *x, int32_t p, int64_t *nrecp,
         rc = cl_errf(err, rc, "%s", rd ? crawllog_reader_errmsg(rd)
                                        : crawllog_errmsg(x->log));
     }
-    while (rc == 0) {
+    while (rc == 0 && !stopped) {
         const void *buf;
         size_t len;
         if ((rc = crawllog_reader_fetch(rd, FETCH_BYTES, &buf, &len)) != 0) {
@@ -452,7 +536,8 @@ static int copy_partition(struct mctx *x, int32_t p, int64_t *nrecp,
             break;
         }
         if (rc == 0 &&
-            (rc = route_chunk(x, p, buf, len, skip, &pos, err)) == 0 &&
+            (rc = route_chunk(x, p, buf, len, scan, skip, &pos, &stopped,
+                              err)) == 0 &&
             (rc = send_chunk(x, prod, p, err)) == 0 &&
             (rc = cl_log_topic_flush(x->log, x->m.target,
                                      CRAWLLOG_SYNC_DURABLE, err)) == 0) {
@@ -463,6 +548,7 @@ static int copy_partition(struct mctx *x, int32_t p, int64_t *nrecp,
         }
     }
     crawllog_reader_destroy(rd);
+    cl_txn_scan_free(scan);
     if (x->prods != NULL) {
         x->prods[p] = prod;
     } else {
@@ -519,9 +605,12 @@ static int cutover_locked(struct mctx *x, struct cl_partition **parts,
     for (int32_t p = 0; rc == 0 && p < x->m.m; p++) {
         rc = copy_partition(x, p, &n, err);
         if (rc == 0 && x->m.copied[p] < x->m.cut[p]) {
-            rc = cl_errf(err, CRAWLLOG_ECORRUPT,
-                         "topics/%s/%d: copied up to %" PRId64
-                         ", fenced at %" PRId64,
+            /* Only a transaction still open stops a copy below the log
+             * end; its marker cannot be written under the fence. */
+            x->txn_open = 1;
+            rc = cl_errf(err, CRAWLLOG_EBUSY,
+                         "topics/%s/%d: a transaction is open at offset %" PRId64
+                         " (fenced at %" PRId64 "): the cut-over waits for it",
                          x->old, (int)p, x->m.copied[p], x->m.cut[p]);
         }
     }
@@ -544,7 +633,7 @@ static int cutover_locked(struct mctx *x, struct cl_partition **parts,
 
 static int cutover(struct mctx *x, struct cl_err *err)
 {
-    int fd;
+    int fd = -1;
     int32_t fenced = 0;
     struct cl_partition **parts = NULL;
     x->cutover = 1;
@@ -593,6 +682,29 @@ static int cutover(struct mctx *x, struct cl_err *err)
     cl_io_free(parts);
     x->cutover = x->locked = 0;
     return rc;
+}
+
+/* Copy passes and the cut-over, tried again while a transaction open in
+ * an old partition stops it (see the header), for up to TXN_WAIT_NS. */
+static int copy_and_cut(struct mctx *x, struct cl_err *err)
+{
+    int64_t t0 = cl_io_mono_ns();
+    for (;;) {
+        x->txn_open = 0;
+        int rc = copy_passes(x, err);
+        if (rc == 0) {
+            rc = cutover(x, err);
+        }
+        if (rc != CRAWLLOG_EBUSY || !x->txn_open ||
+            cl_io_mono_ns() - t0 >= TXN_WAIT_NS) {
+            return rc;
+        }
+        struct cl_err ignored = {{0}};
+        uint32_t word = 0;
+        (void)cl_txn_recover_stale(x->log, NULL, &ignored);
+        cl_io_futex_wait(&word, 0, TXN_PAUSE_NS);
+        err->msg[0] = '\0';
+    }
 }
 
 /* Mark every old partition REDIRECT (a resumed or repeated call). */
@@ -726,9 +838,7 @@ static int run(struct mctx *x, const char *new_topic, int32_t partitions,
                                : 0;
         cl_topic_meta_free(&meta);
         progress(x, -1);
-        if (rc == 0 && (rc = copy_passes(x, err)) == 0) {
-            rc = cutover(x, err);
-        }
+        rc = rc == 0 ? copy_and_cut(x, err) : rc;
     }
     if (rc == 0 && !x->cut_here) {
         rc = mark_all(x, err); /* a cut-over of this call marked them */

@@ -140,6 +140,14 @@ int cl_partition_locate(struct cl_partition *part, int64_t offset,
                         int64_t *seg_basep, uint64_t *posp,
                         struct cl_err *err);
 
+/* *outp = offset moved past the transaction markers (control batches)
+ * that start at it, up to 64 of them (lookup.c): a committed offset at a
+ * marker becomes the offset after it, so a group that consumed everything
+ * shows no lag of 1 behind the marker that ends a partition.  Offsets it
+ * cannot judge (outside the log, inside a batch) stay as they are. */
+int cl_partition_skip_markers(struct cl_partition *part, int64_t offset,
+                              int64_t *outp, struct cl_err *err);
+
 /* First offset whose record timestamp is >= ts (the log end if none). */
 int cl_partition_offset_for_time(struct cl_partition *part, int64_t ts,
                                  int64_t *offsetp, struct cl_err *err);

@@ -370,13 +370,11 @@ CRAWLLOG_API int crawllog_producer_send_record(crawllog_producer_t *prod,
         rc = prod->acks == CL_CONF_ACKS_0
                  ? send_buffered(prod, topic, p, rec, &err)
                  : send_direct(prod, topic, p, rec, &off, &err);
-        if (rc != 0) {
-            cl_producer_fail(prod, rc, &err);
-            cl_txn_send_failed(prod, rc);
-        }
     }
     if (rc != 0) {
-        return cl_producer_fail(prod, rc, &err);
+        cl_producer_fail(prod, rc, &err);
+        cl_txn_send_failed(prod, rc); /* dooms an open transaction */
+        return rc;
     }
     if (offsetp != NULL) {
         *offsetp = off;

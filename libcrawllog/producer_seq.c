@@ -115,13 +115,11 @@ static int batch_entry(crawllog_producer_t *prod, const char *topic,
                                  &b.partition, &err)) == 0 &&
         (rc = cl_txn_on_send(prod, topic, b.partition, &err)) == 0) {
         rc = send_batch(prod, &b, &base, &dup, &err);
-        if (rc != 0) {
-            cl_producer_fail(prod, rc, &err);
-            cl_txn_send_failed(prod, rc);
-        }
     }
     if (rc != 0) {
-        return cl_producer_fail(prod, rc, &err);
+        cl_producer_fail(prod, rc, &err);
+        cl_txn_send_failed(prod, rc); /* dooms an open transaction */
+        return rc;
     }
     if (basep != NULL) {
         *basep = base;

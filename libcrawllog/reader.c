@@ -18,6 +18,18 @@
  *    named by the next offset (rolls keep bases contiguous).  If it is gone
  *    (retention), the position is looked up again and may be out of range.
  *
+ * Transactions (issue 10): control batches (markers) are never returned
+ * and the position moves past them.  In read_committed (the default) a
+ * transactional data batch is returned only once its fate
+ * (txn_scan.c: the first marker of its producer after it) is COMMIT,
+ * skipped if ABORT, and while it has none the reader stops before it:
+ * the batch stays first in the buffer, nothing after it (the last stable
+ * offset) is returned, the position is its first offset (or the position
+ * if inside it).  Blocked there for a second or more, the reader calls
+ * cl_txn_recover_stale (at most once a second) to abort a dead producer's
+ * transaction.  crawllog_reader_fetch returns raw batches, markers and
+ * aborted ones included (its caller, a migration, filters them).
+ *
  * Locks: a reader is used by one thread at a time.  It takes the partition
  * lock only to locate a position (seek, and after retention).
  */
@@ -28,17 +40,23 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "control.h"
 #include "io.h"
 #include "log.h"
 #include "names.h"
 #include "reader.h"
 #include "record.h"
+#include "txn.h"
+#include "txn_scan.h"
 
 #define READ_CHUNK (256 * 1024)
 /* Most bytes one crawllog_reader_fetch() reads ahead ("at most max_bytes"):
  * the read buffer is sized by the request, so a huge max_bytes (SIZE_MAX)
  * must not become the allocation size.  A larger batch is still read. */
 #define FETCH_MAX ((size_t)64 * 1024 * 1024)
+/* A reader blocked this long at an open transaction asks for stale ones to
+ * be aborted, and again at most this often. */
+#define RECOVER_NS ((int64_t)1000000000)
 
 struct crawllog_reader_s {
     crawllog_t *log;
@@ -56,6 +74,12 @@ struct crawllog_reader_s {
     int in_batch;
     struct cl_record_iter it;
     struct crawllog_msg_s msg;
+    int isolation;            /* CRAWLLOG_READ_* */
+    struct cl_txn_scan *scan; /* fates; made on the first transaction */
+    int blocked;              /* the last next stopped at an open txn */
+    int64_t blocked_at;       /* offset of that batch, -1: none */
+    int64_t blocked_since;    /* cl_io_mono_ns when blocked there first */
+    int64_t recovered_ns;     /* last cl_txn_recover_stale, 0: never */
     char errmsg[CL_ERRMSG_SIZE];
 };
 
@@ -81,6 +105,8 @@ static void reset(crawllog_reader_t *rd, int64_t offset)
     rd->expect = -1;
     rd->len = rd->off = 0;
     rd->in_batch = 0;
+    rd->blocked = 0;
+    rd->blocked_at = -1;
 }
 
 int crawllog_reader_new(crawllog_reader_t **rdp, crawllog_t *log,
@@ -113,6 +139,7 @@ int crawllog_reader_new(crawllog_reader_t **rdp, crawllog_t *log,
     rd->msg.topic = rd->topic;
     rd->msg.partition = partition;
     rd->fd = -1;
+    rd->isolation = CRAWLLOG_READ_COMMITTED;
     cl_partition_offsets(part, &start, NULL, &err);
     reset(rd, start);
     *rdp = rd;
@@ -125,6 +152,7 @@ void crawllog_reader_destroy(crawllog_reader_t *rd)
         return;
     }
     reset(rd, 0);
+    cl_txn_scan_free(rd->scan);
     cl_io_free(rd->buf);
     cl_io_free(rd->topic);
     cl_io_free(rd);
@@ -174,6 +202,27 @@ int crawllog_reader_seek_time(crawllog_reader_t *rd, int64_t timestamp_ms,
 int64_t crawllog_reader_position(const crawllog_reader_t *rd)
 {
     return rd ? rd->next : -1;
+}
+
+int crawllog_reader_set_isolation(crawllog_reader_t *rd, int level)
+{
+    struct cl_err err = {{0}};
+    if (rd == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
+    if (level != CRAWLLOG_READ_COMMITTED &&
+        level != CRAWLLOG_READ_UNCOMMITTED) {
+        cl_errf(&err, CRAWLLOG_EINVAL, "unknown isolation level %d", level);
+        return rd_fail(rd, CRAWLLOG_EINVAL, &err);
+    }
+    rd->isolation = level;
+    rd->blocked = 0;
+    return 0;
+}
+
+int cl_reader_blocked(const crawllog_reader_t *rd)
+{
+    return rd ? rd->blocked : 0;
 }
 
 /* Open the segment that holds rd->next. */
@@ -370,10 +419,62 @@ static int fill(crawllog_reader_t *rd, size_t want, int *eofp,
                    rd->next);
 }
 
+/* The fate of the transactional data batch h (txn_scan.h CL_TXN_FATE_*).
+ * Open for a second or more: once a second, stale transactions are
+ * aborted (error ignored: best effort) and the fate asked again. */
+static int batch_fate(crawllog_reader_t *rd, const struct cl_batch_hdr *h,
+                      int *fatep, struct cl_err *err)
+{
+    int64_t last = h->base_offset + h->last_offset_delta;
+    int rc = rd->scan ? 0 : cl_txn_scan_new(&rd->scan, rd->part, err);
+    if (rc == 0) {
+        rc = cl_txn_scan_fate(rd->scan, h->producer_id, last, fatep, err);
+    }
+    if (rc != 0 || *fatep != CL_TXN_FATE_OPEN) {
+        return rc;
+    }
+    int64_t now = cl_io_mono_ns();
+    if (rd->blocked_at != h->base_offset) {
+        rd->blocked_at = h->base_offset;
+        rd->blocked_since = now;
+        return 0;
+    }
+    if (now - rd->blocked_since < RECOVER_NS ||
+        (rd->recovered_ns != 0 && now - rd->recovered_ns < RECOVER_NS)) {
+        return 0;
+    }
+    struct cl_err ignored = {{0}};
+    rd->recovered_ns = now;
+    (void)cl_txn_recover_stale(rd->log, NULL, &ignored);
+    return cl_txn_scan_fate(rd->scan, h->producer_id, last, fatep, err);
+}
+
+/* Whether the batch h (first in the buffer) is returned: 1, 0 to skip it
+ * (a marker, or aborted in read_committed), 2 to stop before it (open
+ * transaction in read_committed), or an error (< 0). */
+static int batch_visible(crawllog_reader_t *rd, const struct cl_batch_hdr *h,
+                         struct cl_err *err)
+{
+    int fate;
+    if (cl_control_is_control(h->attributes)) {
+        return 0;
+    }
+    if (rd->isolation != CRAWLLOG_READ_COMMITTED ||
+        !cl_control_is_transactional(h->attributes)) {
+        return 1;
+    }
+    int rc = batch_fate(rd, h, &fate, err);
+    if (rc != 0) {
+        return rc;
+    }
+    return fate == CL_TXN_FATE_OPEN ? 2 : fate == CL_TXN_FATE_COMMIT;
+}
+
 /* The next record into *msg: 1, or 0 if none now (see reader.h). */
 static int next_into(crawllog_reader_t *rd, int may_fill, size_t fill_bytes,
                      struct crawllog_msg_s *msg, struct cl_err *err)
 {
+    rd->blocked = 0;
     for (;;) {
         if (rd->in_batch) {
             int rc = cl_record_iter_next(&rd->it, &msg->rv);
@@ -393,7 +494,21 @@ static int next_into(crawllog_reader_t *rd, int may_fill, size_t fill_bytes,
             struct cl_batch_hdr h;
             cl_record_batch_header(rd->buf + rd->off, rd->len - rd->off, &h);
             size_t total = cl_record_batch_total(&h);
-            int rc = cl_record_iter_init(&rd->it, rd->buf + rd->off, total);
+            int rc = batch_visible(rd, &h, err);
+            if (rc == 2) {
+                rd->blocked = 1; /* the batch stays first in the buffer */
+                return 0;
+            }
+            if (rc == 0) { /* past a marker or an aborted batch */
+                int64_t last = h.base_offset + h.last_offset_delta;
+                rd->off += total;
+                rd->next = rd->next > last ? rd->next : last + 1;
+                continue;
+            }
+            if (rc < 0) {
+                return rc;
+            }
+            rc = cl_record_iter_init(&rd->it, rd->buf + rd->off, total);
             if (rc != 0) {
                 return corrupt(rd, rd->pos, "bad batch", err);
             }
@@ -412,7 +527,9 @@ static int next_into(crawllog_reader_t *rd, int may_fill, size_t fill_bytes,
         if (eof) {
             return 0;
         }
-        may_fill = 0; /* one refill per call: the caller's views stay valid */
+        /* Refilling again is fine only while this call has returned
+         * nothing from the new buffer: it held only skipped batches
+         * (markers, aborted).  Each fill moves on, so this ends. */
     }
 }
 

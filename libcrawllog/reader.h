@@ -23,11 +23,18 @@ struct crawllog_msg_s {
  * touching it; only with may_fill may the buffer be refilled (up to
  * fill_bytes, at least one batch), which invalidates every view handed out
  * before.  *gotp = 0 when nothing more is available now (log end, or the
- * buffer is used up and !may_fill).  Errors as crawllog_reader_next.
+ * buffer is used up and !may_fill, or read_committed stopped at an open
+ * transaction: cl_reader_blocked).  Markers and skipped aborted batches
+ * may make one call refill several times (it returned nothing yet).
+ * Errors as crawllog_reader_next.
  */
 int cl_reader_next_into(crawllog_reader_t *rd, int may_fill,
                         size_t fill_bytes, struct crawllog_msg_s *msg,
                         int *gotp);
+
+/* 1 if the reader's last next stopped at an open transaction (read
+ * committed: nothing more until its marker is written), else 0. */
+int cl_reader_blocked(const crawllog_reader_t *rd);
 
 /* The partition object behind the reader. */
 struct cl_partition *cl_reader_partition(const crawllog_reader_t *rd);

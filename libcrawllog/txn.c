@@ -349,7 +349,8 @@ int cl_txn_on_send(crawllog_producer_t *prod, const char *topic,
 void cl_txn_send_failed(crawllog_producer_t *prod, int rc)
 {
     struct cl_txn *t = prod->txn;
-    if (t == NULL || rc == CRAWLLOG_EMISUSE || rc == CRAWLLOG_EABORT) {
+    if (t == NULL || rc == CRAWLLOG_EMISUSE || rc == CRAWLLOG_EABORT ||
+        rc == CRAWLLOG_EFENCED) {
         return;
     }
     pthread_mutex_lock(&t->mu);
@@ -412,16 +413,20 @@ int crawllog_consumer_group_metadata(crawllog_consumer_t *cons,
     if (mdp != NULL) {
         *mdp = NULL;
     }
-    if (cons == NULL || mdp == NULL) {
+    struct cl_err err = {""};
+    if (cons == NULL) {
         return CRAWLLOG_EINVAL;
     }
-    crawllog_group_metadata_t *md = cl_io_calloc(1, sizeof(*md));
-    if (md == NULL) {
-        return CRAWLLOG_ENOMEM;
+    crawllog_group_metadata_t *md = NULL;
+    int rc = 0;
+    if (mdp == NULL || cons->group_id[0] == '\0') {
+        rc = cl_errf(&err, CRAWLLOG_EINVAL, mdp == NULL ? "mdp is NULL"
+                                                        : "no group.id");
+    } else if ((md = cl_io_calloc(1, sizeof(*md))) == NULL) {
+        rc = cl_errf(&err, CRAWLLOG_ENOMEM, "out of memory");
     }
-    if (cons->group_id[0] == '\0') {
-        cl_io_free(md);
-        return CRAWLLOG_EINVAL; /* no group.id */
+    if (rc != 0) {
+        return cl_cons_fail(cons, rc, &err);
     }
     size_t glen = strnlen(cons->group_id, sizeof(md->group) - 1);
     memcpy(md->group, cons->group_id, glen);
@@ -513,7 +518,8 @@ int crawllog_txn_send_offsets(crawllog_producer_t *prod,
     if (rc != 0) {
         return api_fail(prod, rc, &err);
     }
-    if (t->st.group[0] != '\0' &&
+    rc = check_abortable(t, &err);
+    if (rc == 0 && t->st.group[0] != '\0' &&
         strcmp(t->st.group, md->group) != 0) {
         rc = cl_errf(&err, CRAWLLOG_EINVAL, "transactional.id %s: offsets "
                      "of group %s are staged already; one group per "

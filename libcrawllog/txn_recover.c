@@ -140,6 +140,15 @@ int cl_txn_apply_offsets(crawllog_t *log, const struct cl_txn_state *st,
         e[i].partition = st->offsets[i].partition;
         e[i].offset = st->offsets[i].offset;
         e[i].metadata = st->offsets[i].metadata;
+        /* Past markers: an exactly-once stage reading a transactional
+         * topic stages the offset of the marker that ended its input. */
+        struct cl_partition *part = NULL;
+        struct cl_err scratch = {{0}};
+        if (cl_log_partition(log, e[i].topic, e[i].partition, &part,
+                             &scratch) == 0) {
+            (void)cl_partition_skip_markers(part, e[i].offset, &e[i].offset,
+                                            &scratch);
+        }
     }
     int rc = cl_group_txn_commit(log, st->group, e, st->noffsets, never_back,
                                  err);

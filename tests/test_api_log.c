@@ -1275,7 +1275,7 @@ static void test_api_log_error_strings(void **state)
 #undef CL_TEST_CODE_
     };
     size_t n = sizeof(codes) / sizeof(codes[0]);
-    assert_int_equal(n, 23); /* ESEQUENCE, EFENCED, EPARTITION added */
+    assert_int_equal(n, 24); /* ESEQUENCE, EFENCED, EPARTITION, EABORT */
     for (size_t i = 0; i < n; i++) {
         const char *s = crawllog_strerror(codes[i].code);
         assert_non_null(s);
@@ -1287,7 +1287,7 @@ static void test_api_log_error_strings(void **state)
             assert_string_not_equal(s, crawllog_strerror(codes[j].code));
         }
     }
-    int unknown[] = {1, -23, -24, -1000, INT32_MIN, INT32_MAX};
+    int unknown[] = {1, -24, -25, -1000, INT32_MIN, INT32_MAX};
     for (size_t i = 0; i < 6; i++) {
         assert_string_equal(crawllog_strerror(unknown[i]), "unknown error");
         assert_string_equal(crawllog_err_name(unknown[i]), "CRAWLLOG_EUNKNOWN");

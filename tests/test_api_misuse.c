@@ -45,6 +45,7 @@
     X(topic_add_partitions) X(topic_list) X(topic_list_free)                   \
     X(topic_describe) X(partition_offsets) X(append) X(flush) X(reader_new)    \
     X(reader_destroy) X(reader_seek) X(reader_seek_time) X(reader_position)    \
+    X(reader_set_isolation)                                                    \
     X(reader_next) X(reader_fetch) X(reader_errmsg) X(msg_offset)              \
     X(msg_timestamp) X(msg_key) X(msg_value) X(msg_header_count)               \
     X(msg_header) X(partitioner_state_new) X(partitioner_state_destroy)        \
@@ -271,6 +272,11 @@ static int call(struct fx *f, int fn, const struct args *a)
                                       i1 != 1) ? MISUSE_BADOUT : rc;
     case F_reader_position:
         VAL(crawllog_reader_position(NULL) == -1);
+    case F_reader_set_isolation: /* a->p: the level; back to the default */
+        rc = crawllog_reader_set_isolation(P(0, f->rd), a->p);
+        assert_crawllog_ok(
+            crawllog_reader_set_isolation(f->rd, CRAWLLOG_READ_COMMITTED));
+        return rc;
     case F_reader_next:
         rc = crawllog_reader_next(P(0, f->rd), P(1, &m));
         return RESET(1, m == NULL) ? MISUSE_BADOUT : rc;
@@ -451,6 +457,10 @@ static const struct mcase cases[] = {
     R(reader_seek_time, EINVAL, NW, .null = 1), R(reader_seek_time, OK, NW, .o = INT64_MIN),
     R(reader_seek_time, OK, NW, .o = -1), R(reader_seek_time, OK, NW, .o = INT64_MAX),
     R(reader_seek_time, OK, NW, .null = 4), R(reader_position, OK, 0, .null = 1),
+    R(reader_set_isolation, EINVAL, NW, .null = 1, .p = CRAWLLOG_READ_COMMITTED), R(reader_set_isolation, EINVAL, NW | EM_RD, .p = 2),
+    R(reader_set_isolation, EINVAL, NW | EM_RD, .p = -1), R(reader_set_isolation, EINVAL, NW | EM_RD, .p = INT32_MIN),
+    R(reader_set_isolation, EINVAL, NW | EM_RD, .p = INT32_MAX), R(reader_set_isolation, OK, NW, .p = CRAWLLOG_READ_UNCOMMITTED),
+    R(reader_set_isolation, OK, NW, .p = CRAWLLOG_READ_COMMITTED),
     R(reader_next, EINVAL, NW, .null = 1), R(reader_next, EINVAL, NW | EM_RD, .null = 2), R(reader_fetch, EINVAL, NW, .null = 1, .n = 100),
     R(reader_fetch, EINVAL, NW | EM_RD, .null = 4, .n = 100), R(reader_fetch, EINVAL, NW | EM_RD, .null = 8, .n = 100),
     R(reader_fetch, OK, NW, .n = 0), R(reader_fetch, OK, NW, .n = 1), R(reader_fetch, OK, NW, .n = SIZE_MAX), R(reader_errmsg, OK, 0, .null = 1),

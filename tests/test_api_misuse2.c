@@ -2,9 +2,12 @@
  * test_api_misuse2.c - T1 of the reliability test plan (section 4.2),
  * part 2: the cases of test_api_misuse.c (read its header comment) for
  * every public header but crawllog.h - producer, consumers and groups,
- * migration, inspection, group administration - including a consumer used
- * after crawllog_consumer_close() (CC rows).  The self-check parses the
- * other include/ headers.
+ * migration, inspection, group administration, transactions - including a
+ * consumer used after crawllog_consumer_close() (CC rows).  The self-check
+ * parses the other include/ headers.
+ * Transactions: a row on PT starts from the state a->txn names and ends
+ * with none open; a PF row gets its own fenced producer (scenario_begin /
+ * scenario_end): no row depends on the rows before it.
  */
 #include "helpers.h"
 
@@ -26,14 +29,16 @@
     X(producer_send_sequenced) X(producer_next_sequence)                       \
     X(producer_identity) X(producer_poll) X(producer_flush)                    \
     X(producer_set_partitioner) X(producer_set_delivery_cb)                    \
-    X(producer_errmsg) X(consumer_new) X(consumer_set_rebalance_cb)            \
+    X(producer_errmsg) X(txn_begin) X(txn_send_offsets) X(txn_commit)          \
+    X(txn_abort) X(txn_recover) X(consumer_new) X(consumer_set_rebalance_cb)   \
     X(consumer_subscribe) X(consumer_assign) X(consumer_poll)                  \
     X(consumer_commit) X(consumer_commit_offsets) X(consumer_dead_letter)      \
     X(consumer_process) X(consumer_committed) X(consumer_seek)                 \
     X(consumer_seek_to_time) X(consumer_position) X(consumer_pause)            \
     X(consumer_resume) X(consumer_assignment) X(consumer_generation)           \
     X(consumer_member_id) X(consumer_close) X(consumer_destroy)                \
-    X(consumer_errmsg) X(msg_topic) X(msg_partition) X(group_describe)         \
+    X(consumer_errmsg) X(consumer_group_metadata) X(group_metadata_destroy)    \
+    X(msg_topic) X(msg_partition) X(group_describe)                            \
     X(group_desc_free) X(group_list) X(group_delete) X(group_set_offsets)      \
     X(topic_migrate) X(topic_migration) X(migration_free)                      \
     X(partition_segments) X(partition_batches)
@@ -43,12 +48,20 @@
 enum { FUNCS(FN_ENUM) F_COUNT };
 static const char *const fn_names[] = {FUNCS(FN_NAME)};
 
-/* Producers: acks=all (default), idempotence off, acks=0, and one whose
- * custom partitioner returns 99.  Consumers: group g assigned t/0 and
+/* Producers: acks=all (default), idempotence off, acks=0, one whose
+ * custom partitioner returns 99, and a transactional one (transactional.id
+ * "tx", no transaction open between rows).  PF is no fixture: a row with
+ * .k = PF gets a producer of transactional.id "tf" fenced in the middle of
+ * a transaction (scenario_begin).  Consumers: group g assigned t/0 and
  * polled, no group assigned t/0 and polled, fresh, group gs subscribed to
  * t (an active member), closed, and one for poll and seek (no group). */
-enum { PA, PN, P0, PB, NPROD };
+enum { PA, PN, P0, PB, PT, NPROD, PF = NPROD };
 enum { CG, CN, CF, CS, CC, CP, NCONS };
+_Static_assert((int)NPROD <= (int)NCONS, "the teardown loop frees both");
+
+/* a->txn: PT's state before the call: none open, open, open and doomed
+ * by a failed send (ENOTOPIC), open with a record sent to w. */
+enum { TX_NONE, TX_OPEN, TX_DOOMED, TX_SENT };
 
 struct fx {
     char root[4096], data[4200];
@@ -59,7 +72,9 @@ struct fx {
     const crawllog_msg_t *msgs[512], *pmsgs[512], *nmsgs[512];
     crawllog_reader_t *rd;
     const crawllog_msg_t *rmsg; /* from a reader: no consumer's */
-    crawllog_conf_t *badpconf;
+    crawllog_conf_t *badpconf, *tfconf;
+    crawllog_producer_t *fz, *fz_new; /* PF: fenced, and the newer one */
+    crawllog_group_metadata_t *md;    /* of CG (group g, no generation) */
     char meta[4097];
     char *errstr;
     struct cl_test_snap *last; /* after the previous case, if it was NW */
@@ -75,6 +90,7 @@ struct args {
     size_t n;      /* count, size, errstr_size */
     const char *s; /* topic, group */
     const char *v; /* second topic */
+    int txn;       /* TX_*: the transaction state before the call */
 };
 
 #define NW 0x1u     /* nothing may be written */
@@ -135,8 +151,11 @@ static void progress(void *opaque, const crawllog_migrate_progress_t *pr)
 
 static int call(struct fx *f, int fn, const struct args *a)
 {
-    crawllog_producer_t *pr = a->k < NPROD ? f->prod[a->k] : NULL, *np = JUNK;
-    crawllog_consumer_t *c = f->cons[a->k], *nc = JUNK;
+    crawllog_producer_t *np = JUNK, *pr = a->k == PF ? f->fz
+                                         : a->k < NPROD ? f->prod[a->k] : NULL;
+    crawllog_consumer_t *c = a->k < NCONS ? f->cons[a->k] : NULL, *nc = JUNK;
+    crawllog_group_metadata_t *md = JUNK;
+    int fin = 7;
     crawllog_group_desc_t *desc = JUNK;
     crawllog_migration_t *info = JUNK;
     crawllog_segment_info_t *segs = JUNK;
@@ -210,6 +229,20 @@ static int call(struct fx *f, int fn, const struct args *a)
         return crawllog_producer_set_delivery_cb(P(0, pr), NULL, NULL);
     case F_producer_errmsg:
         VAL(crawllog_producer_errmsg(NULL)[0] == '\0');
+    case F_txn_begin:
+        return crawllog_txn_begin(P(0, pr));
+    case F_txn_send_offsets: /* a->h 2: metadata of 4096 bytes (else 4095);
+                              * 4: a NULL topic */
+        return crawllog_txn_send_offsets(P(0, pr), P(1, f->md), P(2, &tp),
+                                         a->n);
+    case F_txn_commit:
+        return crawllog_txn_commit(P(0, pr));
+    case F_txn_abort:
+        return crawllog_txn_abort(P(0, pr));
+    case F_txn_recover: /* no transaction of the log is left to finish */
+        rc = crawllog_txn_recover(P(0, f->log), P(1, &fin));
+        return RESET(1, fin == 0) || (rc == 0 && !ISNULL(1) && fin != 0)
+                   ? MISUSE_BADOUT : rc;
     case F_consumer_new:
         rc = crawllog_consumer_new(P(0, f->log), NULL, P(2, &nc),
                                    P(3, f->errstr), a->n);
@@ -279,6 +312,14 @@ static int call(struct fx *f, int fn, const struct args *a)
         return 0;
     case F_consumer_errmsg:
         VAL(crawllog_consumer_errmsg(NULL)[0] == '\0');
+    case F_consumer_group_metadata:
+        rc = crawllog_consumer_group_metadata(P(0, c), P(1, &md));
+        fin = RESET(1, md == NULL) || (rc == 0 && md == NULL);
+        crawllog_group_metadata_destroy(rc == 0 ? md : NULL);
+        return fin ? MISUSE_BADOUT : rc;
+    case F_group_metadata_destroy:
+        crawllog_group_metadata_destroy(NULL);
+        return 0;
     case F_msg_topic:
         VAL(ISNULL(0) ? crawllog_msg_topic(NULL) == NULL
                       : strcmp(crawllog_msg_topic(f->own[CG]), "t") == 0);
@@ -344,6 +385,9 @@ static int call(struct fx *f, int fn, const struct args *a)
     N10 N10 N10 N10 N10 N10 N10
 _Static_assert(sizeof(LONGNAME) == CRAWLLOG_TOPIC_NAME_MAX + 2, "250 bytes");
 
+/* crawllog_txn_send_offsets() in an open transaction of PT. */
+#define SO(code, ...) R(txn_send_offsets, code, NWH, .k = PT, .txn = TX_OPEN, __VA_ARGS__)
+
 /* clang-format off */
 static const struct mcase cases[] = {
     /* Producer (a->k: PA acks=all unless said).  Accepted sends go to "w". */
@@ -393,6 +437,31 @@ static const struct mcase cases[] = {
     R(producer_flush, OK, NW, .o = INT_MIN), R(producer_flush, OK, NW, .o = INT_MAX),
     R(producer_set_partitioner, EINVAL, 0, .null = 1), R(producer_set_partitioner, OK, 0, .k = PA),
     R(producer_set_delivery_cb, EINVAL, 0, .null = 1), R(producer_set_delivery_cb, OK, 0, .k = PA), R(producer_errmsg, OK, 0, .null = 1),
+    /* Transactions (a->txn: PT's state; PF: fenced).  Out of order or not
+     * transactional: EMISUSE; after a failed send commit is EABORT, abort
+     * OK.  Offsets: group g's (f->md), 4095 bytes of metadata. */
+    R(txn_begin, EINVAL, NW, .null = 1), R(txn_begin, EMISUSE, NWH, .k = PA), R(txn_begin, EMISUSE, NWH, .k = PN), R(txn_begin, EMISUSE, NWH, .k = P0),
+    R(txn_begin, OK, NW, .k = PT), R(txn_begin, EMISUSE, NWH, .k = PT, .txn = TX_OPEN), R(txn_begin, EMISUSE, NWH, .k = PT, .txn = TX_DOOMED),
+    R(txn_begin, EFENCED, NWH, .k = PF), R(txn_commit, EINVAL, NW, .null = 1), R(txn_commit, EMISUSE, NWH, .k = PA), R(txn_commit, EMISUSE, NWH, .k = PN),
+    R(txn_commit, EMISUSE, NWH, .k = PT), R(txn_commit, OK, NW, .k = PT, .txn = TX_OPEN), R(txn_commit, EABORT, NWH, .k = PT, .txn = TX_DOOMED),
+    R(txn_commit, OK, 0, .k = PT, .txn = TX_SENT), R(txn_commit, EFENCED, NWH, .k = PF), R(txn_abort, EINVAL, NW, .null = 1),
+    R(txn_abort, EMISUSE, NWH, .k = PA), R(txn_abort, EMISUSE, NWH, .k = P0), R(txn_abort, EMISUSE, NWH, .k = PT),
+    R(txn_abort, OK, NW, .k = PT, .txn = TX_OPEN), R(txn_abort, OK, NW, .k = PT, .txn = TX_DOOMED), R(txn_abort, OK, 0, .k = PT, .txn = TX_SENT),
+    R(txn_abort, EFENCED, NWH, .k = PF),
+    R(txn_send_offsets, EINVAL, NW, .null = 1, .n = 1), SO(EINVAL, .null = 2, .n = 1), SO(EINVAL, .null = 4, .n = 1), SO(EINVAL, .n = 0),
+    SO(EINVAL, .o = -1, .n = 1), SO(EINVAL, .o = INT64_MIN, .n = 1), SO(EINVAL, .o = CRAWLLOG_OFFSET_BEGINNING, .n = 1),
+    SO(EINVAL, .h = 4, .n = 1), SO(EINVAL, .s = "", .n = 1), SO(EINVAL, .s = "a/b", .n = 1), SO(EINVAL, .s = "..", .n = 1),
+    SO(EINVAL, .s = LONGNAME, .n = 1), SO(EINVAL, .p = -1, .n = 1), SO(EINVAL, .p = INT32_MIN, .n = 1),
+    SO(EINVAL, .p = CRAWLLOG_PARTITIONS_MAX, .n = 1), SO(EINVAL, .h = 2, .n = 1),
+    R(txn_send_offsets, EMISUSE, NWH, .k = PA, .n = 1), R(txn_send_offsets, EMISUSE, NWH, .k = PT, .n = 1),
+    R(txn_send_offsets, EFENCED, NWH, .k = PF, .n = 1), R(txn_send_offsets, OK, 0, .k = PT, .txn = TX_OPEN, .n = 1),
+    R(txn_send_offsets, OK, 0, .k = PT, .txn = TX_SENT, .p = CRAWLLOG_PARTITIONS_MAX - 1, .o = INT64_MAX, .n = 1),
+    R(txn_recover, EINVAL, NW, .null = 1), R(txn_recover, EINVAL, NW, .null = 1 | 2), R(txn_recover, OK, NW, .null = 2), R(txn_recover, OK, NW, .k = 0),
+    /* Sends of PT: none outside a transaction or after a failed one. */
+    R(producer_send, EMISUSE, NWH, .k = PT, .s = "w"), R(producer_send_record, EMISUSE, NWH, .k = PT, .s = "w"),
+    R(producer_send_batch, EMISUSE, NWH, .k = PT, .s = "w", .n = 2), R(producer_send_sequenced, EMISUSE, NWH, .k = PT, .s = "w", .n = 1),
+    R(producer_send, EABORT, NWH, .k = PT, .txn = TX_DOOMED, .s = "w"), R(producer_send, EFENCED, NWH, .k = PF, .s = "w"),
+    R(producer_send, OK, 0, .k = PT, .txn = TX_OPEN, .s = "w"),
     /* Migration and inspection. */
     R(topic_migrate, EINVAL, NW, .null = 1, .p = 3), R(topic_migrate, EINVAL, NWL, .null = 2, .p = 3),
     R(topic_migrate, EINVAL, NWL, .null = 4, .p = 3), R(topic_migrate, EINVAL, NWL, .v = "t", .p = 3),
@@ -491,6 +560,14 @@ static const struct mcase cases[] = {
     R(consumer_member_id, OK, 0, .k = CS), R(consumer_member_id, OK, 0, .k = CC),
     R(consumer_close, EINVAL, NW, .null = 1), R(consumer_close, OK, NW, .k = CC),
     R(consumer_destroy, OK, 0, .null = 1), R(consumer_errmsg, OK, 0, .null = 1), R(msg_topic, OK, 0, .null = 1), R(msg_topic, OK, 0, .null = 0),
+    R(consumer_group_metadata, EINVAL, NW, .null = 1),
+    R(consumer_group_metadata, EINVAL, NWH, .k = CG, .null = 2),
+    R(consumer_group_metadata, EINVAL, NWH, .k = CN),
+    R(consumer_group_metadata, EINVAL, NWH, .k = CF),
+    R(consumer_group_metadata, EINVAL, NWH, .k = CP),
+    R(consumer_group_metadata, OK, NW, .k = CG),
+    R(consumer_group_metadata, OK, NW, .k = CS), R(consumer_group_metadata, OK, NW, .k = CC),
+    R(group_metadata_destroy, OK, 0, .null = 1),
     R(msg_partition, OK, 0, .null = 1), R(msg_partition, OK, 0, .null = 0),
     /* Groups. */
     R(group_describe, EINVAL, NW, .null = 1), R(group_describe, EINVAL, NWL, .null = 2),
@@ -525,14 +602,15 @@ static const char *code_name(int rc)
            : rc == MISUSE_BADOUT ? "BADOUT" : crawllog_err_name(rc);
 }
 
-#define is_producer(fn) ((fn) <= F_producer_errmsg)
+#define is_producer(fn) ((fn) <= F_txn_abort)
 #define is_consumer(fn) ((fn) >= F_consumer_new && (fn) <= F_msg_partition)
 
 /* The message of the case's producer or consumer. */
 static const char *handle_msg(const struct fx *f, const struct mcase *c)
 {
-    if (is_producer(c->fn) && c->a.k < NPROD) {
-        return crawllog_producer_errmsg(f->prod[c->a.k]);
+    if (is_producer(c->fn) && c->a.k <= PF) {
+        return crawllog_producer_errmsg(c->a.k == PF ? f->fz
+                                                     : f->prod[c->a.k]);
     }
     return is_consumer(c->fn) ? crawllog_consumer_errmsg(f->cons[c->a.k]) : "";
 }
@@ -545,7 +623,13 @@ static void prime(struct fx *f, const struct mcase *c)
         crawllog_partition_offsets(f->log, PRIME, 0, NULL, NULL),
         CRAWLLOG_ENOTOPIC);
     snprintf(f->errstr, ES, "%s", PRIME);
-    if (is_producer(c->fn) && c->a.k < NPROD) {
+    if (is_producer(c->fn) && c->a.k == PT) {
+        /* Not a send: a failed one would doom an open transaction. */
+        int32_t seq = 0;
+        assert_crawllog_rc(crawllog_producer_next_sequence(f->prod[PT], PRIME,
+                                                           0, &seq),
+                           CRAWLLOG_ENOTOPIC);
+    } else if (is_producer(c->fn) && c->a.k < NPROD) {
         assert_crawllog_rc(crawllog_producer_send(f->prod[c->a.k], PRIME, 0,
                                                   NULL, 0, "x", 1, NULL, 0,
                                                   NULL),
@@ -608,10 +692,71 @@ static int reserve_only(const char *diff)
 #define SNAPS 1
 #endif
 
+/* The rows on PT and PF. */
+#define is_scenario(c)                                                         \
+    (is_producer((c)->fn) && ((c)->a.k == PT || (c)->a.k == PF))
+#define SEND1(prod, topic)                                                     \
+    crawllog_producer_send(prod, topic, 0, NULL, 0, "x", 1, NULL, 0, NULL)
+
+/* Bring PT into the state c->a.txn names, or make the fenced PF: instance
+ * 1 of "tf" sent in a transaction, then instance 2 (aborting it) came. */
+static void scenario_begin(struct fx *f, const struct mcase *c)
+{
+    crawllog_producer_t *pt = f->prod[PT];
+    if (c->a.k == PF) {
+        assert_crawllog_ok(
+            crawllog_producer_new(f->log, f->tfconf, &f->fz, NULL, 0));
+        assert_crawllog_ok(crawllog_txn_begin(f->fz));
+        assert_crawllog_ok(SEND1(f->fz, "w"));
+        assert_crawllog_ok(
+            crawllog_producer_new(f->log, f->tfconf, &f->fz_new, NULL, 0));
+    } else if (c->a.txn != TX_NONE) {
+        assert_crawllog_ok(crawllog_txn_begin(pt));
+        if (c->a.txn == TX_DOOMED) {
+            assert_crawllog_rc(SEND1(pt, "nosuch"), CRAWLLOG_ENOTOPIC);
+        } else if (c->a.txn == TX_SENT) {
+            assert_crawllog_ok(SEND1(pt, "w"));
+        }
+    }
+}
+
+/* Undo scenario_begin: "" or what is wrong.  PT's transaction is open iff
+ * the row began one and did not end it, or its begin succeeded: abort must
+ * then succeed, else say EMISUSE.  Then PT must begin and abort again. */
+static const char *scenario_end(struct fx *f, const struct mcase *c, int rc)
+{
+    crawllog_producer_t *pt = f->prod[PT];
+    int fn = c->fn;
+    if (c->a.k == PF) {
+        int rc1 = crawllog_producer_destroy(f->fz);
+        int rc2 = crawllog_producer_destroy(f->fz_new);
+        f->fz = f->fz_new = NULL;
+        return rc1 != 0 || rc2 != 0 ? "destroying the fenced producers failed"
+                                    : "";
+    }
+    int open = (c->a.txn != TX_NONE &&
+                !((fn == F_txn_commit || fn == F_txn_abort) && rc == 0)) ||
+               (fn == F_txn_begin && rc == 0);
+    if (crawllog_txn_abort(pt) != (open ? 0 : CRAWLLOG_EMISUSE)) {
+        return open ? "the transaction is not open (or not abortable) after "
+                      "the call"
+                    : "a transaction is open after the call";
+    }
+    if (crawllog_txn_begin(pt) != 0 || crawllog_txn_abort(pt) != 0) {
+        return "PT cannot begin and abort a transaction after the call";
+    }
+    return "";
+}
+
 static int run_case(struct fx *f, const struct mcase *c, size_t i)
 {
     char diff[2048] = "";
-    int snap = (c->flags & NW) && SNAPS;
+    int snap = (c->flags & NW) && SNAPS, scen = is_scenario(c);
+    if (scen) { /* it may write: a new "before" */
+        cl_test_snap_free(f->last);
+        f->last = NULL;
+        scenario_begin(f, c);
+    }
     prime(f, c);
     /* After a case that wrote nothing, its "after" is this one's "before"
      * (only failing prime() calls ran since: they must not write either). */
@@ -634,16 +779,25 @@ static int run_case(struct fx *f, const struct mcase *c, size_t i)
         }
         cl_test_snap_free(before);
     }
+    const char *end_why = "";
+    if (scen) {
+        end_why = scenario_end(f, c, rc);
+        cl_test_snap_free(f->last);
+        f->last = NULL;
+    }
+    if (why[0] == '\0') {
+        why = end_why;
+    }
     if (why[0] == '\0') {
         return 0;
     }
     print_error("case %zu: %s(null=0x%x k=%d h=%d p=%" PRId32 " o=%" PRId64
-                " n=%zu s=%.20s v=%.20s): %s: got %d %s, want %d %s; "
+                " n=%zu s=%.20s v=%.20s txn=%d): %s: got %d %s, want %d %s; "
                 "errmsg \"%s\" handle \"%s\" errstr \"%s\" %s\n",
                 i, fn_names[c->fn], c->a.null, c->a.k, c->a.h, c->a.p,
                 c->a.o, c->a.n, c->a.s ? c->a.s : "-",
-                c->a.v ? c->a.v : "-", why, rc, code_name(rc), c->want,
-                code_name(c->want), crawllog_errmsg(f->log),
+                c->a.v ? c->a.v : "-", c->a.txn, why, rc, code_name(rc),
+                c->want, code_name(c->want), crawllog_errmsg(f->log),
                 handle_msg(f, c), f->errstr, diff);
     return 1;
 }
@@ -765,9 +919,11 @@ static void fx_setup(struct fx *f, const char *root)
     assert_crawllog_ok(crawllog_partition_offsets(f->log, "s", 0, 0, 0));
     f->badpconf = cl_test_conf("enable.idempotence", "false", "producer.id",
                                "x", NULL);
+    f->tfconf = cl_test_conf("transactional.id", "tf", NULL);
     crawllog_conf_t *pc[NPROD] = {
         NULL, cl_test_conf("enable.idempotence", "false", NULL),
-        cl_test_conf("acks", "0", NULL), NULL};
+        cl_test_conf("acks", "0", NULL), NULL,
+        cl_test_conf("transactional.id", "tx", NULL)};
     for (int i = 0; i < NPROD; i++) {
         assert_crawllog_ok(
             crawllog_producer_new(f->log, pc[i], &f->prod[i], NULL, 0));
@@ -781,6 +937,7 @@ static void fx_setup(struct fx *f, const char *root)
     }
     assign_t0(f->cons[CG]);
     poll_until(f->cons[CG], f->msgs, 1, &f->own[CG]);
+    assert_crawllog_ok(crawllog_consumer_group_metadata(f->cons[CG], &f->md));
     assign_t0(f->cons[CN]);
     poll_until(f->cons[CN], f->nmsgs, 1, &f->own[CN]);
     assign_t0(f->cons[CC]);
@@ -819,6 +976,8 @@ static void test_misuse2_cases(void **state)
     crawllog_reader_destroy(f.rd);
     cl_test_snap_free(f.last);
     crawllog_conf_destroy(f.badpconf);
+    crawllog_conf_destroy(f.tfconf);
+    crawllog_group_metadata_destroy(f.md);
     cl_test_close_verify(f.log, f.data);
     free(f.errstr);
     print_message("misuse cases (other headers): %zu run, %zu failed\n",

@@ -103,7 +103,12 @@ static const struct site {
     {"topic.fsync", 0},         {"topic.list", 0},
     {"topic.mkdir", 0},         {"topic.open", 1},
     {"topic.rename", 0},        {"topic.stat", 0},
-    {"topic.unlink", 0},
+    {"topic.unlink", 0},        {"txn.dir.open", 1},
+    {"txn.cleanup.list", 0},    {"txn.cleanup.unlink", 0},
+    {"txn.lockfile.open", 1},   {"txn.state.lock", 1},
+    {"txn.live.lock", 1},       {"txn.list", 0},
+    {"txn.read", 1},            {"txn.mkdir", 0},
+    {"txn.mkdir.dirsync", 0},
 };
 #define NSITES (sizeof(SITES) / sizeof(SITES[0]))
 
