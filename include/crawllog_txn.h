@@ -72,8 +72,12 @@ CRAWLLOG_API int crawllog_txn_begin(crawllog_producer_t *prod);
  * @brief Make the group's offsets (each the NEXT offset to read) part of
  *        the transaction: committed with its records, or not at all.
  * @param md      from crawllog_consumer_group_metadata() of the consumer
- *                that read the input; its generation is checked: a member
- *                that lost its partitions cannot commit them.
+ *                that read the input (same process); the member must own
+ *                every partition of offsets, checked here and again at the
+ *                commit: a member that lost its partitions (moved, or it
+ *                was expelled) cannot commit them (Kafka's KIP-447).  A
+ *                consumer without a subscription may stage them only while
+ *                the group has no active member.
  * @param offsets count >= 1 entries (topic, partition, offset >= 0,
  *                metadata optional).  The same partition again replaces
  *                its earlier offset.
@@ -82,8 +86,9 @@ CRAWLLOG_API int crawllog_txn_begin(crawllog_producer_t *prod);
  *         partition, negative offset or metadata of 4096 bytes or more;
  *         another group than the transaction's earlier offsets),
  *         CRAWLLOG_EABORT (a step of the transaction failed: abort it),
- *         CRAWLLOG_EGENERATION (the group moved on: the transaction must be
- *         aborted), CRAWLLOG_EFENCED, CRAWLLOG_EIO, CRAWLLOG_ENOSPC.
+ *         CRAWLLOG_EGENERATION (the member does not own a partition of
+ *         offsets: the transaction must be aborted), CRAWLLOG_EFENCED,
+ *         CRAWLLOG_EIO, CRAWLLOG_ENOSPC.
  */
 CRAWLLOG_API int crawllog_txn_send_offsets(
     crawllog_producer_t *prod, const crawllog_group_metadata_t *md,
@@ -94,10 +99,10 @@ CRAWLLOG_API int crawllog_txn_send_offsets(
  *        decide (durably), write a COMMIT marker to every partition it
  *        wrote to and commit its group offsets.
  * @return CRAWLLOG_OK; CRAWLLOG_EINVAL (prod NULL); CRAWLLOG_EABORT (a
- *         send of it failed: call
- *         crawllog_txn_abort()); CRAWLLOG_EMISUSE (none open);
- *         CRAWLLOG_EFENCED (a newer instance took over: it finishes the
- *         transaction); CRAWLLOG_EGENERATION (the group moved on: abort);
+ *         send of it failed: call crawllog_txn_abort()); CRAWLLOG_EMISUSE
+ *         (none open); CRAWLLOG_EFENCED (a newer instance took over: it
+ *         finishes the transaction); CRAWLLOG_EGENERATION (the member lost
+ *         a partition of the staged offsets: abort);
  *         I/O errors - before the decision the transaction can be aborted;
  *         after it (the message says so) it is committed, the producer
  *         fails every later call, and the next instance (or a recoverer,

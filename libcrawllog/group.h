@@ -193,6 +193,11 @@ int cl_group_sync_end(struct cl_group *g, struct cl_group_sync *s,
 int cl_group_check_owner_locked(struct cl_group *g,
                                 const crawllog_topic_partition_t *list,
                                 size_t n, struct cl_err *err);
+/* The same for the member (slot, incarnation) of another handle (slot -1:
+ * a consumer without a subscription); the lock must be held. */
+int cl_group_check_owner_as(struct cl_group *g, int slot, uint64_t inc,
+                            const crawllog_topic_partition_t *list, size_t n,
+                            struct cl_err *err);
 
 /* Count a hand-out of the message at offset, the first of this member's
  * ownership of (topic, partition) (poison-pill detection): *countp = how
@@ -261,8 +266,11 @@ struct cl_offset_entry;
 int cl_group_txn_commit(crawllog_t *log, const char *group,
                         struct cl_offset_entry *e, size_t n, int never_back,
                         struct cl_err *err);
-/* The group's generation now (the group is created if missing). */
-int cl_group_generation_now(crawllog_t *log, const char *group,
-                            int32_t *genp, struct cl_err *err);
+/* Under the group lock: member (slot, inc) owns every partition of list
+ * (cl_group_check_owner_as): 0 or CRAWLLOG_EGENERATION. */
+int cl_group_txn_check_owner(crawllog_t *log, const char *group, int slot,
+                             uint64_t inc,
+                             const crawllog_topic_partition_t *list, size_t n,
+                             struct cl_err *err);
 
 #endif /* CL_GROUP_H */

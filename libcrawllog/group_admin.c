@@ -283,15 +283,22 @@ int cl_group_txn_commit(crawllog_t *log, const char *group,
     return rc;
 }
 
-int cl_group_generation_now(crawllog_t *log, const char *group,
-                            int32_t *genp, struct cl_err *err)
+int cl_group_txn_check_owner(crawllog_t *log, const char *group, int slot,
+                             uint64_t inc,
+                             const crawllog_topic_partition_t *list, size_t n,
+                             struct cl_err *err)
 {
     struct cl_group g;
     int rc = cl_group_open(&g, log, group, 1, err);
-    if (rc == 0) {
-        *genp = atomic_load(&g.shm->generation);
-        cl_group_close(&g);
+    if (rc != 0) {
+        return rc;
     }
+    rc = cl_group_lock(&g, err);
+    if (rc == 0) {
+        rc = cl_group_check_owner_as(&g, slot, inc, list, n, err);
+        cl_group_unlock(&g);
+    }
+    cl_group_close(&g);
     return rc;
 }
 

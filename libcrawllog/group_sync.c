@@ -219,8 +219,15 @@ int cl_group_check_owner_locked(struct cl_group *g,
                                 const crawllog_topic_partition_t *list,
                                 size_t n, struct cl_err *err)
 {
+    return cl_group_check_owner_as(g, g->slot, g->incarnation, list, n, err);
+}
+
+int cl_group_check_owner_as(struct cl_group *g, int slot, uint64_t inc,
+                            const crawllog_topic_partition_t *list, size_t n,
+                            struct cl_err *err)
+{
     struct cl_group_shm *s = g->shm;
-    if (g->slot < 0) {
+    if (slot < 0) {
         int live = 0;
         for (int i = 0; i < CL_GROUP_MAX_MEMBERS; i++) {
             live += s->members[i].state == CL_GM_ACTIVE;
@@ -234,7 +241,7 @@ int cl_group_check_owner_locked(struct cl_group *g,
         }
         return 0;
     }
-    if (!cl_group_member_valid(s, g->slot, g->incarnation)) {
+    if (!cl_group_member_valid(s, slot, inc)) {
         return cl_errf(err, CRAWLLOG_EGENERATION,
                        "%s: this member is no longer in the group (expelled "
                        "or fenced); poll to rejoin",
@@ -242,8 +249,8 @@ int cl_group_check_owner_locked(struct cl_group *g,
     }
     for (size_t k = 0; k < n; k++) {
         int i = cl_group_find_part(s, list[k].topic, list[k].partition);
-        if (i < 0 || s->parts[i].owner != g->slot ||
-            s->parts[i].owner_inc != g->incarnation) {
+        if (i < 0 || s->parts[i].owner != slot ||
+            s->parts[i].owner_inc != inc) {
             return cl_errf(err, CRAWLLOG_EGENERATION,
                            "%s: %s/%d is not owned by this member in "
                            "generation %d",

@@ -18,9 +18,10 @@
  *     whoever finishes the transaction later knows every partition that
  *     may hold its data.  Its batches carry the transactional attribute.
  *  3. send_offsets: the group's offsets are staged in the state file
- *     (durably), then the group's generation is checked (after the write:
- *     a new owner of the partitions reads the staged offsets and waits,
- *     cl_txn_stabilize, or the check fails here).
+ *     (durably), then the consumer's ownership of their partitions is
+ *     checked under the group lock (after the write: a later owner of the
+ *     partitions reads the staged offsets and waits, cl_txn_stabilize, or
+ *     the check fails here: CRAWLLOG_EGENERATION, KIP-447's fencing).
  *  4. commit: the producer's buffers are written and every partition of
  *     the transaction fdatasync'd; under the state lock, not fenced, the
  *     generation checked again, PREPARE_COMMIT is written (durable: the
@@ -61,8 +62,10 @@
 
 struct crawllog_group_metadata_s {
     char group[CL_TXN_NAME_MAX + 1];
-    int32_t generation; /* -1: not a subscribed member (no check) */
+    int32_t generation; /* -1: not a subscribed member */
     char member[CL_TXN_MEMBER_MAX + 1];
+    int slot;           /* the member's slot in group.state, -1: none */
+    uint64_t inc;       /* its incarnation */
 };
 
 struct cl_txn {
@@ -74,6 +77,8 @@ struct cl_txn {
     int open;                  /* begun, not committed or aborted */
     int abort_rc;              /* a step failed: only abort is possible */
     char abort_msg[CL_ERRMSG_SIZE];
+    int md_slot;               /* the staged offsets' member (slot, */
+    uint64_t md_inc;           /* incarnation): checked at the commit */
     int fatal_rc;              /* failed after a decision: nothing works */
     char fatal_msg[CL_ERRMSG_SIZE];
     struct cl_txn_state st;    /* as last written by this instance */
@@ -432,6 +437,8 @@ int crawllog_consumer_group_metadata(crawllog_consumer_t *cons,
     memcpy(md->group, cons->group_id, glen);
     md->group[glen] = '\0';
     md->generation = crawllog_consumer_generation(cons);
+    md->slot = cons->mode == CL_CONS_SUBSCRIBED ? cons->group.slot : -1;
+    md->inc = md->slot >= 0 ? cons->group.incarnation : 0;
     snprintf(md->member, sizeof(md->member), "%s",
              crawllog_consumer_member_id(cons));
     *mdp = md;
@@ -484,19 +491,28 @@ static int check_offsets(const crawllog_group_metadata_t *md,
     return 0;
 }
 
-/* The group moved on since md's generation: 0 or CRAWLLOG_EGENERATION. */
-static int check_generation(crawllog_t *log, const char *group, int32_t gen,
-                            struct cl_err *err)
+/* The member (slot, inc) still owns every partition of the staged
+ * offsets (KIP-447: a member that lost them cannot commit them): 0 or
+ * CRAWLLOG_EGENERATION. */
+static int check_owner(crawllog_t *log, const struct cl_txn_state *st,
+                       int slot, uint64_t inc, struct cl_err *err)
 {
-    int32_t now = -1;
-    if (gen < 0) {
-        return 0;
+    crawllog_topic_partition_t *list =
+        cl_io_calloc(st->noffsets + 1, sizeof(*list));
+    if (list == NULL) {
+        return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
     }
-    int rc = cl_group_generation_now(log, group, &now, err);
-    if (rc == 0 && now != gen) {
-        rc = cl_errf(err, CRAWLLOG_EGENERATION, "group %s: generation %d is "
-                     "over (now %d): the partitions may have moved; abort "
-                     "the transaction", group, (int)gen, (int)now);
+    for (size_t i = 0; i < st->noffsets; i++) {
+        list[i].topic = st->offsets[i].topic;
+        list[i].partition = st->offsets[i].partition;
+    }
+    int rc = cl_group_txn_check_owner(log, st->group, slot, inc, list,
+                                      st->noffsets, err);
+    cl_io_free(list);
+    if (rc == CRAWLLOG_EGENERATION) {
+        char msg[CL_ERRMSG_SIZE];
+        snprintf(msg, sizeof(msg), "%s", err->msg);
+        cl_errf(err, rc, "%.400s: abort the transaction", msg);
     }
     return rc;
 }
@@ -535,11 +551,13 @@ int crawllog_txn_send_offsets(crawllog_producer_t *prod,
         snprintf(t->st.group, sizeof(t->st.group), "%s", md->group);
         snprintf(t->st.member, sizeof(t->st.member), "%s", md->member);
         t->st.generation = md->generation;
+        t->md_slot = md->slot;
+        t->md_inc = md->inc;
         make_ongoing(t);
         rc = write_state(t, &err);
     }
     if (rc == 0) {
-        rc = check_generation(prod->log, md->group, md->generation, &err);
+        rc = check_owner(prod->log, &t->st, md->slot, md->inc, &err);
     }
     if (rc != 0 && rc != CRAWLLOG_EFENCED) {
         set_abortable(t, rc, err.msg); /* staged in memory, maybe on disk */
@@ -621,7 +639,7 @@ int crawllog_txn_commit(crawllog_producer_t *prod)
         crawllog_t *log = prod->log;
         rc = fenced(prod, &err);
         if (rc == 0 && t->st.group[0] != '\0') {
-            rc = check_generation(log, t->st.group, t->st.generation, &err);
+            rc = check_owner(log, &t->st, t->md_slot, t->md_inc, &err);
             if (rc != 0) {
                 set_abortable(t, rc, err.msg);
             }

@@ -612,6 +612,63 @@ static void test_stale_generation(void **state)
     cl_test_close_verify(log, dir);
 }
 
+/* KIP-447's check is ownership, not the generation: a member that still
+ * owns its partitions commits through a rebalance caused by another
+ * member joining; once it gave a partition up, offsets for it are
+ * refused. */
+static void test_rebalance_keeps_owned(void **state)
+{
+    const char *dir = CL_TEST_DIR(state);
+    const char *topic = "in";
+    crawllog_t *log = setup_log(dir, 2);
+    crawllog_consumer_t *c1 = member(log, "g", "in", 2);
+    crawllog_group_metadata_t *md1 = metadata(c1);
+    crawllog_producer_t *p = producer(log, "rk", NULL);
+    P_OK(p, crawllog_txn_begin(p));
+    P_OK(p, send_s(p, "out", 0, "k0"));
+    P_OK(p, offsets1(p, md1, "in", 0, 2));
+    /* c2 joins: a new generation, c1 keeps in/0 until it polls. */
+    int32_t gen = crawllog_consumer_generation(c1);
+    crawllog_consumer_t *c2 = consumer(log, "g", NULL);
+    assert_crawllog_ok(crawllog_consumer_subscribe(c2, &topic, 1));
+    const crawllog_msg_t *msgs[8];
+    size_t n = 0;
+    assert_crawllog_ok(crawllog_consumer_poll(c2, 50, msgs, 8, &n));
+    crawllog_group_desc_t *d = NULL;
+    assert_crawllog_ok(crawllog_group_describe(log, "g", &d));
+    assert_true(d->generation > gen);
+    crawllog_group_desc_free(d);
+    P_OK(p, crawllog_txn_commit(p));
+    expect_read(log, "out", 0, RC, "k0", -1);
+    assert_int_equal(committed(log, "g", "in", 0), 2);
+    /* Both poll until c2 owns a partition: c1 gave one up. */
+    int64_t deadline = cl_test_mono_ms() + 10000;
+    int32_t moved = -1;
+    while (moved < 0 && cl_test_mono_ms() < deadline) {
+        crawllog_topic_partition_t *list = NULL;
+        size_t cnt = 0;
+        assert_crawllog_ok(crawllog_consumer_poll(c1, 10, msgs, 8, &n));
+        assert_crawllog_ok(crawllog_consumer_poll(c2, 10, msgs, 8, &n));
+        assert_crawllog_ok(crawllog_consumer_assignment(c2, &list, &cnt));
+        if (cnt == 1) {
+            moved = list[0].partition;
+        }
+        free(list);
+    }
+    assert_true(moved >= 0);
+    crawllog_group_metadata_destroy(md1);
+    md1 = metadata(c1);
+    P_OK(p, crawllog_txn_begin(p));
+    P_RC(p, offsets1(p, md1, "in", moved, 3), CRAWLLOG_EGENERATION);
+    P_OK(p, crawllog_txn_abort(p));
+    assert_int_equal(committed(log, "g", "in", moved), moved == 0 ? 2 : -1);
+    crawllog_group_metadata_destroy(md1);
+    crawllog_consumer_destroy(c2);
+    crawllog_consumer_destroy(c1);
+    assert_crawllog_ok(crawllog_producer_destroy(p));
+    cl_test_close_verify(log, dir);
+}
+
 #define T(f)                                                                   \
     cmocka_unit_test_setup_teardown(f, cl_test_fast_tmpdir_setup,              \
                                     cl_test_tmpdir_teardown)
@@ -623,6 +680,7 @@ int main(void)
         T(test_abort_invisible),       T(test_fencing_same_process),
         T(test_fencing_other_process), T(test_misuse),
         T(test_failed_send_dooms),     T(test_stale_generation),
+        T(test_rebalance_keeps_owned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
