@@ -18,6 +18,7 @@
 #   make bench           libcrawllog vs Redis/SQLite/ideal log, W1-W4 (~15 min)
 #   make bench-build     build the benchmarks only (build/bench/*)
 #   make bench-scaling   partitions, threads, consumers, message size sweeps
+#   make bench-txn       consume-transform-produce with and without transactions
 #   make bench-soak      1-hour retention-bounded soak (SECS=3600)
 #   make bench-plots     SVG plots of the latest results into docs/img/
 #   make format          clang-format -i over the sources
@@ -153,7 +154,7 @@ FORMAT_FILES = $(wildcard libcrawllog/*.[ch] include/*.h tests/*.[ch] \
 # Release build
 # ---------------------------------------------------------------------------
 
-.PHONY: all lib static shared cli examples bench bench-build bench-scaling \
+.PHONY: all lib static shared cli examples bench bench-build bench-scaling bench-txn \
         bench-soak bench-plots
 all: static shared cli examples
 lib: static shared
@@ -172,6 +173,8 @@ bench-soak: bench-build
 	bench/run_soak.sh
 bench-plots:
 	bench/plot.sh
+bench-txn: bench-build
+	bench/run_txn.sh
 
 $(BUILDDIR)/obj/%.o: libcrawllog/%.c
 	@mkdir -p $(@D)

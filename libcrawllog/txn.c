@@ -422,16 +422,17 @@ int crawllog_consumer_group_metadata(crawllog_consumer_t *cons,
     if (cons == NULL) {
         return CRAWLLOG_EINVAL;
     }
-    crawllog_group_metadata_t *md = NULL;
-    int rc = 0;
     if (mdp == NULL || cons->group_id[0] == '\0') {
-        rc = cl_errf(&err, CRAWLLOG_EINVAL, mdp == NULL ? "mdp is NULL"
-                                                        : "no group.id");
-    } else if ((md = cl_io_calloc(1, sizeof(*md))) == NULL) {
-        rc = cl_errf(&err, CRAWLLOG_ENOMEM, "out of memory");
+        return cl_cons_fail(cons, cl_errf(&err, CRAWLLOG_EINVAL, "%s",
+                                          mdp == NULL ? "mdp is NULL"
+                                                      : "no group.id"),
+                            &err);
     }
-    if (rc != 0) {
-        return cl_cons_fail(cons, rc, &err);
+    crawllog_group_metadata_t *md = cl_io_calloc(1, sizeof(*md));
+    if (md == NULL) {
+        return cl_cons_fail(cons, cl_errf(&err, CRAWLLOG_ENOMEM,
+                                          "out of memory"),
+                            &err);
     }
     size_t glen = strnlen(cons->group_id, sizeof(md->group) - 1);
     memcpy(md->group, cons->group_id, glen);
