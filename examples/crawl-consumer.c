@@ -183,21 +183,7 @@ static void report_json(const struct job *j, const crawllog_msg_t *msg,
     if (j->robots) {
         cx_json_str(out, "result", "robots-disallowed");
     } else {
-        struct cx_seo seo;
-        cx_seo_extract(j->resp.body ? j->resp.body : "", j->resp.body_len,
-                       &seo);
-        cx_json_str(out, "result", "crawled");
-        cx_json_int(out, "status", j->resp.status);
-        cx_json_str(out, "final_url", j->resp.final_url);
-        cx_json_str(out, "title", seo.title);
-        cx_json_str(out, "description", seo.description);
-        cx_json_str(out, "canonical", seo.canonical);
-        cx_json_int(out, "h1_count", seo.h1_count);
-        cx_json_int(out, "word_count", seo.word_count);
-        cx_json_int(out, "link_count", seo.link_count);
-        cx_json_num(out, "response_ms", j->resp.elapsed_ms);
-        cx_json_int(out, "bytes", (int64_t)j->resp.body_len);
-        cx_json_bool(out, "truncated", j->resp.truncated);
+        cx_crawler_result_fields(out, &j->resp);
     }
     cx_json_close(out);
 }

@@ -211,19 +211,7 @@ static int crawl_job(struct eos *e, const crawllog_msg_t *msg,
         cx_json_str(out, "reason", why);
         e->failed_jobs++;
     } else {
-        struct cx_seo seo;
-        cx_seo_extract(resp.body ? resp.body : "", resp.body_len, &seo);
-        cx_json_str(out, "result", "crawled");
-        cx_json_int(out, "status", resp.status);
-        cx_json_str(out, "final_url", resp.final_url);
-        cx_json_str(out, "title", seo.title);
-        cx_json_str(out, "description", seo.description);
-        cx_json_str(out, "canonical", seo.canonical);
-        cx_json_int(out, "h1_count", seo.h1_count);
-        cx_json_int(out, "word_count", seo.word_count);
-        cx_json_int(out, "link_count", seo.link_count);
-        cx_json_num(out, "response_ms", resp.elapsed_ms);
-        cx_json_int(out, "bytes", (int64_t)resp.body_len);
+        cx_crawler_result_fields(out, &resp);
         cx_http_resp_free(&resp);
     }
     cx_json_close(out);

@@ -494,3 +494,22 @@ int cx_crawler_fetch(struct cx_crawler *c, const char *url,
     }
     return CX_FETCHED;
 }
+
+void cx_crawler_result_fields(struct cx_json *out,
+                              const struct cx_http_resp *resp)
+{
+    struct cx_seo seo;
+    cx_seo_extract(resp->body ? resp->body : "", resp->body_len, &seo);
+    cx_json_str(out, "result", "crawled");
+    cx_json_int(out, "status", resp->status);
+    cx_json_str(out, "final_url", resp->final_url);
+    cx_json_str(out, "title", seo.title);
+    cx_json_str(out, "description", seo.description);
+    cx_json_str(out, "canonical", seo.canonical);
+    cx_json_int(out, "h1_count", seo.h1_count);
+    cx_json_int(out, "word_count", seo.word_count);
+    cx_json_int(out, "link_count", seo.link_count);
+    cx_json_num(out, "response_ms", resp->elapsed_ms);
+    cx_json_int(out, "bytes", (int64_t)resp->body_len);
+    cx_json_bool(out, "truncated", resp->truncated);
+}

@@ -80,6 +80,13 @@ int cx_crawler_breaker(struct cx_crawler *c);
 int cx_crawler_probe(struct cx_crawler *c);
 
 /* Milliseconds on CLOCK_MONOTONIC / the wall clock. */
+/* The fields of a crawled page's result record (status, final URL, the
+ * SEO fields of its body, response time, size, truncation) into out, an
+ * open JSON object: shared by crawl-consumer and crawl-eos. */
+struct cx_json;
+void cx_crawler_result_fields(struct cx_json *out,
+                              const struct cx_http_resp *resp);
+
 int64_t cx_mono_ms(void);
 int64_t cx_wall_ms(void);
 
