@@ -77,6 +77,12 @@ struct cl_txn {
     int open;                  /* begun, not committed or aborted */
     int abort_rc;              /* a step failed: only abort is possible */
     char abort_msg[CL_ERRMSG_SIZE];
+    unsigned char *touched;    /* per st.parts entry: written to by the
+                                  open transaction (the others are kept
+                                  from the last one: sticky) */
+    size_t touched_cap;
+    int ongoing_durable;       /* this transaction's ONGOING state (with
+                                  every partition it may write) is durable */
     int md_slot;               /* the staged offsets' member (slot, */
     uint64_t md_inc;           /* incarnation): checked at the commit */
     int fatal_rc;              /* failed after a decision: nothing works */
@@ -102,8 +108,10 @@ static int state_lock(struct cl_txn *t, struct cl_err *err)
     return rc != 0 ? cl_err_sys(err, -rc, CL_TXN_DIR, "lock ~lock") : 0;
 }
 
-/* Write the state under the state lock, unless fenced. */
-static int write_state(struct cl_txn *t, struct cl_err *err)
+/* Write the state under the state lock, unless fenced; durable: synced
+ * before return, else only visible to every process (txn_file.c: a lost
+ * not-durable write leaves the last durable state). */
+static int write_state(struct cl_txn *t, int durable, struct cl_err *err)
 {
     int rc = state_lock(t, err);
     if (rc != 0) {
@@ -112,8 +120,8 @@ static int write_state(struct cl_txn *t, struct cl_err *err)
     rc = fenced(t->prod, err);
     if (rc == 0) {
         crawllog_t *log = t->prod->log;
-        rc = cl_txn_file_write(log->rootfd, t->id, &t->st, log->fmode,
-                               log->dmode, err);
+        rc = cl_txn_file_write(log->rootfd, t->id, &t->st, durable,
+                               log->fmode, log->dmode, err);
     }
     cl_io_unlock(t->lock_fd);
     return rc;
@@ -167,13 +175,20 @@ static int check_abortable(const struct cl_txn *t, struct cl_err *err)
                    "the transaction", t->id, t->abort_msg);
 }
 
-/* Reset the in-memory transaction after it ended. */
+/* Reset the in-memory transaction after it ended.  Its partitions stay
+ * listed (sticky): the next transaction's ONGOING state names them again,
+ * so a steady pipeline registers its partitions once per transaction,
+ * in one write. */
 static void end_txn(struct cl_txn *t, enum cl_txn_status status)
 {
     for (size_t i = 0; i < t->st.noffsets; i++) {
         cl_io_free(t->st.offsets[i].metadata);
     }
-    t->st.nparts = t->st.noffsets = 0;
+    if (t->touched != NULL) {
+        memset(t->touched, 0, t->touched_cap);
+    }
+    t->ongoing_durable = 0;
+    t->st.noffsets = 0;
     t->st.group[0] = t->st.member[0] = '\0';
     t->st.generation = -1;
     t->st.start_ms = -1;
@@ -204,6 +219,7 @@ static void txn_free(struct cl_txn *t)
         cl_io_close(t->live_fd);
     }
     cl_txn_state_free(&t->st);
+    cl_io_free(t->touched);
     pthread_mutex_destroy(&t->mu);
     cl_io_free(t);
 }
@@ -283,16 +299,50 @@ void cl_txn_destroy(crawllog_producer_t *prod)
 
 /* ---- sends -------------------------------------------------------------- */
 
-static int has_part(const struct cl_txn_state *st, const char *topic,
-                    int32_t partition)
+/* Index of topic/partition in st->parts, or -1. */
+static long find_part(const struct cl_txn_state *st, const char *topic,
+                      int32_t partition)
 {
     for (size_t i = 0; i < st->nparts; i++) {
         if (st->parts[i].partition == partition &&
             strcmp(st->parts[i].topic, topic) == 0) {
-            return 1;
+            return (long)i;
         }
     }
-    return 0;
+    return -1;
+}
+
+/* Room for a touched flag per listed partition: 0 or CRAWLLOG_ENOMEM. */
+static int touched_room(struct cl_txn *t, size_t n)
+{
+    size_t old = t->touched_cap;
+    if (n <= old) {
+        return 0;
+    }
+    void *p = t->touched;
+    int rc = cl_io_grow(&p, &t->touched_cap, n, 1);
+    if (rc == 0) {
+        t->touched = p;
+        memset(t->touched + old, 0, t->touched_cap - old);
+    }
+    return rc;
+}
+
+/* Keep only the partitions the transaction wrote to (before its decision
+ * or abort: its markers go there and nowhere else). */
+static void keep_touched(struct cl_txn *t)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < t->st.nparts; i++) {
+        if (t->touched != NULL && i < t->touched_cap && t->touched[i]) {
+            t->st.parts[k] = t->st.parts[i];
+            t->touched[k++] = 1;
+        }
+    }
+    t->st.nparts = k;
+    if (t->touched != NULL && t->touched_cap > k) {
+        memset(t->touched + k, 0, t->touched_cap - k);
+    }
 }
 
 /* Mark the state ONGOING (start time now) if it is not yet. */
@@ -317,34 +367,56 @@ int cl_txn_on_send(crawllog_producer_t *prod, const char *topic,
     if (rc == 0) {
         rc = check_abortable(t, err);
     }
-    if (rc != 0 || has_part(&t->st, topic, partition)) {
+    long idx = rc == 0 ? find_part(&t->st, topic, partition) : -1;
+    if (rc != 0 || (idx >= 0 && t->ongoing_durable && t->touched[idx])) {
         pthread_mutex_unlock(&t->mu);
-        return rc;
+        return rc; /* recorded already: the common case */
     }
+    /* The first write of the transaction, or to a partition not listed:
+     * the ONGOING state naming it must be durable before the record can
+     * be (AddPartitionsToTxn). */
     struct cl_partition *part = NULL;
     int64_t end = 0;
     rc = cl_log_partition(prod->log, topic, partition, &part, err);
     if (rc == 0) {
         rc = cl_partition_offsets(part, NULL, &end, err);
     }
-    if (rc == 0) {
+    int added = 0;
+    if (rc == 0 && idx < 0) {
         rc = cl_txn_state_add_part(&t->st, topic, partition, end);
         if (rc != 0) {
             cl_errf(err, rc, "transactional.id %s: cannot add %s/%d", t->id,
                     topic, (int)partition);
+        } else {
+            idx = (long)t->st.nparts - 1;
+            added = 1;
         }
+    }
+    if (rc == 0 && (rc = touched_room(t, t->st.nparts)) != 0) {
+        cl_errf(err, rc, "out of memory");
     }
     if (rc == 0) {
         enum cl_txn_status was = t->st.status;
-        int64_t start = t->st.start_ms;
+        int64_t start = t->st.start_ms, first = t->st.parts[idx].first_offset;
         uint64_t seq = t->st.txn_seq;
-        make_ongoing(t);
-        rc = write_state(t, err);
+        unsigned char was_touched = t->touched[idx];
+        t->touched[idx] = 1;
+        if (!was_touched) {
+            t->st.parts[idx].first_offset = end;
+        }
+        if (added || !t->ongoing_durable) {
+            make_ongoing(t);
+            rc = write_state(t, 1, err);
+        }
         if (rc != 0) { /* not recorded: the send writes nothing */
-            t->st.nparts--;
+            t->touched[idx] = was_touched;
+            t->st.parts[idx].first_offset = first;
+            t->st.nparts -= (size_t)added;
             t->st.status = was;
             t->st.start_ms = start;
             t->st.txn_seq = seq;
+        } else {
+            t->ongoing_durable = 1;
         }
     }
     pthread_mutex_unlock(&t->mu);
@@ -555,7 +627,7 @@ int crawllog_txn_send_offsets(crawllog_producer_t *prod,
         t->md_slot = md->slot;
         t->md_inc = md->inc;
         make_ongoing(t);
-        rc = write_state(t, &err);
+        rc = write_state(t, 0, &err); /* visible: a new owner waits */
     }
     if (rc == 0) {
         rc = check_owner(prod->log, &t->st, md->slot, md->inc, &err);
@@ -631,6 +703,9 @@ int crawllog_txn_commit(crawllog_producer_t *prod)
         pthread_mutex_unlock(&t->mu);
         return 0;
     }
+    if (rc == 0) {
+        keep_touched(t); /* its markers go where it wrote, nowhere else */
+    }
     if (rc == 0 && (rc = make_data_durable(t, &err)) != 0) {
         set_abortable(t, rc == CRAWLLOG_EABORT ? rc : CRAWLLOG_EABORT,
                       err.msg);
@@ -647,7 +722,7 @@ int crawllog_txn_commit(crawllog_producer_t *prod)
         }
         if (rc == 0) {
             t->st.status = CL_TXN_PREPARE_COMMIT;
-            rc = cl_txn_file_write(log->rootfd, t->id, &t->st, log->fmode,
+            rc = cl_txn_file_write(log->rootfd, t->id, &t->st, 1, log->fmode,
                                    log->dmode, &err);
             if (rc != 0) {
                 /* Maybe decided (a failed directory fsync), maybe not:
@@ -695,6 +770,7 @@ int crawllog_txn_abort(crawllog_producer_t *prod)
         rc = fenced(prod, &err);
         if (rc == 0) {
             int did = 0;
+            keep_touched(t);
             rc = cl_txn_finish(prod->log, t->id, &t->st, &did, &err);
             if (rc != 0) {
                 set_fatal(t, rc, &err, "aborting");

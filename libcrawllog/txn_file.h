@@ -1,7 +1,10 @@
 /*
  * txn_file.h - the durable state of one transactional producer,
  * transactions/<transactional.id> (Kafka's __transaction_state entry;
- * layer 2).  Byte layout and invariants: txn_file.c; used by txn.c.
+ * layer 2): two slots written in place (LMDB's two meta pages), so a
+ * durable write costs one fdatasync and a non-durable one none.  Byte
+ * layout and invariants: txn_file.c (the files); the in-memory state and
+ * its encoding: txn_codec.c.  Used by txn.c, txn_recover.c, verify.c.
  */
 #ifndef CL_TXN_FILE_H
 #define CL_TXN_FILE_H
@@ -17,15 +20,23 @@
 #define CL_TXN_LIVE_PREFIX "~live."
 #define CL_TXN_LOCK_PREFIX "~lock."
 #define CL_TXN_MAGIC "CLTXNSTA"
-#define CL_TXN_VERSION 1u
+#define CL_TXN_VERSION 2u
 #define CL_TXN_HDR_SIZE 60
+#define CL_TXN_STATE_MIN (CL_TXN_HDR_SIZE + 2 + 4) /* smallest state */
 /* Bounds checked by the writer and the reader. */
 #define CL_TXN_PARTS_MAX 100000u   /* touched partitions */
 #define CL_TXN_OFFSETS_MAX 100000u /* staged group offsets */
 #define CL_TXN_NAME_MAX 249        /* topic / group / transactional.id */
 #define CL_TXN_MEMBER_MAX 255      /* member id bytes */
 #define CL_TXN_META_MAX 4095       /* offset metadata bytes (< 4 KiB) */
-#define CL_TXN_FILE_MAX (64u * 1024 * 1024) /* whole file */
+#define CL_TXN_FILE_MAX (64u * 1024 * 1024) /* one encoded state */
+/* Slots: C bytes each, a multiple of 4096, 4096 .. 64 MiB; file = 2 C. */
+#define CL_TXN_SLOT_MIN 4096u
+#define CL_TXN_SLOT_MAX CL_TXN_FILE_MAX
+#define CL_TXN_IMAGE_MAX (2u * CL_TXN_SLOT_MAX) /* largest valid file */
+/* Header byte 27, the write word: counter (mod 128) | durable bit. */
+#define CL_TXN_WCOUNT_MASK 0x7fu
+#define CL_TXN_WDURABLE 0x80u
 
 /* Coordinator-visible state (Kafka's TransactionState). */
 enum cl_txn_status {
@@ -69,6 +80,10 @@ struct cl_txn_state {
     char member[CL_TXN_MEMBER_MAX + 1];
     struct cl_txn_offset *offsets;
     size_t noffsets, offsets_cap;
+    /* The write word (byte 27): filled by read/decode, set by
+     * cl_txn_file_write (callers need not set them).  wcount 0..127. */
+    unsigned wcount;
+    int durable; /* 1: fdatasync'd before its write returned */
 };
 
 /* Zero *st: EMPTY, pid 0, epoch 0, start -1, timeout 60000, no group
@@ -90,8 +105,9 @@ int cl_txn_state_add_offset(struct cl_txn_state *st, const char *topic,
  * [A-Za-z0-9._-]{1,249}, not "." / ".."), else 0. */
 int cl_txn_id_valid(const char *name);
 
-/* Encode st into a cl_io_malloc'd buffer (*lenp bytes).  0, EINVAL (a
- * field out of range, message says which) or ENOMEM.  Pure. */
+/* Encode st into a cl_io_malloc'd buffer (*lenp bytes); byte 27 is
+ * st->wcount & 0x7f | (st->durable ? 0x80 : 0).  0, EINVAL (a field out
+ * of range, message says which) or ENOMEM.  Pure. */
 int cl_txn_encode(const struct cl_txn_state *st, uint8_t **bufp,
                   size_t *lenp, struct cl_err *err);
 /* Decode buf[0, len) into *out (initialised here; free it even on
@@ -102,27 +118,46 @@ int cl_txn_encode(const struct cl_txn_state *st, uint8_t **bufp,
 int cl_txn_decode(const uint8_t *buf, size_t len, const char *rel,
                   struct cl_txn_state *out, struct cl_err *err);
 
-/* Atomically replace rootfd/transactions/<txnid> with st (transactions/
- * made with dmode, then rootfd fsync'd, on first use; file mode fmode):
- * "~tmp.<pid>.<n>" O_EXCL, write, fsync, renameat, fsync of
- * transactions/.  Durable when it returns 0.  A failure before the
- * rename leaves the old file (tmp removed); a failure of the last
- * directory fsync leaves the new file in place, maybe not durable, and is
- * reported.  Sites: txn.mkdir, txn.mkdir.dirsync, txn.dir.open, txn.open,
- * txn.write, txn.fsync, txn.rename, txn.tmp.unlink, txn.dirsync. */
+/* Write st as the newest state of rootfd/transactions/<txnid>.
+ * File missing, or st larger than its slots: the whole file is made anew
+ * (transactions/ made with dmode, then rootfd fsync'd, on first use; file
+ * mode fmode): "~tmp.<pid>.<n>" O_EXCL with slot 0 = st and slot 1 zeros,
+ * fsync, renameat, fsync of transactions/ - always durable.  Otherwise in
+ * place: read both slots (no valid slot: CRAWLLOG_ECORRUPT, or
+ * CRAWLLOG_EVERSION, nothing written); the newer valid slot N is
+ * overwritten if it is not durable, else (after an fdatasync of the file)
+ * the other slot is written; then, if durable, one fdatasync.  Durable
+ * when it returns 0 and durable != 0 (also when it decides to make the
+ * write durable itself: see txn_file.c).  A failed write or sync is
+ * reported (message naming the file) and leaves an earlier state
+ * readable.  Sites: txn.mkdir, txn.mkdir.dirsync, txn.dir.open, txn.open,
+ * txn.write, txn.fsync, txn.rename, txn.tmp.unlink, txn.dirsync (whole
+ * file); txn.dir.open, txn.slot.open, txn.slot.read, txn.slot.presync,
+ * txn.slot.write, txn.slot.fdatasync: in place. */
 int cl_txn_file_write(int rootfd, const char *txnid,
-                      const struct cl_txn_state *st, mode_t fmode,
-                      mode_t dmode, struct cl_err *err);
+                      const struct cl_txn_state *st, int durable,
+                      mode_t fmode, mode_t dmode, struct cl_err *err);
+
+/* Decode a whole file image buf[0, len) (both slots, the rules of
+ * cl_txn_file_read) into *out (initialised here; free it whatever the
+ * result); rel names the file in messages.  For crawllog_verify.  Pure
+ * apart from allocations. */
+int cl_txn_file_decode(const uint8_t *buf, size_t len, const char *rel,
+                       struct cl_txn_state *out, struct cl_err *err);
 
 /* Open rootfd/transactions/ into *dfdp, making it (and fsyncing rootfd)
  * if it is missing.  Sites: txn.mkdir, txn.mkdir.dirsync, txn.dir.open. */
 int cl_txn_dir_open(int rootfd, mode_t dmode, int *dfdp, struct cl_err *err);
 
-/* Read rootfd/transactions/<txnid> into *out (initialised here; free it
- * whatever the result).  CRAWLLOG_ENOENT if absent (or no transactions/),
- * CRAWLLOG_ELOOP for a symlink, CRAWLLOG_ECORRUPT naming the file, byte
- * offset and field, CRAWLLOG_EVERSION, CRAWLLOG_EINVAL (bad txnid).
- * Sites: txn.dir.open, txn.read. */
+/* Read the newest valid slot of rootfd/transactions/<txnid> into *out
+ * (initialised here; free it whatever the result).  CRAWLLOG_ENOENT if
+ * absent (or no transactions/), CRAWLLOG_ELOOP for a symlink,
+ * CRAWLLOG_ECORRUPT naming the file (a bad size, or no valid slot: both
+ * slots' byte offsets, fields and reasons), CRAWLLOG_EVERSION (an intact
+ * slot, or a whole version-1 file, of another version), CRAWLLOG_EINVAL
+ * (bad txnid).  Lock-free against a writer: a slot being written fails
+ * its CRC and the other slot is returned (an older state; callers re-read
+ * under their lock before acting on it).  Sites: txn.dir.open, txn.read. */
 int cl_txn_file_read(int rootfd, const char *txnid, struct cl_txn_state *out,
                      struct cl_err *err);
 

@@ -164,13 +164,14 @@ static int is_open(enum cl_txn_status s)
            s == CL_TXN_PREPARE_ABORT;
 }
 
-/* Drop the partitions and offsets of a finished state. */
+/* Drop the offsets of a finished state; its partitions stay listed (the
+ * producer's next transaction names them again: txn.c). */
 static void clear_txn(struct cl_txn_state *st)
 {
     for (size_t i = 0; i < st->noffsets; i++) {
         cl_io_free(st->offsets[i].metadata);
     }
-    st->nparts = st->noffsets = 0;
+    st->noffsets = 0;
     st->group[0] = st->member[0] = '\0';
     st->generation = -1;
     st->start_ms = -1;
@@ -193,8 +194,10 @@ int cl_txn_finish(crawllog_t *log, const char *id, struct cl_txn_state *st,
     if (rc == 0) {
         st->status = commit ? CL_TXN_COMPLETE_COMMIT : CL_TXN_COMPLETE_ABORT;
         clear_txn(st);
-        rc = cl_txn_file_write(log->rootfd, id, st, log->fmode, log->dmode,
-                               err);
+        /* Not synced: the markers and offsets are durable already; if
+         * this is lost, finishing again repeats them harmlessly. */
+        rc = cl_txn_file_write(log->rootfd, id, st, 0, log->fmode,
+                               log->dmode, err);
     }
     return rc;
 }
@@ -229,6 +232,29 @@ static int stages(const struct cl_txn_state *st, const char *group,
     return topic == NULL;
 }
 
+/* Read id's state holding its state lock shared: a writer holds it
+ * exclusively while it rewrites a slot in place, so the state read is
+ * never one being written.  *st is initialised here. */
+static int read_shared(crawllog_t *log, int dfd, const char *id,
+                       struct cl_txn_state *st, struct cl_err *err)
+{
+    int fd = -1;
+    cl_txn_state_init(st);
+    int rc = cl_txn_lockfile_open(dfd, CL_TXN_LOCK_PREFIX, id, log->fmode,
+                                  &fd, err);
+    if (rc == 0 && (rc = cl_io_lock("txn.state.lock", fd, 0, 1)) != 0) {
+        rc = cl_err_sys(err, -rc, CL_TXN_DIR, "lock ~lock");
+    }
+    if (rc == 0) {
+        cl_txn_state_free(st);
+        rc = cl_txn_file_read(log->rootfd, id, st, err);
+    }
+    if (fd >= 0) {
+        cl_io_close(fd); /* drops the flock */
+    }
+    return rc;
+}
+
 /* What to do with one transactional.id (see recover_one). */
 enum { ONLY_STALE, DECIDED_OR_STALE };
 
@@ -241,7 +267,7 @@ static int recover_one(crawllog_t *log, int dfd, const char *id, int mode,
     struct cl_txn_state st;
     int live = -1, lock = -1, did = 0;
     *pendingp = 0;
-    int rc = cl_txn_file_read(log->rootfd, id, &st, err);
+    int rc = read_shared(log, dfd, id, &st, err);
     if (rc == CRAWLLOG_ENOENT) {
         err->msg[0] = '\0';
         cl_txn_state_free(&st);
@@ -320,7 +346,7 @@ static int for_each(crawllog_t *log, int mode, const char *group,
         if (group != NULL) {
             /* Only transactions staging offsets for the group. */
             struct cl_txn_state st;
-            r = cl_txn_file_read(log->rootfd, names[i], &st, &e1);
+            r = read_shared(log, dfd, names[i], &st, &e1);
             int want = r == 0 && is_open(st.status) &&
                        stages(&st, group, NULL, -1);
             int here = r == 0 && stages(&st, group, topic, partition);

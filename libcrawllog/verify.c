@@ -643,36 +643,13 @@ static int transactions_entry(struct vctx *v, struct walk *w,
     if (!cl_txn_id_valid(name)) { /* "~tmp.<pid>.<n>" too */
         return stray(v, w, name, rel);
     }
-    struct stat sb;
-    int fd = cl_io_openat("verify.open", w->fd, name, O_RDONLY, 0);
-    if (fd < 0) {
-        return sys_fail(v, fd, rel, "open");
-    }
-    rc = cl_io_fstat("verify.stat", fd, &sb);
-    if (rc != 0) {
-        cl_io_close(fd);
-        return sys_fail(v, rc, rel, "stat");
-    }
-    if (sb.st_size > (off_t)CL_TXN_FILE_MAX) {
-        cl_io_close(fd);
-        report(v, rel, "transaction state file larger than %u bytes",
-               CL_TXN_FILE_MAX);
-        return 0;
-    }
-    uint8_t *buf = cl_io_malloc((size_t)sb.st_size + 1);
-    ssize_t n = buf != NULL ? cl_io_pread_all("verify.read", fd, buf,
-                                              (size_t)sb.st_size, 0)
-                            : -ENOMEM;
-    cl_io_close(fd);
-    if (n < 0) {
-        cl_io_free(buf);
-        return sys_fail(v, (int)n, rel, "read");
-    }
     struct cl_txn_state st;
     struct cl_err err = {{0}};
-    rc = cl_txn_decode(buf, (size_t)n, rel, &st, &err);
+    rc = cl_txn_file_read(*(int *)w->ctx, name, &st, &err); /* 2 slots */
     cl_txn_state_free(&st);
-    cl_io_free(buf);
+    if (rc == CRAWLLOG_ENOENT) {
+        return 0; /* removed meanwhile */
+    }
     return rc != 0 ? lib_fail(v, rc, &err) : 0;
 }
 

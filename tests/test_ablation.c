@@ -71,7 +71,8 @@ struct site_verdict {
 #define O "test_offsets"
 #define PD "test_producer_durability"
 #define A "test_ablation"
-#define TX "test_txn_file"
+#define TX "test_txn_slots"
+#define TS "test_txn_slots"
 static const struct site_verdict VERDICTS[] = {
     {"seg.append.fdatasync", NEEDED, D, "acknowledged durable records"},
     {"seg.roll.dirsync", NEEDED, D, "a new segment and the records in it"},
@@ -111,10 +112,15 @@ static const struct site_verdict VERDICTS[] = {
      "with offsets.create.dirsync or offsets.dirsync: the file's name"},
     {"offsets.create.fsync", NOT_NEEDED, A,
      "the first commit's fdatasync covers the header; openers rewrite it"},
-    {"txn.fsync", NEEDED, TX, "a transaction's decision comes back empty"},
-    {"txn.rename", NEEDED, TX, "the decision never replaces the old state"},
-    {"txn.dirsync", NEEDED, TX, "the decision: the old state comes back"},
-    {"txn.mkdir.dirsync", NEEDED, TX, "transactions/ and the first decision"},
+    {"txn.fsync", NEEDED, TX, "a new (or grown) state file comes back empty"},
+    {"txn.rename", NEEDED, TX, "a new state file never replaces the old one"},
+    {"txn.dirsync", NEEDED, TX, "a new state file: the old one (or none) comes back"},
+    {"txn.mkdir.dirsync", NEEDED, TX, "transactions/ and the first state"},
+    {"txn.slot.fdatasync", NEEDED, TS,
+     "a durable in-place write (the decision) comes back as the old state"},
+    {"txn.slot.presync", NEEDED, TS,
+     "a writer that died before its fdatasync: tearing the other slot loses "
+     "the last durable state"},
     {"txn.unlink.dirsync", NOT_NEEDED, TX,
      "only complete transactions are removed: the same state may return"},
 };
@@ -123,6 +129,7 @@ static const struct site_verdict VERDICTS[] = {
 #undef PD
 #undef A
 #undef TX
+#undef TS
 #define NVERDICTS (sizeof(VERDICTS) / sizeof(VERDICTS[0]))
 
 /* Sites whose ablation passed in this run (index into VERDICTS). */

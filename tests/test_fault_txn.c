@@ -4,22 +4,27 @@
  * tests/tools/fp_coverage.sh sees every txn.* site hit.  Built with
  * -DCRAWLLOG_TESTING.
  *
- * Scenarios (the armed call): replace [cl_txn_file_write of a
- * PREPARE_COMMIT state over an ONGOING one], create [the first write:
+ * Scenarios (the armed call): replace [a durable PREPARE_COMMIT state
+ * written in place over an ONGOING one in a file this process made: the
+ * other slot, after the presync], nodurable [the same, not durable: no
+ * sync], over [durable, over a not-durable newest slot: that slot itself,
+ * repaired after a failed write], grow [a state larger than the slots:
+ * the file made anew from the in-place path], create [the first write:
  * transactions/ made], read, remove, list.  A dry run counts each site's
  * hits; then every site x kind (EIO, ENOSPC, EINTR, EACCES; SHORT(3) for
- * the write) x mode (once, :persist) x k = 1 .. hits:
- *  - the code is 0 or the fault's (EINTR: always 0, the wrapper retries);
+ * the writes) x mode (once, :persist) x k = 1 .. hits:
+ *  - the code is 0 or the fault's (EINTR: always 0, the wrapper retries;
+ *    EIO allowed for kinds a call cannot report);
  *  - afterwards (faults off) the file is the old or the new complete
- *    state - the new one whenever the call returned 0, the old one when it
- *    failed before the rename - never torn or missing; no temp file is
- *    left; no file descriptor leaked;
+ *    state - the new one whenever the call returned 0 - never torn or
+ *    missing; no temp file is left; no file descriptor leaked;
  *  - read/list: 0 with the right answer, or the fault's code and nothing.
- * CRASH sweep: the write killed (SIGKILL) at each hit of each site, and
- * torn at each byte count by CRASH(n) on txn.write: old or new complete
- * state afterwards (the dead process's temp file may remain).
- * OOM sweep: malloc=ENOMEM@k over write and read: ENOMEM or success, no
- * leak (LSan).
+ * CRASH sweep: each writing scenario killed (SIGKILL) at every hit of
+ * every site it reaches, and torn at byte counts by CRASH(n) on txn.write
+ * and txn.slot.write: old or new complete state afterwards (the dead
+ * process's temp file may remain).
+ * OOM sweep: malloc=ENOMEM@k over every writing scenario and read:
+ * ENOMEM or success, no leak (LSan).
  * Clean-up sweep (cl_txn_file_cleanup with three dead writers' temp files,
  * our own live one and a look-alike name): every site x kind x mode x k
  * (and malloc=ENOMEM@k): the code is 0 or the fault's, a dead temp file
@@ -50,15 +55,18 @@ static const char *const sites[] = {
     "txn.mkdir",  "txn.mkdir.dirsync", "txn.dir.open",   "txn.open",
     "txn.write",  "txn.fsync",         "txn.rename",     "txn.tmp.unlink",
     "txn.dirsync", "txn.read",         "txn.unlink",     "txn.unlink.dirsync",
-    "txn.list"};
+    "txn.list",   "txn.slot.open",     "txn.slot.read",  "txn.slot.presync",
+    "txn.slot.write", "txn.slot.fdatasync"};
 #define NSITES (sizeof sites / sizeof sites[0])
 
-enum op { OP_REPLACE, OP_CREATE, OP_READ, OP_REMOVE, OP_LIST, OP_N };
+enum op { OP_REPLACE, OP_NODURABLE, OP_OVER, OP_GROW, OP_CREATE, OP_READ,
+          OP_REMOVE, OP_LIST, OP_N };
+#define OP_WRITES OP_CREATE /* OP_REPLACE .. OP_CREATE write */
 
 static struct {
     char dir[4096], txdir[4200];
     long dead; /* a pid that is certainly gone */
-    struct cl_txn_state oldst, newst;
+    struct cl_txn_state oldst, newst, bigst;
     unsigned faults, recoveries, violations, crashes;
 } fx;
 
@@ -75,7 +83,8 @@ static int open_root(void)
     return fd;
 }
 
-/* The directory before op: the old state in place (not for create). */
+/* The directory before op: the old state in a new file (not for
+ * create); for over, then a not-durable copy of it (txn_seq + 1). */
 static void prepare(enum op op)
 {
     struct cl_err err = {""};
@@ -83,7 +92,13 @@ static void prepare(enum op op)
     if (op != OP_CREATE) {
         int root = open_root();
         assert_crawllog_ok(
-            cl_txn_file_write(root, TXID, &fx.oldst, 0600, 0700, &err));
+            cl_txn_file_write(root, TXID, &fx.oldst, 1, 0600, 0700, &err));
+        if (op == OP_OVER) {
+            fx.oldst.txn_seq++;
+            assert_crawllog_ok(cl_txn_file_write(root, TXID, &fx.oldst, 0,
+                                                 0600, 0700, &err));
+            fx.oldst.txn_seq--;
+        }
         close(root);
     }
 }
@@ -97,8 +112,13 @@ static int run(enum op op, int root, struct cl_err *err, int *answer)
     *answer = 1;
     switch (op) {
     case OP_REPLACE:
+    case OP_OVER:
     case OP_CREATE:
-        return cl_txn_file_write(root, TXID, &fx.newst, 0600, 0700, err);
+        return cl_txn_file_write(root, TXID, &fx.newst, 1, 0600, 0700, err);
+    case OP_NODURABLE:
+        return cl_txn_file_write(root, TXID, &fx.newst, 0, 0600, 0700, err);
+    case OP_GROW:
+        return cl_txn_file_write(root, TXID, &fx.bigst, 0, 0600, 0700, err);
     case OP_READ:
         rc = cl_txn_file_read(root, TXID, &st, err);
         *answer = rc == 0 ? st.status == fx.oldst.status &&
@@ -129,7 +149,8 @@ static int outcome(void)
         r = 1;
     } else if (rc == 0 && st.status == fx.newst.status &&
                st.nparts == fx.newst.nparts &&
-               st.noffsets == fx.newst.noffsets) {
+               (st.noffsets == fx.newst.noffsets ||
+                st.noffsets == fx.bigst.noffsets)) {
         r = 2;
     }
     cl_txn_state_free(&st);
@@ -174,6 +195,9 @@ static void judge(enum op op, const char *spec, int rc, int fired, int err_code,
     }
     switch (op) {
     case OP_REPLACE:
+    case OP_NODURABLE:
+    case OP_OVER:
+    case OP_GROW:
     case OP_CREATE:
         if (out != 2 && (rc == 0 || renamed || out != (op == OP_CREATE ? 0
                                                                        : 1))) {
@@ -203,6 +227,8 @@ static const struct {
              {"EINTR", 0},                {"EACCES", CRAWLLOG_EPERM},
              {"SHORT(3)", CRAWLLOG_ENOSPC}};
 
+static int reached[NSITES];
+
 static void sweep_op(enum op op)
 {
     uint64_t hits[NSITES];
@@ -214,12 +240,14 @@ static void sweep_op(enum op op)
     assert_crawllog_ok(run(op, root, &err, &answer));
     for (size_t s = 0; s < NSITES; s++) {
         hits[s] = cl_fp_hits(sites[s]);
+        reached[s] |= hits[s] > 0;
     }
     close(root);
     for (size_t s = 0; s < NSITES; s++) {
         for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
             if (strncmp(kinds[k].spec, "SHORT", 5) == 0 &&
-                strcmp(sites[s], "txn.write") != 0) {
+                strcmp(sites[s], "txn.write") != 0 &&
+                strcmp(sites[s], "txn.slot.write") != 0) {
                 continue;
             }
             for (int persist = 0; persist < 2; persist++) {
@@ -235,6 +263,9 @@ static void sweep_op(enum op op)
                     assert_int_equal(cl_fp_set(spec), 0);
                     int rc = run(op, root, &err, &answer);
                     uint64_t rn = cl_fp_hits("txn.dirsync");
+                    for (size_t r = 0; r < NSITES; r++) {
+                        reached[r] |= cl_fp_hits(sites[r]) > 0;
+                    }
                     cl_fp_clear();
                     if (cl_fault_count_fds() != fds) {
                         violation(spec, "file descriptor leaked", "");
@@ -255,6 +286,11 @@ static void test_fault_txn_io_sweep(void **state)
         sweep_op((enum op)op);
     }
     /* Every site was reached by some scenario. */
+    for (size_t s = 0; s < NSITES; s++) {
+        if (!reached[s]) {
+            fail_msg("site %s never reached", sites[s]);
+        }
+    }
     assert_int_equal(fx.violations, 0);
 }
 
@@ -284,15 +320,21 @@ static void test_fault_txn_oom_sweep(void **state)
     assert_int_equal(fx.violations, 0);
 }
 
-/* Child: arm spec, write the new state; a CRASH kills it. */
+/* Child: arm the spec, run the writing scenario; a CRASH kills it. */
+struct crash {
+    enum op op;
+    char spec[64];
+};
+
 static void crash_child(void *arg)
 {
+    const struct crash *c = arg;
     struct cl_err err = {""};
+    int answer;
     int root = open(fx.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     cl_fp_clear();
-    cl_test_check(root >= 0 && cl_fp_set(arg) == 0);
-    cl_test_check(cl_txn_file_write(root, TXID, &fx.newst, 0600, 0700,
-                                    &err) == 0);
+    cl_test_check(root >= 0 && cl_fp_set(c->spec) == 0);
+    cl_test_check(run(c->op, root, &err, &answer) == 0);
 }
 
 /* After a crash: the clean-up removes the dead writer's temp file, if
@@ -308,50 +350,77 @@ static void crash_cleanup(const char *spec, int out)
     }
 }
 
+/* Kill op by c->spec; the state must be old or new (missing only for
+ * create); returns outcome(). */
+static int crash_one(struct crash *c)
+{
+    prepare(c->op);
+    cl_test_assert_killed_by(cl_test_fork_run(crash_child, c), SIGKILL);
+    fx.crashes++;
+    int out = outcome();
+    if (out < 0 || (c->op != OP_CREATE && out == 0)) {
+        violation(c->spec, "after the crash: ", out < 0 ? "damaged"
+                                                        : "missing");
+    }
+    return out;
+}
+
 static void test_fault_txn_crash_sweep(void **state)
 {
-    static const char *const wsites[] = {"txn.dir.open", "txn.open",
-                                         "txn.write", "txn.fsync",
-                                         "txn.rename", "txn.dirsync"};
+    struct cl_err err = {""};
+    int answer;
     (void)state;
-    for (int op = OP_REPLACE; op <= OP_CREATE; op++) {
-        for (size_t s = 0; s < sizeof wsites / sizeof wsites[0] + 2; s++) {
-            char spec[64];
-            if (s < sizeof wsites / sizeof wsites[0]) {
-                snprintf(spec, sizeof spec, "%s=CRASH", wsites[s]);
-            } else if (op == OP_CREATE) {
-                snprintf(spec, sizeof spec, "txn.mkdir%s=CRASH",
-                         s == 6 ? "" : ".dirsync");
-            } else {
-                continue;
+    for (int op = OP_REPLACE; op <= OP_WRITES; op++) {
+        uint64_t hits[NSITES];
+        prepare((enum op)op);
+        int root = open_root();
+        cl_fp_clear();
+        assert_crawllog_ok(run((enum op)op, root, &err, &answer));
+        for (size_t s = 0; s < NSITES; s++) {
+            hits[s] = cl_fp_hits(sites[s]);
+        }
+        cl_fp_clear();
+        close(root);
+        for (size_t s = 0; s < NSITES; s++) {
+            for (uint64_t at = 1; at <= hits[s]; at++) {
+                struct crash c = {(enum op)op, ""};
+                snprintf(c.spec, sizeof c.spec, "%s=CRASH@%llu", sites[s],
+                         (unsigned long long)at);
+                crash_cleanup(c.spec, crash_one(&c));
             }
-            prepare((enum op)op);
-            int st = cl_test_fork_run(crash_child, spec);
-            cl_test_assert_killed_by(st, SIGKILL);
-            fx.crashes++;
-            int out = outcome();
-            if (out < 0 || (op == OP_REPLACE && out == 0)) {
-                violation(spec, "after the crash: ", out < 0 ? "damaged"
-                                                              : "missing");
-            }
-            crash_cleanup(spec, out);
         }
     }
-    /* Torn temp file at every length: the name keeps the old state. */
-    for (int n = 0; n < 200; n += 7) {
-        char spec[64];
-        snprintf(spec, sizeof spec, "txn.write=CRASH(%d)", n);
-        prepare(OP_REPLACE);
-        cl_test_assert_killed_by(cl_test_fork_run(crash_child, spec),
-                                 SIGKILL);
-        fx.crashes++;
-        if (outcome() != 1) {
-            violation(spec, "torn write changed the state", "");
+    /* Torn writes at every 7th length: of the temp file (create, grow:
+     * the old state or none, and a temp file left), of a slot (the old
+     * state - the other slot, or for over the repaired or durable one -
+     * until all L bytes are written, then the new one). */
+    uint8_t *enc = NULL;
+    size_t len = 0;
+    assert_crawllog_ok(cl_txn_encode(&fx.newst, &enc, &len, &err));
+    cl_io_free(enc);
+    static const struct {
+        enum op op;
+        const char *site;
+        int temp, out;
+    } torn[] = {{OP_CREATE, "txn.write", 1, 0},
+                {OP_GROW, "txn.write", 1, 1},
+                {OP_REPLACE, "txn.slot.write", 0, 1},
+                {OP_OVER, "txn.slot.write", 0, 1},
+                {OP_NODURABLE, "txn.slot.write", 0, 1}};
+    for (size_t t = 0; t < sizeof torn / sizeof torn[0]; t++) {
+        for (int n = 0; n < 200; n += 7) {
+            struct crash c = {torn[t].op, ""};
+            snprintf(c.spec, sizeof c.spec, "%s=CRASH(%d)", torn[t].site, n);
+            int out = crash_one(&c);
+            int want = torn[t].temp || (size_t)n < len ? torn[t].out : 2;
+            if (out != want) {
+                violation(c.spec, "torn write: wrong state", "");
+            }
+            if (temps_left() != torn[t].temp) {
+                violation(c.spec, "temp files after a torn write", "");
+            }
+            crash_cleanup(c.spec, out);
         }
-        if (temps_left() != 1) {
-            violation(spec, "no torn temp file to clean up", "");
-        }
-        crash_cleanup(spec, 1);
     }
     assert_int_equal(fx.violations, 0);
 }
@@ -525,6 +594,22 @@ static int setup(void **state)
         cl_txn_state_add_offset(&fx.newst, "in", 0, 10, "meta") != 0) {
         return -1;
     }
+    /* newst with two 4095-byte metadata more: L > 8 KiB (grow). */
+    char meta[CL_TXN_META_MAX + 1];
+    memset(meta, 'x', CL_TXN_META_MAX);
+    meta[CL_TXN_META_MAX] = '\0';
+    cl_txn_state_init(&fx.bigst);
+    fx.bigst.producer_id = 1;
+    fx.bigst.status = CL_TXN_PREPARE_COMMIT;
+    strcpy(fx.bigst.group, "g");
+    fx.bigst.generation = 3;
+    if (cl_txn_state_add_part(&fx.bigst, "a", 0, 5) != 0 ||
+        cl_txn_state_add_part(&fx.bigst, "b", 1, 9) != 0 ||
+        cl_txn_state_add_offset(&fx.bigst, "in", 0, 10, meta) != 0 ||
+        cl_txn_state_add_offset(&fx.bigst, "in", 1, 10, meta) != 0 ||
+        cl_txn_state_add_offset(&fx.bigst, "in", 2, 10, meta) != 0) {
+        return -1;
+    }
     return 0;
 }
 
@@ -534,6 +619,7 @@ static int teardown(void **state)
            fx.faults, fx.recoveries, fx.crashes, fx.violations);
     cl_txn_state_free(&fx.oldst);
     cl_txn_state_free(&fx.newst);
+    cl_txn_state_free(&fx.bigst);
     cl_fp_clear();
     return cl_test_tmpdir_teardown(state);
 }

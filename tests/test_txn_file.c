@@ -6,9 +6,12 @@
  * file, never a crash or a wrong state), hostile fields under a valid
  * CRC (refused, counts before any allocation: malloc hits counted),
  * writer bounds, names, absent files, listing, failpoints at every site
- * (old or new complete file, no temp left), and a power-loss ablation
- * with the shadow image: the PREPARE_COMMIT write survives, and is lost
- * without its fsync, its directory fsync or transactions/'s first fsync.
+ * (old or new complete file, no temp left; a torn in-place write puts
+ * the old slot back), the exact bytes of a fresh two-slot file and of a
+ * not-durable write into slot 1, every torn tail and bit flip of either
+ * slot (the other one read; both: ECORRUPT naming both), bad sizes.  The
+ * slot rule over many writes, grow, hostile slot lengths and power loss:
+ * test_txn_slots.c.
  * Built with -DCRAWLLOG_TESTING.
  */
 #include "helpers.h"
@@ -26,7 +29,6 @@
 #include "bytes.h"
 #include "crc32c.h"
 #include "io.h"
-#include "io_shadow.h"
 #include "txn_file.h"
 
 #define TXID "app-1.tx"
@@ -71,6 +73,10 @@ static void expect_equal(const struct cl_txn_state *a,
     assert_int_equal(a->status, b->status);
     assert_true(a->txn_seq == b->txn_seq);
     assert_true(a->start_ms == b->start_ms);
+    if (b->wcount != 0) { /* the write word, when the test knows it */
+        assert_int_equal(a->wcount, b->wcount);
+        assert_int_equal(a->durable, b->durable);
+    }
     assert_int_equal(a->nparts, b->nparts);
     for (size_t i = 0; i < a->nparts; i++) {
         assert_string_equal(a->parts[i].topic, b->parts[i].topic);
@@ -117,7 +123,7 @@ static void test_txn_file_empty_bytes(void **state)
 {
     struct cl_err err = {""};
     struct cl_txn_state st;
-    uint8_t want[66] = "CLTXNSTA";
+    uint8_t want[8192] = "CLTXNSTA";
     char path[4096];
     size_t len = 0;
     int root = open_root(state);
@@ -125,12 +131,17 @@ static void test_txn_file_empty_bytes(void **state)
     cl_txn_state_init(&st);
     st.producer_id = 5;
     st.epoch = 1;
-    assert_crawllog_ok(cl_txn_file_write(root, TXID, &st, 0600, 0700, &err));
-    /* Built by hand: header, empty group and member, CRC. */
-    cl_put_u32(want + 8, 1);
+    st.wcount = 99; /* ignored by the writer */
+    assert_crawllog_ok(
+        cl_txn_file_write(root, TXID, &st, 0, 0600, 0700, &err));
+    /* Built by hand: slot 0 = header, empty group and member, CRC; the
+     * write word 0x81 (counter 1, durable: a new file always is); slot 1
+     * zeros. */
+    cl_put_u32(want + 8, 2);
     cl_put_u32(want + 12, 66);
     cl_put_u64(want + 16, 5);
     cl_put_u16(want + 24, 1);
+    want[27] = 0x81;
     cl_put_u64(want + 40, UINT64_MAX); /* start -1 */
     cl_put_u32(want + 52, UINT32_MAX); /* generation -1 */
     cl_put_u32(want + 56, 60000);      /* timeout */
@@ -140,6 +151,24 @@ static void test_txn_file_empty_bytes(void **state)
     assert_int_equal(len, sizeof want);
     assert_memory_equal(bytes, want, sizeof want);
     free(bytes);
+    st.wcount = 1;
+    st.durable = 1;
+    expect_read(root, 0, &st);
+    /* Not durable: slot 1, write word 0x02; slot 0 untouched. */
+    st.txn_seq = 1;
+    assert_crawllog_ok(
+        cl_txn_file_write(root, TXID, &st, 0, 0600, 0700, &err));
+    bytes = cl_test_read_file(path, &len);
+    assert_int_equal(len, sizeof want);
+    assert_memory_equal(bytes, want, 4096);
+    cl_put_u64(want + 32, 1);
+    want[27] = 0x02;
+    cl_put_u32(want + 62, cl_crc32c(0, want, 62));
+    assert_memory_equal(bytes + 4096, want, 66);
+    assert_memory_equal(bytes + 4096 + 66, want + 66, 4096 - 66);
+    free(bytes);
+    st.wcount = 2;
+    st.durable = 0;
     expect_read(root, 0, &st);
     /* transactions/ holds the file only (no temp). */
     cl_test_path(path, sizeof path, CL_TEST_DIR(state), "transactions");
@@ -158,15 +187,15 @@ static void test_txn_file_typical_round_trip(void **state)
         st.status = (enum cl_txn_status)s;
         st.txn_seq++;
         assert_crawllog_ok(
-            cl_txn_file_write(root, TXID, &st, 0600, 0700, &err));
+            cl_txn_file_write(root, TXID, &st, 1, 0600, 0700, &err));
         expect_read(root, 0, &st);
     }
     /* Replace with another state; list; remove. */
     cl_txn_state_init(&st2);
     st2.producer_id = 9;
-    assert_crawllog_ok(cl_txn_file_write(root, TXID, &st2, 0600, 0700, &err));
+    assert_crawllog_ok(cl_txn_file_write(root, TXID, &st2, 1, 0600, 0700, &err));
     expect_read(root, 0, &st2);
-    assert_crawllog_ok(cl_txn_file_write(root, "b", &st, 0600, 0700, &err));
+    assert_crawllog_ok(cl_txn_file_write(root, "b", &st, 1, 0600, 0700, &err));
     char **names = NULL;
     size_t n = 0;
     assert_crawllog_ok(cl_txn_file_list(root, &names, &n, &err));
@@ -221,7 +250,7 @@ static void test_txn_file_maximal_round_trip(void **state)
     memset(st.group, 'g', CL_TXN_NAME_MAX);
     st.generation = INT32_MAX;
     memset(st.member, '~', CL_TXN_MEMBER_MAX);
-    assert_crawllog_ok(cl_txn_file_write(root, TXID, &st, 0600, 0700, &err));
+    assert_crawllog_ok(cl_txn_file_write(root, TXID, &st, 1, 0600, 0700, &err));
     expect_read(root, 0, &st);
     /* More metadata: over 64 MiB, refused, the file stays. */
     for (size_t i = 2500; i < 5000; i++) {
@@ -229,7 +258,7 @@ static void test_txn_file_maximal_round_trip(void **state)
         st.offsets[i].metadata = cl_io_strdup(meta);
         assert_non_null(st.offsets[i].metadata);
     }
-    assert_crawllog_rc(cl_txn_file_write(root, TXID, &st, 0600, 0700, &err),
+    assert_crawllog_rc(cl_txn_file_write(root, TXID, &st, 1, 0600, 0700, &err),
                        CRAWLLOG_EINVAL);
     cl_txn_state_free(&st);
     free(meta);
@@ -240,40 +269,87 @@ static void test_txn_file_maximal_round_trip(void **state)
 /* Damage                                                                  */
 /* ---------------------------------------------------------------------- */
 
+/* Slot 0 the typical state (durable), slot 1 a newer one (not durable):
+ * every torn tail (bytes [cut, L) complemented) and every bit flip of
+ * one slot leaves the other; both damaged: ECORRUPT naming both slots;
+ * every wrong file size: ECORRUPT. */
 static void test_txn_file_every_truncation_and_flip(void **state)
 {
     static const unsigned char masks[] = {0x01, 0x02, 0x04, 0x08, 0x10,
                                           0x20, 0x40, 0x80, 0xff};
+    static const off_t sizes[] = {0, 1, 66, 4096, 8191, 8193, 12288, 16385};
     struct cl_err err = {""};
-    struct cl_txn_state st;
+    struct cl_txn_state st[2];
     char path[4096];
-    size_t len = 0;
+    size_t len = 0, n = 0;
     int root = open_root(state);
 
-    typical(&st);
-    assert_crawllog_ok(cl_txn_file_write(root, TXID, &st, 0600, 0700, &err));
-    char *orig = cl_test_read_file(file_path(state, path, sizeof path), &len);
-    for (size_t cut = 0; cut < len; cut++) {
+    typical(&st[0]);
+    typical(&st[1]);
+    st[1].txn_seq = 43;
+    st[1].status = CL_TXN_PREPARE_COMMIT;
+    assert_crawllog_ok(
+        cl_txn_file_write(root, TXID, &st[0], 1, 0600, 0700, &err));
+    assert_crawllog_ok(
+        cl_txn_file_write(root, TXID, &st[1], 0, 0600, 0700, &err));
+    st[0].wcount = 1;
+    st[0].durable = 1;
+    st[1].wcount = 2;
+    uint8_t *orig = cl_test_read_file(file_path(state, path, sizeof path),
+                                      &len);
+    uint8_t *buf = malloc(len);
+    assert_int_equal(len, 8192);
+    assert_non_null(buf);
+    for (int k = 0; k < 2; k++) {
+        uint8_t *slot = buf + k * 4096;
+        size_t l = cl_get_u32(orig + k * 4096 + 12);
+        assert_true(l > 66 && l < 4096);
+        for (size_t cut = 0; cut < l; cut++) {
+            memcpy(buf, orig, len);
+            for (size_t i = cut; i < l; i++) {
+                slot[i] = (uint8_t)~slot[i];
+            }
+            cl_test_write_file(path, buf, len);
+            expect_read(root, 0, &st[1 - k]);
+            n++;
+        }
+        for (size_t i = 0; i < l; i++) {
+            for (size_t m = 0; m < sizeof masks; m++) {
+                memcpy(buf, orig, len);
+                slot[i] ^= masks[m];
+                cl_test_write_file(path, buf, len);
+                expect_read(root, 0, &st[1 - k]);
+                n++;
+            }
+        }
+    }
+    /* Both slots damaged (the same byte of each): ECORRUPT, both named. */
+    for (size_t i = 0; i < 80; i++) {
+        struct cl_txn_state got;
+        memcpy(buf, orig, len);
+        buf[i] ^= 0x10;
+        buf[4096 + i] ^= 0x10;
+        cl_test_write_file(path, buf, len);
+        assert_crawllog_rc(cl_txn_file_read(root, TXID, &got, &err),
+                           CRAWLLOG_ECORRUPT);
+        cl_txn_state_free(&got);
+        assert_non_null(strstr(err.msg, REL ": slot 0: byte "));
+        assert_non_null(strstr(err.msg, "; slot 1: byte "));
+    }
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         cl_test_write_file(path, orig, len);
-        cl_test_truncate(path, (off_t)cut);
+        cl_test_truncate(path, sizes[i]);
         expect_read(root, CRAWLLOG_ECORRUPT, NULL);
     }
     cl_test_write_file(path, orig, len);
-    cl_test_truncate(path, (off_t)len + 1);
-    expect_read(root, CRAWLLOG_ECORRUPT, NULL);
-    for (size_t i = 0; i < len; i++) {
-        for (size_t m = 0; m < sizeof masks; m++) {
-            cl_test_write_file(path, orig, len);
-            cl_test_flip_byte(path, (off_t)i, masks[m]);
-            expect_read(root, CRAWLLOG_ECORRUPT, NULL);
-        }
-    }
-    cl_test_write_file(path, orig, len);
-    expect_read(root, 0, &st);
-    print_message("txn_file: %zu truncations, %zu flips: all ECORRUPT\n",
-                  len + 1, len * sizeof masks);
+    expect_read(root, 0, &st[1]);
+    print_message("txn_file: %zu torn tails and flips of one slot: the "
+                  "other read\n", n);
+    free(buf);
     free(orig);
-    cl_txn_state_free(&st);
+    cl_txn_state_free(&st[0]);
+    cl_txn_state_free(&st[1]);
+    close(root);
 }
 
 /* Patch one field of an encoded typical state, fix the CRC (and the
@@ -306,12 +382,13 @@ static void test_txn_file_hostile_fields(void **state)
     assert_int_equal(enc[g], strlen("crawlers"));
     assert_int_equal(cl_get_u16(enc + o0part + 12), 1);
     const struct hostile cases[] = {
-        {"version 2", 8, 2, 4, CRAWLLOG_EVERSION, 1},
+        {"version 1", 8, 1, 4, CRAWLLOG_EVERSION, 1},
+        {"version 3", 8, 3, 4, CRAWLLOG_EVERSION, 1},
         {"pid < 0", 16, UINT64_MAX, 8, CRAWLLOG_ECORRUPT, 1},
         {"epoch < 0", 24, 0x8000, 2, CRAWLLOG_ECORRUPT, 1},
         {"state 6", 26, 6, 1, CRAWLLOG_ECORRUPT, 1},
         {"state 255", 26, 255, 1, CRAWLLOG_ECORRUPT, 1},
-        {"reserved", 27, 1, 1, CRAWLLOG_ECORRUPT, 1},
+        {"write word 0xff", 27, 0xff, 1, CRAWLLOG_OK, 0},
         {"parts 2^32-1", 28, UINT32_MAX, 4, CRAWLLOG_ECORRUPT, 1},
         {"parts 100001", 28, 100001, 4, CRAWLLOG_ECORRUPT, 1},
         {"parts 99999", 28, 99999, 4, CRAWLLOG_ECORRUPT, 1},
@@ -377,6 +454,10 @@ static void test_txn_file_hostile_fields(void **state)
         /* Bad header fields and counts that cannot fit in the file:
          * refused before any allocation (smaller wrong counts allocate
          * at most what the file's bytes can hold). */
+        if (h->off == 27) { /* the write word: counter 127, durable */
+            assert_int_equal(out.wcount, 127);
+            assert_int_equal(out.durable, 1);
+        }
         if (h->off == 28 && h->noalloc) { /* names the field */
             assert_non_null(strstr(err.msg, "byte 28: partition count"));
         }
@@ -403,7 +484,7 @@ static void test_txn_file_hostile_counts_no_alloc(void **state)
     (void)state;
     assert_non_null(buf);
     memcpy(buf, CL_TXN_MAGIC, 8);
-    cl_put_u32(buf + 8, 1);
+    cl_put_u32(buf + 8, CL_TXN_VERSION);
     cl_put_u32(buf + 12, (uint32_t)len);
     cl_put_u32(buf + 28, 100000);
     cl_put_u32(buf + 48, 100000);
@@ -443,7 +524,7 @@ static void test_txn_file_names_and_absence(void **state)
         struct cl_txn_state o;
         assert_int_equal(cl_txn_id_valid(badids[i]), 0);
         assert_crawllog_rc(
-            cl_txn_file_write(root, badids[i], &st, 0600, 0700, &err),
+            cl_txn_file_write(root, badids[i], &st, 1, 0600, 0700, &err),
             CRAWLLOG_EINVAL);
         assert_crawllog_rc(cl_txn_file_read(root, badids[i], &o, &err),
                            CRAWLLOG_EINVAL);
@@ -452,11 +533,11 @@ static void test_txn_file_names_and_absence(void **state)
     }
     /* Invalid in-memory states are refused by the writer. */
     st.status = (enum cl_txn_status)6;
-    assert_crawllog_rc(cl_txn_file_write(root, TXID, &st, 0600, 0700, &err),
+    assert_crawllog_rc(cl_txn_file_write(root, TXID, &st, 1, 0600, 0700, &err),
                        CRAWLLOG_EINVAL);
     cl_txn_state_init(&st);
     strcpy(st.member, "m"); /* member without a group */
-    assert_crawllog_rc(cl_txn_file_write(root, TXID, &st, 0600, 0700, &err),
+    assert_crawllog_rc(cl_txn_file_write(root, TXID, &st, 1, 0600, 0700, &err),
                        CRAWLLOG_EINVAL);
     cl_txn_state_init(&st);
     assert_crawllog_rc(cl_txn_state_add_part(&st, "a/b", 0, 0),
@@ -467,7 +548,7 @@ static void test_txn_file_names_and_absence(void **state)
                        CRAWLLOG_EINVAL);
     expect_read(root, CRAWLLOG_ENOENT, NULL); /* nothing written */
     /* The listing skips temp files and strangers. */
-    assert_crawllog_ok(cl_txn_file_write(root, "z", &st, 0600, 0700, &err));
+    assert_crawllog_ok(cl_txn_file_write(root, "z", &st, 1, 0600, 0700, &err));
     cl_test_path(path, sizeof path, CL_TEST_DIR(state),
                  "transactions/~tmp.1.0");
     cl_test_write_file(path, "x", 1);
@@ -495,11 +576,23 @@ static void test_txn_file_names_and_absence(void **state)
 /* Failpoints                                                              */
 /* ---------------------------------------------------------------------- */
 
+/* Every write site fails once (EIO, ENOSPC, SHORT(5)): the code, the
+ * file name in the message, no temp file, and the state read afterwards:
+ * the old one, or the new one after a failed final sync (the new bytes
+ * are in place, maybe not durable).  Whole-file sites: the file is made
+ * anew (the state does not exist); in-place sites: old state written by
+ * a fresh file first, so that the presync is reached. */
 static void test_txn_file_failpoint_each_site(void **state)
 {
-    static const char *const sites[] = {"txn.dir.open", "txn.open",
-                                        "txn.write",    "txn.fsync",
-                                        "txn.rename",   "txn.dirsync"};
+    static const struct {
+        const char *site;
+        int create, after; /* after: the new state is read afterwards */
+    } sites[] = {{"txn.dir.open", 1, 0},   {"txn.open", 1, 0},
+                 {"txn.write", 1, 0},      {"txn.fsync", 1, 0},
+                 {"txn.rename", 1, 0},     {"txn.dirsync", 1, 1},
+                 {"txn.dir.open", 0, 0},   {"txn.slot.open", 0, 0},
+                 {"txn.slot.read", 0, 0},  {"txn.slot.presync", 0, 0},
+                 {"txn.slot.write", 0, 0}, {"txn.slot.fdatasync", 0, 1}};
     static const char *const kinds[] = {"EIO", "ENOSPC", "SHORT(5)"};
     struct cl_err err = {""};
     struct cl_txn_state oldst, newst;
@@ -511,27 +604,65 @@ static void test_txn_file_failpoint_each_site(void **state)
     oldst.status = CL_TXN_ONGOING;
     typical(&newst);
     newst.status = CL_TXN_PREPARE_COMMIT;
+    assert_crawllog_ok(cl_txn_file_write(root, TXID, &oldst, 1, 0600, 0700,
+                                         &err)); /* makes transactions/ */
     for (size_t s = 0; s < sizeof sites / sizeof sites[0]; s++) {
         for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
             char spec[64];
-            int after = strcmp(sites[s], "txn.dirsync") == 0;
-            assert_crawllog_ok(
-                cl_txn_file_write(root, TXID, &oldst, 0600, 0700, &err));
-            snprintf(spec, sizeof spec, "%s=%s", sites[s], kinds[k]);
+            (void)cl_txn_file_remove(root, TXID, &err);
+            if (!sites[s].create) {
+                assert_crawllog_ok(cl_txn_file_write(root, TXID, &oldst, 1,
+                                                     0600, 0700, &err));
+            }
+            snprintf(spec, sizeof spec, "%s=%s", sites[s].site, kinds[k]);
             cl_fp_clear();
             assert_int_equal(cl_fp_set(spec), 0);
-            int rc = cl_txn_file_write(root, TXID, &newst, 0600, 0700, &err);
-            assert_int_equal(cl_fp_hits(sites[s]), 1);
+            int rc = cl_txn_file_write(root, TXID, &newst, 1, 0600, 0700,
+                                       &err);
+            assert_true(cl_fp_hits(sites[s].site) >= 1);
             cl_fp_clear();
-            assert_true(rc == CRAWLLOG_EIO || rc == CRAWLLOG_ENOSPC);
+            if (rc != CRAWLLOG_EIO && rc != CRAWLLOG_ENOSPC) {
+                fail_msg("%s: %s", spec, crawllog_err_name(rc));
+            }
             assert_true(strstr(err.msg, REL) != NULL ||
                         strstr(err.msg, "transactions") != NULL);
-            assert_int_equal(cl_test_count_entries(dir), 1);
-            expect_read(root, 0, after ? &newst : &oldst);
+            assert_int_equal(cl_test_count_entries(dir),
+                             sites[s].create && !sites[s].after ? 0 : 1);
+            if (sites[s].create && !sites[s].after) {
+                expect_read(root, CRAWLLOG_ENOENT, NULL);
+            } else {
+                expect_read(root, 0, sites[s].after ? &newst : &oldst);
+            }
         }
     }
-    /* Reading: the three reads of the file, the directory open. */
-    for (int k = 1; k <= 3; k++) {
+    /* A torn write over a not-durable newest slot puts its old bytes
+     * back: the state before the call is read, not the durable one. */
+    cl_fp_clear(); /* newest: newst, its fdatasync failed: presync */
+    assert_crawllog_ok(cl_txn_file_write(root, TXID, &oldst, 1, 0600, 0700,
+                                         &err));
+    assert_int_equal(cl_fp_hits("txn.slot.presync"), 1);
+    oldst.txn_seq = 7; /* newest: synced by this process: no presync */
+    assert_crawllog_ok(cl_txn_file_write(root, TXID, &oldst, 0, 0600, 0700,
+                                         &err));
+    assert_int_equal(cl_fp_hits("txn.slot.presync"), 1);
+    assert_int_equal(cl_fp_hits("txn.slot.fdatasync"), 1);
+    cl_fp_clear();
+    assert_int_equal(cl_fp_set("txn.slot.write=SHORT(30)"), 0);
+    assert_crawllog_rc(cl_txn_file_write(root, TXID, &newst, 1, 0600, 0700,
+                                         &err), CRAWLLOG_ENOSPC);
+    assert_int_equal(cl_fp_hits("txn.slot.write"), 2);
+    cl_fp_clear();
+    expect_read(root, 0, &oldst);
+    /* The repair fails too: the durable state of the other slot. */
+    assert_int_equal(
+        cl_fp_set("txn.slot.write=SHORT(30);txn.slot.write=EIO@2"), 0);
+    assert_crawllog_rc(cl_txn_file_write(root, TXID, &newst, 1, 0600, 0700,
+                                         &err), CRAWLLOG_ENOSPC);
+    cl_fp_clear();
+    oldst.txn_seq = 0;
+    expect_read(root, 0, &oldst);
+    /* Reading: the four reads of the file (open, fstat, two slots). */
+    for (int k = 1; k <= 4; k++) {
         char spec[64];
         snprintf(spec, sizeof spec, "txn.read=EIO@%d", k);
         assert_int_equal(cl_fp_set(spec), 0);
@@ -542,21 +673,22 @@ static void test_txn_file_failpoint_each_site(void **state)
     assert_crawllog_ok(cl_txn_file_remove(root, TXID, &err));
     assert_int_equal(rmdir(dir), 0);
     assert_int_equal(cl_fp_set("txn.mkdir=ENOSPC"), 0);
-    assert_crawllog_rc(cl_txn_file_write(root, TXID, &newst, 0600, 0700, &err),
+    assert_crawllog_rc(cl_txn_file_write(root, TXID, &newst, 1, 0600, 0700, &err),
                        CRAWLLOG_ENOSPC);
     cl_fp_clear();
     assert_int_equal(cl_test_exists(dir), 0);
     assert_int_equal(cl_fp_set("txn.mkdir.dirsync=EIO"), 0);
-    assert_crawllog_rc(cl_txn_file_write(root, TXID, &newst, 0600, 0700, &err),
+    assert_crawllog_rc(cl_txn_file_write(root, TXID, &newst, 1, 0600, 0700, &err),
                        CRAWLLOG_EIO);
     cl_fp_clear();
     expect_read(root, CRAWLLOG_ENOENT, NULL);
     /* The retry (directory there already) succeeds. */
-    assert_crawllog_ok(cl_txn_file_write(root, TXID, &newst, 0600, 0700, &err));
+    assert_crawllog_ok(cl_txn_file_write(root, TXID, &newst, 1, 0600, 0700, &err));
     /* A taken temp name is retried with the next counter. */
+    assert_crawllog_ok(cl_txn_file_remove(root, TXID, &err));
     cl_fp_clear();
     assert_int_equal(cl_fp_set("txn.open=EEXIST@1"), 0);
-    assert_crawllog_ok(cl_txn_file_write(root, TXID, &oldst, 0600, 0700, &err));
+    assert_crawllog_ok(cl_txn_file_write(root, TXID, &oldst, 1, 0600, 0700, &err));
     assert_int_equal(cl_fp_hits("txn.open"), 2);
     cl_fp_clear();
     expect_read(root, 0, &oldst);
@@ -581,116 +713,6 @@ static void test_txn_file_failpoint_each_site(void **state)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Power loss                                                              */
-/* ---------------------------------------------------------------------- */
-
-/* Child: shadow <real>, write ONGOING (first=0: before arming) then
- * PREPARE_COMMIT with fp armed, then die.  first=1: the PREPARE_COMMIT
- * write is the first (creates transactions/), armed.  first=2: write
- * COMPLETE_COMMIT, then remove the file with fp armed. */
-static _Noreturn void power_child(const struct cl_test_shadow_run *r,
-                                  const char *fp, int first)
-{
-    struct cl_err err = {""};
-    struct cl_txn_state st;
-    cl_fp_clear();
-    if (cl_shadow_enable(r->real, r->shadow) != 0) {
-        _exit(10);
-    }
-    int root = open(r->real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    cl_txn_state_init(&st);
-    st.status = first == 2 ? CL_TXN_COMPLETE_COMMIT : CL_TXN_ONGOING;
-    if (root < 0 ||
-        (first != 1 && cl_txn_file_write(root, TXID, &st, 0600, 0700, &err))) {
-        _exit(11);
-    }
-    if (fp != NULL && cl_fp_set(fp) != 0) {
-        _exit(12);
-    }
-    st.status = CL_TXN_PREPARE_COMMIT;
-    if ((first == 2 ? cl_txn_file_remove(root, TXID, &err)
-                    : cl_txn_file_write(root, TXID, &st, 0600, 0700, &err)) !=
-        0) {
-        _exit(13);
-    }
-    raise(SIGKILL);
-    _exit(14);
-}
-
-/* Run power_child in a forked, shadowed process that dies by SIGKILL, then
- * read the durable image: the code, and *status if 0. */
-static int power_run(void **state, const char *tag, const char *fp, int first,
-                     int *status)
-{
-    struct cl_test_shadow_run r;
-    struct cl_err err = {""};
-    struct cl_txn_state st;
-    cl_test_shadow_run_init(&r, CL_TEST_DIR(state), tag);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        power_child(&r, fp, first);
-    }
-    int ws;
-    assert_int_equal(waitpid(pid, &ws, 0), pid);
-    cl_test_assert_killed_by(ws, SIGKILL);
-    assert_int_equal(cl_shadow_image(r.shadow, r.img, CL_SHADOW_DURABLE, 0), 0);
-    int root = open(r.img, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    assert_true(root >= 0);
-    int rc = cl_txn_file_read(root, TXID, &st, &err);
-    *status = (int)st.status;
-    cl_txn_state_free(&st);
-    close(root);
-    return rc;
-}
-
-static void test_txn_file_power_loss(void **state)
-{
-    int s = -1;
-    /* Durable: the decision survives, first write or replacement. */
-    assert_crawllog_ok(power_run(state, "ok", NULL, 0, &s));
-    assert_int_equal(s, CL_TXN_PREPARE_COMMIT);
-    assert_crawllog_ok(power_run(state, "ok-first", NULL, 1, &s));
-    assert_int_equal(s, CL_TXN_PREPARE_COMMIT);
-    /* No fsync of the file: the renamed name has no content. */
-    assert_crawllog_rc(power_run(state, "fsync", "txn.fsync=SKIP:persist", 0,
-                                 &s),
-                       CRAWLLOG_ECORRUPT);
-    /* No directory fsync: the old ONGOING state comes back. */
-    assert_crawllog_ok(
-        power_run(state, "dirsync", "txn.dirsync=SKIP:persist", 0, &s));
-    assert_int_equal(s, CL_TXN_ONGOING);
-    assert_crawllog_rc(
-        power_run(state, "dirsync1", "txn.dirsync=SKIP:persist", 1, &s),
-        CRAWLLOG_ENOENT);
-    /* No rename: the decision never replaces the old state. */
-    assert_crawllog_ok(
-        power_run(state, "rename", "txn.rename=SKIP:persist", 0, &s));
-    assert_int_equal(s, CL_TXN_ONGOING);
-    /* No fsync of the data directory after mkdir: transactions/ gone. */
-    assert_crawllog_rc(power_run(state, "mkdir", "txn.mkdir.dirsync=SKIP", 1,
-                                 &s),
-                       CRAWLLOG_ENOENT);
-}
-
-/* The unlink's directory fsync is not needed: a file is removed only once
- * its transaction is complete, so without that fsync the image holds
- * either no file or the same complete state - never anything else. */
-static void test_txn_file_power_loss_remove(void **state)
-{
-    int s = -1;
-    assert_crawllog_rc(power_run(state, "rm", NULL, 2, &s), CRAWLLOG_ENOENT);
-    int rc = power_run(state, "rm-skip", "txn.unlink.dirsync=SKIP:persist", 2,
-                       &s);
-    if (rc != CRAWLLOG_ENOENT) {
-        assert_crawllog_ok(rc);
-        assert_int_equal(s, CL_TXN_COMPLETE_COMMIT);
-    }
-}
-
-/* ---------------------------------------------------------------------- */
 /* Clean-up of dead writers' temp files                                    */
 /* ---------------------------------------------------------------------- */
 
@@ -704,7 +726,7 @@ static void killed_writer(void *arg)
     typical(&st);
     cl_fp_clear();
     cl_test_check(root >= 0 && cl_fp_set(((void **)arg)[1]) == 0);
-    (void)cl_txn_file_write(root, TXID, &st, 0600, 0700, &err);
+    (void)cl_txn_file_write(root, "k", &st, 1, 0600, 0700, &err); /* new */
     cl_test_checkf(0, "the writer was not killed");
 }
 
@@ -774,7 +796,7 @@ static void test_txn_file_cleanup(void **state)
     assert_int_equal(cl_test_exists(dir), 0);
     cl_txn_state_init(&st);
     st.status = CL_TXN_ONGOING;
-    assert_crawllog_ok(cl_txn_file_write(root, TXID, &st, 0600, 0700, &err));
+    assert_crawllog_ok(cl_txn_file_write(root, TXID, &st, 1, 0600, 0700, &err));
     /* Writers killed after making their temp file (torn, whole, before
      * the rename) leave it behind. */
     for (size_t i = 0; i < 3; i++) {
@@ -838,7 +860,7 @@ static void test_txn_file_cleanup(void **state)
     assert_int_equal(cl_test_count_entries(dir), before - 5);
     /* A later write and read still work beside the leftovers. */
     st.status = CL_TXN_PREPARE_ABORT;
-    assert_crawllog_ok(cl_txn_file_write(root, TXID, &st, 0600, 0700, &err));
+    assert_crawllog_ok(cl_txn_file_write(root, TXID, &st, 1, 0600, 0700, &err));
     expect_read(root, 0, &st);
     cl_txn_state_free(&st);
     close(root);
@@ -856,7 +878,7 @@ static void test_txn_file_cleanup_failures(void **state)
 
     cl_test_path(dir, sizeof dir, CL_TEST_DIR(state), "transactions");
     cl_txn_state_init(&st);
-    assert_crawllog_ok(cl_txn_file_write(root, TXID, &st, 0600, 0700, &err));
+    assert_crawllog_ok(cl_txn_file_write(root, TXID, &st, 1, 0600, 0700, &err));
     snprintf(own, sizeof own, "~tmp.%ld.0", (long)getpid());
     plant(state, own);
     static const struct {
@@ -927,8 +949,6 @@ int main(void)
         cl_test_unit_fp(test_txn_file_hostile_counts_no_alloc),
         cl_test_unit_fp(test_txn_file_names_and_absence),
         cl_test_unit_fp(test_txn_file_failpoint_each_site),
-        cl_test_unit_fp(test_txn_file_power_loss),
-        cl_test_unit_fp(test_txn_file_power_loss_remove),
         cl_test_unit_fp(test_txn_file_cleanup),
         cl_test_unit_fp(test_txn_file_cleanup_failures),
     };
