@@ -11,28 +11,37 @@
  * a new instance fences the older ones (their appends fail under the
  * partition lock, their state changes below).
  *
- * A transaction:
+ * A transaction (durable: fdatasync'd before the step goes on; the state
+ * file is two slots written in place, txn_file.c, so a durable write is
+ * one fdatasync and a not-durable one none):
  *  1. begin: local only.
- *  2. the first send to a partition records it in the state file, durably,
- *     with state ONGOING, BEFORE the data is written (AddPartitionsToTxn):
- *     whoever finishes the transaction later knows every partition that
- *     may hold its data.  Its batches carry the transactional attribute.
- *  3. send_offsets: the group's offsets are staged in the state file
- *     (durably), then the consumer's ownership of their partitions is
- *     checked under the group lock (after the write: a later owner of the
- *     partitions reads the staged offsets and waits, cl_txn_stabilize, or
- *     the check fails here: CRAWLLOG_EGENERATION, KIP-447's fencing).
- *  4. commit: the producer's buffers are written and every partition of
- *     the transaction fdatasync'd; under the state lock, not fenced, the
- *     generation checked again, PREPARE_COMMIT is written (durable: the
- *     decision); COMMIT markers (durable), the staged offsets, and
- *     COMPLETE_COMMIT follow (cl_txn_finish's steps).  A failure after the
+ *  2. its first send, and the first send to a partition not listed,
+ *     writes the state ONGOING naming the partition, durably, BEFORE the
+ *     record is written (AddPartitionsToTxn): whoever finishes the
+ *     transaction later knows every partition that may hold its records.
+ *     The list is kept from one transaction to the next (sticky), so a
+ *     steady pipeline makes that write once per transaction.  Its batches
+ *     carry the transactional attribute.
+ *  3. send_offsets: the group's offsets are staged in the state file (not
+ *     durable, visible to every process at once), then the consumer's
+ *     ownership of their partitions is checked under the group lock (after
+ *     the write: a later owner of the partitions reads the staged offsets
+ *     and waits, cl_txn_stabilize, or the check fails here:
+ *     CRAWLLOG_EGENERATION, KIP-447's fencing).
+ *  4. commit: the producer's buffers are written and every partition it
+ *     wrote to fdatasync'd; under the state lock, not fenced, the
+ *     ownership checked again, the list cut to the partitions written to,
+ *     PREPARE_COMMIT is written (durable: the decision); COMMIT markers
+ *     (durable), the offsets (durable), and COMPLETE_COMMIT (not durable:
+ *     if it is lost, finishing again repeats the markers and offsets
+ *     harmlessly) follow (cl_txn_finish's steps).  A failure after the
  *     decision leaves the producer failed (every call fails): the next
  *     instance or crawllog_open() completes the transaction.  A new
  *     transaction on top of missing markers would let its marker decide
  *     the old records, so the producer must not go on.
- *  5. abort: ABORT markers (durable) then COMPLETE_ABORT; a failure leaves
- *     the producer failed for the same reason.
+ *  5. abort: ABORT markers (durable) to the partitions written to, then
+ *     COMPLETE_ABORT; a failure leaves the producer failed for the same
+ *     reason.
  *
  * Invariants: at most one transaction open per producer; the in-memory
  * state equals the last state written by this instance (nobody else
