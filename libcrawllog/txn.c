@@ -209,7 +209,7 @@ static void end_txn(struct cl_txn *t, enum cl_txn_status status)
 static int api_fail(crawllog_producer_t *prod, int rc,
                     const struct cl_err *err)
 {
-    return cl_producer_fail(prod, rc, err);
+    return prod != NULL ? cl_producer_fail(prod, rc, err) : rc;
 }
 
 /* ---- life --------------------------------------------------------------- */
@@ -456,6 +456,9 @@ void cl_txn_send_failed(crawllog_producer_t *prod, int rc)
 static int enter(crawllog_producer_t *prod, int need_open, struct cl_txn **tp,
                  struct cl_err *err)
 {
+    if (prod == NULL) {
+        return CRAWLLOG_EINVAL;
+    }
     struct cl_txn *t = prod->txn;
     if (t == NULL) {
         return cl_errf(err, CRAWLLOG_EMISUSE, "the producer is not "
@@ -474,9 +477,6 @@ static int enter(crawllog_producer_t *prod, int need_open, struct cl_txn **tp,
 int crawllog_txn_begin(crawllog_producer_t *prod)
 {
     struct cl_err err = {""};
-    if (prod == NULL) {
-        return CRAWLLOG_EINVAL;
-    }
     struct cl_txn *t = NULL;
     int rc = enter(prod, 0, &t, &err);
     if (rc != 0) {
@@ -605,11 +605,9 @@ int crawllog_txn_send_offsets(crawllog_producer_t *prod,
                               size_t count)
 {
     struct cl_err err = {""};
-    if (prod == NULL) {
-        return CRAWLLOG_EINVAL;
-    }
     struct cl_txn *t = NULL;
-    int rc = check_offsets(md, offsets, count, &err);
+    int rc = prod == NULL ? CRAWLLOG_EINVAL
+                          : check_offsets(md, offsets, count, &err);
     if (rc == 0) {
         rc = enter(prod, 1, &t, &err);
     }
@@ -698,9 +696,6 @@ static int make_data_durable(struct cl_txn *t, struct cl_err *err)
 int crawllog_txn_commit(crawllog_producer_t *prod)
 {
     struct cl_err err = {""};
-    if (prod == NULL) {
-        return CRAWLLOG_EINVAL;
-    }
     struct cl_txn *t = NULL;
     int rc = enter(prod, 1, &t, &err);
     if (rc != 0) {
@@ -763,9 +758,6 @@ int crawllog_txn_commit(crawllog_producer_t *prod)
 int crawllog_txn_abort(crawllog_producer_t *prod)
 {
     struct cl_err err = {""};
-    if (prod == NULL) {
-        return CRAWLLOG_EINVAL;
-    }
     struct cl_txn *t = NULL;
     int rc = enter(prod, 1, &t, &err);
     if (rc != 0) {

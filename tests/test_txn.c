@@ -669,10 +669,6 @@ static void test_rebalance_keeps_owned(void **state)
     cl_test_close_verify(log, dir);
 }
 
-#define T(f)                                                                   \
-    cmocka_unit_test_setup_teardown(f, cl_test_fast_tmpdir_setup,              \
-                                    cl_test_tmpdir_teardown)
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {

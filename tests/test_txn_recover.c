@@ -347,10 +347,6 @@ static void test_pending_offsets_delay_start(void **state)
     cl_test_close_verify(log, dir);
 }
 
-#define T(f)                                                                   \
-    cmocka_unit_test_setup_teardown(f, cl_test_fast_tmpdir_setup,              \
-                                    cl_test_tmpdir_teardown)
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {

@@ -253,4 +253,9 @@ static inline crawllog_t *setup_log(const char *dir, int32_t parts_in)
     return log;
 }
 
+/* A test entry run in a fresh directory on tmpfs when there is one. */
+#define T(f)                                                                   \
+    cmocka_unit_test_setup_teardown(f, cl_test_fast_tmpdir_setup,              \
+                                    cl_test_tmpdir_teardown)
+
 #endif /* CL_TEST_TXN_UTIL_H */
