@@ -21,6 +21,7 @@
  * Prints "fault-txn-read: faults=F recoveries=R violations=V".
  */
 #include "helpers.h"
+#include "txn_batches.h"
 #include "helpers_fault.h"
 
 #include <inttypes.h>
@@ -44,61 +45,11 @@ static int got[MAXV];
 static size_t ngot;
 static crawllog_reader_t *rd; /* between run and post */
 
-struct app {
-    uint8_t *buf;
-    size_t len;
-    int64_t base;
-};
-
-static int app_op(struct cl_partition *part, void *arg, struct cl_err *err)
-{
-    struct app *a = arg;
-    return cl_partition_append(part, a->buf, a->len, 1, CRAWLLOG_SYNC_WRITTEN,
-                               &a->base, err);
-}
-
-static int64_t append_raw(crawllog_t *log, uint8_t *buf, size_t len)
-{
-    struct cl_err err = {{0}};
-    struct app a = {buf, len, -1};
-    assert_int_equal(cl_log_with_partition(log, "t", 0, app_op, &a, &err), 0);
-    return a.base;
-}
-
-static int64_t append_data(crawllog_t *log, int64_t pid, int n, int first)
-{
-    crawllog_record_t recs[4];
-    char vals[4][16];
-    uint8_t buf[1024];
-    for (int i = 0; i < n; i++) {
-        snprintf(vals[i], sizeof(vals[i]), "v%d", first + i);
-        memset(&recs[i], 0, sizeof(recs[i]));
-        recs[i].value = vals[i];
-        recs[i].value_len = strlen(vals[i]);
-        recs[i].timestamp = 1000;
-    }
-    struct cl_batch_meta meta = CL_BATCH_META_NONE;
-    if (pid >= 0) {
-        meta.producer_id = pid;
-        meta.producer_epoch = 0;
-        meta.attributes = CL_BATCH_ATTR_TRANSACTIONAL;
-    }
-    size_t len = cl_record_batch_encode(buf, sizeof(buf), recs, (size_t)n,
-                                        1000, &meta);
-    assert_true(len > 0);
-    return append_raw(log, buf, len);
-}
-
-static void append_marker(crawllog_t *log, int64_t pid, int type)
-{
-    struct cl_err err = {{0}};
-    unsigned char *buf;
-    size_t len;
-    assert_int_equal(
-        cl_control_encode(0, pid, 0, type, 0, 1000, &buf, &len, &err), 0);
-    append_raw(log, buf, len);
-    cl_io_free(buf);
-}
+/* The raw batch builders of tests/txn_batches.h, on this file's topic. */
+#define append_data(log, pid, n, first)                                        \
+    txnb_append_data((log), "t", (pid), (n), (first))
+#define append_marker(log, pid, type)                                          \
+    txnb_append_marker((log), "t", (pid), (type))
 
 /* Records of rd available now into got[]; the first error. */
 static int drain(crawllog_reader_t *r)

@@ -32,6 +32,7 @@
 #include "control.h"
 #include "crawllog_migrate.h"
 #include "helpers.h"
+#include "txn_batches.h"
 #include "io.h"
 #include "log.h"
 #include "reader.h"
@@ -43,68 +44,11 @@
 
 /* ---- building a partition ------------------------------------------- */
 
-struct app {
-    uint8_t *buf;
-    size_t len;
-    int64_t base;
-};
-
-static int app_op(struct cl_partition *part, void *arg, struct cl_err *err)
-{
-    struct app *a = arg;
-    return cl_partition_append(part, a->buf, a->len, 1, CRAWLLOG_SYNC_WRITTEN,
-                               &a->base, err);
-}
-
-static int64_t append_raw(crawllog_t *log, uint8_t *buf, size_t len)
-{
-    struct cl_err err = {{0}};
-    struct app a = {buf, len, -1};
-    int rc = cl_log_with_partition(log, TOPIC, 0, app_op, &a, &err);
-    if (rc != 0) {
-        fail_msg("append: %s", err.msg);
-    }
-    return a.base;
-}
-
-/* n records "v<first>".."v<first+n-1>" of producer pid (-1: not
- * transactional).  Returns the base offset. */
-static int64_t append_data(crawllog_t *log, int64_t pid, int n, int first)
-{
-    crawllog_record_t recs[8];
-    char vals[8][16];
-    uint8_t buf[2048];
-    assert_true(n >= 1 && n <= 8);
-    for (int i = 0; i < n; i++) {
-        snprintf(vals[i], sizeof(vals[i]), "v%d", first + i);
-        memset(&recs[i], 0, sizeof(recs[i]));
-        recs[i].value = vals[i];
-        recs[i].value_len = strlen(vals[i]);
-        recs[i].timestamp = 1000;
-    }
-    struct cl_batch_meta meta = CL_BATCH_META_NONE;
-    if (pid >= 0) {
-        meta.producer_id = pid;
-        meta.producer_epoch = 0;
-        meta.attributes = CL_BATCH_ATTR_TRANSACTIONAL;
-    }
-    size_t len = cl_record_batch_encode(buf, sizeof(buf), recs, (size_t)n,
-                                        1000, &meta);
-    assert_true(len > 0);
-    return append_raw(log, buf, len);
-}
-
-static int64_t append_marker(crawllog_t *log, int64_t pid, int type)
-{
-    struct cl_err err = {{0}};
-    unsigned char *buf;
-    size_t len;
-    assert_int_equal(
-        cl_control_encode(0, pid, 0, type, 0, 1000, &buf, &len, &err), 0);
-    int64_t base = append_raw(log, buf, len);
-    cl_io_free(buf);
-    return base;
-}
+/* The raw batch builders of tests/txn_batches.h, on this file's topic. */
+#define append_data(log, pid, n, first)                                        \
+    txnb_append_data((log), TOPIC, (pid), (n), (first))
+#define append_marker(log, pid, type)                                          \
+    txnb_append_marker((log), TOPIC, (pid), (type))
 
 static crawllog_t *open_topic(void **state, const char *segbytes)
 {
