@@ -116,7 +116,9 @@ TSAN_ENV = TSAN_OPTIONS=halt_on_error=1 TEST_WRAPPER='$(TSAN_WRAPPER)'
 # only); everything else in libcrawllog/ is the library.
 CLI_SRC := $(wildcard libcrawllog/crawllog_cli.c)
 CLI_SRCS := $(CLI_SRC) $(sort $(wildcard libcrawllog/cli_*.c))
-LIB_SRCS := $(filter-out $(CLI_SRCS),$(sort $(wildcard libcrawllog/*.c)))
+# kafka_*.c: the optional Kafka backend, built only by `make kafka`.
+KAFKA_SRCS := $(sort $(wildcard libcrawllog/kafka_*.c))
+LIB_SRCS := $(filter-out $(CLI_SRCS) $(KAFKA_SRCS),$(sort $(wildcard libcrawllog/*.c)))
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_NAMES := $(patsubst tests/%.c,%,$(TEST_SRCS))
 EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
@@ -226,6 +228,101 @@ $(GEN_CONFDOC): tests/tools/gen_confdoc.c $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(APP_CFLAGS) -Ilibcrawllog $(LDFLAGS) $(DEPFLAGS) -MF $@.d \
 	    -MT $@ -o $@ $< $(STATIC_LIB) -pthread
+
+# ---------------------------------------------------------------------------
+# Optional Kafka backend: `make kafka` (Debian's librdkafka-dev)
+# ---------------------------------------------------------------------------
+# The same core objects, with kafka_*.o instead of backend_none.o, into
+# $(KAFKA_DIR)/libcrawllog.a (link it with -lrdkafka -pthread); the crawllog
+# tool and the examples linked with it.  `make test-kafka` runs
+# tests/test_conformance.c against librdkafka's mock cluster plus
+# tests/kafka/test_*.c.  The default build never needs librdkafka.
+KAFKA_DIR = $(BUILDDIR)/kafka
+KAFKA_LIBS = -lrdkafka
+KAFKA_H = /usr/include/librdkafka/rdkafka.h
+KAFKA_CORE_OBJS = $(filter-out %/backend_none.o,$(LIB_OBJS))
+KAFKA_OBJS = $(patsubst libcrawllog/%.c,$(KAFKA_DIR)/obj/%.o,$(KAFKA_SRCS))
+KAFKA_LIB = $(KAFKA_DIR)/libcrawllog.a
+KAFKA_CLI = $(KAFKA_DIR)/crawllog
+KAFKA_EXAMPLES = $(patsubst examples/%.c,$(KAFKA_DIR)/examples/%,$(EXAMPLE_SRCS))
+KAFKA_TESTDIR = $(KAFKA_DIR)/test
+KAFKA_TEST_SRCS := tests/test_conformance.c $(sort $(wildcard tests/kafka/test_*.c))
+KAFKA_TEST_NAMES := $(patsubst %.c,%,$(notdir $(KAFKA_TEST_SRCS)))
+KAFKA_TEST_LIB_OBJS = $(filter-out %/backend_none.o,$(TEST_LIB_OBJS)) \
+    $(patsubst libcrawllog/%.c,$(KAFKA_TESTDIR)/obj/%.o,$(KAFKA_SRCS))
+KAFKA_TEST_LIB = $(KAFKA_TESTDIR)/libcrawllog_kafka_test.a
+KAFKA_TOOLS = $(KAFKA_DIR)/tools/kafka_mock
+
+.PHONY: kafka kafka-deps test-kafka
+kafka: kafka-deps
+	@$(MAKE) --no-print-directory $(KAFKA_LIB) $(KAFKA_CLI) $(KAFKA_EXAMPLES) $(KAFKA_TOOLS)
+
+kafka-deps: deps
+	@if [ ! -f $(KAFKA_H) ]; then \
+	    echo "kafka-deps: $(KAFKA_H) missing: installing librdkafka-dev"; \
+	    if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	    elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+	    else echo "kafka-deps: not root and no sudo: install librdkafka-dev" >&2; \
+	         exit 1; fi; \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive \
+	        apt-get install -y librdkafka-dev || { $$SUDO apt-get update && \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive \
+	        apt-get install -y librdkafka-dev; } || exit 1; \
+	fi
+
+$(KAFKA_DIR)/obj/%.o: libcrawllog/%.c
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(KAFKA_LIB): $(KAFKA_CORE_OBJS) $(KAFKA_OBJS) $(BUILDDIR)/obj/.objects
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $(KAFKA_CORE_OBJS) $(KAFKA_OBJS)
+
+$(KAFKA_CLI): $(patsubst libcrawllog/%.c,$(BUILDDIR)/obj/%.o,$(CLI_SRCS)) $(KAFKA_LIB)
+	$(LINK) -o $@ $^ $(KAFKA_LIBS) -pthread
+
+$(KAFKA_DIR)/examples/%: examples/%.c $(KAFKA_LIB) $(CRAWLEX_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(APP_CFLAGS) -Iexamples/crawl $(LDFLAGS) $(DEPFLAGS) -MF $@.d \
+	    -MT $@ -o $@ $< $(CRAWLEX_LIB) $(KAFKA_LIB) $(KAFKA_LIBS) -pthread
+
+$(KAFKA_DIR)/tools/%: tests/tools/%.c
+	@mkdir -p $(@D)
+	$(CC) $(APP_CFLAGS) $(LDFLAGS) $(DEPFLAGS) -MF $@.d -MT $@ -o $@ $< \
+	    $(KAFKA_LIBS) -pthread
+
+$(KAFKA_TESTDIR)/obj/%.o: libcrawllog/%.c
+	@mkdir -p $(@D)
+	$(CC) $(TESTLIB_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(KAFKA_TEST_LIB): $(KAFKA_TEST_LIB_OBJS) $(TESTDIR)/obj/.objects
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $(KAFKA_TEST_LIB_OBJS)
+
+$(KAFKA_TESTDIR)/tobj/test_conformance.o: tests/test_conformance.c
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -DCL_TEST_KAFKA $(DEPFLAGS) -c -o $@ $<
+
+$(KAFKA_TESTDIR)/tobj/%.o: tests/kafka/%.c
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -DCL_TEST_KAFKA $(DEPFLAGS) -c -o $@ $<
+
+$(KAFKA_TESTDIR)/test_%: $(KAFKA_TESTDIR)/tobj/test_%.o $(TEST_HELPERS) \
+                         $(KAFKA_TEST_LIB) $(CRAWLEX_TEST_LIB)
+	$(LINK) -o $@ $^ -lcmocka $(KAFKA_LIBS) -pthread
+
+# The Kafka suite: the conformance tests on librdkafka's mock cluster and
+# the backend's own tests (tests/kafka/), with the kafka-built tool and
+# examples (CRAWLLOG_KAFKA_CLI, CRAWLLOG_KAFKA_EXAMPLES, KAFKA_MOCK).
+test-kafka: kafka
+	@st=0; \
+	$(MAKE) --no-print-directory -k $(addprefix $(KAFKA_TESTDIR)/,$(KAFKA_TEST_NAMES)) || st=1; \
+	env CRAWLLOG_KAFKA_CLI=$(KAFKA_CLI) CRAWLLOG_KAFKA_EXAMPLES=$(KAFKA_DIR)/examples \
+	    KAFKA_MOCK=$(KAFKA_DIR)/tools/kafka_mock \
+	    tests/run_tests.sh '$(KAFKA_TESTDIR)' $(KAFKA_TEST_NAMES) || st=1; \
+	exit $$st
 
 # ---------------------------------------------------------------------------
 # Test build (-DCRAWLLOG_TESTING), parameterised by TESTDIR

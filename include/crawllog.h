@@ -101,13 +101,14 @@ CRAWLLOG_API const char *crawllog_version_str(void);
     XX(ESEQUENCE, -20, "producer sequence out of order")                     \
     XX(EFENCED, -21, "fenced by a newer instance")                           \
     XX(EPARTITION, -22, "partitioner returned an invalid partition")         \
-    XX(EABORT, -23, "the transaction must be aborted")
+    XX(EABORT, -23, "the transaction must be aborted")                       \
+    XX(ENOTSUP, -24, "not supported by this backend")
 
 typedef enum crawllog_err {
 #define CRAWLLOG_ERR_ENUM_(name, code, desc) CRAWLLOG_##name = (code),
     CRAWLLOG_ERRORS(CRAWLLOG_ERR_ENUM_)
 #undef CRAWLLOG_ERR_ENUM_
-    CRAWLLOG_ERR_END_ = -24 /* one below the last code; not an error */
+    CRAWLLOG_ERR_END_ = -25 /* one below the last code; not an error */
 } crawllog_err_t;
 
 /** Size of an errstr buffer that always holds the whole message. */

@@ -63,6 +63,7 @@ static const char *const reset_names[] = {"earliest", "latest", "error",
                                           NULL};
 static const char *const isolation_names[] = {"read_uncommitted",
                                               "read_committed", NULL};
+static const char *const backend_names[] = {"file", "kafka", NULL};
 static const char *const strategy_names[] = {"range", "roundrobin",
                                              "cooperative-sticky", NULL};
 
@@ -73,6 +74,13 @@ static const char *const strategy_names[] = {"range", "roundrobin",
 /* Modes: a minimum of 0700 (0600) with a maximum of 0777 means every
  * accepted value has the owner bits 0700 (0600) set. */
 static const struct prop props[CL_CONF__COUNT] = {
+    [CL_CONF_BACKEND] = {"backend", PROP_ENUM, 0, 0, 1, 0, SCOPE_LOG,
+        "`file`: the location given to crawllog_open() is a data directory; "
+        "`kafka`: it is a Kafka cluster (`host:port[,host:port]`, like a "
+        "`kafka://` location; needs a library built with `make kafka`, see "
+        "docs/SCALING.md).  Properties `kafka.<name>` (any scope) are "
+        "handed to librdkafka as `<name>` by the Kafka backend and ignored "
+        "by the file backend.", backend_names},
     [CL_CONF_LOG_DIR_CREATE] = {"log.dir.create", PROP_BOOL, 1, 0, 1, 0,
         SCOPE_LOG, "Create the data directory if it is missing.", NULL},
     [CL_CONF_LOG_DIR_MODE] = {"log.dir.mode", PROP_MODE, 0700, 0700, 0777,
@@ -267,7 +275,68 @@ struct crawllog_conf_s {
     int64_t val[CL_CONF__COUNT];        /* valid where set[k] */
     unsigned char set[CL_CONF__COUNT];  /* 1: explicitly set */
     char names[NAME_SLOTS][CRAWLLOG_TOPIC_NAME_MAX + 1]; /* PROP_NAME */
+    size_t nkafka;                      /* kafka.* pass-through */
+    struct {
+        char name[CL_CONF_KAFKA_NAME_MAX + 1];
+        char value[CL_CONF_KAFKA_VALUE_MAX + 1];
+    } kafka[CL_CONF_KAFKA_MAX];
 };
+
+#define KAFKA_PREFIX "kafka."
+
+/* The slot of kafka.<name> on conf, -1 if not set. */
+static int kafka_find(const crawllog_conf_t *conf, const char *name)
+{
+    for (size_t i = 0; i < conf->nkafka; i++) {
+        if (strcmp(conf->kafka[i].name, name) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* Set kafka.<name> (name without the prefix). */
+static int kafka_set(crawllog_conf_t *conf, const char *name,
+                     const char *value, struct cl_err *err)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > CL_CONF_KAFKA_NAME_MAX ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789._-") != n) {
+        return cl_errf(err, CRAWLLOG_EINVAL,
+                       "kafka.%.64s: not a librdkafka property name (1 to %d "
+                       "of [a-z0-9._-])", name, CL_CONF_KAFKA_NAME_MAX);
+    }
+    if (strlen(value) > CL_CONF_KAFKA_VALUE_MAX) {
+        return cl_errf(err, CRAWLLOG_EINVAL,
+                       "kafka.%s: value longer than %d bytes", name,
+                       CL_CONF_KAFKA_VALUE_MAX);
+    }
+    int i = kafka_find(conf, name);
+    if (i < 0) {
+        if (conf->nkafka == CL_CONF_KAFKA_MAX) {
+            return cl_errf(err, CRAWLLOG_EINVAL,
+                           "kafka.%s: more than %d kafka.* properties", name,
+                           CL_CONF_KAFKA_MAX);
+        }
+        i = (int)conf->nkafka++;
+        memcpy(conf->kafka[i].name, name, n + 1);
+    }
+    snprintf(conf->kafka[i].value, sizeof(conf->kafka[i].value), "%s",
+             value);
+    return 0;
+}
+
+size_t cl_conf_kafka_count(const crawllog_conf_t *conf)
+{
+    return conf != NULL ? conf->nkafka : 0;
+}
+
+void cl_conf_kafka_at(const crawllog_conf_t *conf, size_t i,
+                      const char **namep, const char **valuep)
+{
+    *namep = conf->kafka[i].name;
+    *valuep = conf->kafka[i].value;
+}
 
 static int find_prop(const char *name)
 {
@@ -515,7 +584,11 @@ static int dump_lines(const crawllog_conf_t *conf, int scope, char **textp)
     struct sbuf sb;
     /* A line is a name (< 32 bytes), '=', at most 20 digits or a name
      * value, and '\n'. */
-    if (sb_init(&sb, CL_CONF__COUNT * (64 + CRAWLLOG_TOPIC_NAME_MAX) + 1,
+    if (sb_init(&sb,
+                CL_CONF__COUNT * (64 + CRAWLLOG_TOPIC_NAME_MAX) +
+                    (scope < 0 ? conf->nkafka : 0) *
+                        (sizeof(conf->kafka[0]) + 16) +
+                    1,
                 textp) != 0) {
         return CRAWLLOG_ENOMEM;
     }
@@ -526,6 +599,10 @@ static int dump_lines(const crawllog_conf_t *conf, int scope, char **textp)
         char vs[CRAWLLOG_TOPIC_NAME_MAX + 1];
         format_prop(conf, k, vs, sizeof(vs));
         sb_printf(&sb, "%s=%s\n", props[k].name, vs);
+    }
+    for (size_t i = 0; scope < 0 && i < conf->nkafka; i++) {
+        sb_printf(&sb, KAFKA_PREFIX "%s=%s\n", conf->kafka[i].name,
+                  conf->kafka[i].value);
     }
     return 0;
 }
@@ -577,6 +654,10 @@ CRAWLLOG_API int crawllog_conf_set(crawllog_conf_t *conf, const char *name,
     if (conf == NULL || name == NULL || value == NULL) {
         rc = cl_errf(&err, CRAWLLOG_EINVAL, "%s is NULL",
                      conf == NULL ? "conf" : name == NULL ? "name" : "value");
+    } else if (strncmp(name, KAFKA_PREFIX, strlen(KAFKA_PREFIX)) == 0) {
+        rc = kafka_set(conf, name + strlen(KAFKA_PREFIX), value, &err);
+        cl_err_copy(errstr, errstr_size, rc != 0 ? err.msg : "");
+        return rc;
     } else if (k < 0) {
         rc = cl_errf(&err, CRAWLLOG_EINVAL, "no such property \"%.64s\"%s",
                      name, strlen(name) > 64 ? "..." : "");
@@ -608,11 +689,18 @@ CRAWLLOG_API int crawllog_conf_get(const crawllog_conf_t *conf,
         return CRAWLLOG_EINVAL;
     }
     int k = find_prop(name);
-    if (k < 0) {
+    char vs[CL_CONF_KAFKA_VALUE_MAX + 1];
+    if (strncmp(name, KAFKA_PREFIX, strlen(KAFKA_PREFIX)) == 0) {
+        int i = kafka_find(conf, name + strlen(KAFKA_PREFIX));
+        if (i < 0) {
+            return CRAWLLOG_EINVAL;
+        }
+        snprintf(vs, sizeof(vs), "%s", conf->kafka[i].value);
+    } else if (k < 0) {
         return CRAWLLOG_EINVAL;
+    } else {
+        format_prop(conf, k, vs, sizeof(vs));
     }
-    char vs[CRAWLLOG_TOPIC_NAME_MAX + 1];
-    format_prop(conf, k, vs, sizeof(vs));
     size_t need = strlen(vs) + 1;
     size_t have = *sizep;
     *sizep = need;

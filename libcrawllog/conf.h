@@ -17,6 +17,7 @@
 
 /* In property-table order (also the order of dumps and serialisations). */
 enum cl_conf_key {
+    CL_CONF_BACKEND,
     CL_CONF_LOG_DIR_CREATE,
     CL_CONF_LOG_DIR_MODE,
     CL_CONF_LOG_FILE_MODE,
@@ -70,6 +71,25 @@ enum cl_conf_key {
 #define CL_CONF_RESET_ERROR 2
 #define CL_CONF_ISOLATION_READ_UNCOMMITTED 0
 #define CL_CONF_ISOLATION_READ_COMMITTED 1
+#define CL_CONF_BACKEND_FILE 0
+#define CL_CONF_BACKEND_KAFKA 1
+
+/* Pass-through properties "kafka.<name>" (any scope): kept verbatim for
+ * the Kafka backend, which hands <name>=value to librdkafka (and reports a
+ * name librdkafka refuses); the file backend ignores them.  At most
+ * CL_CONF_KAFKA_MAX per conf; <name> up to CL_CONF_KAFKA_NAME_MAX bytes of
+ * [a-z0-9._-], a value up to CL_CONF_KAFKA_VALUE_MAX bytes. */
+#define CL_CONF_KAFKA_MAX 24
+#define CL_CONF_KAFKA_NAME_MAX 63
+#define CL_CONF_KAFKA_VALUE_MAX 1023
+
+/* How many kafka.* properties conf holds (0 for NULL). */
+size_t cl_conf_kafka_count(const crawllog_conf_t *conf);
+
+/* The i-th (in the order first set): *namep without the "kafka." prefix,
+ * *valuep; valid while conf is and not set again. */
+void cl_conf_kafka_at(const crawllog_conf_t *conf, size_t i,
+                      const char **namep, const char **valuep);
 
 /* Bytes of one index entry: segment.index.bytes is used rounded down to a
  * multiple of this. */

@@ -57,6 +57,7 @@ struct cl_cpart {
 };
 
 struct crawllog_consumer_s {
+    struct cl_kafka_consumer *kafka; /* Kafka backend (backend.h), NULL */
     crawllog_t *log;
     crawllog_conf_t *conf;
     int mode;                  /* CL_CONS_* */

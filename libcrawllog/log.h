@@ -33,6 +33,8 @@ struct cl_topic_rt {
 };
 
 struct crawllog_s {
+    struct cl_kafka_log *kafka;     /* the Kafka backend's log (backend.h);
+                                       NULL: this file-backend one */
     pthread_mutex_t lock;           /* guards topics, dead, errmsg */
     char *dir;                      /* as given to crawllog_open */
     int rootfd;                     /* the data directory */

@@ -85,6 +85,7 @@ struct cl_gcommit {
 };
 
 struct crawllog_producer_s {
+    struct cl_kafka_producer *kafka; /* Kafka backend (backend.h), NULL */
     crawllog_t *log;
     int acks;                  /* CL_CONF_ACKS_* */
     int64_t linger_ms;

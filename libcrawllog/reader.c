@@ -58,30 +58,6 @@
  * be aborted, and again at most this often. */
 #define RECOVER_NS ((int64_t)1000000000)
 
-struct crawllog_reader_s {
-    crawllog_t *log;
-    struct cl_partition *part;
-    char *topic;
-    int32_t partition;
-    int fd;                   /* current segment, -1: locate first */
-    int64_t seg_base;
-    uint64_t pos;             /* file position after the buffered batches */
-    int64_t next;             /* offset of the next record to return */
-    int64_t expect;           /* base offset the next batch must have */
-    uint8_t *buf;
-    size_t cap, len, off;     /* buffered batches are buf[off, len) */
-    size_t batch_start;       /* buf offset of the batch being iterated */
-    int in_batch;
-    struct cl_record_iter it;
-    struct crawllog_msg_s msg;
-    int isolation;            /* CRAWLLOG_READ_* */
-    struct cl_txn_scan *scan; /* fates; made on the first transaction */
-    int blocked;              /* the last next stopped at an open txn */
-    int64_t blocked_at;       /* offset of that batch, -1: none */
-    int64_t blocked_since;    /* cl_io_mono_ns when blocked there first */
-    int64_t recovered_ns;     /* last cl_txn_recover_stale, 0: never */
-    char errmsg[CL_ERRMSG_SIZE];
-};
 
 static int rd_fail(crawllog_reader_t *rd, int rc, const struct cl_err *err)
 {

@@ -9,12 +9,42 @@
 #include <stdint.h>
 
 #include "crawllog.h"
+#include "errors.h"
 #include "record.h"
 
 struct crawllog_msg_s {
     struct cl_record_view rv;
     const char *topic;   /* owned by the reader (or consumer) */
     int32_t partition;
+};
+
+/* A reader (crawllog_reader_t).  Defined here for the backends' shells
+ * (backend.h); only reader.c touches the file-backend fields. */
+struct crawllog_reader_s {
+    struct cl_kafka_reader *kafka; /* the Kafka backend's reader, NULL:
+                                     this file-backend one */
+    crawllog_t *log;
+    struct cl_partition *part;
+    char *topic;
+    int32_t partition;
+    int fd;                   /* current segment, -1: locate first */
+    int64_t seg_base;
+    uint64_t pos;             /* file position after the buffered batches */
+    int64_t next;             /* offset of the next record to return */
+    int64_t expect;           /* base offset the next batch must have */
+    uint8_t *buf;
+    size_t cap, len, off;     /* buffered batches are buf[off, len) */
+    size_t batch_start;       /* buf offset of the batch being iterated */
+    int in_batch;
+    struct cl_record_iter it;
+    struct crawllog_msg_s msg;
+    int isolation;            /* CRAWLLOG_READ_* */
+    struct cl_txn_scan *scan; /* fates; made on the first transaction */
+    int blocked;              /* the last next stopped at an open txn */
+    int64_t blocked_at;       /* offset of that batch, -1: none */
+    int64_t blocked_since;    /* cl_io_mono_ns when blocked there first */
+    int64_t recovered_ns;     /* last cl_txn_recover_stale, 0: never */
+    char errmsg[CL_ERRMSG_SIZE];
 };
 
 /*

@@ -69,14 +69,6 @@
 #include "txn.h"
 #include "txn_file.h"
 
-struct crawllog_group_metadata_s {
-    char group[CL_TXN_NAME_MAX + 1];
-    int32_t generation; /* -1: not a subscribed member */
-    char member[CL_TXN_MEMBER_MAX + 1];
-    int slot;           /* the member's slot in group.state, -1: none */
-    uint64_t inc;       /* its incarnation */
-};
-
 struct cl_txn {
     crawllog_producer_t *prod;
     char id[CL_TXN_NAME_MAX + 1];

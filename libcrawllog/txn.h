@@ -9,8 +9,21 @@
 
 #include "crawllog.h"
 #include "errors.h"
+#include "txn_file.h"
 
 struct cl_txn;
+
+/* Group metadata (crawllog_group_metadata_t): defined here for the
+ * backends (backend.h). */
+struct crawllog_group_metadata_s {
+    void *kafka;        /* the Kafka backend's metadata, NULL: this one */
+    char group[CL_TXN_NAME_MAX + 1];
+    int32_t generation; /* -1: not a subscribed member */
+    char member[CL_TXN_MEMBER_MAX + 1];
+    int slot;           /* the member's slot in group.state, -1: none */
+    uint64_t inc;       /* its incarnation */
+};
+
 
 /* With the producer's identity acquired (prodid: transactional.id is the
  * registry name, so the older instances are fenced already): take the

@@ -1275,7 +1275,7 @@ static void test_api_log_error_strings(void **state)
 #undef CL_TEST_CODE_
     };
     size_t n = sizeof(codes) / sizeof(codes[0]);
-    assert_int_equal(n, 24); /* ESEQUENCE, EFENCED, EPARTITION, EABORT */
+    assert_int_equal(n, 25); /* ESEQUENCE, EFENCED, EPARTITION, EABORT, ENOTSUP */
     for (size_t i = 0; i < n; i++) {
         const char *s = crawllog_strerror(codes[i].code);
         assert_non_null(s);
