@@ -55,7 +55,8 @@ static const char usage[] =
     "          [--timeout-ms MS] [--politeness-ms MS] [--max-attempts N]\n"
     "          [--renew-cmd CMD] [--renew-every N] [--renew-timeout-ms MS]\n"
     "          [--stats] [--exit-when-idle S] [--quiet]\n"
-    "  -d DIR             data directory (default ./crawllog-data)\n"
+    "  -d DIR, --log LOC  data directory (default ./crawllog-data), or\n"
+    "                     kafka://host:port[,host:port] (make kafka build)\n"
     "  --group G          consumer group (default crawlers)\n"
     "  --topic T          jobs topic (default crawl.jobs; dead letters go to\n"
     "                     T.dlt)\n"
@@ -449,7 +450,7 @@ static int parse(int argc, char **argv, struct opts *o)
             exit(0);
         } else if (v == NULL) {
             return -1;
-        } else if (strcmp(a, "-d") == 0) {
+        } else if (strcmp(a, "-d") == 0 || strcmp(a, "--log") == 0) {
             o->dir = v;
         } else if (strcmp(a, "--group") == 0) {
             o->group = v;

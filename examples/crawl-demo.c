@@ -436,14 +436,15 @@ int main(int argc, char **argv)
     d.jobs = 2000;
     d.consumers = 4;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-d") == 0 && i + 1 < argc) {
+        if ((strcmp(argv[i], "-d") == 0 || strcmp(argv[i], "--log") == 0) &&
+            i + 1 < argc) {
             d.dir = argv[++i];
         } else if (strcmp(argv[i], "--jobs") == 0 && i + 1 < argc) {
             d.jobs = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--consumers") == 0 && i + 1 < argc) {
             d.consumers = atoi(argv[++i]);
         } else {
-            fprintf(stderr, "usage: crawl-demo [-d DIR] [--jobs N] "
+            fprintf(stderr, "usage: crawl-demo [-d DIR|--log LOC] [--jobs N] "
                             "[--consumers K]\n");
             return 2;
         }

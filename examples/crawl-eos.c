@@ -70,7 +70,8 @@ static const char usage[] =
     "          [--proxy socks5://HOST:PORT] [--fetcher builtin|curl]\n"
     "          [--timeout-ms MS] [--politeness-ms MS] [--max-attempts N]\n"
     "          [--abort-every N] [--exit-when-idle S] [--quiet]\n"
-    "  -d DIR             data directory (default ./crawllog-data)\n"
+    "  -d DIR, --log LOC  data directory (default ./crawllog-data), or\n"
+    "                     kafka://host:port[,host:port] (make kafka build)\n"
     "  --group G          consumer group (default crawlers-eos)\n"
     "  --topic T          jobs topic (default crawl.jobs)\n"
     "  --results T        results topic (default crawl.results; created\n"
@@ -478,7 +479,7 @@ static int parse(int argc, char **argv, struct opts *o)
             exit(0);
         } else if (v == NULL) {
             return -1;
-        } else if (strcmp(a, "-d") == 0) {
+        } else if (strcmp(a, "-d") == 0 || strcmp(a, "--log") == 0) {
             o->dir = v;
         } else if (strcmp(a, "--group") == 0) {
             o->group = v;

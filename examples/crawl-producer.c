@@ -76,7 +76,8 @@ static const char usage_text[] =
     "murmur2|round_robin]\n"
     "                      [--file PATH | --listen HOST:PORT] [--quiet]\n"
     "Enqueue crawl jobs (URL, type seo|rank, priority 0..9) into a topic.\n"
-    "  -d DIR             data directory ($CRAWLLOG_DIR, ./crawllog-data)\n"
+    "  -d DIR, --log LOC  data directory ($CRAWLLOG_DIR, ./crawllog-data), or\n"
+    "                     kafka://host:port[,host:port] (make kafka build)\n"
     "  --topic TOPIC      topic (default crawl.jobs)\n"
     "  --partitions N     partitions if the topic is created (default 8)\n"
     "  --acks 0|1|all     acknowledgement level (default all: on disk)\n"
@@ -690,7 +691,8 @@ static void parse_args(int argc, char **argv)
             g_opt.quiet = 1;
             continue;
         }
-        dst = strcmp(a, "-d") == 0                ? &g_opt.dir
+        dst = strcmp(a, "-d") == 0 || strcmp(a, "--log") == 0
+                  ? &g_opt.dir
               : strcmp(a, "--topic") == 0         ? &g_opt.topic
               : strcmp(a, "--acks") == 0          ? &g_opt.acks
               : strcmp(a, "--file") == 0          ? &g_opt.file

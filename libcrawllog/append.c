@@ -36,6 +36,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "backend.h"
 #include "bytes.h"
 #include "control.h"
 #include "io.h"
@@ -104,6 +105,8 @@ int crawllog_append(crawllog_t *log, const char *topic, int32_t partition,
                     const crawllog_record_t *records, size_t count, int sync,
                     int64_t *base_offsetp)
 {
+    CL_BACKEND(log, append, log, topic, partition, records, count, sync,
+               base_offsetp);
     struct cl_err err;
     err.msg[0] = '\0'; /* not {0}: 512 bytes per record */
     struct append_args args = {records, count, sync, -1};
@@ -134,6 +137,7 @@ int crawllog_append(crawllog_t *log, const char *topic, int32_t partition,
 
 int crawllog_flush(crawllog_t *log, int sync)
 {
+    CL_BACKEND(log, flush, log, sync);
     struct cl_err err = {{0}};
     struct cl_partition **parts;
     size_t n;
@@ -179,6 +183,7 @@ int crawllog_partition_offsets(crawllog_t *log, const char *topic,
                                int32_t partition, int64_t *startp,
                                int64_t *endp)
 {
+    CL_BACKEND(log, partition_offsets, log, topic, partition, startp, endp);
     struct cl_err err = {{0}};
     struct offsets_args args = {-1, -1};
     if (startp) {

@@ -177,18 +177,19 @@ extern const struct cl_backend_ops *const cl_backend_kafka;
  * ("kafka://...") or conf has backend=kafka; else 0. */
 int cl_backend_is_kafka(const char *location, const crawllog_conf_t *conf);
 
-/* In a public function whose handle h may belong to the Kafka backend:
- * return the backend's answer for it.  h must not be NULL. */
+/* First statement of a public function whose handle h may belong to the
+ * Kafka backend: return the backend's answer for it (h NULL: go on, the
+ * function's own checks refuse it). */
 #define CL_BACKEND(h, fn, ...)                                                 \
     do {                                                                       \
-        if ((h)->kafka != NULL)                                                \
+        if ((h) != NULL && (h)->kafka != NULL)                                 \
             return cl_backend_kafka->fn(__VA_ARGS__);                          \
     } while (0)
 
 /* The same for a function returning void. */
 #define CL_BACKEND_VOID(h, fn, ...)                                            \
     do {                                                                       \
-        if ((h)->kafka != NULL) {                                              \
+        if ((h) != NULL && (h)->kafka != NULL) {                               \
             cl_backend_kafka->fn(__VA_ARGS__);                                 \
             return;                                                            \
         }                                                                      \

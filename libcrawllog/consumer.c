@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "assignor.h"
+#include "backend.h"
 #include "conf.h"
 #include "consumer.h"
 #include "io.h"
@@ -71,6 +72,7 @@ int cl_cons_check_msg(crawllog_consumer_t *c, const crawllog_msg_t *msg)
 
 const char *crawllog_consumer_errmsg(const crawllog_consumer_t *cons)
 {
+    CL_BACKEND(cons, consumer_errmsg, cons);
     return cons ? cons->errmsg : "";
 }
 
@@ -133,6 +135,7 @@ int crawllog_consumer_new(crawllog_t *log, const crawllog_conf_t *conf,
                           crawllog_consumer_t **consp, char *errstr,
                           size_t errstr_size)
 {
+    CL_BACKEND(log, consumer_new, log, conf, consp, errstr, errstr_size);
     struct cl_err err = {{0}};
     int rc = 0;
     if (consp) {
@@ -177,6 +180,7 @@ int crawllog_consumer_set_rebalance_cb(crawllog_consumer_t *cons,
                                        crawllog_rebalance_cb *cb,
                                        void *opaque)
 {
+    CL_BACKEND(cons, consumer_set_rebalance_cb, cons, cb, opaque);
     if (cons == NULL) {
         return CRAWLLOG_EINVAL;
     }
@@ -445,6 +449,7 @@ int cl_cons_group_sync(crawllog_consumer_t *c, struct cl_err *err)
 int crawllog_consumer_subscribe(crawllog_consumer_t *cons,
                                 const char *const *topics, size_t count)
 {
+    CL_BACKEND(cons, consumer_subscribe, cons, topics, count);
     struct cl_err err = {{0}};
     if (cons == NULL || (topics == NULL && count > 0)) {
         return cons ? cl_cons_fail(cons, CRAWLLOG_EINVAL, NULL)
@@ -524,6 +529,7 @@ int crawllog_consumer_assign(crawllog_consumer_t *cons,
                              const crawllog_topic_partition_t *parts,
                              size_t count)
 {
+    CL_BACKEND(cons, consumer_assign, cons, parts, count);
     struct cl_err err = {{0}};
     if (cons == NULL || (parts == NULL && count > 0)) {
         return cons ? cl_cons_fail(cons, CRAWLLOG_EINVAL, NULL)
@@ -584,6 +590,7 @@ int crawllog_consumer_assign(crawllog_consumer_t *cons,
 
 int crawllog_consumer_close(crawllog_consumer_t *cons)
 {
+    CL_BACKEND(cons, consumer_close, cons);
     struct cl_err err = {{0}};
     int rc = 0;
     if (cons == NULL) {
@@ -621,6 +628,7 @@ int crawllog_consumer_close(crawllog_consumer_t *cons)
 
 void crawllog_consumer_destroy(crawllog_consumer_t *cons)
 {
+    CL_BACKEND_VOID(cons, consumer_destroy, cons);
     if (cons == NULL) {
         return;
     }

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backend.h"
 #include "conf.h"
 #include "consumer.h"
 #include "io.h"
@@ -404,6 +405,7 @@ static int start_for_seek(crawllog_consumer_t *c, struct cl_cpart *cp,
 int crawllog_consumer_commit(crawllog_consumer_t *cons,
                              const crawllog_msg_t *msg, int sync)
 {
+    CL_BACKEND(cons, consumer_commit, cons, msg, sync);
     struct cl_err err = {{0}};
     if (cons == NULL) {
         return CRAWLLOG_EINVAL;
@@ -437,6 +439,7 @@ int crawllog_consumer_commit_offsets(crawllog_consumer_t *cons,
                                      const crawllog_topic_partition_t *list,
                                      size_t count, int sync)
 {
+    CL_BACKEND(cons, consumer_commit_offsets, cons, list, count, sync);
     struct cl_err err = {{0}};
     if (cons == NULL || (list == NULL && count > 0)) {
         return cons ? cl_cons_fail(cons, CRAWLLOG_EINVAL, NULL)
@@ -479,6 +482,7 @@ int crawllog_consumer_commit_offsets(crawllog_consumer_t *cons,
 int crawllog_consumer_committed(crawllog_consumer_t *cons, const char *topic,
                                 int32_t partition, int64_t *offsetp)
 {
+    CL_BACKEND(cons, consumer_committed, cons, topic, partition, offsetp);
     struct cl_err err = {{0}};
     struct cl_offset_entry e;
     if (offsetp) {
@@ -521,6 +525,7 @@ static struct cl_cpart *owned(crawllog_consumer_t *c, const char *topic,
 int crawllog_consumer_seek(crawllog_consumer_t *cons, const char *topic,
                            int32_t partition, int64_t offset)
 {
+    CL_BACKEND(cons, consumer_seek, cons, topic, partition, offset);
     struct cl_err err = {{0}};
     if (cons == NULL) {
         return CRAWLLOG_EINVAL;
@@ -559,6 +564,8 @@ int crawllog_consumer_seek_to_time(crawllog_consumer_t *cons,
                                    const char *topic, int32_t partition,
                                    int64_t timestamp_ms)
 {
+    CL_BACKEND(cons, consumer_seek_to_time, cons, topic, partition,
+               timestamp_ms);
     struct cl_err err = {{0}};
     if (cons == NULL) {
         return CRAWLLOG_EINVAL;
@@ -584,6 +591,7 @@ int crawllog_consumer_seek_to_time(crawllog_consumer_t *cons,
 int crawllog_consumer_position(crawllog_consumer_t *cons, const char *topic,
                                int32_t partition, int64_t *offsetp)
 {
+    CL_BACKEND(cons, consumer_position, cons, topic, partition, offsetp);
     if (offsetp) {
         *offsetp = -1;
     }
@@ -621,6 +629,7 @@ int crawllog_consumer_pause(crawllog_consumer_t *cons,
                             const crawllog_topic_partition_t *parts,
                             size_t count)
 {
+    CL_BACKEND(cons, consumer_pause, cons, parts, count);
     return set_paused(cons, parts, count, 1);
 }
 
@@ -628,6 +637,7 @@ int crawllog_consumer_resume(crawllog_consumer_t *cons,
                              const crawllog_topic_partition_t *parts,
                              size_t count)
 {
+    CL_BACKEND(cons, consumer_resume, cons, parts, count);
     return set_paused(cons, parts, count, 0);
 }
 
@@ -635,6 +645,7 @@ int crawllog_consumer_assignment(crawllog_consumer_t *cons,
                                  crawllog_topic_partition_t **listp,
                                  size_t *countp)
 {
+    CL_BACKEND(cons, consumer_assignment, cons, listp, countp);
     if (listp) {
         *listp = NULL;
     }
@@ -672,6 +683,7 @@ int crawllog_consumer_assignment(crawllog_consumer_t *cons,
 
 int32_t crawllog_consumer_generation(const crawllog_consumer_t *cons)
 {
+    CL_BACKEND(cons, consumer_generation, cons);
     if (cons == NULL || cons->mode != CL_CONS_SUBSCRIBED ||
         cons->group.slot < 0) {
         return -1;
@@ -681,6 +693,7 @@ int32_t crawllog_consumer_generation(const crawllog_consumer_t *cons)
 
 const char *crawllog_consumer_member_id(const crawllog_consumer_t *cons)
 {
+    CL_BACKEND(cons, consumer_member_id, cons);
     if (cons == NULL || cons->mode != CL_CONS_SUBSCRIBED ||
         cons->group.slot < 0) {
         return "";

@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "bytes.h"
 #include "conf.h"
 #include "consumer.h"
@@ -274,6 +275,7 @@ int crawllog_consumer_dead_letter(crawllog_consumer_t *cons,
                                   const crawllog_msg_t *msg,
                                   const char *reason)
 {
+    CL_BACKEND(cons, consumer_dead_letter, cons, msg, reason);
     struct cl_err err = {{0}};
     if (cons == NULL || msg == NULL) {
         return cons ? cl_cons_fail(cons, CRAWLLOG_EINVAL, NULL)

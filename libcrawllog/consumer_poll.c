@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backend.h"
 #include "conf.h"
 #include "consumer.h"
 #include "io.h"
@@ -353,6 +354,7 @@ int crawllog_consumer_poll(crawllog_consumer_t *cons, int timeout_ms,
                            const crawllog_msg_t **msgs, size_t max,
                            size_t *countp)
 {
+    CL_BACKEND(cons, consumer_poll, cons, timeout_ms, msgs, max, countp);
     struct cl_err err;
     err.msg[0] = '\0';
     if (countp) {

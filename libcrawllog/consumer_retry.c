@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "backend.h"
 #include "conf.h"
 #include "consumer.h"
 #include "io.h"
@@ -52,6 +53,7 @@ int crawllog_consumer_process(crawllog_consumer_t *cons,
                               crawllog_process_cb *fn, void *opaque,
                               int *outcomep)
 {
+    CL_BACKEND(cons, consumer_process, cons, msg, fn, opaque, outcomep);
     struct cl_err err = {{0}};
     char reason[REASON_SIZE] = ""; /* "" also when attempts < 1 */
     if (outcomep) {

@@ -60,6 +60,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "backend.h"
 #include "group.h"
 #include "io.h"
 #include "lagstore.h"
@@ -306,6 +307,7 @@ int crawllog_group_set_offsets(crawllog_t *log, const char *group,
                                const crawllog_topic_partition_t *list,
                                size_t count)
 {
+    CL_BACKEND(log, group_set_offsets, log, group, list, count);
     struct cl_err err = {{0}};
     struct cl_offset_entry *e = NULL;
     if (log == NULL) {
@@ -402,6 +404,7 @@ static int open_existing(crawllog_t *log, const char *group,
 
 int crawllog_group_delete(crawllog_t *log, const char *group)
 {
+    CL_BACKEND(log, group_delete, log, group);
     struct cl_err err = {{0}};
     struct cl_group g;
     int metafd = -1, gfd = -1, ring = 0;

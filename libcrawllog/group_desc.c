@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "assignor.h"
+#include "backend.h"
 #include "group.h"
 #include "io.h"
 #include "lagstatus.h"
@@ -208,6 +209,7 @@ static int lag_statuses(crawllog_group_desc_t *d, struct cl_lagstore *store)
 int crawllog_group_describe(crawllog_t *log, const char *group,
                             crawllog_group_desc_t **descp)
 {
+    CL_BACKEND(log, group_describe, log, group, descp);
     struct cl_err err = {{0}};
     struct cl_group g;
     struct cl_offsets *o = NULL;
@@ -293,6 +295,7 @@ int crawllog_group_describe(crawllog_t *log, const char *group,
 
 int crawllog_group_list(crawllog_t *log, char ***namesp, size_t *countp)
 {
+    CL_BACKEND(log, group_list, log, namesp, countp);
     struct cl_err err = {{0}};
     char **names = NULL;
     size_t n = 0, keep = 0;

@@ -41,6 +41,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "backend.h"
 #include "bytes.h"
 #include "crc32c.h"
 #include "io.h"
@@ -394,6 +395,7 @@ int crawllog_partition_segments(crawllog_t *log, const char *topic,
                                 int32_t partition,
                                 crawllog_segment_info_t **segsp, size_t *countp)
 {
+    CL_BACKEND(log, partition_segments, log, topic, partition, segsp, countp);
     struct cl_err err = {{0}};
     struct snap sn = {.all = 1};
     struct segrd r = {.fd = -1, .cap = HDR_READ};
@@ -459,6 +461,8 @@ int crawllog_partition_batches(crawllog_t *log, const char *topic,
                                int32_t partition, int64_t from_offset,
                                crawllog_batch_cb *cb, void *opaque)
 {
+    CL_BACKEND(log, partition_batches, log, topic, partition, from_offset, cb,
+               opaque);
     struct cl_err err = {{0}};
     struct snap sn = {.all = 0, .want = from_offset};
     struct segrd r = {.fd = -1, .cap = CHUNK};

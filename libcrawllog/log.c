@@ -44,6 +44,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "backend.h"
 #include "conf.h"
 #include "flushset.h"
 #include "io.h"
@@ -71,6 +72,7 @@ int cl_log_fail(crawllog_t *log, int rc, const struct cl_err *err)
 
 const char *crawllog_errmsg(const crawllog_t *log)
 {
+    CL_BACKEND(log, errmsg, log);
     return log ? log->errmsg : "";
 }
 
@@ -466,6 +468,24 @@ static int recover_all(crawllog_t *log, struct cl_err *err)
     return rc;
 }
 
+/* crawllog_open of a Kafka location (backend.h). */
+static int open_kafka(crawllog_t **logp, const char *dir,
+                      const crawllog_conf_t *conf, char *errstr,
+                      size_t errstr_size)
+{
+    if (cl_backend_kafka == NULL) {
+        struct cl_err err;
+        cl_errf(&err, CRAWLLOG_ENOTSUP,
+                "crawllog_open: %.128s: this libcrawllog was built without "
+                "the Kafka backend (build it with `make kafka`, link "
+                "-lrdkafka)",
+                dir != NULL ? dir : "backend=kafka");
+        cl_err_copy(errstr, errstr_size, err.msg);
+        return CRAWLLOG_ENOTSUP;
+    }
+    return cl_backend_kafka->open(logp, dir, conf, errstr, errstr_size);
+}
+
 int crawllog_open(crawllog_t **logp, const char *dir,
                   const crawllog_conf_t *conf, char *errstr,
                   size_t errstr_size)
@@ -474,6 +494,9 @@ int crawllog_open(crawllog_t **logp, const char *dir,
     int rc;
     if (logp) {
         *logp = NULL;
+    }
+    if (cl_backend_is_kafka(dir, conf)) {
+        return open_kafka(logp, dir, conf, errstr, errstr_size);
     }
     if (logp == NULL || dir == NULL || dir[0] == '\0') {
         cl_err_copy(errstr, errstr_size, "crawllog_open: logp and dir needed");
@@ -522,6 +545,7 @@ fail:
 
 int crawllog_close(crawllog_t *log)
 {
+    CL_BACKEND(log, close, log);
     if (log == NULL) {
         return 0;
     }
@@ -557,6 +581,7 @@ int crawllog_topic_create(crawllog_t *log, const char *topic,
                           int32_t partitions,
                           const crawllog_conf_t *topic_conf)
 {
+    CL_BACKEND(log, topic_create, log, topic, partitions, topic_conf);
     struct cl_err err = {{0}};
     crawllog_conf_t *eff = NULL;
     if (log == NULL) {
@@ -629,6 +654,7 @@ static int check_migrating(crawllog_t *log, const char *topic,
 int crawllog_topic_delete_flags(crawllog_t *log, const char *topic,
                                 unsigned flags)
 {
+    CL_BACKEND(log, topic_delete_flags, log, topic, flags);
     struct cl_err err = {{0}};
     if (log == NULL) {
         return CRAWLLOG_EINVAL;
@@ -658,6 +684,7 @@ int crawllog_topic_delete_flags(crawllog_t *log, const char *topic,
 int crawllog_topic_add_partitions(crawllog_t *log, const char *topic,
                                   int32_t total)
 {
+    CL_BACKEND(log, topic_add_partitions, log, topic, total);
     struct cl_err err = {{0}};
     if (log == NULL) {
         return CRAWLLOG_EINVAL;
@@ -678,6 +705,7 @@ int crawllog_topic_add_partitions(crawllog_t *log, const char *topic,
 
 int crawllog_topic_list(crawllog_t *log, char ***namesp, size_t *countp)
 {
+    CL_BACKEND(log, topic_list, log, namesp, countp);
     struct cl_err err = {{0}};
     if (namesp) {
         *namesp = NULL;
@@ -703,6 +731,7 @@ void crawllog_topic_list_free(char **names, size_t count)
 int crawllog_topic_describe(crawllog_t *log, const char *topic,
                             int32_t *partitionsp, crawllog_conf_t **confp)
 {
+    CL_BACKEND(log, topic_describe, log, topic, partitionsp, confp);
     struct cl_err err = {{0}};
     struct cl_topic_meta meta = {0};
     if (partitionsp) {

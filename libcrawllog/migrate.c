@@ -63,6 +63,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backend.h"
 #include "conf.h"
 #include "control.h"
 #include "io.h"
@@ -860,6 +861,7 @@ int crawllog_topic_migrate(crawllog_t *log, const char *old,
                            const char *new_topic, int32_t partitions,
                            crawllog_migrate_progress_cb *cb, void *opaque)
 {
+    CL_BACKEND(log, topic_migrate, log, old, new_topic, partitions, cb, opaque);
     struct cl_err err = {{0}};
     struct mctx x;
     if (log == NULL) {

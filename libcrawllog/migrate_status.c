@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backend.h"
 #include "group.h"
 #include "io.h"
 #include "log.h"
@@ -205,6 +206,7 @@ static int info_fill(const struct cl_mig *m, crawllog_migration_t *info)
 int crawllog_topic_migration(crawllog_t *log, const char *topic,
                              crawllog_migration_t **infop)
 {
+    CL_BACKEND(log, topic_migration, log, topic, infop);
     struct cl_err err = {{0}};
     struct cl_mig m;
     if (infop != NULL) {

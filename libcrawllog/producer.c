@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backend.h"
 #include "conf.h"
 #include "io.h"
 #include "log.h"
@@ -349,6 +350,8 @@ CRAWLLOG_API int crawllog_producer_send_record(crawllog_producer_t *prod,
                                                const crawllog_record_t *rec,
                                                int64_t *offsetp)
 {
+    CL_BACKEND(prod, producer_send_record, prod, topic, partition, rec,
+               offsetp);
     struct cl_err err;
     int64_t off = -1;
     int32_t p = -1;
@@ -389,6 +392,8 @@ CRAWLLOG_API int crawllog_producer_send(crawllog_producer_t *prod,
                                         const crawllog_header_t *headers,
                                         size_t nheaders, int64_t *offsetp)
 {
+    CL_BACKEND(prod, producer_send, prod, topic, partition, key, keylen, value,
+               vlen, headers, nheaders, offsetp);
     crawllog_record_t rec = {key, keylen, value, vlen, -1, headers, nheaders};
     return crawllog_producer_send_record(prod, topic, partition, &rec,
                                          offsetp);
@@ -398,6 +403,7 @@ CRAWLLOG_API int crawllog_producer_send(crawllog_producer_t *prod,
 
 CRAWLLOG_API int crawllog_producer_poll(crawllog_producer_t *prod)
 {
+    CL_BACKEND(prod, producer_poll, prod);
     struct cl_err err;
     err.msg[0] = '\0';
     if (prod == NULL) {
@@ -419,6 +425,7 @@ CRAWLLOG_API int crawllog_producer_poll(crawllog_producer_t *prod)
 CRAWLLOG_API int crawllog_producer_flush(crawllog_producer_t *prod,
                                          int timeout_ms)
 {
+    CL_BACKEND(prod, producer_flush, prod, timeout_ms);
     struct cl_err err;
     err.msg[0] = '\0';
     (void)timeout_ms;
@@ -475,6 +482,7 @@ CRAWLLOG_API int crawllog_producer_new(crawllog_t *log,
                                        crawllog_producer_t **prodp,
                                        char *errstr, size_t errstr_size)
 {
+    CL_BACKEND(log, producer_new, log, conf, prodp, errstr, errstr_size);
     if (prodp != NULL) {
         *prodp = NULL;
     }
@@ -541,6 +549,7 @@ CRAWLLOG_API int crawllog_producer_new(crawllog_t *log,
 
 CRAWLLOG_API int crawllog_producer_destroy(crawllog_producer_t *prod)
 {
+    CL_BACKEND(prod, producer_destroy, prod);
     if (prod == NULL) {
         return 0;
     }
@@ -564,6 +573,7 @@ CRAWLLOG_API int crawllog_producer_set_partitioner(crawllog_producer_t *prod,
                                                    crawllog_partitioner_fn *fn,
                                                    void *opaque)
 {
+    CL_BACKEND(prod, producer_set_partitioner, prod, fn, opaque);
     if (prod == NULL) {
         return CRAWLLOG_EINVAL;
     }
@@ -576,6 +586,7 @@ CRAWLLOG_API int crawllog_producer_set_delivery_cb(crawllog_producer_t *prod,
                                                    crawllog_delivery_cb *cb,
                                                    void *opaque)
 {
+    CL_BACKEND(prod, producer_set_delivery_cb, prod, cb, opaque);
     if (prod == NULL) {
         return CRAWLLOG_EINVAL;
     }
@@ -587,5 +598,6 @@ CRAWLLOG_API int crawllog_producer_set_delivery_cb(crawllog_producer_t *prod,
 CRAWLLOG_API const char *
 crawllog_producer_errmsg(const crawllog_producer_t *prod)
 {
+    CL_BACKEND(prod, producer_errmsg, prod);
     return prod != NULL ? prod->errmsg : "";
 }

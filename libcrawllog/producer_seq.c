@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backend.h"
 #include "conf.h"
 #include "log.h"
 #include "producer.h"
@@ -136,6 +137,8 @@ CRAWLLOG_API int crawllog_producer_send_batch(crawllog_producer_t *prod,
                                               const crawllog_record_t *recs,
                                               size_t n, int64_t *base_offsetp)
 {
+    CL_BACKEND(prod, producer_send_batch, prod, topic, partition, recs, n,
+               base_offsetp);
     return batch_entry(prod, topic, partition, -1, recs, n, base_offsetp,
                        NULL);
 }
@@ -145,6 +148,8 @@ CRAWLLOG_API int crawllog_producer_send_sequenced(
     int32_t base_sequence, const crawllog_record_t *recs, size_t n,
     int64_t *base_offsetp, int *duplicatep)
 {
+    CL_BACKEND(prod, producer_send_sequenced, prod, topic, partition,
+               base_sequence, recs, n, base_offsetp, duplicatep);
     struct cl_err err;
     if (prod != NULL && (!prod->idempotent || base_sequence < 0 ||
                          partition == CRAWLLOG_PARTITION_ANY)) {
@@ -184,6 +189,7 @@ CRAWLLOG_API int crawllog_producer_next_sequence(crawllog_producer_t *prod,
                                                  int32_t partition,
                                                  int32_t *seqp)
 {
+    CL_BACKEND(prod, producer_next_sequence, prod, topic, partition, seqp);
     struct cl_err err;
     int32_t n;
     if (seqp != NULL) {
@@ -220,6 +226,7 @@ CRAWLLOG_API int crawllog_producer_next_sequence(crawllog_producer_t *prod,
 CRAWLLOG_API int crawllog_producer_identity(const crawllog_producer_t *prod,
                                             int64_t *pidp, int16_t *epochp)
 {
+    CL_BACKEND(prod, producer_identity, prod, pidp, epochp);
     if (prod == NULL) {
         return CRAWLLOG_EINVAL;
     }

@@ -40,6 +40,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "backend.h"
 #include "control.h"
 #include "io.h"
 #include "log.h"
@@ -68,6 +69,7 @@ static int rd_fail(crawllog_reader_t *rd, int rc, const struct cl_err *err)
 
 const char *crawllog_reader_errmsg(const crawllog_reader_t *rd)
 {
+    CL_BACKEND(rd, reader_errmsg, rd);
     return rd ? rd->errmsg : "";
 }
 
@@ -88,6 +90,7 @@ static void reset(crawllog_reader_t *rd, int64_t offset)
 int crawllog_reader_new(crawllog_reader_t **rdp, crawllog_t *log,
                         const char *topic, int32_t partition)
 {
+    CL_BACKEND(log, reader_new, rdp, log, topic, partition);
     struct cl_err err = {{0}};
     struct cl_partition *part;
     int64_t start;
@@ -124,6 +127,7 @@ int crawllog_reader_new(crawllog_reader_t **rdp, crawllog_t *log,
 
 void crawllog_reader_destroy(crawllog_reader_t *rd)
 {
+    CL_BACKEND_VOID(rd, reader_destroy, rd);
     if (rd == NULL) {
         return;
     }
@@ -136,6 +140,7 @@ void crawllog_reader_destroy(crawllog_reader_t *rd)
 
 int crawllog_reader_seek(crawllog_reader_t *rd, int64_t offset)
 {
+    CL_BACKEND(rd, reader_seek, rd, offset);
     struct cl_err err = {{0}};
     int64_t start, end;
     if (rd == NULL) {
@@ -156,6 +161,7 @@ int crawllog_reader_seek(crawllog_reader_t *rd, int64_t offset)
 int crawllog_reader_seek_time(crawllog_reader_t *rd, int64_t timestamp_ms,
                               int64_t *offsetp)
 {
+    CL_BACKEND(rd, reader_seek_time, rd, timestamp_ms, offsetp);
     struct cl_err err = {{0}};
     int64_t off;
     if (offsetp) {
@@ -182,6 +188,7 @@ int64_t crawllog_reader_position(const crawllog_reader_t *rd)
 
 int crawllog_reader_set_isolation(crawllog_reader_t *rd, int level)
 {
+    CL_BACKEND(rd, reader_set_isolation, rd, level);
     struct cl_err err = {{0}};
     if (rd == NULL) {
         return CRAWLLOG_EINVAL;
@@ -511,6 +518,7 @@ static int next_into(crawllog_reader_t *rd, int may_fill, size_t fill_bytes,
 
 int crawllog_reader_next(crawllog_reader_t *rd, const crawllog_msg_t **msgp)
 {
+    CL_BACKEND(rd, reader_next, rd, msgp);
     struct cl_err err;
     err.msg[0] = '\0'; /* not {0}: 512 bytes per record */
     if (msgp) {
@@ -556,6 +564,7 @@ struct cl_partition *cl_reader_partition(const crawllog_reader_t *rd)
 int crawllog_reader_fetch(crawllog_reader_t *rd, size_t max_bytes,
                           const void **bufp, size_t *lenp)
 {
+    CL_BACKEND(rd, reader_fetch, rd, max_bytes, bufp, lenp);
     struct cl_err err;
     err.msg[0] = '\0'; /* not {0}: 512 bytes per record */
     if (bufp) {

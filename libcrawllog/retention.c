@@ -21,6 +21,7 @@
  */
 #include <string.h>
 
+#include "backend.h"
 #include "io.h"
 #include "log.h"
 #include "partition.h"
@@ -134,6 +135,7 @@ static int maintain_one(struct cl_partition *part, void *arg,
 
 int crawllog_maintain(crawllog_t *log, int64_t *deletedp)
 {
+    CL_BACKEND(log, maintain, log, deletedp);
     struct cl_err err = {{0}};
     char **names;
     size_t count;

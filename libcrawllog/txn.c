@@ -59,6 +59,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backend.h"
 #include "consumer.h"
 #include "control.h"
 #include "group.h"
@@ -468,6 +469,7 @@ static int enter(crawllog_producer_t *prod, int need_open, struct cl_txn **tp,
 
 int crawllog_txn_begin(crawllog_producer_t *prod)
 {
+    CL_BACKEND(prod, txn_begin, prod);
     struct cl_err err = {""};
     struct cl_txn *t = NULL;
     int rc = enter(prod, 0, &t, &err);
@@ -488,6 +490,7 @@ int crawllog_txn_begin(crawllog_producer_t *prod)
 int crawllog_consumer_group_metadata(crawllog_consumer_t *cons,
                                      crawllog_group_metadata_t **mdp)
 {
+    CL_BACKEND(cons, consumer_group_metadata, cons, mdp);
     if (mdp != NULL) {
         *mdp = NULL;
     }
@@ -521,6 +524,7 @@ int crawllog_consumer_group_metadata(crawllog_consumer_t *cons,
 
 void crawllog_group_metadata_destroy(crawllog_group_metadata_t *md)
 {
+    CL_BACKEND_VOID(md, group_metadata_destroy, md);
     cl_io_free(md);
 }
 
@@ -596,6 +600,7 @@ int crawllog_txn_send_offsets(crawllog_producer_t *prod,
                               const crawllog_topic_partition_t *offsets,
                               size_t count)
 {
+    CL_BACKEND(prod, txn_send_offsets, prod, md, offsets, count);
     struct cl_err err = {""};
     struct cl_txn *t = NULL;
     int rc = prod == NULL ? CRAWLLOG_EINVAL
@@ -687,6 +692,7 @@ static int make_data_durable(struct cl_txn *t, struct cl_err *err)
 
 int crawllog_txn_commit(crawllog_producer_t *prod)
 {
+    CL_BACKEND(prod, txn_commit, prod);
     struct cl_err err = {""};
     struct cl_txn *t = NULL;
     int rc = enter(prod, 1, &t, &err);
@@ -749,6 +755,7 @@ int crawllog_txn_commit(crawllog_producer_t *prod)
 
 int crawllog_txn_abort(crawllog_producer_t *prod)
 {
+    CL_BACKEND(prod, txn_abort, prod);
     struct cl_err err = {""};
     struct cl_txn *t = NULL;
     int rc = enter(prod, 1, &t, &err);

@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backend.h"
 #include "control.h"
 #include "group.h"
 #include "io.h"
@@ -399,6 +400,7 @@ int cl_txn_stabilize(crawllog_t *log, const char *group, const char *topic,
 
 int crawllog_txn_recover(crawllog_t *log, int *finishedp)
 {
+    CL_BACKEND(log, txn_recover, log, finishedp);
     struct cl_err err = {""};
     if (finishedp != NULL) {
         *finishedp = 0;

@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "backend.h"
 #include "bytes.h"
 #include "io.h"
 #include "metafile.h"
@@ -747,6 +748,11 @@ int crawllog_verify_progress(const char *dir, crawllog_verify_cb *cb,
     int rc = 0;
     if (dir == NULL || dir[0] == '\0') {
         rc = cl_errf(&v.fatal, CRAWLLOG_EINVAL, "crawllog_verify: no dir");
+    } else if (cl_backend_is_kafka(dir, NULL)) {
+        rc = cl_errf(&v.fatal, CRAWLLOG_ENOTSUP,
+                     "crawllog_verify: %.128s: not supported by the Kafka "
+                     "backend (the brokers check their own segments)",
+                     dir);
     } else if ((w.fd = cl_io_open("verify.open", dir, DIR_FLAGS, 0)) >= 0) {
         if ((rc = check_entry(&v, w.fd, ".", ".", S_IFDIR)) >= 0) {
             rc = cl_metafile_read(w.fd, "crawllog.meta", "crawllog.meta",

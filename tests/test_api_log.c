@@ -1262,6 +1262,43 @@ static void test_api_log_misuse_values(void **state)
     assert_crawllog_ok(crawllog_close(log));
 }
 
+/* Without `make kafka`, a Kafka location is refused, saying how to get it;
+ * nothing is created. */
+static void test_api_log_kafka_location_without_backend(void **state)
+{
+    (void)state;
+    crawllog_t *log = (crawllog_t *)&log; /* must be reset to NULL */
+    char errstr[CRAWLLOG_ERRSTR_SIZE] = "";
+    assert_int_equal(crawllog_open(&log, "kafka://127.0.0.1:9092", NULL,
+                                   errstr, sizeof(errstr)),
+                     CRAWLLOG_ENOTSUP);
+    assert_null(log);
+    assert_non_null(strstr(errstr, "kafka://127.0.0.1:9092"));
+    assert_non_null(strstr(errstr, "make kafka"));
+
+    crawllog_conf_t *conf = cl_test_conf("backend", "kafka", NULL);
+    errstr[0] = '\0';
+    assert_int_equal(crawllog_open(&log, "127.0.0.1:9092", conf, errstr,
+                                   sizeof(errstr)),
+                     CRAWLLOG_ENOTSUP);
+    assert_null(log);
+    assert_non_null(strstr(errstr, "make kafka"));
+    crawllog_conf_destroy(conf);
+
+    /* A directory literally named like a host is still a directory. */
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s/127.0.0.1:9092", CL_TEST_DIR(state));
+    assert_int_equal(crawllog_open(&log, dir, NULL, errstr, sizeof(errstr)),
+                     CRAWLLOG_OK);
+    assert_int_equal(crawllog_close(log), CRAWLLOG_OK);
+
+    size_t problems = 7;
+    assert_int_equal(crawllog_verify("kafka://127.0.0.1:9092", NULL, NULL,
+                                     &problems, errstr, sizeof(errstr)),
+                     CRAWLLOG_ENOTSUP);
+    assert_non_null(strstr(errstr, "Kafka"));
+}
+
 /* strerror and err_name for every code; version. */
 static void test_api_log_error_strings(void **state)
 {
@@ -1275,7 +1312,7 @@ static void test_api_log_error_strings(void **state)
 #undef CL_TEST_CODE_
     };
     size_t n = sizeof(codes) / sizeof(codes[0]);
-    assert_int_equal(n, 25); /* ESEQUENCE, EFENCED, EPARTITION, EABORT, ENOTSUP */
+    assert_int_equal(n, 25); /* ... EPARTITION, EABORT, ENOTSUP */
     for (size_t i = 0; i < n; i++) {
         const char *s = crawllog_strerror(codes[i].code);
         assert_non_null(s);
@@ -1287,7 +1324,7 @@ static void test_api_log_error_strings(void **state)
             assert_string_not_equal(s, crawllog_strerror(codes[j].code));
         }
     }
-    int unknown[] = {1, -24, -25, -1000, INT32_MIN, INT32_MAX};
+    int unknown[] = {1, -25, -26, -1000, INT32_MIN, INT32_MAX};
     for (size_t i = 0; i < 6; i++) {
         assert_string_equal(crawllog_strerror(unknown[i]), "unknown error");
         assert_string_equal(crawllog_err_name(unknown[i]), "CRAWLLOG_EUNKNOWN");
@@ -1758,6 +1795,7 @@ int main(void)
         cl_test_unit_tmpdir(test_api_log_misuse_null),
         cl_test_unit_tmpdir(test_api_log_misuse_values),
         cmocka_unit_test(test_api_log_error_strings),
+        cl_test_unit_tmpdir(test_api_log_kafka_location_without_backend),
         cl_test_unit_tmpdir(test_api_log_errmsg),
         cl_test_unit_tmpdir(test_api_log_topic_create_list_describe),
         cl_test_unit_tmpdir(test_api_log_topic_add_partitions),

@@ -377,7 +377,7 @@ static void test_cli_conf(void **state)
 
     CLI(state, &r, NULL, "conf");
     assert_exit(&r, 0);
-    assert_true(strncmp(r.out, "log.dir.create=", 15) == 0);
+    assert_true(strncmp(r.out, "backend=file\nlog.dir.create=", 28) == 0);
     assert_contains(r.out, "\nsegment.bytes=");
     run_free(&r);
     CLI(state, &r, NULL, "-X", "segment.bytes=65536", "-X",

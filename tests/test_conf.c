@@ -27,6 +27,7 @@ static const struct {
     const char *def_text; /* as crawllog_conf_get() returns it */
     int topic;
 } expected[] = {
+    {CL_CONF_BACKEND, "backend", 0, "file", 0},
     {CL_CONF_LOG_DIR_CREATE, "log.dir.create", 1, "true", 0},
     {CL_CONF_LOG_DIR_MODE, "log.dir.mode", 0700, "0700", 0},
     {CL_CONF_LOG_FILE_MODE, "log.file.mode", 0600, "0600", 0},
@@ -118,6 +119,7 @@ static const struct {
     "max.message.bytes=1048588\n"
 
 static const char default_dump[] =
+    "backend=file\n"
     "log.dir.create=true\n"
     "log.dir.mode=0700\n"
     "log.file.mode=0600\n"
@@ -541,7 +543,8 @@ static void test_conf_dump_contents(void **state)
     set_ok(conf, "log.file.mode", "640");
     set_ok(conf, "retention.bytes", "1000000");
     text = dump(conf);
-    assert_string_equal(text, "log.dir.create=false\n"
+    assert_string_equal(text, "backend=file\n"
+                              "log.dir.create=false\n"
                               "log.dir.mode=0700\n"
                               "log.file.mode=0640\n"
                               "log.buffer.bytes=1048576\n"
@@ -817,6 +820,88 @@ static void test_conf_name_property(void **state)
     crawllog_conf_destroy(conf);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Backend and kafka.* pass-through                                        */
+/* ---------------------------------------------------------------------- */
+
+static void test_conf_backend_and_kafka_passthrough(void **state)
+{
+    (void)state;
+    crawllog_conf_t *conf = new_conf();
+    assert_true(cl_conf_int(conf, CL_CONF_BACKEND) == CL_CONF_BACKEND_FILE);
+    set_shows(conf, "backend", "kafka", "kafka");
+    assert_true(cl_conf_int(conf, CL_CONF_BACKEND) == CL_CONF_BACKEND_KAFKA);
+    set_bad(conf, "backend", "redis");
+
+    /* Kept verbatim, in the order first set; a second set replaces. */
+    assert_int_equal(cl_conf_kafka_count(conf), 0);
+    set_shows(conf, "kafka.security.protocol", "SASL_SSL", "SASL_SSL");
+    set_shows(conf, "kafka.bootstrap.servers", "a:9092,b:9092",
+              "a:9092,b:9092");
+    set_shows(conf, "kafka.security.protocol", "SSL", "SSL");
+    assert_int_equal(cl_conf_kafka_count(conf), 2);
+    const char *name = NULL, *value = NULL;
+    cl_conf_kafka_at(conf, 0, &name, &value);
+    assert_string_equal(name, "security.protocol");
+    assert_string_equal(value, "SSL");
+    cl_conf_kafka_at(conf, 1, &name, &value);
+    assert_string_equal(name, "bootstrap.servers");
+    assert_string_equal(value, "a:9092,b:9092");
+
+    /* Dumped after the table, copied by dup. */
+    char *text = dump(conf);
+    assert_non_null(strstr(text, "\nkafka.security.protocol=SSL\n"
+                                 "kafka.bootstrap.servers=a:9092,b:9092\n"));
+    crawllog_conf_t *copy = NULL;
+    assert_int_equal(crawllog_conf_dup(&copy, conf), CRAWLLOG_OK);
+    expect_dump(copy, text);
+    crawllog_conf_destroy(copy);
+
+    /* Refused, naming the property, leaving the conf unchanged. */
+    char *before = dump(conf);
+    set_bad(conf, "kafka.", "x");
+    set_bad(conf, "kafka.Security.Protocol", "x");
+    set_bad(conf, "kafka.a b", "x");
+    char longname[CL_CONF_KAFKA_NAME_MAX + 8];
+    memset(longname, 'a', sizeof(longname) - 1);
+    memcpy(longname, "kafka.", 6);
+    longname[sizeof(longname) - 1] = '\0';
+    set_bad(conf, longname, "x");
+    char *longval = malloc(CL_CONF_KAFKA_VALUE_MAX + 2);
+    assert_non_null(longval);
+    memset(longval, 'v', CL_CONF_KAFKA_VALUE_MAX + 1);
+    longval[CL_CONF_KAFKA_VALUE_MAX + 1] = '\0';
+    set_bad(conf, "kafka.sasl.password", longval);
+    longval[CL_CONF_KAFKA_VALUE_MAX] = '\0'; /* the longest allowed */
+    expect_dump(conf, before);
+    set_ok(conf, "kafka.sasl.password", longval);
+    char *buf = malloc(CL_CONF_KAFKA_VALUE_MAX + 1);
+    assert_non_null(buf);
+    size_t size = CL_CONF_KAFKA_VALUE_MAX + 1;
+    assert_int_equal(crawllog_conf_get(conf, "kafka.sasl.password", buf, &size),
+                     CRAWLLOG_OK);
+    assert_string_equal(buf, longval);
+    size = 4;
+    assert_int_equal(crawllog_conf_get(conf, "kafka.sasl.password", buf, &size),
+                     CRAWLLOG_ETOOBIG);
+    assert_int_equal(size, CL_CONF_KAFKA_VALUE_MAX + 1);
+    assert_int_equal(crawllog_conf_get(conf, "kafka.not.set", buf, &size),
+                     CRAWLLOG_EINVAL);
+    free(buf);
+    free(longval);
+
+    /* At most CL_CONF_KAFKA_MAX of them. */
+    for (size_t i = cl_conf_kafka_count(conf); i < CL_CONF_KAFKA_MAX; i++) {
+        char n[32];
+        snprintf(n, sizeof(n), "kafka.p%zu", i);
+        set_ok(conf, n, "1");
+    }
+    set_bad(conf, "kafka.one.too.many", "1");
+    set_ok(conf, "kafka.p5", "2"); /* replacing one is fine */
+    assert_int_equal(cl_conf_kafka_count(conf), CL_CONF_KAFKA_MAX);
+    crawllog_conf_destroy(conf);
+}
+
 static void test_conf_markdown(void **state)
 {
     (void)state;
@@ -906,6 +991,7 @@ int main(void)
         cmocka_unit_test(test_conf_topic_parse_rejects_corrupt_lines),
         cmocka_unit_test(test_conf_check_topic_only),
         cmocka_unit_test(test_conf_name_property),
+        cmocka_unit_test(test_conf_backend_and_kafka_passthrough),
         cmocka_unit_test(test_conf_markdown),
         cmocka_unit_test(test_conf_allocation_failures),
     };
