@@ -23,7 +23,14 @@
  *    and record bytes are copied before return.
  *  - Destroy/close functions accept NULL.
  *  - No handle may be used in a fork() child; open a new one there.
- *  - The library starts no threads.
+ *  - The library starts no threads, except the durable-flush pool
+ *    (log.flush.parallelism) and, in a library built with `make kafka`, the
+ *    threads librdkafka runs inside each Kafka producer and consumer
+ *    (docs/SCALING.md).  Callbacks always run inside your calls.
+ *  - A location given to crawllog_open() is a data directory or, with the
+ *    Kafka backend, a cluster ("kafka://host:port[,host:port]"); the same
+ *    calls work on both, and a call with no Kafka equivalent returns
+ *    CRAWLLOG_ENOTSUP (docs/SCALING.md lists them).
  *
  * Copyright (c) 2026 the libcrawllog authors.  MIT licence (see LICENSE).
  */
@@ -212,13 +219,23 @@ typedef struct crawllog_s crawllog_t;
  * fails the open with CRAWLLOG_ECORRUPT naming the file and byte offset -
  * nothing is truncated then; run crawllog_verify() to see every problem.
  *
+ * A Kafka cluster instead (library built with `make kafka`,
+ * docs/SCALING.md): dir "kafka://host:port[,host:port]", or the host list
+ * with conf backend=kafka, or "kafka://mock[:N]" for an in-process mock
+ * cluster of N brokers (tests, demos; gone at crawllog_close).  Properties
+ * "kafka.<name>" of conf go to librdkafka as <name> for every client of
+ * the log.  The open fails with CRAWLLOG_ETIMEDOUT if no broker answers.
+ *
  * @param logp    out: the handle, or NULL on failure.
- * @param dir     path of the data directory.
+ * @param dir     path of the data directory, or a Kafka location.
  * @param conf    optional: log-level properties and topic defaults.
  * @param errstr  out, optional: why it failed.
  * @return CRAWLLOG_OK, or CRAWLLOG_ENOENT (missing and log.dir.create is
  *         false), CRAWLLOG_EPERM, CRAWLLOG_ELOOP, CRAWLLOG_EVERSION,
- *         CRAWLLOG_ECORRUPT, CRAWLLOG_EIO, CRAWLLOG_ENOMEM, CRAWLLOG_EINVAL.
+ *         CRAWLLOG_ECORRUPT, CRAWLLOG_EIO, CRAWLLOG_ENOMEM, CRAWLLOG_EINVAL,
+ *         CRAWLLOG_ENOTSUP (a Kafka location in a library built without
+ *         the Kafka backend), CRAWLLOG_ETIMEDOUT (Kafka: no broker
+ *         answered).
  * @note Ownership: dir and conf are copied.
  */
 CRAWLLOG_API int crawllog_open(crawllog_t **logp, const char *dir,
