@@ -181,4 +181,7 @@ int cli_cmd_migrate(struct cli *c, int argc, char **argv);
 /* cli_migrate.c: "topics migration OLD [--json]". */
 int cli_cmd_migration(struct cli *c, int argc, char **argv);
 
+/* cli_mirror.c: crawllog mirror TOPIC --to LOCATION. */
+int cli_cmd_mirror(struct cli *c, int argc, char **argv);
+
 #endif /* CRAWLLOG_CLI_H */

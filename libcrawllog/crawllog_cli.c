@@ -6,8 +6,8 @@
  * mdb_stat beside the library: every command is in a cli_*.c file (topics
  * cli_topics.c, produce cli_produce.c, consume/tail cli_consume.c, grep
  * cli_grep.c, groups cli_groups.c, lag/metrics cli_lag.c, dlq cli_dlq.c,
- * migrate cli_migrate.c, dump/stats/verify/retention cli_inspect.c), shared
- * helpers in cli_util.c (cli.h).  It owns nothing on disk beyond what the
+ * migrate cli_migrate.c, mirror cli_mirror.c, dump/stats/verify/retention
+ * cli_inspect.c), shared helpers in cli_util.c (cli.h).  It owns nothing on disk beyond what the
  * library writes.  `crawllog help` lists the commands, `crawllog COMMAND
  * --help` explains one; docs/CLI.md holds the same texts (a test keeps
  * them in sync).
@@ -53,6 +53,7 @@ static const char usage_text[] =
     "  metrics         Prometheus text format (--listen serves it)\n"
     "  dlq list|show|replay\n"
     "                  dead-letter topics\n"
+    "  mirror TOPIC    copy a topic to another log (--to DIR|kafka://...)\n"
     "  stats           the data directory in numbers\n"
     "  verify          full integrity check (exit 4 on damage)\n"
     "  retention run   roll and delete segments per retention\n"
@@ -91,6 +92,8 @@ static int run_command(struct cli *c, int argc, char **argv)
         return cli_cmd_metrics(c, argc - 1, argv + 1);
     } else if (strcmp(cmd, "dlq") == 0) {
         return cli_cmd_dlq(c, argc - 1, argv + 1);
+    } else if (strcmp(cmd, "mirror") == 0) {
+        return cli_cmd_mirror(c, argc - 1, argv + 1);
     } else if (strcmp(cmd, "offsets") == 0) {
         return cli_cmd_offsets(c, argc - 1, argv + 1);
     } else if (strcmp(cmd, "dump") == 0) {

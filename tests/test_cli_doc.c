@@ -48,6 +48,7 @@ static void test_cli_doc_in_sync(void **state)
         {"lag", "check", "--help", NULL},
         {"metrics", "--help", NULL},
         {"dlq", "--help", NULL},
+        {"mirror", "--help", NULL},
         {"stats", "--help", NULL},
         {"verify", "--help", NULL},
         {"retention", "run", "--help", NULL},

@@ -71,6 +71,7 @@ block "groups" groups
 block "lag check" lag check
 block "metrics" metrics
 block "dlq" dlq
+block "mirror" mirror
 block "stats" stats
 block "verify" verify
 block "retention run" retention run
