@@ -277,7 +277,7 @@ int cl_idem_catch_up(struct cl_idem *st, struct cl_segment *segs,
         uint64_t pos = s->base == st->at_base ? st->at_pos
                                               : CL_SEG_HEADER_SIZE;
         if (pos < s->size) {
-            struct cl_scan res;
+            struct cl_scan res = {.max_ts = -1}; /* start value: none */
             int rc = cl_segment_scan(s, reldir, pos, -1, 0, scan_fn, &c,
                                      &res, err);
             if (rc == 0 && res.end < s->size) {
