@@ -600,4 +600,6 @@ help:
 -include $(wildcard $(BUILDDIR)/obj/*.d $(TESTDIR)/obj/*.d \
     $(TESTDIR)/tobj/*.d $(TESTDIR)/crawlex/*.d $(BUILDDIR)/examples/*.d \
     $(BUILDDIR)/examples/crawl/*.d $(BUILDDIR)/bench/*.d \
-    $(BUILDDIR)/tools/*.d)
+    $(BUILDDIR)/tools/*.d $(KAFKA_DIR)/obj/*.d $(KAFKA_TESTDIR)/obj/*.d \
+    $(KAFKA_TESTDIR)/tobj/*.d $(KAFKA_DIR)/examples/*.d \
+    $(KAFKA_DIR)/tools/*.d)

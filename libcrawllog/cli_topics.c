@@ -77,7 +77,8 @@ static int topics_create(struct cli *c, int argc, char **argv)
     return st;
 }
 
-/* One partition's segments: count and bytes (*segsp kept if segsp). */
+/* One partition's segments: count and bytes (*segsp kept if segsp); -1
+ * when the backend has none (Kafka: the line shows offsets only). */
 static int seg_summary(struct cli *c, const char *topic, int32_t p,
                        crawllog_segment_info_t **segsp, size_t *np,
                        uint64_t *bytesp)
@@ -85,6 +86,9 @@ static int seg_summary(struct cli *c, const char *topic, int32_t p,
     crawllog_segment_info_t *segs = NULL;
     size_t n = 0; /* a local: the caller's count never escapes */
     int rc = crawllog_partition_segments(c->log, topic, p, &segs, &n);
+    if (rc == CRAWLLOG_ENOTSUP) {
+        return -1; /* a backend without segment files (Kafka) */
+    }
     if (rc != CRAWLLOG_OK) {
         return cli_fail_log(c, "topics describe", topic, rc);
     }
@@ -156,14 +160,21 @@ static int print_partitions(struct cli *c, const char *topic, int describe,
             st = cli_fail_log(c, what, topic, rc);
             break;
         }
-        if (describe && (st = seg_summary(c, topic, p, &segs, &nseg,
-                                          &bytes)) != 0) {
-            break;
+        int noseg = 0; /* the backend has no segments to show */
+        if (describe) {
+            st = seg_summary(c, topic, p, &segs, &nseg, &bytes);
+            noseg = st < 0;
+            st = st < 0 ? 0 : st;
+            if (st != 0) {
+                break;
+            }
         }
         if (json) {
             printf("%s{\"partition\":%d,\"start\":%lld,\"end\":%lld",
                    p ? "," : "", (int)p, (long long)start, (long long)end);
-            if (describe) {
+            if (describe && noseg) {
+                printf(",\"records\":%lld", (long long)(end - start));
+            } else if (describe) {
                 printf(",\"records\":%lld,\"bytes\":%llu,\"segments\":[",
                        (long long)(end - start), (unsigned long long)bytes);
                 for (size_t i = 0; i < nseg; i++) {
@@ -173,6 +184,9 @@ static int print_partitions(struct cli *c, const char *topic, int describe,
                 putchar(']');
             }
             putchar('}');
+        } else if (describe && noseg) {
+            printf("partition %d: start %lld end %lld records %lld\n", (int)p,
+                   (long long)start, (long long)end, (long long)(end - start));
         } else if (describe) {
             printf("partition %d: start %lld end %lld records %lld segments "
                    "%zu bytes %llu\n",
