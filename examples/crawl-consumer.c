@@ -376,6 +376,10 @@ static int worker_start(struct shared *sh, struct worker *w, int id)
         {"max.attempts", attempts},      {"retry.backoff.ms", "50"},
         {"retry.backoff.max.ms", "400"}, {"heartbeat.interval.ms", "100"},
         {"max.poll.interval.ms", "120000"}, {"dead.letter.topic", dlt},
+        /* A crashed crawler's partitions move after 6 s on Kafka (whose
+         * coordinator only sees missed heartbeats); the file backend sees
+         * the death at once and uses this for static members only. */
+        {"session.timeout.ms", "6000"},
     };
     int rc = crawllog_conf_new(&conf);
     for (size_t i = 0; rc == 0 && i < sizeof(props) / sizeof(props[0]); i++) {

@@ -21,7 +21,11 @@
  * of every partition accounted for, from the sink's records and the
  * dead-letter topic's headers) and no process is left behind.
  *
- * Run: build/examples/crawl-demo [-d DIR] [--jobs N] [--consumers K]
+ * Run: build/examples/crawl-demo [-d DIR|--log LOC] [--jobs N]
+ *      [--consumers K]
+ * With the Kafka backend (make kafka), LOC kafka://host:port runs the same
+ * pipeline on a Kafka cluster, and kafka://mock on an in-process mock
+ * cluster (docs/SCALING.md).
  * Logs (each program's stderr, the job list, the sink's records) go to
  * DIR.demo-logs beside the data directory.
  * (the other programs are found next to this one; the crawllog tool at
@@ -379,13 +383,30 @@ static void start_fixture(struct demo *d)
     }
 }
 
+/* Both topics, empty, with PARTS partitions (the dead-letter topic too:
+ * a consumer would create it on demand, but a Kafka mock cluster of
+ * another process cannot create topics).  A backend that cannot delete a
+ * topic (Kafka's mock cluster: ENOTSUP) keeps it: fine when it is new. */
 static void fresh_topic(struct demo *d, crawllog_t *log)
 {
+    const char *topics[] = {TOPIC, DLT};
     crawllog_group_delete(log, GROUP); /* ENOENT the first time */
-    crawllog_topic_delete_flags(log, TOPIC, CRAWLLOG_DELETE_FORCE);
-    crawllog_topic_delete_flags(log, DLT, CRAWLLOG_DELETE_FORCE);
-    if (crawllog_topic_create(log, TOPIC, PARTS, NULL) != CRAWLLOG_OK) {
-        die(d, "create topic: %s", crawllog_errmsg(log));
+    for (int i = 0; i < 2; i++) {
+        crawllog_topic_delete_flags(log, topics[i], CRAWLLOG_DELETE_FORCE);
+        int rc = crawllog_topic_create(log, topics[i], PARTS, NULL);
+        int32_t n = 0;
+        if (rc == CRAWLLOG_EEXIST &&
+            crawllog_topic_describe(log, topics[i], &n, NULL) ==
+                CRAWLLOG_OK &&
+            n == PARTS) {
+            rc = CRAWLLOG_OK;
+        }
+        if (rc != CRAWLLOG_OK) {
+            char msg[CRAWLLOG_ERRSTR_SIZE + 300];
+            snprintf(msg, sizeof(msg), "%s: %s", topics[i],
+                     crawllog_errmsg(log));
+            die(d, "create topic %s", msg);
+        }
     }
 }
 
@@ -456,7 +477,9 @@ int main(int argc, char **argv)
     char *slash = strrchr(argv[0], '/');
     snprintf(d.bindir, sizeof(d.bindir), "%.*s",
              slash ? (int)(slash - argv[0]) : 1, slash ? argv[0] : ".");
-    snprintf(d.logs, sizeof(d.logs), "%s.demo-logs", d.dir);
+    /* Beside the data directory; for a Kafka location in the current one. */
+    snprintf(d.logs, sizeof(d.logs), "%s.demo-logs",
+             strstr(d.dir, "://") ? "crawllog-kafka" : d.dir);
     d.tty = isatty(1);
     d.t0 = cx_mono_ms();
     signal(SIGPIPE, SIG_IGN);
@@ -467,6 +490,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "crawl-demo: open %s: %s\n", d.dir, errstr);
         return 1;
     }
+    /* What the other programs open: the same (for kafka://mock, the brokers
+     * of the mock cluster this process runs). */
+    static char where[1024];
+    snprintf(where, sizeof(where), "%s", crawllog_location(log));
+    d.dir = where;
     mkdir(d.logs, 0755);
     printf("crawl demo: %d jobs, %d crawler processes, data in %s, logs in "
            "%s\n",

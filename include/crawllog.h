@@ -259,6 +259,17 @@ CRAWLLOG_API int crawllog_close(crawllog_t *log);
  */
 CRAWLLOG_API const char *crawllog_errmsg(const crawllog_t *log);
 
+/**
+ * @brief Where the log is, as another process opens it: the data
+ *        directory as given to crawllog_open(), or the Kafka location
+ *        ("kafka://host:port,..."; for "kafka://mock" the mock cluster's
+ *        own brokers, so that child processes reach the same cluster while
+ *        this handle is open).
+ * @return a string owned by the handle, valid until crawllog_close();
+ *         "" for NULL.
+ */
+CRAWLLOG_API const char *crawllog_location(const crawllog_t *log);
+
 /* ====================================================================== */
 /* Topics                                                                  */
 /* ====================================================================== */

@@ -37,6 +37,7 @@ struct cl_backend_ops {
                 char *errstr, size_t errstr_size);
     int (*close)(crawllog_t *log);
     const char *(*errmsg)(const crawllog_t *log);
+    const char *(*location)(const crawllog_t *log);
     int (*topic_create)(crawllog_t *log, const char *topic, int32_t partitions,
                         const crawllog_conf_t *topic_conf);
     int (*topic_delete_flags)(crawllog_t *log, const char *topic,

@@ -44,6 +44,7 @@ int cl_kafka_open(crawllog_t **logp, const char *dir,
                   size_t errstr_size);
 int cl_kafka_close(crawllog_t *log);
 const char *cl_kafka_errmsg(const crawllog_t *log);
+const char *cl_kafka_location(const crawllog_t *log);
 int cl_kafka_topic_create(crawllog_t *log, const char *topic,
                           int32_t partitions,
                           const crawllog_conf_t *topic_conf);

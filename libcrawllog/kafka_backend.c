@@ -104,6 +104,7 @@ static const struct cl_backend_ops table = {
     .open = cl_kafka_open,
     .close = cl_kafka_close,
     .errmsg = cl_kafka_errmsg,
+    .location = cl_kafka_location,
     .topic_create = cl_kafka_topic_create,
     .topic_delete_flags = cl_kafka_topic_delete_flags,
     .topic_add_partitions = cl_kafka_topic_add_partitions,

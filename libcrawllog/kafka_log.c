@@ -65,6 +65,7 @@ struct kl_created { /* topic confs of the own mock */
 struct cl_kafka_log {
     crawllog_t *shell;
     char *location;                /* "kafka://..." for messages */
+    char *reach;                   /* crawllog_location(): the brokers */
     char *bootstrap;               /* NULL: kafka.bootstrap.servers */
     crawllog_conf_t *conf;         /* copy of the open conf */
     rd_kafka_t *rk;                /* metadata, admin, watermarks */
@@ -425,6 +426,7 @@ static void kl_free(crawllog_t *log)
     free_cache(k->cache, k->ncache);
     crawllog_conf_destroy(k->conf);
     cl_io_free(k->location);
+    cl_io_free(k->reach);
     cl_io_free(k->bootstrap);
     pthread_mutex_destroy(&k->lock);
     cl_io_free(k);
@@ -561,12 +563,31 @@ int cl_kafka_open(crawllog_t **logp, const char *dir,
             rd_kafka_mem_free(k->rk, id);
         }
     }
+    if (rc == 0) {
+        /* What another process opens to reach this cluster (for the own
+         * mock: its brokers, not "mock", which would start another). */
+        const char *b = k->bootstrap != NULL
+                            ? k->bootstrap
+                            : kafka_prop(k->conf, "bootstrap.servers");
+        size_t rlen = strlen(b != NULL ? b : "") + 16;
+        if ((k->reach = cl_io_malloc(rlen)) == NULL) {
+            snprintf(errstr, errstr_size, "out of memory");
+            rc = CRAWLLOG_ENOMEM;
+        } else {
+            snprintf(k->reach, rlen, "kafka://%s", b != NULL ? b : "");
+        }
+    }
     if (rc != 0) {
         kl_free(log);
         return rc;
     }
     *logp = log;
     return 0;
+}
+
+const char *cl_kafka_location(const crawllog_t *log)
+{
+    return log->kafka->reach;
 }
 
 int cl_kafka_close(crawllog_t *log)

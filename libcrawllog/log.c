@@ -70,6 +70,12 @@ int cl_log_fail(crawllog_t *log, int rc, const struct cl_err *err)
     return rc;
 }
 
+const char *crawllog_location(const crawllog_t *log)
+{
+    CL_BACKEND(log, location, log);
+    return log ? log->dir : "";
+}
+
 const char *crawllog_errmsg(const crawllog_t *log)
 {
     CL_BACKEND(log, errmsg, log);

@@ -41,7 +41,7 @@
 #define FUNCS(X)                                                               \
     X(version) X(version_str) X(strerror) X(err_name) X(conf_new)              \
     X(conf_destroy) X(conf_dup) X(conf_set) X(conf_get) X(conf_dump) X(open)   \
-    X(close) X(errmsg) X(topic_create) X(topic_delete) X(topic_delete_flags)   \
+    X(close) X(errmsg) X(location) X(topic_create) X(topic_delete) X(topic_delete_flags)   \
     X(topic_add_partitions) X(topic_list) X(topic_list_free)                   \
     X(topic_describe) X(partition_offsets) X(append) X(flush) X(reader_new)    \
     X(reader_destroy) X(reader_seek) X(reader_seek_time) X(reader_position)    \
@@ -212,6 +212,9 @@ static int call(struct fx *f, int fn, const struct args *a)
         return crawllog_close(NULL);
     case F_errmsg:
         VAL(crawllog_errmsg(NULL)[0] == '\0');
+    case F_location:
+        VAL(crawllog_location(NULL)[0] == '\0' &&
+            strcmp(crawllog_location(f->log), f->data) == 0);
     case F_topic_create: /* a->h 1: a topic conf with a log property */
         return crawllog_topic_create(P(0, f->log), TOPIC(1), a->p,
                                      a->h ? f->nocreate : NULL);
@@ -406,7 +409,7 @@ static const struct mcase cases[] = {
     R(open, EINVAL, NW, .null = 2 | 8, .n = ES), R(open, EINVAL, NW | EM_ES, .null = 2, .n = 1), R(open, EINVAL, NW | EM_ES, .null = 2, .n = 0),
     R(open, ENOENT, NW | EM_ES, .s = "missing", .h = 1, .n = ES), R(open, ENOENT, NW | EM_ES, .s = "missing/deeper", .h = 1, .n = SIZE_MAX),
     R(open, ENOENT, NW, .s = "missing", .h = 1, .null = 8, .n = ES), R(open, OK, 0, .null = 8, .n = ES),
-    R(close, OK, 0, .null = 1), R(errmsg, OK, 0, .null = 1),
+    R(close, OK, 0, .null = 1), R(errmsg, OK, 0, .null = 1), R(location, OK, 0, .null = 1),
     /* Topics. */
     R(topic_create, EINVAL, NW, .null = 1, .p = 1, .s = "x"), R(topic_create, EINVAL, NWL, .null = 2, .p = 1),
     R(topic_create, EINVAL, NWL, .p = 1, .s = ""), R(topic_create, EINVAL, NWL, .p = 1, .s = "."),
