@@ -403,15 +403,31 @@ deps:
 
 # test_cli runs the release build/crawllog and the crawl tests the release
 # examples, so they are built first.
+# The whole suite: the file backend's programs, then the Kafka backend's
+# (make test-kafka: installs librdkafka-dev like cmocka; KAFKA=0 skips it),
+# then one line with the sum of both runners' "tests: N passed, N failed".
+KAFKA ?= 1
 test: deps
-	@docs=0; st=0; \
+	@docs=0; st=0; logs=$(BUILDDIR)/test-logs; mkdir -p $$logs; \
+	rm -f $$logs/core.log $$logs/kafka.log; \
 	$(MAKE) --no-print-directory cli examples || st=1; \
 	$(MAKE) --no-print-directory check-docs || docs=1; \
-	$(MAKE) --no-print-directory run-test-suite || st=1; \
+	{ $(MAKE) --no-print-directory run-test-suite || echo FAIL > $$logs/core.rc; } \
+	    2>&1 | tee $$logs/core.log; \
+	if [ "$(KAFKA)" != 0 ]; then \
+	    { $(MAKE) --no-print-directory test-kafka || echo FAIL > $$logs/kafka.rc; } \
+	        2>&1 | tee $$logs/kafka.log; \
+	fi; \
+	for f in core kafka; do \
+	    if [ -f $$logs/$$f.rc ]; then st=1; rm -f $$logs/$$f.rc; fi; \
+	done; \
 	if [ $$docs -ne 0 ]; then \
 	    echo "make test: check-docs FAILED (docs/CONFIGURATION.md: run make docs)"; \
 	    st=1; \
 	fi; \
+	cat $$logs/core.log $$logs/kafka.log 2>/dev/null | \
+	    awk '/^tests: [0-9]+ passed, [0-9]+ failed$$/ { p += $$2; f += $$4; n++ } \
+	         END { if (n > 1) printf "tests: %d passed, %d failed\n", p, f }'; \
 	exit $$st
 
 .PHONY: run-test-suite
