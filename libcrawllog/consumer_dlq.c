@@ -7,7 +7,8 @@
  * count; partition = the source partition, modulo the DLT's count), and an
  * intent in the group's committed-offset metadata (offsets.c).  Each dead
  * letter carries the original key, value and headers plus Spring Kafka's
- * DLT headers (kafka-reference.md §6.2): kafka_dlt-original-topic (bytes),
+ * DLT headers (kafka-reference.md §6.2; the record is dlt.c's, shared with
+ * the Kafka backend): kafka_dlt-original-topic (bytes),
  * -original-partition (int32 BE), -original-offset (int64 BE),
  * -original-timestamp (int64 BE), -original-consumer-group,
  * kafka_dlt-exception-message (the reason), and crawllog_dlt-attempts
@@ -43,13 +44,13 @@
 #include "bytes.h"
 #include "conf.h"
 #include "consumer.h"
+#include "dlt.h"
 #include "io.h"
 #include "log.h"
 #include "names.h"
 
 #define META_PREFIX "crawllog-dlq/1 "
-#define REASON_MAX 2048
-#define DLT_HEADERS 7
+#define REASON_MAX CL_DLT_REASON_MAX /* the reason: first 2047 bytes */
 
 struct intent {
     int64_t offset;            /* X */
@@ -144,47 +145,15 @@ static int find_dead_letter(crawllog_consumer_t *c, const struct intent *in,
 
 /* Append the dead letter of msg (offset in->offset of topic/partition). */
 static int write_dead_letter(crawllog_consumer_t *c, const struct intent *in,
-                             const char *topic, int32_t partition,
                              const crawllog_msg_t *msg, struct cl_err *err)
 {
-    size_t nh = crawllog_msg_header_count(msg);
-    crawllog_header_t *h = cl_io_calloc(nh + DLT_HEADERS, sizeof(*h));
-    if (h == NULL) {
+    struct cl_dlt_rec d;
+    if (cl_dlt_record(msg, c->group_id, in->reason, in->attempts, &d) != 0) {
         return cl_errf(err, CRAWLLOG_ENOMEM, "out of memory");
     }
-    for (size_t i = 0; i < nh; i++) {
-        crawllog_msg_header(msg, i, &h[i]);
-    }
-    uint8_t pbuf[4], obuf[8], tbuf[8], abuf[4];
-    cl_put_u32(pbuf, (uint32_t)partition);
-    cl_put_u64(obuf, (uint64_t)in->offset);
-    cl_put_u64(tbuf, (uint64_t)crawllog_msg_timestamp(msg));
-    cl_put_u32(abuf, (uint32_t)in->attempts);
-    const char *names[DLT_HEADERS] = {
-        "kafka_dlt-original-topic",  "kafka_dlt-original-partition",
-        "kafka_dlt-original-offset", "kafka_dlt-original-timestamp",
-        "kafka_dlt-original-consumer-group", "kafka_dlt-exception-message",
-        "crawllog_dlt-attempts"};
-    const void *vals[DLT_HEADERS] = {topic, pbuf, obuf, tbuf, c->group_id,
-                                     in->reason, abuf};
-    size_t lens[DLT_HEADERS] = {strlen(topic), 4, 8, 8, strlen(c->group_id),
-                                strlen(in->reason), 4};
-    for (size_t k = 0; k < DLT_HEADERS; k++) {
-        h[nh + k].name = names[k];
-        h[nh + k].name_len = strlen(names[k]);
-        h[nh + k].value = vals[k];
-        h[nh + k].value_len = lens[k];
-    }
-    crawllog_record_t r;
-    memset(&r, 0, sizeof(r));
-    r.key = crawllog_msg_key(msg, &r.key_len);
-    r.value = crawllog_msg_value(msg, &r.value_len);
-    r.timestamp = -1;
-    r.headers = h;
-    r.header_count = nh + DLT_HEADERS;
-    int rc = crawllog_append(c->log, in->dlt, in->dp, &r, 1,
+    int rc = crawllog_append(c->log, in->dlt, in->dp, &d.rec, 1,
                              CRAWLLOG_SYNC_DURABLE, NULL);
-    cl_io_free(h);
+    cl_dlt_rec_free(&d);
     if (rc != 0) {
         return cl_errf(err, rc, "%s/%d: dead letter: %s", in->dlt,
                        (int)in->dp, crawllog_errmsg(c->log));
@@ -210,7 +179,7 @@ static int finish(crawllog_consumer_t *c, const struct intent *in,
     int found = 0;
     int rc = find_dead_letter(c, in, topic, partition, &found, err);
     if (rc == 0 && !found) {
-        rc = write_dead_letter(c, in, topic, partition, msg, err);
+        rc = write_dead_letter(c, in, msg, err);
     }
     int64_t next = committed > in->offset + 1 ? committed : in->offset + 1;
     if (rc == 0) {
@@ -388,7 +357,7 @@ int cl_cons_dead_letter(crawllog_consumer_t *cons, const crawllog_msg_t *msg,
         int64_t hold = committed > in->offset ? committed : in->offset;
         rc = commit_one(cons, topic, partition, hold, meta, &err);
         if (rc == 0) {
-            rc = write_dead_letter(cons, in, topic, partition, msg, &err);
+            rc = write_dead_letter(cons, in, msg, &err);
         }
         if (rc == 0) {
             rc = commit_one(cons, topic, partition,

@@ -3,7 +3,9 @@
  * Run the application's processing function on one message up to
  * max.attempts times, waiting retry.backoff.ms before the second attempt
  * and twice as long before each later one (at most retry.backoff.max.ms),
- * then dead-letter the message (consumer_dlq.c) with the last reason.
+ * then dead-letter the message (consumer_dlq.c) with the last reason.  The
+ * loop is dlt.c's cl_retry_run (shared with the Kafka backend); this file
+ * gives it the wait that keeps the membership alive.
  *
  * On disk: nothing of its own (the dead letter and the commit past it are
  * consumer_dlq.c's).
@@ -16,20 +18,17 @@
  *
  * Locks: none; the callback runs with no internal lock held.
  */
-#include <stdio.h>
-#include <string.h>
 #include <time.h>
 
 #include "backend.h"
-#include "conf.h"
 #include "consumer.h"
+#include "dlt.h"
 #include "io.h"
 
-#define REASON_SIZE 1024
-
 /* Sleep ms milliseconds in slices, stamping the membership as alive. */
-static void backoff(crawllog_consumer_t *c, int64_t ms)
+static void backoff(void *arg, int64_t ms)
 {
+    crawllog_consumer_t *c = arg;
     int64_t until = cl_io_mono_ns() + ms * 1000000;
     for (;;) {
         if (c->mode == CL_CONS_SUBSCRIBED) {
@@ -55,7 +54,8 @@ int crawllog_consumer_process(crawllog_consumer_t *cons,
 {
     CL_BACKEND(cons, consumer_process, cons, msg, fn, opaque, outcomep);
     struct cl_err err = {{0}};
-    char reason[REASON_SIZE] = ""; /* "" also when attempts < 1 */
+    char reason[CL_RETRY_REASON_SIZE];
+    int32_t attempts = 0;
     if (outcomep) {
         *outcomep = 0;
     }
@@ -67,28 +67,14 @@ int crawllog_consumer_process(crawllog_consumer_t *cons,
     if (rc != 0 || (rc = cl_cons_check_msg(cons, msg)) != 0) {
         return rc;
     }
-    int64_t attempts = cl_conf_int(cons->conf, CL_CONF_MAX_ATTEMPTS);
-    int64_t wait = cl_conf_int(cons->conf, CL_CONF_RETRY_BACKOFF_MS);
-    int64_t wait_max = cl_conf_int(cons->conf, CL_CONF_RETRY_BACKOFF_MAX_MS);
-    for (int64_t a = 1; a <= attempts; a++) {
-        reason[0] = '\0';
-        if (fn(msg, opaque, reason, sizeof(reason)) == 0) {
-            if (outcomep) {
-                *outcomep = CRAWLLOG_PROCESSED;
-            }
-            return 0;
+    if (cl_retry_run(cons->conf, msg, fn, opaque, backoff, cons, reason,
+                     sizeof(reason), &attempts)) {
+        if (outcomep) {
+            *outcomep = CRAWLLOG_PROCESSED;
         }
-        reason[sizeof(reason) - 1] = '\0';
-        if (a < attempts) {
-            backoff(cons, wait < wait_max ? wait : wait_max);
-            wait = wait > INT64_MAX / 2 ? INT64_MAX : wait * 2;
-        }
+        return 0;
     }
-    if (reason[0] == '\0') {
-        snprintf(reason, sizeof(reason), "failed %lld attempts",
-                 (long long)attempts);
-    }
-    rc = cl_cons_dead_letter(cons, msg, reason, (int32_t)attempts, &err);
+    rc = cl_cons_dead_letter(cons, msg, reason, attempts, &err);
     if (rc != 0) {
         return cl_cons_fail(cons, rc, &err);
     }

@@ -34,6 +34,7 @@
 #include "assignor.h"
 #include "backend.h"
 #include "group.h"
+#include "group_desc.h"
 #include "io.h"
 #include "lagstatus.h"
 #include "lagstore.h"
@@ -66,7 +67,7 @@ void crawllog_group_desc_free(crawllog_group_desc_t *desc)
     cl_io_free(desc);
 }
 
-static int cmp_part(const void *a, const void *b)
+int cl_group_desc_part_cmp(const void *a, const void *b)
 {
     const crawllog_group_partition_t *x = a, *y = b;
     int c = strcmp(x->topic, y->topic);
@@ -74,8 +75,8 @@ static int cmp_part(const void *a, const void *b)
 }
 
 /* Add (topic, partition) unless present; returns its index or -1. */
-static long add_part(crawllog_group_desc_t *d, size_t *cap, const char *topic,
-                     int32_t partition)
+long cl_group_desc_add_part(crawllog_group_desc_t *d, size_t *cap,
+                            const char *topic, int32_t partition)
 {
     for (size_t i = 0; i < d->partition_count; i++) {
         if (d->partitions[i].partition == partition &&
@@ -133,7 +134,7 @@ static int snapshot(struct cl_group *g, crawllog_group_desc_t *d,
     for (int t = 0; rc == 0 && t < s->ntopics; t++) {
         for (int32_t p = 0; rc == 0 && p < s->topics[t].partitions; p++) {
             const struct cl_gpart *gp = &s->parts[s->topics[t].base + p];
-            long k = add_part(d, pcap, s->topics[t].name, p);
+            long k = cl_group_desc_add_part(d, pcap, s->topics[t].name, p);
             if (k < 0) {
                 rc = CRAWLLOG_ENOMEM;
                 break;
@@ -245,7 +246,7 @@ int crawllog_group_describe(crawllog_t *log, const char *group,
     for (size_t i = 0; rc == 0 && i < cl_offsets_count(o); i++) {
         struct cl_offset_entry e;
         cl_offsets_at(o, i, &e);
-        long k = add_part(d, &pcap, e.topic, e.partition);
+        long k = cl_group_desc_add_part(d, &pcap, e.topic, e.partition);
         if (k < 0) {
             rc = cl_errf(&err, CRAWLLOG_ENOMEM, "out of memory");
             break;
@@ -286,7 +287,7 @@ int crawllog_group_describe(crawllog_t *log, const char *group,
         /* member_id pointers point into members[], not into partitions[],
          * so sorting is safe. */
         qsort(d->partitions, d->partition_count, sizeof(*d->partitions),
-              cmp_part);
+              cl_group_desc_part_cmp);
     }
     log->errmsg[0] = '\0';
     *descp = d;

@@ -16,7 +16,8 @@
  * headers: kafka_dlt-original-topic, -original-partition (int32 BE),
  * -original-offset (int64 BE), -original-timestamp (int64 BE),
  * -original-consumer-group, kafka_dlt-exception-message (the reason), and
- * crawllog_dlt-attempts (int32 BE).  Once the broker acknowledged it
+ * crawllog_dlt-attempts (int32 BE) - the record is dlt.c's, byte for byte
+ * the file backend's, as is the retry loop.  Once the broker acknowledged it
  * (acks=all), the partition is committed past the message, never
  * backwards.
  *
@@ -39,19 +40,14 @@
  * acknowledgement is awaited inside crawllog_producer_send_record.
  */
 #include <stdio.h>
-#include <string.h>
 #include <time.h>
 
-#include "bytes.h"
 #include "conf.h"
 #include "consumer.h"
+#include "dlt.h"
 #include "io.h"
 #include "kafka.h"
 #include "names.h"
-
-#define DLT_HEADERS 7
-#define REASON_MAX 2048 /* reason kept: first REASON_MAX - 1 bytes */
-#define REASON_SIZE 1024
 
 /* The dead-letter producer, made on first use. */
 static int dlq_producer(crawllog_consumer_t *cons, crawllog_producer_t **pp)
@@ -131,56 +127,17 @@ static int dlq_send(crawllog_consumer_t *cons, const crawllog_msg_t *msg,
     struct cl_kafka_consumer *k = cons->kafka;
     crawllog_producer_t *prod = NULL;
     const char *group = cl_conf_str(k->conf, CL_CONF_GROUP_ID);
-    size_t nh = crawllog_msg_header_count(msg);
-    size_t rlen = strlen(reason);
+    struct cl_dlt_rec d;
     int rc = dlq_producer(cons, &prod);
     if (rc != 0) {
         return rc;
     }
-    crawllog_header_t *h = cl_io_calloc(nh + DLT_HEADERS, sizeof(*h));
-    if (h == NULL) {
+    if (cl_dlt_record(msg, group, reason, attempts, &d) != 0) {
         return cl_kafka_cons_fail(cons, CRAWLLOG_ENOMEM, "out of memory");
     }
-    for (size_t i = 0; i < nh; i++) {
-        crawllog_msg_header(msg, i, &h[i]);
-    }
-    uint8_t pbuf[4], obuf[8], tbuf[8], abuf[4];
-    cl_put_i32(pbuf, msg->partition);
-    cl_put_i64(obuf, msg->rv.offset);
-    cl_put_i64(tbuf, msg->rv.timestamp);
-    cl_put_i32(abuf, attempts);
-    const char *names[DLT_HEADERS] = {"kafka_dlt-original-topic",
-                                      "kafka_dlt-original-partition",
-                                      "kafka_dlt-original-offset",
-                                      "kafka_dlt-original-timestamp",
-                                      "kafka_dlt-original-consumer-group",
-                                      "kafka_dlt-exception-message",
-                                      "crawllog_dlt-attempts"};
-    const void *vals[DLT_HEADERS] = {msg->topic, pbuf,   obuf, tbuf,
-                                     group,      reason, abuf};
-    size_t lens[DLT_HEADERS] = {strlen(msg->topic),
-                                4,
-                                8,
-                                8,
-                                strlen(group),
-                                rlen < REASON_MAX ? rlen : REASON_MAX - 1,
-                                4};
-    for (size_t i = 0; i < DLT_HEADERS; i++) {
-        h[nh + i].name = names[i];
-        h[nh + i].name_len = strlen(names[i]);
-        h[nh + i].value = vals[i];
-        h[nh + i].value_len = lens[i];
-    }
-    crawllog_record_t r;
-    memset(&r, 0, sizeof(r));
-    r.key = crawllog_msg_key(msg, &r.key_len);
-    r.value = crawllog_msg_value(msg, &r.value_len);
-    r.timestamp = -1;
-    r.headers = h;
-    r.header_count = nh + DLT_HEADERS;
     int64_t off = -1;
-    rc = cl_kafka_producer_send_record(prod, dlt, dp, &r, &off);
-    cl_io_free(h);
+    rc = cl_kafka_producer_send_record(prod, dlt, dp, &d.rec, &off);
+    cl_dlt_rec_free(&d);
     if (rc != 0) {
         return cl_kafka_cons_fail(cons, rc,
                                   "crawllog_consumer_dead_letter: %s/%d "
@@ -225,9 +182,10 @@ int cl_kafka_consumer_dead_letter(crawllog_consumer_t *cons,
     return rc != 0 ? rc : dead_letter(cons, msg, reason, 1);
 }
 
-static void backoff(int64_t ms)
+static void backoff(void *arg, int64_t ms)
 {
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+    (void)arg;
     while (nanosleep(&ts, &ts) != 0) {
         /* interrupted: sleep the rest */
     }
@@ -239,7 +197,8 @@ int cl_kafka_consumer_process(crawllog_consumer_t *cons,
                               int *outcomep)
 {
     struct cl_kafka_consumer *k = cons->kafka;
-    char reason[REASON_SIZE] = "";
+    char reason[CL_RETRY_REASON_SIZE];
+    int32_t attempts = 0;
     if (outcomep) {
         *outcomep = 0;
     }
@@ -251,28 +210,14 @@ int cl_kafka_consumer_process(crawllog_consumer_t *cons,
     if (rc != 0) {
         return rc;
     }
-    int64_t attempts = cl_conf_int(k->conf, CL_CONF_MAX_ATTEMPTS);
-    int64_t wait = cl_conf_int(k->conf, CL_CONF_RETRY_BACKOFF_MS);
-    int64_t wait_max = cl_conf_int(k->conf, CL_CONF_RETRY_BACKOFF_MAX_MS);
-    for (int64_t a = 1; a <= attempts; a++) {
-        reason[0] = '\0';
-        if (fn(msg, opaque, reason, sizeof(reason)) == 0) {
-            if (outcomep) {
-                *outcomep = CRAWLLOG_PROCESSED;
-            }
-            return 0;
+    if (cl_retry_run(k->conf, msg, fn, opaque, backoff, NULL, reason,
+                     sizeof(reason), &attempts)) {
+        if (outcomep) {
+            *outcomep = CRAWLLOG_PROCESSED;
         }
-        reason[sizeof(reason) - 1] = '\0';
-        if (a < attempts) {
-            backoff(wait < wait_max ? wait : wait_max);
-            wait = wait > INT64_MAX / 2 ? INT64_MAX : wait * 2;
-        }
+        return 0;
     }
-    if (reason[0] == '\0') {
-        snprintf(reason, sizeof(reason), "failed %lld attempts",
-                 (long long)attempts);
-    }
-    rc = dead_letter(cons, msg, reason, (int32_t)attempts);
+    rc = dead_letter(cons, msg, reason, attempts);
     if (rc == 0 && outcomep) {
         *outcomep = CRAWLLOG_DEAD_LETTERED;
     }

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "group_desc.h"
 #include "io.h"
 #include "kafka.h"
 #include "names.h"
@@ -284,39 +285,6 @@ struct kl_desc {
     char strategy[64];
 };
 
-static int cmp_gpart(const void *a, const void *b)
-{
-    const crawllog_group_partition_t *x = a, *y = b;
-    int c = strcmp(x->topic, y->topic);
-    return c ? c
-             : (x->partition > y->partition) - (x->partition < y->partition);
-}
-
-/* Index of (topic, partition) in d, added if missing; -1: no memory. */
-static long desc_part(crawllog_group_desc_t *d, size_t *cap, const char *topic,
-                      int32_t partition)
-{
-    for (size_t i = 0; i < d->partition_count; i++) {
-        if (d->partitions[i].partition == partition &&
-            strcmp(d->partitions[i].topic, topic) == 0) {
-            return (long)i;
-        }
-    }
-    if (cl_io_grow((void **)&d->partitions, cap, d->partition_count + 1,
-                   sizeof(*d->partitions)) != 0) {
-        return -1;
-    }
-    crawllog_group_partition_t *p = &d->partitions[d->partition_count];
-    memset(p, 0, sizeof(*p));
-    if ((p->topic = cl_io_strdup(topic)) == NULL) {
-        return -1;
-    }
-    p->partition = partition;
-    p->committed = p->log_end = p->lag = p->commit_time_ms = -1;
-    p->status = "NOTFOUND";
-    return (long)d->partition_count++;
-}
-
 /* Committed offsets of every partition of every topic into d. */
 static int desc_committed(crawllog_t *log, const char *group,
                           crawllog_group_desc_t *d, size_t *cap)
@@ -349,7 +317,7 @@ static int desc_committed(crawllog_t *log, const char *group,
         if (p->err != 0 || p->offset < 0) {
             continue;
         }
-        long x = desc_part(d, cap, p->topic, p->partition);
+        long x = cl_group_desc_add_part(d, cap, p->topic, p->partition);
         if (x < 0) {
             rc = cl_kafka_log_fail(log, CRAWLLOG_ENOMEM, "out of memory");
         } else {
@@ -392,7 +360,8 @@ static int desc_member(crawllog_group_desc_t *d, size_t *cap,
         return CRAWLLOG_ENOMEM;
     }
     for (int i = 0; a != NULL && i < a->cnt; i++) {
-        long x = desc_part(d, cap, a->elems[i].topic, a->elems[i].partition);
+        long x = cl_group_desc_add_part(d, cap, a->elems[i].topic,
+                                        a->elems[i].partition);
         if (x < 0) {
             return CRAWLLOG_ENOMEM;
         }
@@ -489,6 +458,7 @@ int cl_kafka_group_describe(crawllog_t *log, const char *group,
     for (size_t i = 0; rc == 0 && i < d->partition_count; i++) {
         crawllog_group_partition_t *p = &d->partitions[i];
         int64_t lo, hi;
+        p->status = "NOTFOUND"; /* no lag history on Kafka */
         if (rd_kafka_query_watermark_offsets(
                 cl_kafka_log_handle(log), p->topic, p->partition, &lo, &hi,
                 cl_kafka_log_timeout_ms(log)) == 0) {
@@ -504,7 +474,7 @@ int cl_kafka_group_describe(crawllog_t *log, const char *group,
     }
     if (d->partition_count > 1) {
         qsort(d->partitions, d->partition_count, sizeof(*d->partitions),
-              cmp_gpart);
+              cl_group_desc_part_cmp);
     }
     *descp = d;
     return 0;
