@@ -15,6 +15,15 @@
  *    nothing sent if one is not owned (crawllog's contract); the
  *    coordinator's own refusals (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID,
  *    REBALANCE_IN_PROGRESS) map to CRAWLLOG_EGENERATION too.
+ *  - After such a refusal every refused partition this member still holds
+ *    is rewound to the group's committed offset (rewind_refused): what a
+ *    new owner would deliver.  Applications take CRAWLLOG_EGENERATION as
+ *    "the partition moved, its new owner redoes the uncommitted messages"
+ *    (the file backend only says it when the partition did move), but a
+ *    cooperative-sticky rebalance usually leaves the partition where it
+ *    was, at its position past the refused messages: without the rewind
+ *    the last message of a partition whose commit was refused stayed
+ *    uncommitted for good (group lag stuck at 1, crawl-demo on Kafka).
  *  - seek checks the offset against the partition's watermarks
  *    (CRAWLLOG_EOFFSET outside) and seeks to a concrete offset, which
  *    becomes the position at once.
@@ -27,6 +36,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conf.h"
 #include "consumer.h"
 #include "io.h"
 #include "kafka.h"
@@ -38,8 +48,61 @@
 
 /* ---- commits -------------------------------------------------------------- */
 
+/* The coordinator refused a commit of l: nothing of it moved.  Rewind
+ * each partition of l still held to the group's committed offset (if it
+ * is behind the position), so the refused messages are delivered again;
+ * with no committed offset, to the log start under auto.offset.reset
+ * earliest.  Best effort: a failure leaves the positions as they were. */
+static void rewind_refused(crawllog_consumer_t *cons,
+                           const rd_kafka_topic_partition_list_t *l)
+{
+    struct cl_kafka_consumer *k = K(cons);
+    rd_kafka_topic_partition_list_t *c =
+        rd_kafka_topic_partition_list_new(l->cnt);
+    for (int i = 0; i < l->cnt; i++) {
+        if (cl_kafka_cons_find(k, l->elems[i].topic, l->elems[i].partition)) {
+            rd_kafka_topic_partition_list_add(c, l->elems[i].topic,
+                                              l->elems[i].partition);
+        }
+    }
+    if (c->cnt == 0 ||
+        rd_kafka_committed(k->rk, c, REQUEST_TIMEOUT_MS) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_topic_partition_list_destroy(c);
+        return;
+    }
+    int earliest = cl_conf_int(k->conf, CL_CONF_AUTO_OFFSET_RESET) == 0;
+    for (int i = 0; i < c->cnt; i++) {
+        rd_kafka_topic_partition_t *e = &c->elems[i];
+        struct cl_kafka_part *p = cl_kafka_cons_find(k, e->topic, e->partition);
+        int64_t pos = p ? cl_kafka_cons_pos(k, p) : -1;
+        int64_t to = e->err != RD_KAFKA_RESP_ERR_NO_ERROR ? -1
+                     : e->offset >= 0                      ? e->offset
+                     : earliest ? RD_KAFKA_OFFSET_BEGINNING
+                                : -1;
+        if (p == NULL || to == -1 || (to >= 0 && pos >= 0 && to >= pos)) {
+            continue;
+        }
+        rd_kafka_topic_partition_list_t *s =
+            rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(s, e->topic, e->partition)->offset =
+            to;
+        rd_kafka_error_t *err =
+            rd_kafka_seek_partitions(k->rk, s, REQUEST_TIMEOUT_MS);
+        if (err == NULL && s->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            p->pos = to >= 0 ? to : -1; /* BEGINNING: librdkafka resolves */
+        }
+        if (err != NULL) {
+            rd_kafka_error_destroy(err);
+        }
+        rd_kafka_topic_partition_list_destroy(s);
+    }
+    rd_kafka_topic_partition_list_destroy(c);
+}
+
 /* One OffsetCommit of l (synchronous).  In group mode every partition must
- * be owned (the broker would accept it from any member). */
+ * be owned (the broker would accept it from any member).  A refusal of the
+ * coordinator rewinds the refused partitions (rewind_refused). */
 static int commit_list(crawllog_consumer_t *cons,
                        rd_kafka_topic_partition_list_t *l, const char *fn)
 {
@@ -68,6 +131,10 @@ static int commit_list(crawllog_consumer_t *cons,
     }
     if (err == RD_KAFKA_RESP_ERR__NO_OFFSET) {
         return 0;
+    }
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR &&
+        cl_kafka_err(err) == CRAWLLOG_EGENERATION) {
+        rewind_refused(cons, l);
     }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         char what[300];

@@ -6,7 +6,9 @@
  *
  * Data is produced with crawllog producers (acks=all) and read back
  * through the public API only.  A group join on the mock takes ~3 s, so
- * polls loop with deadlines (up to 30 s) and only one test joins a group.
+ * polls loop with deadlines (up to 30 s) and only two tests join a group.
+ * test_refused_commit_redelivers runs a mock cluster of its own
+ * (rd_kafka_mock_cluster_new) to inject the coordinator's refusal.
  *
  * What the mock cannot do: offsets_for_times answers "no such message"
  * (-1) whatever the timestamp, so seek_to_time lands at the log end (the
@@ -18,6 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 
 #include "helpers.h"
 
@@ -104,7 +109,7 @@ static crawllog_consumer_t *consumer(crawllog_t *log, const char *const *props)
 }
 
 /* Send one record (acks=all); returns its offset. */
-static int64_t send(crawllog_producer_t *p, const char *t, int32_t part,
+static int64_t send_rec(crawllog_producer_t *p, const char *t, int32_t part,
                     const char *key, const char *value,
                     const crawllog_header_t *h, size_t nh, int64_t ts)
 {
@@ -194,9 +199,9 @@ static void test_assign_poll_fields(void **state)
     crawllog_producer_t *p = producer(log);
     crawllog_header_t h[3] = {
         {"a", 1, "x", 1}, {"nullval", 7, NULL, 0}, {"empty", 5, "", 0}};
-    assert_int_equal(send(p, "f", 0, "k0", "v0", h, 3, 1111), 0);
-    assert_int_equal(send(p, "f", 0, NULL, NULL, NULL, 0, 2222), 1);
-    assert_int_equal(send(p, "f", 0, "", "", NULL, 0, 3333), 2);
+    assert_int_equal(send_rec(p, "f", 0, "k0", "v0", h, 3, 1111), 0);
+    assert_int_equal(send_rec(p, "f", 0, NULL, NULL, NULL, 0, 2222), 1);
+    assert_int_equal(send_rec(p, "f", 0, "", "", NULL, 0, 3333), 2);
 
     crawllog_consumer_t *c = consumer(log, NULL);
     crawllog_topic_partition_t bad = {"f", 7, CRAWLLOG_OFFSET_BEGINNING, NULL};
@@ -277,7 +282,7 @@ static void test_commit_seek_pause(void **state)
     for (int i = 0; i < 5; i++) {
         char v[16];
         snprintf(v, sizeof(v), "a%d", i);
-        send(p, "c", 0, NULL, v, NULL, 0, -1);
+        send_rec(p, "c", 0, NULL, v, NULL, 0, -1);
     }
     crawllog_consumer_t *c = consumer(log, props);
     crawllog_consumer_t *c2 = consumer(log, props);
@@ -346,8 +351,8 @@ static void test_commit_seek_pause(void **state)
     OKC(c, crawllog_consumer_seek(c, "c", 0, 3));
     OKC(c, crawllog_consumer_pause(c, &p0, 1));
     EXPECTC(c, CRAWLLOG_ENOTOPIC, crawllog_consumer_pause(c, &p9, 1));
-    send(p, "c", 1, NULL, "b0", NULL, 0, -1);
-    send(p, "c", 0, NULL, "a5", NULL, 0, -1);
+    send_rec(p, "c", 1, NULL, "b0", NULL, 0, -1);
+    send_rec(p, "c", 0, NULL, "a5", NULL, 0, -1);
     size_t k = poll_n(c, 8, 2000, got);
     assert_int_equal(k, 1);
     assert_string_equal(got[0], "1:0:b0");
@@ -433,7 +438,7 @@ static void test_dead_letter_process(void **state)
     for (int i = 0; i < 3; i++) {
         char v[16];
         snprintf(v, sizeof(v), "v%d", i);
-        send(p, "d", 1, "key", v, &h, 1, -1);
+        send_rec(p, "d", 1, "key", v, &h, 1, -1);
     }
     crawllog_consumer_t *c = consumer(log, props);
     crawllog_topic_partition_t tp = {"d", 1, CRAWLLOG_OFFSET_BEGINNING, NULL};
@@ -589,6 +594,87 @@ static void test_group_split(void **state)
     assert_int_equal(crawllog_close(log), 0);
 }
 
+/* ---- a commit the coordinator refuses is delivered again ----------------- */
+
+/* The crawl demo on Kafka: a member's commit of the last message of a
+ * partition came back REBALANCE_IN_PROGRESS (CRAWLLOG_EGENERATION), the
+ * application left the message to "the new owner", but the cooperative
+ * rebalance kept the partition with the member, past the message: it was
+ * never delivered again and the group lag stayed at 1.  Now the refused
+ * partition is rewound to the committed offset.  The refusal is injected
+ * (OffsetCommit = ApiKey 8) on a mock cluster of the test's own. */
+static void test_refused_commit_redelivers(void **state)
+{
+    (void)state;
+    static const char *const props[] = {
+        "group.id", "gr", "auto.offset.reset", "earliest",
+        "session.timeout.ms", "6000", NULL};
+    static const char *const topics[] = {"rc"};
+    char es[512], loc[600];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    assert_int_equal(rd_kafka_conf_set(kc, "log_level", "3", es, sizeof(es)),
+                     RD_KAFKA_CONF_OK);
+    rd_kafka_t *mrk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, es, sizeof(es));
+    assert_non_null(mrk);
+    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(mrk, 1);
+    assert_non_null(mc);
+    assert_int_equal(rd_kafka_mock_topic_create(mc, "rc", 1, 1), 0);
+    snprintf(loc, sizeof(loc), "kafka://%s",
+             rd_kafka_mock_cluster_bootstraps(mc));
+    crawllog_t *log = NULL;
+    if (crawllog_open(&log, loc, NULL, es, sizeof(es)) != 0) {
+        fail_msg("crawllog_open(%s): %s", loc, es);
+    }
+    crawllog_producer_t *p = producer(log);
+    send_rec(p, "rc", 0, NULL, "a0", NULL, 0, -1);
+    send_rec(p, "rc", 0, NULL, "a1", NULL, 0, -1);
+    send_rec(p, "rc", 0, NULL, "a2", NULL, 0, -1);
+    crawllog_consumer_t *c = consumer(log, props);
+    OKC(c, crawllog_consumer_subscribe(c, topics, 1));
+    const crawllog_msg_t *m[1];
+    size_t n = 0;
+    int64_t next = 0, off = -1, end = now_ms() + 30000;
+    while (next < 3 && now_ms() < end) {
+        OKC(c, crawllog_consumer_poll(c, 200, m, 1, &n));
+        if (n == 0) {
+            continue;
+        }
+        assert_int_equal(crawllog_msg_offset(m[0]), next);
+        if (next < 2) {
+            OKC(c, crawllog_consumer_commit(c, m[0], CRAWLLOG_SYNC_DURABLE));
+        } else { /* the last one: the coordinator is rebalancing */
+            rd_kafka_mock_push_request_errors(
+                mc, 8, 1, RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS);
+            EXPECTC(c, CRAWLLOG_EGENERATION,
+                    crawllog_consumer_commit(c, m[0], CRAWLLOG_SYNC_DURABLE));
+        }
+        next++;
+    }
+    assert_int_equal(next, 3);
+    OKC(c, crawllog_consumer_committed(c, "rc", 0, &off));
+    assert_int_equal(off, 2); /* nothing of the refused commit */
+    /* Still the owner: the refused message comes again, from here. */
+    OKC(c, crawllog_consumer_position(c, "rc", 0, &off));
+    assert_int_equal(off, 2);
+    end = now_ms() + 5000;
+    n = 0;
+    while (n == 0 && now_ms() < end) {
+        OKC(c, crawllog_consumer_poll(c, 200, m, 1, &n));
+    }
+    if (n != 1) {
+        fail_msg("the message whose commit was refused never came again");
+    }
+    assert_int_equal(crawllog_msg_offset(m[0]), 2);
+    OKC(c, crawllog_consumer_commit(c, m[0], CRAWLLOG_SYNC_DURABLE));
+    OKC(c, crawllog_consumer_committed(c, "rc", 0, &off));
+    assert_int_equal(off, 3);
+    crawllog_consumer_destroy(c);
+    crawllog_producer_destroy(p);
+    assert_int_equal(crawllog_close(log), 0);
+    rd_kafka_mock_cluster_destroy(mc);
+    rd_kafka_destroy(mrk);
+}
+
 /* ---- reader: to the end, then new data ----------------------------------- */
 
 static void test_reader_end(void **state)
@@ -610,7 +696,7 @@ static void test_reader_end(void **state)
     for (int i = 0; i < 3; i++) {
         char v[16];
         snprintf(v, sizeof(v), "r%d", i);
-        send(p, "r", 0, NULL, v, NULL, 0, -1);
+        send_rec(p, "r", 0, NULL, v, NULL, 0, -1);
     }
     for (int i = 0; i < 3; i++) {
         OKR(rd, crawllog_reader_next(rd, &m));
@@ -626,7 +712,7 @@ static void test_reader_end(void **state)
     int64_t took = now_ms() - t0;
     print_message("reader: two calls at the end took %" PRId64 " ms\n", took);
     assert_true(took < 2500);
-    send(p, "r", 0, NULL, "late", NULL, 0, -1);
+    send_rec(p, "r", 0, NULL, "late", NULL, 0, -1);
     OKR(rd, crawllog_reader_next(rd, &m));
     assert_non_null(m);
     assert_int_equal(crawllog_msg_offset(m), 3);
@@ -668,6 +754,7 @@ int main(void)
         cmocka_unit_test(test_dead_letter_process),
         cmocka_unit_test(test_reader_end),
         cmocka_unit_test(test_group_split),
+        cmocka_unit_test(test_refused_commit_redelivers),
     };
     if (getenv("TEST_FILTER") != NULL) {
         cmocka_set_test_filter(getenv("TEST_FILTER"));
