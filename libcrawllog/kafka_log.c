@@ -609,23 +609,25 @@ static int refresh(crawllog_t *log)
         return cl_kafka_log_fail_rd(log, err, NULL, "cluster metadata");
     }
     struct kl_count *c = cl_io_calloc((size_t)md->topic_cnt + 1, sizeof(*c));
+    if (c == NULL) {
+        rd_kafka_metadata_destroy(md);
+        return cl_kafka_log_fail(log, CRAWLLOG_ENOMEM, "out of memory");
+    }
     size_t n = 0;
-    for (int i = 0; c != NULL && i < md->topic_cnt; i++) {
+    for (int i = 0; i < md->topic_cnt; i++) {
         const rd_kafka_metadata_topic_t *t = &md->topics[i];
         if (t->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
             continue;
         }
         if ((c[n].name = cl_io_strdup(t->topic)) == NULL) {
             free_cache(c, n);
-            c = NULL;
-            break;
+            rd_kafka_metadata_destroy(md);
+            return cl_kafka_log_fail(log, CRAWLLOG_ENOMEM, "out of memory");
         }
-        c[n++].n = t->err == RD_KAFKA_RESP_ERR_NO_ERROR ? t->partition_cnt : 0;
+        c[n].n = t->err == RD_KAFKA_RESP_ERR_NO_ERROR ? t->partition_cnt : 0;
+        n++;
     }
     rd_kafka_metadata_destroy(md);
-    if (c == NULL) {
-        return cl_kafka_log_fail(log, CRAWLLOG_ENOMEM, "out of memory");
-    }
     pthread_mutex_lock(&k->lock);
     struct kl_count *old = k->cache;
     size_t oldn = k->ncache;

@@ -363,26 +363,28 @@ const char *cl_kafka_consumer_member_id(const crawllog_consumer_t *cons)
 
 /* ---- positions ------------------------------------------------------------ */
 
-/* The owned partition, or CRAWLLOG_ENOTOPIC recorded. */
-static int owned(crawllog_consumer_t *cons, const char *topic,
-                 int32_t partition, const char *fn, struct cl_kafka_part **pp)
+/* The owned partition, or NULL with *rcp set (CRAWLLOG_ENOTOPIC, or the
+ * consumer's state error) and recorded. */
+static struct cl_kafka_part *owned(crawllog_consumer_t *cons,
+                                   const char *topic, int32_t partition,
+                                   const char *fn, int *rcp)
 {
-    int rc = cl_kafka_cons_state(cons, 0, fn);
-    if (rc != 0) {
-        return rc;
+    struct cl_kafka_part *p = NULL;
+    if ((*rcp = cl_kafka_cons_state(cons, 0, fn)) != 0) {
+        return NULL;
     }
     if (topic == NULL) {
-        return cl_kafka_cons_fail(cons, CRAWLLOG_EINVAL,
+        *rcp = cl_kafka_cons_fail(cons, CRAWLLOG_EINVAL,
                                   "crawllog_%s: topic is NULL", fn);
+        return NULL;
     }
-    *pp = cl_kafka_cons_find(K(cons), topic, partition);
-    if (*pp == NULL) {
-        return cl_kafka_cons_fail(cons, CRAWLLOG_ENOTOPIC,
+    if ((p = cl_kafka_cons_find(K(cons), topic, partition)) == NULL) {
+        *rcp = cl_kafka_cons_fail(cons, CRAWLLOG_ENOTOPIC,
                                   "crawllog_%s: %s/%d is not owned by this "
                                   "consumer",
                                   fn, topic, (int)partition);
     }
-    return 0;
+    return p;
 }
 
 /* Seek p to offset (resolved: >= 0, within the log) and make it the
@@ -429,8 +431,8 @@ int cl_kafka_consumer_seek(crawllog_consumer_t *cons, const char *topic,
 {
     struct cl_kafka_part *p = NULL;
     int64_t low, high;
-    int rc = owned(cons, topic, partition, "consumer_seek", &p);
-    if (rc != 0) {
+    int rc = 0;
+    if ((p = owned(cons, topic, partition, "consumer_seek", &rc)) == NULL) {
         return rc;
     }
     if (offset < 0 && offset != CRAWLLOG_OFFSET_BEGINNING &&
@@ -461,8 +463,8 @@ int cl_kafka_consumer_seek_to_time(crawllog_consumer_t *cons, const char *topic,
 {
     struct cl_kafka_part *p = NULL;
     int64_t low, high;
-    int rc = owned(cons, topic, partition, "consumer_seek_to_time", &p);
-    if (rc != 0) {
+    int rc = 0;
+    if ((p = owned(cons, topic, partition, "consumer_seek_to_time", &rc)) == NULL) {
         return rc;
     }
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
@@ -500,15 +502,18 @@ int cl_kafka_consumer_position(crawllog_consumer_t *cons, const char *topic,
     if (offsetp) {
         *offsetp = -1;
     }
-    int rc = owned(cons, topic, partition, "consumer_position", &p);
-    if (rc == 0 && offsetp == NULL) {
-        rc = cl_kafka_cons_fail(cons, CRAWLLOG_EINVAL,
-                                "crawllog_consumer_position: offsetp is NULL");
+    int rc = 0;
+    if ((p = owned(cons, topic, partition, "consumer_position", &rc)) ==
+        NULL) {
+        return rc;
     }
-    if (rc == 0) {
-        *offsetp = cl_kafka_cons_pos(K(cons), p);
+    if (offsetp == NULL) {
+        return cl_kafka_cons_fail(cons, CRAWLLOG_EINVAL,
+                                  "crawllog_consumer_position: offsetp is "
+                                  "NULL");
     }
-    return rc;
+    *offsetp = cl_kafka_cons_pos(K(cons), p);
+    return 0;
 }
 
 static int pause_resume(crawllog_consumer_t *cons,
@@ -516,7 +521,6 @@ static int pause_resume(crawllog_consumer_t *cons,
                         int pause)
 {
     const char *fn = pause ? "consumer_pause" : "consumer_resume";
-    struct cl_kafka_part *p = NULL;
     if (parts == NULL && count > 0) {
         return cl_kafka_cons_fail(cons, CRAWLLOG_EINVAL,
                                   "crawllog_%s: parts "
@@ -524,8 +528,8 @@ static int pause_resume(crawllog_consumer_t *cons,
                                   fn);
     }
     for (size_t i = 0; i < count; i++) {
-        int rc = owned(cons, parts[i].topic, parts[i].partition, fn, &p);
-        if (rc != 0) {
+        int rc = 0;
+        if (owned(cons, parts[i].topic, parts[i].partition, fn, &rc) == NULL) {
             return rc; /* nothing changed */
         }
     }

@@ -351,7 +351,7 @@ static int kp_send(struct cl_kafka_producer *kp, const char *fn,
         return rc;
     }
     int wait = kp->acks != CL_CONF_ACKS_0;
-    struct kp_done one, *d = NULL;
+    struct kp_done one = {0}, *d = NULL;
     if (wait) {
         d = n == 1 ? &one : cl_io_calloc(n, sizeof(*d));
         if (d == NULL) {
