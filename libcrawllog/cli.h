@@ -15,6 +15,7 @@
 #ifndef CRAWLLOG_CLI_H
 #define CRAWLLOG_CLI_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -183,5 +184,12 @@ int cli_cmd_migration(struct cli *c, int argc, char **argv);
 
 /* cli_mirror.c: crawllog mirror TOPIC --to LOCATION. */
 int cli_cmd_mirror(struct cli *c, int argc, char **argv);
+
+/* SIGINT / SIGTERM handler of the long-running commands (tail, consume
+ * -f, metrics --listen, mirror --follow): the first sets cli_stop_signal
+ * (the command finishes its step, commits and exits 0), a second one
+ * kills.  The caller installs it with sigaction. */
+extern volatile sig_atomic_t cli_stop_signal;
+void cli_on_stop(int sig);
 
 #endif /* CRAWLLOG_CLI_H */

@@ -116,16 +116,6 @@ struct consume {
     struct cli_progress prog;
 };
 
-static volatile sig_atomic_t stop_signal;
-
-static void on_stop(int sig)
-{
-    if (stop_signal) {
-        signal(sig, SIG_DFL); /* a second signal: die now */
-        raise(sig);
-    }
-    stop_signal = sig;
-}
 
 /* ---------------------------------------------------------------------- */
 /* Start positions                                                         */
@@ -298,7 +288,7 @@ static int consume_loop(struct consume *co)
     int64_t t0 = cli_now_ms();
     int rc, out;
 
-    while (!stop_signal && (co->max < 0 || co->printed < co->max)) {
+    while (!cli_stop_signal && (co->max < 0 || co->printed < co->max)) {
         size_t want = POLL_BATCH, n = 0, i;
 
         if (co->max >= 0 && co->max - co->printed < (int64_t)want) {
@@ -441,7 +431,7 @@ static int run(struct consume *co, struct cli *c, int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
-    sa.sa_handler = on_stop;
+    sa.sa_handler = cli_on_stop;
     sa.sa_flags = SA_RESTART;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

@@ -105,16 +105,6 @@ struct mirror {
     struct cli_progress prog;
 };
 
-static volatile sig_atomic_t stop_signal;
-
-static void on_stop(int sig)
-{
-    if (stop_signal) {
-        signal(sig, SIG_DFL); /* a second signal: die now */
-        raise(sig);
-    }
-    stop_signal = sig;
-}
 
 static int64_t mono_ms(void)
 {
@@ -323,7 +313,7 @@ static int copy_loop(struct mirror *m)
 {
     int64_t last_progress = mono_ms();
     int st = 0;
-    while (!stop_signal && (m->follow || !caught_up(m))) {
+    while (!cli_stop_signal && (m->follow || !caught_up(m))) {
         size_t n = 0, want = (size_t)(m->chunk - m->uncommitted);
         int rc = crawllog_consumer_poll(m->cons, POLL_MS, m->msgs, want, &n);
         if (rc != CRAWLLOG_OK) {
@@ -637,7 +627,7 @@ int cli_cmd_mirror(struct cli *c, int argc, char **argv)
     if (st == 0) {
         memset(&sa, 0, sizeof(sa));
         sigemptyset(&sa.sa_mask);
-        sa.sa_handler = on_stop;
+        sa.sa_handler = cli_on_stop;
         sa.sa_flags = SA_RESTART;
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);

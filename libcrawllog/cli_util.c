@@ -254,11 +254,15 @@ int64_t cli_now_ms(void)
 /* A tiny HTTP/1.1 server                                                  */
 /* ---------------------------------------------------------------------- */
 
-static volatile sig_atomic_t stop_signal;
+volatile sig_atomic_t cli_stop_signal;
 
-static void on_stop(int sig)
+void cli_on_stop(int sig)
 {
-    stop_signal = sig;
+    if (cli_stop_signal) {
+        signal(sig, SIG_DFL); /* a second signal: die now */
+        raise(sig);
+    }
+    cli_stop_signal = sig;
 }
 
 /* Resolve "HOST:PORT" / "[HOST]:PORT" (numeric only) into *ai.  Returns 0,
@@ -451,7 +455,7 @@ static void print_bound(const struct cli_http *h, int fd)
 static int serve_loop(const struct cli_http *h, int fd,
                       const sigset_t *wait_mask)
 {
-    while (!stop_signal) {
+    while (!cli_stop_signal) {
         fd_set rd;
         int cfd;
 
@@ -481,7 +485,7 @@ static int serve_loop(const struct cli_http *h, int fd,
         close(cfd);
     }
     fprintf(stderr, "crawllog: %s: stopped by signal %d\n", h->who,
-            (int)stop_signal);
+            (int)cli_stop_signal);
     return 0;
 }
 
@@ -513,7 +517,7 @@ int cli_http_serve(const struct cli_http *h, const char *spec, int allow_remote)
     sigemptyset(&sa.sa_mask);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
-    sa.sa_handler = on_stop; /* no SA_RESTART: pselect returns EINTR */
+    sa.sa_handler = cli_on_stop; /* no SA_RESTART: pselect returns EINTR */
     sigemptyset(&block);
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);
