@@ -109,7 +109,9 @@ int main(int argc, char **argv)
         CHECK(crawllog_producer_send(g_prod, topic, CRAWLLOG_PARTITION_ANY,
                                      NULL, 0, "ping", 4, &hdr, 1, NULL));
     }
-    CHECK(crawllog_producer_flush(g_prod, 1000));
+    /* Wait up to 10 s for the reports: instant on a data directory; on a
+     * Kafka cluster a new producer first connects and reads metadata. */
+    CHECK(crawllog_producer_flush(g_prod, 10000));
     CHECK(crawllog_producer_destroy(g_prod));
     g_prod = NULL;
 
