@@ -134,6 +134,49 @@ static inline void make_pipe(int fds[2])
     cl_test_check(fcntl(fds[1], F_SETFD, FD_CLOEXEC) == 0);
 }
 
+/* Start the tool with pre (NULL-terminated, may be NULL) then args
+ * (NULL-terminated) in the background: stdin /dev/null, SIGPIPE at its
+ * default, stdout and stderr pipes (*outp, *errp, read ends). */
+static inline pid_t cli_spawn(const char *const *pre, const char *const *args,
+                              int *outp, int *errp)
+{
+    const char *argv[MAX_ARGS + 8];
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    int pout[2], perr[2], n = 0, rc;
+    sigset_t def;
+    pid_t pid;
+
+    argv[n++] = cli_path();
+    for (int i = 0; pre != NULL && pre[i] != NULL && n < 4; i++) {
+        argv[n++] = pre[i];
+    }
+    for (int i = 0; args[i] != NULL && n < MAX_ARGS + 7; i++) {
+        argv[n++] = args[i];
+    }
+    argv[n] = NULL;
+    make_pipe(pout);
+    make_pipe(perr);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, pout[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, perr[1], 2);
+    posix_spawnattr_init(&attr);
+    sigemptyset(&def);
+    sigaddset(&def, SIGPIPE);
+    posix_spawnattr_setsigdefault(&attr, &def);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+    rc = posix_spawn(&pid, argv[0], &fa, &attr, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    cl_test_checkf(rc == 0, "posix_spawn %s: %s", argv[0], strerror(rc));
+    close(pout[1]);
+    close(perr[1]);
+    *outp = pout[0];
+    *errp = perr[0];
+    return pid;
+}
+
 /* Run the tool with args (NULL-terminated), stdin from in (NULL: empty),
  * CRAWLLOG_DIR=envdir in its environment (NULL: unset). */
 static inline void cli_run(struct run *r, const char *in, const char *envdir,

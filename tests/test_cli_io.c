@@ -30,38 +30,10 @@ struct bg {
  * stderr piped. */
 static void bg_start_at(void **state, struct bg *b, const char *const *args)
 {
-    const char *argv[MAX_ARGS + 4] = {cli_path(), "-d", data_dir(state)};
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    int pout[2], perr[2], n = 3, rc;
-    sigset_t def;
-
-    for (int i = 0; args[i] != NULL && n < MAX_ARGS + 3; i++) {
-        argv[n++] = args[i];
-    }
-    argv[n] = NULL;
-    make_pipe(pout);
-    make_pipe(perr);
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, pout[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, perr[1], 2);
-    posix_spawnattr_init(&attr);
-    sigemptyset(&def);
-    sigaddset(&def, SIGPIPE);
-    posix_spawnattr_setsigdefault(&attr, &def);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+    const char *pre[] = {"-d", data_dir(state), NULL};
     memset(b, 0, sizeof(*b));
-    rc =
-        posix_spawn(&b->pid, argv[0], &fa, &attr, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    assert_int_equal(rc, 0);
+    b->pid = cli_spawn(pre, args, &b->out, &b->err);
     bg_pid = b->pid;
-    close(pout[1]);
-    close(perr[1]);
-    b->out = pout[0];
-    b->err = perr[0];
 }
 
 #define BG_START(state, b, ...)                                                \

@@ -326,34 +326,6 @@ static void test_mirror_usage(void **state)
 /* Running the tool in the background                                      */
 /* ---------------------------------------------------------------------- */
 
-/* Start "crawllog ARGS"; its stdout and stderr are pipes (*outp, *errp). */
-static pid_t spawn_cli(const char *const *args, int *outp, int *errp)
-{
-    const char *argv[MAX_ARGS + 2];
-    int pout[2], perr[2], n = 0, rc;
-    posix_spawn_file_actions_t fa;
-    pid_t pid;
-    argv[n++] = cli_path();
-    for (int i = 0; args[i] != NULL && n < MAX_ARGS + 1; i++) {
-        argv[n++] = args[i];
-    }
-    argv[n] = NULL;
-    make_pipe(pout);
-    make_pipe(perr);
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, pout[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, perr[1], 2);
-    rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    cl_test_checkf(rc == 0, "posix_spawn %s: %s", argv[0], strerror(rc));
-    close(pout[1]);
-    close(perr[1]);
-    *outp = pout[0];
-    *errp = perr[0];
-    return pid;
-}
-
 /* Read fd until its text contains needle (10 s at most). */
 static void wait_text(int fd, const char *needle)
 {
@@ -465,7 +437,7 @@ static void test_mirror_killed_resumes(void **state)
     const char *args[] = {"-d", data_dir(state), "mirror", "t", "--to",
                           dst_dir(state), "--chunk", chunk, "--progress",
                           NULL};
-    pid_t pid = spawn_cli(args, &out, &err);
+    pid_t pid = cli_spawn(NULL, args, &out, &err);
     wait_text(err, "committed\n");
     cl_test_sleep_ms((long)cl_test_rand_below(&seed, 30));
     assert_int_equal(kill(pid, SIGKILL), 0);
@@ -505,7 +477,7 @@ static void test_mirror_follow(void **state)
     make_source(state);
     const char *args[] = {"-d", data_dir(state), "mirror", "t", "--to",
                           dst_dir(state), "--follow", NULL};
-    pid_t pid = spawn_cli(args, &out, &err);
+    pid_t pid = cli_spawn(NULL, args, &out, &err);
     wait_count(dst_dir(state), "t", 3, 32);
     crawllog_t *log = cl_test_open(data_dir(state), NULL);
     fill(log, "t", 1, 300, 5);
