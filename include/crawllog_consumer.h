@@ -46,8 +46,9 @@
  *
  * Threads: a consumer is used by one thread at a time (like Kafka's); use
  * one consumer per thread.  It starts no thread: everything happens inside
- * its calls, poll mostly.  Callbacks run from poll (and close), in the
- * calling thread, never under an internal lock.
+ * its calls, poll mostly (on the Kafka backend, librdkafka's own threads
+ * fetch and heartbeat in the background).  Callbacks run from poll (and
+ * close), in the calling thread, never under an internal lock.
  *
  * Consumer properties (docs/CONFIGURATION.md, scope "consumer"): group.id,
  * group.instance.id, client.id, auto.offset.reset, enable.auto.commit

@@ -21,7 +21,9 @@
  * starts no thread: buffered (acks=0) messages whose linger.ms has passed
  * are written by the next crawllog_producer_send(), crawllog_producer_poll()
  * or crawllog_producer_flush() on the producer, from the calling thread -
- * call poll from your own loop, like librdkafka's rd_kafka_poll().
+ * call poll from your own loop, like librdkafka's rd_kafka_poll().  (On
+ * the Kafka backend librdkafka's threads write the messages; delivery
+ * reports still come only from these calls.)
  *
  * Producer properties (docs/CONFIGURATION.md, scope "producer"):
  *  acks        0: a send buffers the message in the producer and returns
